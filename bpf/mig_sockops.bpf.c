@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * mig_sockops - negotiation of migratable connections (PROTOCOL.md 2-3).
+ *
+ * Attached to a cgroup.  Writes MP_SYN into our SYN and SYN/ACK and KEY2
+ * into the first segments after the handshake, reads the peer's, and tells
+ * the agent when the peer's whole public key is known.  Once both sides
+ * hold each other's key the header-option callbacks are switched off, so a
+ * keyed connection costs nothing per packet afterwards; plain connections
+ * never get them past the handshake.  Only the state callback stays on for
+ * keyed sockets, to remove their state when they close.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "migrate/mig_opt.h"
+#include "lib/mig_maps.h"
+
+#define ENOENT 2
+#define ENOMSG 42
+#define EFAULT 14
+
+#define AF_INET  2
+#define AF_INET6 10
+
+#define TCPHDR_SYN 0x02
+#define TCPHDR_ACK 0x10
+
+#define CB_NEGOTIATE (BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG | \
+		      BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG | \
+		      BPF_SOCK_OPS_STATE_CB_FLAG)
+#define CB_KEYED     BPF_SOCK_OPS_STATE_CB_FLAG
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Socket tuple from the ctx; IPv4-mapped IPv6 becomes AF_INET so that one
+ * flow has one key whatever socket family the application used. */
+static __noinline int skops_tuple(struct bpf_sock_ops *skops,
+				 struct mig_tuple *t)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	t->lport = bpf_htons((__u16)skops->local_port);
+	t->rport = (__u16)(skops->remote_port >> 16);
+	if (skops->family == AF_INET) {
+		t->family = AF_INET;
+		t->laddr[0] = skops->local_ip4;
+		t->raddr[0] = skops->remote_ip4;
+		return 0;
+	}
+	if (skops->family != AF_INET6)
+		return -1;
+	if (skops->remote_ip6[0] == 0 && skops->remote_ip6[1] == 0 &&
+	    skops->remote_ip6[2] == bpf_htonl(0xffff)) {
+		t->family = AF_INET;
+		t->laddr[0] = skops->local_ip6[3];
+		t->raddr[0] = skops->remote_ip6[3];
+		return 0;
+	}
+	t->family = AF_INET6;
+	t->laddr[0] = skops->local_ip6[0];
+	t->laddr[1] = skops->local_ip6[1];
+	t->laddr[2] = skops->local_ip6[2];
+	t->laddr[3] = skops->local_ip6[3];
+	t->raddr[0] = skops->remote_ip6[0];
+	t->raddr[1] = skops->remote_ip6[1];
+	t->raddr[2] = skops->remote_ip6[2];
+	t->raddr[3] = skops->remote_ip6[3];
+	return 0;
+}
+
+static __always_inline void count_opt_error(int r)
+{
+	switch (r) {
+	case MIG_OPT_BAD_LEN:
+		mig_count(MIG_STAT_OPT_BAD_LEN);
+		break;
+	case MIG_OPT_BAD_EXID:
+		mig_count(MIG_STAT_OPT_BAD_EXID);
+		break;
+	case MIG_OPT_TRUNCATED:
+		mig_count(MIG_STAT_OPT_TRUNCATED);
+		break;
+	case MIG_OPT_BAD_SUB:
+		mig_count(MIG_STAT_OPT_BAD_SUB);
+		break;
+	}
+}
+
+/* State of one option walk, for bpf_loop. */
+struct walk_ctx {
+	__u8 buf[MIG_OPT_BUF_LEN];
+	__u32 len;
+	__u32 off;
+	int res;
+	struct mig_opt o;
+};
+
+static long walk_cb(__u64 i, void *ctx)
+{
+	struct walk_ctx *w = ctx;
+
+	(void)i;
+	return mig_opt_step(w->buf, w->len, &w->off, &w->res, &w->o);
+}
+
+/*
+ * Parse the options of the segment in skb_data (received segment, or the
+ * SYN/ACK resp. ACK that ended the handshake) with the shared parser.
+ * Returns the walk's result; *seq and *ack get the segment's (host order).
+ */
+static __always_inline int skb_opts(struct bpf_sock_ops *skops,
+				    struct walk_ctx *w, __u32 *seq, __u32 *ack)
+{
+	__u8 *p = (__u8 *)(long)skops->skb_data;
+	__u8 *end = (__u8 *)(long)skops->skb_data_end;
+	__u32 len, i;
+
+	__builtin_memset(w, 0, sizeof(*w));
+	if (p + 20 > end)
+		return MIG_OPT_NONE;
+	*seq = (__u32)p[4] << 24 | (__u32)p[5] << 16 | (__u32)p[6] << 8 | p[7];
+	*ack = (__u32)p[8] << 24 | (__u32)p[9] << 16 | (__u32)p[10] << 8 | p[11];
+	len = (p[12] >> 4) * 4;
+	if (len <= 20)
+		return MIG_OPT_NONE;
+	len -= 20;
+	for (i = 0; i < MIG_OPT_AREA_MAX; i++) {
+		if (i >= len || p + 20 + i + 1 > end)
+			break;
+		w->buf[i] = p[20 + i];
+	}
+	w->len = i;
+	bpf_loop(MIG_OPT_AREA_MAX, walk_cb, w, 0);
+	return w->res;
+}
+
+/* The peer's MP_SYN from the SYN this request sock answers. */
+static __always_inline int syn_mpsyn(struct bpf_sock_ops *skops,
+				     struct mig_opt *o)
+{
+	__u8 buf[MIG_OPT_BUF_LEN] = {};
+	long n;
+
+	buf[0] = MIG_OPT_KIND;
+	buf[1] = 4;  /* kind-length of the search: a 2-byte ExID */
+	buf[2] = MIG_OPT_EXID_HI;
+	buf[3] = MIG_OPT_EXID_LO;
+	n = bpf_load_hdr_opt(skops, buf, MIG_OPT_AREA_MAX,
+			     BPF_LOAD_HDR_OPT_TCP_SYN);
+	if (n == -ENOMSG || n == -ENOENT)
+		return MIG_OPT_NONE;
+	if (n == -EFAULT)
+		return MIG_OPT_TRUNCATED;
+	if (n < 2)
+		return MIG_OPT_NONE;
+	if (n > MIG_OPT_AREA_MAX)
+		n = MIG_OPT_AREA_MAX;
+	return mig_opt_parse_at(buf, 0, n, o);
+}
+
+static __always_inline void emit(__u32 type, struct bpf_sock_ops *skops,
+				 const struct mig_tuple *t, struct mig_sk *st,
+				 __u64 key_id)
+{
+	struct mig_event *ev;
+
+	ev = bpf_ringbuf_reserve(&mig_events, sizeof(*ev), 0);
+	if (!ev) {
+		mig_count(MIG_STAT_EV_LOST);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->key_id = key_id;
+	ev->tuple = *t;
+	ev->state = skops->state;
+	ev->cookie = bpf_get_socket_cookie(skops);
+	if (st) {
+		ev->role = st->role;
+		ev->isn_i = st->isn_i;
+		ev->isn_r = st->isn_r;
+		__builtin_memcpy(ev->peer_pub, st->peer_pub, MIG_PUB_LEN);
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline struct mig_sk *sk_state(struct bpf_sock_ops *skops,
+					       __u64 flags)
+{
+	struct bpf_sock *sk = skops->sk;
+
+	if (!sk)
+		return NULL;
+	return bpf_sk_storage_get(&mig_sk, sk, NULL, flags);
+}
+
+static __always_inline int need_key2(const struct mig_sk *st)
+{
+	return (st->flags & MIG_SK_NEGOTIATED) &&
+	       (!(st->flags & MIG_SK_PEER_HAS) || (st->flags & MIG_SK_REPLY));
+}
+
+/* Both sides hold both keys and nothing is owed: stop the per-segment
+ * callbacks. */
+static __always_inline void maybe_finish(struct bpf_sock_ops *skops,
+					 struct mig_sk *st)
+{
+	if ((st->flags & (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS | MIG_SK_REPLY)) ==
+	    (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS))
+		bpf_sock_ops_cb_flags_set(skops, CB_KEYED);
+}
+
+static __always_inline void on_key2(struct bpf_sock_ops *skops,
+				    struct mig_sk *st, const struct mig_opt *o)
+{
+	struct mig_tuple t;
+
+	mig_count(MIG_STAT_KEY2_IN);
+	if (!(st->flags & MIG_SK_HAVE_PEER)) {
+		__builtin_memcpy(st->peer_pub + MIG_HALF_LEN, o->half, MIG_HALF_LEN);
+		st->flags |= MIG_SK_HAVE_PEER;
+	}
+	if (o->flags & MIG_KEY2_HAVE)
+		st->flags |= MIG_SK_PEER_HAS;
+	/* Answer every KEY2 that is not itself a final answer (docs/protocol.md:
+	 * the DONE bit ends the exchange without a ping-pong). */
+	if (!(o->flags & MIG_KEY2_DONE))
+		st->flags |= MIG_SK_REPLY;
+	if (!(st->flags & MIG_SK_REPORTED) && !skops_tuple(skops, &t)) {
+		st->flags |= MIG_SK_REPORTED;
+		mig_count(MIG_STAT_EV_KEYED);
+		emit(MIG_EV_KEYED, skops, &t, st, st->key_id);
+	}
+}
+
+static __always_inline int pool_take(struct mig_pool_key *k)
+{
+	if (bpf_map_pop_elem(&mig_pool, k)) {
+		mig_count(MIG_STAT_POOL_EMPTY);
+		return -1;
+	}
+	mig_count(MIG_STAT_POOL_TAKEN);
+	return 0;
+}
+
+/* Active open: take a key before the SYN is built. */
+static __always_inline void on_connect(struct bpf_sock_ops *skops)
+{
+	struct mig_pool_key k;
+	struct mig_sk *st;
+
+	if (pool_take(&k))
+		return;
+	st = sk_state(skops, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		struct mig_tuple t = {};
+
+		emit(MIG_EV_RELEASE, skops, &t, NULL, k.id);
+		return;
+	}
+	__builtin_memset(st, 0, sizeof(*st));
+	st->key_id = k.id;
+	__builtin_memcpy(st->own_pub, k.pub, MIG_PUB_LEN);
+	st->role = MIG_ROLE_INITIATOR;
+	bpf_sock_ops_cb_flags_set(skops, CB_NEGOTIATE);
+}
+
+/* SYN/ACK of a listener: answer an MP_SYN with ours (request state in
+ * mig_reqs, reused by retransmitted SYN/ACKs). */
+static __always_inline struct mig_req *synack_req(struct bpf_sock_ops *skops,
+						  int create)
+{
+	struct mig_tuple t;
+	struct mig_opt o = {};
+	struct mig_pool_key k;
+	struct mig_req *req, nreq;
+	int r;
+
+	if (skops_tuple(skops, &t))
+		return NULL;
+	req = bpf_map_lookup_elem(&mig_reqs, &t);
+	if (req || !create)
+		return req;
+	r = syn_mpsyn(skops, &o);
+	if (r != MIG_OPT_FOUND || o.type != MIG_OPT_T_MPSYN) {
+		count_opt_error(r);
+		return NULL;
+	}
+	if (pool_take(&k))
+		return NULL;
+	__builtin_memset(&nreq, 0, sizeof(nreq));
+	nreq.key_id = k.id;
+	__builtin_memcpy(nreq.own_pub, k.pub, MIG_PUB_LEN);
+	__builtin_memcpy(nreq.peer_half, o.half, MIG_HALF_LEN);
+	if (bpf_map_update_elem(&mig_reqs, &t, &nreq, BPF_ANY))
+		return NULL;
+	return bpf_map_lookup_elem(&mig_reqs, &t);
+}
+
+static __always_inline void on_opt_len(struct bpf_sock_ops *skops)
+{
+	__u32 fl = skops->skb_tcp_flags;
+	struct mig_sk *st;
+	__u32 len = 0;
+
+	if (fl & TCPHDR_SYN) {
+		if (fl & TCPHDR_ACK) {
+			if (synack_req(skops, 1))
+				len = MIG_OPT_LEN_MPSYN;
+		} else {
+			st = sk_state(skops, 0);
+			if (st && st->role == MIG_ROLE_INITIATOR)
+				len = MIG_OPT_LEN_MPSYN;
+		}
+	} else {
+		st = sk_state(skops, 0);
+		if (st && need_key2(st))
+			len = MIG_OPT_LEN_KEY2;
+	}
+	if (len && bpf_reserve_hdr_opt(skops, len, 0))
+		mig_count(MIG_STAT_OPT_NO_SPACE);
+}
+
+static __always_inline void on_opt_write(struct bpf_sock_ops *skops)
+{
+	__u32 fl = skops->skb_tcp_flags;
+	__u8 opt[MIG_OPT_LEN_KEY2];
+	struct mig_req *req;
+	struct mig_sk *st;
+
+	if (fl & TCPHDR_SYN) {
+		if (fl & TCPHDR_ACK) {
+			req = synack_req(skops, 0);
+			if (!req)
+				return;
+			mig_opt_build_mpsyn(opt, req->own_pub);
+			if (!bpf_store_hdr_opt(skops, opt, MIG_OPT_LEN_MPSYN, 0))
+				mig_count(MIG_STAT_SYNACK_OUT);
+			return;
+		}
+		st = sk_state(skops, 0);
+		if (!st || st->role != MIG_ROLE_INITIATOR)
+			return;
+		mig_opt_build_mpsyn(opt, st->own_pub);
+		if (!bpf_store_hdr_opt(skops, opt, MIG_OPT_LEN_MPSYN, 0))
+			mig_count(MIG_STAT_SYN_OUT);
+		return;
+	}
+	st = sk_state(skops, 0);
+	if (!st || !need_key2(st))
+		return;
+	mig_opt_build_key2(opt,
+			   ((st->flags & MIG_SK_HAVE_PEER) ? MIG_KEY2_HAVE : 0) |
+			   ((st->flags & MIG_SK_PEER_HAS) ? MIG_KEY2_DONE : 0),
+			   st->own_pub);
+	if (bpf_store_hdr_opt(skops, opt, MIG_OPT_LEN_KEY2, 0))
+		return;
+	mig_count(MIG_STAT_KEY2_OUT);
+	st->flags &= ~MIG_SK_REPLY;
+	maybe_finish(skops, st);
+}
+
+/* Plain from here on: no callbacks at all. */
+static __always_inline void go_plain(struct bpf_sock_ops *skops)
+{
+	bpf_sock_ops_cb_flags_set(skops, 0);
+}
+
+static __always_inline void on_active_estab(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk;
+	struct walk_ctx w;
+	struct mig_tuple t;
+	struct mig_sk *st;
+	__u32 seq = 0, ack = 0;
+	int r;
+
+	st = sk_state(skops, 0);
+	if (!st)
+		return;
+	r = skb_opts(skops, &w, &seq, &ack);
+	if (r != MIG_OPT_FOUND || w.o.type != MIG_OPT_T_MPSYN) {
+		count_opt_error(r);
+		mig_count(MIG_STAT_FALLBACK_PEER);
+		if (!skops_tuple(skops, &t))
+			emit(MIG_EV_RELEASE, skops, &t, NULL, st->key_id);
+		sk = skops->sk;
+		if (sk)
+			bpf_sk_storage_delete(&mig_sk, sk);
+		go_plain(skops);
+		return;
+	}
+	__builtin_memcpy(st->peer_pub, w.o.half, MIG_HALF_LEN);
+	st->isn_r = seq;
+	st->isn_i = ack - 1;
+	st->flags |= MIG_SK_NEGOTIATED;
+	/* flags stay CB_NEGOTIATE: the ACK that follows carries KEY2 */
+}
+
+static __always_inline void on_passive_estab(struct bpf_sock_ops *skops)
+{
+	struct walk_ctx w;
+	struct mig_opt o = {};
+	struct mig_tuple t;
+	struct mig_req *req, rq;
+	struct mig_sk *st;
+	__u32 seq = 0, ack = 0;
+	int r;
+
+	if (skops_tuple(skops, &t)) {
+		go_plain(skops);
+		return;
+	}
+	req = bpf_map_lookup_elem(&mig_reqs, &t);
+	if (!req) {
+		/* We did not answer with MP_SYN: the peer offered none (count
+		 * it), or the pool was empty (counted when answering). */
+		r = syn_mpsyn(skops, &o);
+		if (r == MIG_OPT_NONE)
+			mig_count(MIG_STAT_FALLBACK_SYN);
+		go_plain(skops);
+		return;
+	}
+	rq = *req;
+	bpf_map_delete_elem(&mig_reqs, &t);
+	st = sk_state(skops, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		emit(MIG_EV_RELEASE, skops, &t, NULL, rq.key_id);
+		go_plain(skops);
+		return;
+	}
+	__builtin_memset(st, 0, sizeof(*st));
+	st->key_id = rq.key_id;
+	__builtin_memcpy(st->own_pub, rq.own_pub, MIG_PUB_LEN);
+	__builtin_memcpy(st->peer_pub, rq.peer_half, MIG_HALF_LEN);
+	st->role = MIG_ROLE_RESPONDER;
+	st->flags = MIG_SK_NEGOTIATED;
+	bpf_sock_ops_cb_flags_set(skops, CB_NEGOTIATE);
+
+	/* skb_data is the ACK that ended the handshake: its seq is ISN_i + 1,
+	 * its ack ISN_r + 1, and it may already carry the initiator's KEY2. */
+	r = skb_opts(skops, &w, &seq, &ack);
+	st->isn_i = seq - 1;
+	st->isn_r = ack - 1;
+	if (r == MIG_OPT_FOUND && w.o.type == MIG_OPT_T_KEY2)
+		on_key2(skops, st, &w.o);
+	else
+		count_opt_error(r);
+}
+
+static __always_inline void on_parse(struct bpf_sock_ops *skops)
+{
+	struct walk_ctx w;
+	struct mig_sk *st;
+	__u32 seq, ack;
+	int r;
+
+	st = sk_state(skops, 0);
+	if (!st || !(st->flags & MIG_SK_NEGOTIATED))
+		return;
+	r = skb_opts(skops, &w, &seq, &ack);
+	if (r == MIG_OPT_FOUND) {
+		if (w.o.type == MIG_OPT_T_KEY2)
+			on_key2(skops, st, &w.o);
+	} else {
+		count_opt_error(r);
+	}
+	maybe_finish(skops, st);
+}
+
+static __always_inline void on_state(struct bpf_sock_ops *skops)
+{
+	struct mig_tuple t;
+	struct mig_flow *f;
+	struct mig_token_key tk;
+	struct mig_sk *st;
+	__u32 nstate = skops->args[1];
+
+	if (skops_tuple(skops, &t))
+		return;
+	f = bpf_map_lookup_elem(&mig_flows, &t);
+	if (nstate != BPF_TCP_CLOSE) {
+		if (f)
+			f->state = nstate;
+		return;
+	}
+	st = sk_state(skops, 0);
+	if (f) {
+		__builtin_memcpy(tk.token, f->token, MIG_TOKEN_LEN);
+		bpf_map_delete_elem(&mig_tokens, &tk);
+		bpf_map_delete_elem(&mig_flows, &t);
+		mig_count(MIG_STAT_CLOSED);
+	}
+	bpf_map_delete_elem(&mig_secrets, &t);
+	if (st && (st->flags & MIG_SK_REPORTED))
+		emit(MIG_EV_CLOSED, skops, &t, st, st->key_id);
+	else if (st)
+		emit(MIG_EV_RELEASE, skops, &t, NULL, st->key_id);
+}
+
+SEC("sockops")
+int mig_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		/* the listener writes our option into SYN/ACKs; the child
+		 * inherits these flags until passive establishment */
+		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		on_connect(skops);
+		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		on_opt_len(skops);
+		break;
+	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+		on_opt_write(skops);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		on_active_estab(skops);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		on_passive_estab(skops);
+		break;
+	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
+		on_parse(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		on_state(skops);
+		break;
+	}
+	return 1;
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * mig_abi.h - the only definition of everything that crosses the
+ * kernel/user line: pinned map names, map keys and values, ring-buffer
+ * events, counters.  Included by the BPF programs (after vmlinux.h), by
+ * migrate-agent and by migratectl.
+ *
+ * Rules: fixed-width types only, explicit zeroed padding, byte order named
+ * on every field that carries wire data, a _Static_assert on every size.
+ * Any change to a layout here bumps MIG_ABI_VERSION.
+ */
+#ifndef MIGRATE_MIG_ABI_H
+#define MIGRATE_MIG_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MIG_ABI_VERSION 1
+
+/* Default pin directory of one agent instance (a host).  Tests and
+ * multi-instance setups pass another with --pin-dir. */
+#define MIG_PIN_DIR_DEFAULT "/sys/fs/bpf/migrate"
+
+/* Pinned object names (<= 15 characters: the kernel truncates map names). */
+#define MIG_MAP_FLOWS    "mig_flows"
+#define MIG_MAP_TOKENS   "mig_tokens"
+#define MIG_MAP_SECRETS  "mig_secrets"
+#define MIG_MAP_POOL     "mig_pool"
+#define MIG_MAP_REQS     "mig_reqs"
+#define MIG_MAP_SK       "mig_sk"
+#define MIG_MAP_EVENTS   "mig_events"
+#define MIG_MAP_STATS    "mig_stats"
+#define MIG_MAP_META     "mig_meta"
+#define MIG_LINK_SOCKOPS "link_sockops"
+
+/* Sizes, overridable at build time (-DMIG_MAX_FLOWS=...). */
+#ifndef MIG_MAX_FLOWS
+#define MIG_MAX_FLOWS 16384
+#endif
+#ifndef MIG_MAX_REQS
+#define MIG_MAX_REQS 4096
+#endif
+#ifndef MIG_POOL_MAX
+#define MIG_POOL_MAX 1024
+#endif
+#define MIG_EVENTS_BYTES (256 * 1024)
+
+/* Crypto sizes (PROTOCOL.md sections 3 and 4). */
+#define MIG_PUB_LEN   32
+#define MIG_HALF_LEN  16
+#define MIG_TOKEN_LEN 8
+#define MIG_KEY_LEN   32
+#define MIG_MAC_LEN   8
+/* Request numbers the agent precomputes authenticators for (W >= 8). */
+#define MIG_MAC_WINDOW 8
+
+enum mig_role {
+	MIG_ROLE_NONE      = 0,
+	MIG_ROLE_INITIATOR = 1,
+	MIG_ROLE_RESPONDER = 2,
+};
+
+/*
+ * A TCP flow as its local socket sees it.  IPv4 (and IPv4-mapped IPv6)
+ * flows use family AF_INET (2) with the address in addr[0] and the other
+ * words zero; IPv6 uses AF_INET6 (10).  Addresses and ports are in
+ * network byte order.  Used as the key of mig_flows, mig_secrets and
+ * mig_reqs.
+ */
+struct mig_tuple {
+	__u32 laddr[4];   /* be */
+	__u32 raddr[4];   /* be */
+	__u16 lport;      /* be */
+	__u16 rport;      /* be */
+	__u8  family;     /* AF_INET or AF_INET6 */
+	__u8  pad[3];     /* zero */
+};
+_Static_assert(sizeof(struct mig_tuple) == 40, "mig_tuple size");
+
+/*
+ * Authenticators for one request number (PROTOCOL.md section 4), as the
+ * data path needs them.  "own" values are sent by this host, "peer" values
+ * are compared with what the peer sends.
+ */
+struct mig_macs {
+	__u8 peer_migrate[MIG_MAC_LEN];  /* mac(k_peer, 2, r): validate MIGRATE */
+	__u8 own_ack[MIG_MAC_LEN];       /* mac(k_own, 3, r):  write MIGRATE_ACK */
+	__u8 peer_confirm[MIG_MAC_LEN];  /* mac(k_peer, 4, r): validate CONFIRM */
+	__u8 peer_ack[MIG_MAC_LEN];      /* mac(k_peer, 3, r): validate MIGRATE_ACK */
+	__u8 own_confirm[MIG_MAC_LEN];   /* mac(k_own, 4, r):  write CONFIRM */
+};
+_Static_assert(sizeof(struct mig_macs) == 40, "mig_macs size");
+
+/*
+ * mig_flows: one entry per keyed connection, key = socket tuple.
+ * Written by the agent when the key agreement finished; the state field is
+ * kept current by sock_ops; removed by sock_ops when the socket closes and
+ * by the agent on the "closed" event; LRU as a backstop.
+ */
+struct mig_flow {
+	__u8  token[MIG_TOKEN_LEN];   /* wire order */
+	__u64 cookie;                 /* socket cookie */
+	__u64 keyed_ns;               /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u32 isn_i;                  /* host order */
+	__u32 isn_r;                  /* host order */
+	__u32 peer_reqno;             /* last committed reqno of the peer */
+	__u32 own_reqno;              /* last reqno this host sent */
+	__u8  role;                   /* enum mig_role */
+	__u8  state;                  /* BPF_TCP_* state of the socket */
+	__u8  pad[6];                 /* zero */
+	/* slot i holds the values for reqno base+1+i, where base is
+	 * peer_reqno for the peer_* fields and own_reqno for the own_* ones */
+	struct mig_macs macs[MIG_MAC_WINDOW];
+};
+_Static_assert(sizeof(struct mig_flow) == 48 + 40 * MIG_MAC_WINDOW, "mig_flow size");
+
+/* mig_tokens: token (as a u64 of its wire bytes) -> socket tuple, for the
+ * Migrate SYN lookup.  Same writers and lifetime as mig_flows. */
+struct mig_token_key {
+	__u8 token[MIG_TOKEN_LEN];
+};
+_Static_assert(sizeof(struct mig_token_key) == 8, "mig_token_key size");
+
+/* mig_secrets: the per-direction keys of a keyed flow, kept pinned so that
+ * an agent restart can still refresh authenticators.  Never read by the
+ * data path, never printed by migratectl. */
+struct mig_secret {
+	__u8 k_own[MIG_KEY_LEN];
+	__u8 k_peer[MIG_KEY_LEN];
+};
+_Static_assert(sizeof(struct mig_secret) == 64, "mig_secret size");
+
+/* mig_pool: BPF queue of public keys the agent made; sock_ops pops one
+ * per migratable connection.  The private halves stay in the agent. */
+struct mig_pool_key {
+	__u64 id;
+	__u8  pub[MIG_PUB_LEN];
+};
+_Static_assert(sizeof(struct mig_pool_key) == 40, "mig_pool_key size");
+
+/* mig_reqs: SYN/ACK side state before a full socket exists, key = tuple
+ * as the listener's side sees it.  Written and removed by sock_ops. */
+struct mig_req {
+	__u64 key_id;
+	__u8  own_pub[MIG_PUB_LEN];
+	__u8  peer_half[MIG_HALF_LEN];
+};
+_Static_assert(sizeof(struct mig_req) == 56, "mig_req size");
+
+/* mig_sk (socket storage, BPF only): negotiation progress of one socket. */
+enum mig_sk_flags {
+	MIG_SK_HAVE_PEER  = 1 << 0,  /* both halves of the peer's key known */
+	MIG_SK_PEER_HAS   = 1 << 1,  /* peer said HAVE: it holds our key */
+	MIG_SK_REPLY      = 1 << 2,  /* owe the peer one KEY2 */
+	MIG_SK_REPORTED   = 1 << 3,  /* "keyed" event sent */
+	MIG_SK_NEGOTIATED = 1 << 4,  /* MP_SYN seen both ways */
+};
+struct mig_sk {
+	__u64 key_id;
+	__u8  own_pub[MIG_PUB_LEN];
+	__u8  peer_pub[MIG_PUB_LEN];
+	__u32 isn_i;
+	__u32 isn_r;
+	__u8  role;
+	__u8  flags;
+	__u8  pad[6];
+};
+_Static_assert(sizeof(struct mig_sk) == 88, "mig_sk size");
+
+/* mig_events: ring buffer from sock_ops to the agent. */
+enum mig_event_type {
+	MIG_EV_KEYED   = 1,  /* peer's whole key known: derive */
+	MIG_EV_RELEASE = 2,  /* a pool key will never be used: erase it */
+	MIG_EV_CLOSED  = 3,  /* a keyed socket closed */
+};
+struct mig_event {
+	__u32 type;          /* enum mig_event_type */
+	__u8  role;          /* enum mig_role */
+	__u8  state;         /* BPF_TCP_* state when raised */
+	__u8  pad[2];
+	__u64 key_id;
+	__u64 cookie;
+	struct mig_tuple tuple;
+	__u32 isn_i;         /* host order */
+	__u32 isn_r;         /* host order */
+	__u8  peer_pub[MIG_PUB_LEN];
+};
+_Static_assert(sizeof(struct mig_event) == 104, "mig_event size");
+
+/* mig_meta: one entry, written by the agent at start, checked by
+ * migratectl. */
+struct mig_meta {
+	__u32 abi_version;
+	__u32 pool_target;
+	__u64 agent_pid;
+	__u64 started_ns;    /* CLOCK_MONOTONIC */
+};
+_Static_assert(sizeof(struct mig_meta) == 24, "mig_meta size");
+
+/*
+ * mig_stats: per-CPU array of __u64, one slot per counter.  The data path
+ * increments its counters; the agent adds its own to CPU 0's slots.
+ * Names (MIG_STAT_NAMES) are part of the JSON schema of migratectl: only
+ * append.
+ */
+#define MIG_STATS(X) \
+	X(POOL_EMPTY,       "pool_empty")        /* no public key: connection left plain */ \
+	X(POOL_TAKEN,       "pool_taken")        /* keys taken from the pool */ \
+	X(SYN_OUT,          "syn_offered")       /* our SYN carried MP_SYN */ \
+	X(SYNACK_OUT,       "synack_answered")   /* our SYN/ACK carried MP_SYN */ \
+	X(FALLBACK_PEER,    "fallback_peer")     /* we offered, SYN/ACK had no MP_SYN */ \
+	X(FALLBACK_SYN,     "fallback_syn")      /* peer's SYN had no MP_SYN */ \
+	X(OPT_NO_SPACE,     "opt_no_space")      /* no room for our option */ \
+	X(OPT_BAD_LEN,      "opt_bad_len")       /* our ExID, wrong length */ \
+	X(OPT_BAD_EXID,     "opt_bad_exid")      /* kind 253, other ExID */ \
+	X(OPT_TRUNCATED,    "opt_truncated")     /* option runs past the header */ \
+	X(OPT_BAD_SUB,      "opt_bad_sub")       /* unknown sub type */ \
+	X(KEY2_OUT,         "key2_sent") \
+	X(KEY2_IN,          "key2_received") \
+	X(EV_KEYED,         "events_keyed") \
+	X(EV_LOST,          "events_lost")       /* ring buffer full */ \
+	X(KEYED,            "keyed")             /* agent: flow keyed */ \
+	X(UNKNOWN_KEY,      "unknown_key_id")    /* agent: key id not ours */ \
+	X(ZERO_SECRET,      "zero_secret")       /* agent: all-zero X25519 result */ \
+	X(TOKEN_COLLISION,  "token_collision")   /* agent: token already live */ \
+	X(MAP_FULL,         "map_full")          /* agent: could not store a flow */ \
+	X(CLOSED,           "closed")            /* keyed flow closed */ \
+	X(KEYS_EXPIRED,     "keys_expired")      /* agent: taken key never used */
+
+#define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
+enum mig_stat {
+	MIG_STATS(MIG_STAT_ENUM)
+	MIG_STAT__MAX
+};
+#undef MIG_STAT_ENUM
+
+#endif /* MIGRATE_MIG_ABI_H */

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Events from sock_ops: finish the key agreement of a connection (derive
+ * token and keys, store what the data path needs), erase keys that will
+ * not be used, forget closed connections.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+
+#include "agent.h"
+#include "mig_crypto.h"
+#include "mig_log.h"
+#include "migrate/mig_opt.h"
+
+static const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len)
+{
+	char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
+	int af = t->family == AF_INET6 ? AF_INET6 : AF_INET;
+
+	inet_ntop(af, t->laddr, l, sizeof(l));
+	inet_ntop(af, t->raddr, r, sizeof(r));
+	if (af == AF_INET6)
+		snprintf(buf, len, "[%s]:%u -> [%s]:%u", l, ntohs(t->lport), r,
+			 ntohs(t->rport));
+	else
+		snprintf(buf, len, "%s:%u -> %s:%u", l, ntohs(t->lport), r,
+			 ntohs(t->rport));
+	return buf;
+}
+
+/* Authenticators for request numbers base+1 .. base+W (PROTOCOL.md 4). */
+static int fill_macs(struct mig_flow *f, const struct mig_secret *sec)
+{
+	int i, err = 0;
+
+	for (i = 0; i < MIG_MAC_WINDOW && !err; i++) {
+		uint32_t rp = f->peer_reqno + 1 + i, ro = f->own_reqno + 1 + i;
+		struct mig_macs *m = &f->macs[i];
+
+		err = mig_mac(sec->k_peer, MIG_SUB_MIGRATE, f->token, rp, m->peer_migrate) ?:
+		      mig_mac(sec->k_own, MIG_SUB_MIGRATE_ACK, f->token, rp, m->own_ack) ?:
+		      mig_mac(sec->k_peer, MIG_SUB_CONFIRM, f->token, rp, m->peer_confirm) ?:
+		      mig_mac(sec->k_peer, MIG_SUB_MIGRATE_ACK, f->token, ro, m->peer_ack) ?:
+		      mig_mac(sec->k_own, MIG_SUB_CONFIRM, f->token, ro, m->own_confirm);
+	}
+	return err;
+}
+
+static void on_keyed(struct agent *a, const struct mig_event *ev)
+{
+	uint8_t K[MIG_X25519_LEN];
+	const uint8_t *pub_i, *pub_r;
+	struct mig_token_key tk;
+	struct mig_secret sec;
+	struct mig_keys keys;
+	struct mig_flow flow;
+	struct pool_slot *s;
+	char ts[128];
+	int err;
+
+	tuple_str(&ev->tuple, ts, sizeof(ts));
+	s = pool_find(&a->pool, ev->key_id);
+	if (!s) {
+		stat_add(a, MIG_STAT_UNKNOWN_KEY, 1);
+		pr_info("%s: key %#llx is not one of ours (made by an earlier run?): left plain",
+			ts, (unsigned long long)ev->key_id);
+		return;
+	}
+	if (ev->role == MIG_ROLE_INITIATOR) {
+		pub_i = s->pub;
+		pub_r = ev->peer_pub;
+	} else {
+		pub_i = ev->peer_pub;
+		pub_r = s->pub;
+	}
+	err = mig_x25519(s->priv, ev->peer_pub, K);
+	if (err) {
+		pool_release(s);
+		stat_add(a, err == -EINVAL ? MIG_STAT_ZERO_SECRET : MIG_STAT_UNKNOWN_KEY, 1);
+		pr_warn("%s: key agreement failed (%s): left plain", ts,
+			err == -EINVAL ? "all-zero shared secret" : strerror(-err));
+		return;
+	}
+	err = mig_derive(K, ev->isn_i, ev->isn_r, pub_i, pub_r, &keys);
+	mig_wipe(K, sizeof(K));
+	/* the private key has done its one job */
+	pool_release(s);
+	if (err) {
+		pr_warn("%s: key derivation failed: %s", ts, strerror(-err));
+		return;
+	}
+
+	memset(&flow, 0, sizeof(flow));
+	memcpy(flow.token, keys.token, sizeof(flow.token));
+	flow.cookie = ev->cookie;
+	flow.keyed_ns = mono_ns();
+	flow.isn_i = ev->isn_i;
+	flow.isn_r = ev->isn_r;
+	flow.role = ev->role;
+	flow.state = ev->state;
+	memcpy(sec.k_own, ev->role == MIG_ROLE_INITIATOR ? keys.k_i : keys.k_r, 32);
+	memcpy(sec.k_peer, ev->role == MIG_ROLE_INITIATOR ? keys.k_r : keys.k_i, 32);
+	mig_wipe(&keys, sizeof(keys));
+	err = fill_macs(&flow, &sec);
+	if (err) {
+		pr_warn("%s: authenticators failed: %s", ts, strerror(-err));
+		goto out;
+	}
+
+	memcpy(tk.token, flow.token, sizeof(tk.token));
+	if (bpf_map_update_elem(a->tokens_fd, &tk, &ev->tuple, BPF_NOEXIST)) {
+		if (errno == EEXIST) {
+			stat_add(a, MIG_STAT_TOKEN_COLLISION, 1);
+			pr_warn("%s: token collides with a live connection's: left plain", ts);
+		} else {
+			stat_add(a, MIG_STAT_MAP_FULL, 1);
+			pr_warn("%s: cannot store token: %s", ts, strerror(errno));
+		}
+		goto out;
+	}
+	if (bpf_map_update_elem(a->secrets_fd, &ev->tuple, &sec, BPF_ANY) ||
+	    bpf_map_update_elem(a->flows_fd, &ev->tuple, &flow, BPF_ANY)) {
+		stat_add(a, MIG_STAT_MAP_FULL, 1);
+		pr_warn("%s: cannot store flow: %s", ts, strerror(errno));
+		bpf_map_delete_elem(a->tokens_fd, &tk);
+		bpf_map_delete_elem(a->secrets_fd, &ev->tuple);
+		goto out;
+	}
+	stat_add(a, MIG_STAT_KEYED, 1);
+	pr_info("keyed %s (%s) token %02x%02x%02x%02x%02x%02x%02x%02x", ts,
+		ev->role == MIG_ROLE_INITIATOR ? "initiator" : "responder",
+		flow.token[0], flow.token[1], flow.token[2], flow.token[3],
+		flow.token[4], flow.token[5], flow.token[6], flow.token[7]);
+out:
+	mig_wipe(&sec, sizeof(sec));
+	mig_wipe(&flow, sizeof(flow));
+}
+
+/* The socket closed.  sock_ops removed the state it could see; an entry
+ * this agent wrote after that (the close overtook the key agreement) goes
+ * here.  The cookie check keeps a newer flow on the same tuple. */
+static void on_closed(struct agent *a, const struct mig_event *ev)
+{
+	struct mig_token_key tk;
+	struct mig_flow flow;
+	char ts[128];
+
+	if (!bpf_map_lookup_elem(a->flows_fd, &ev->tuple, &flow) &&
+	    flow.cookie == ev->cookie) {
+		memcpy(tk.token, flow.token, sizeof(tk.token));
+		bpf_map_delete_elem(a->tokens_fd, &tk);
+		bpf_map_delete_elem(a->flows_fd, &ev->tuple);
+		bpf_map_delete_elem(a->secrets_fd, &ev->tuple);
+		mig_wipe(&flow, sizeof(flow));
+	}
+	pr_debug("closed %s", tuple_str(&ev->tuple, ts, sizeof(ts)));
+}
+
+int events_handle(void *ctx, void *data, size_t len)
+{
+	const struct mig_event *ev = data;
+	struct agent *a = ctx;
+	struct pool_slot *s;
+
+	if (len < sizeof(*ev))
+		return 0;
+	switch (ev->type) {
+	case MIG_EV_KEYED:
+		on_keyed(a, ev);
+		break;
+	case MIG_EV_RELEASE:
+		s = pool_find(&a->pool, ev->key_id);
+		if (s)
+			pool_release(s);
+		break;
+	case MIG_EV_CLOSED:
+		on_closed(a, ev);
+		break;
+	}
+	return 0;
+}

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * migrate-agent - loads and pins the data path, keeps the key pool filled,
+ * finishes key agreements.
+ *
+ * Everything it loads stays pinned under the pin directory when it exits,
+ * so a restart detaches nothing and loses no flow; `--detach` removes it
+ * all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "mig_env.h"
+#include "mig_log.h"
+#include "mig_sockops.skel.h"
+
+#define MIG_VERSION "0.1.0"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void stat_add(struct agent *a, enum mig_stat s, uint64_t n)
+{
+	uint64_t vals[a->ncpus];
+	uint32_t key = s;
+
+	if (bpf_map_lookup_elem(a->stats_fd, &key, vals))
+		return;
+	vals[0] += n;
+	bpf_map_update_elem(a->stats_fd, &key, vals, BPF_ANY);
+}
+
+uint64_t stat_get(struct agent *a, enum mig_stat s)
+{
+	uint64_t vals[a->ncpus], sum = 0;
+	uint32_t key = s;
+	int i;
+
+	if (bpf_map_lookup_elem(a->stats_fd, &key, vals))
+		return 0;
+	for (i = 0; i < a->ncpus; i++)
+		sum += vals[i];
+	return sum;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: migrate-agent [OPTIONS]\n"
+"       migrate-agent --detach [--pin-dir DIR]\n"
+"\n"
+"Loads the migrate data path, attaches it to a cgroup, keeps the key pool\n"
+"filled and finishes the key agreement of migratable connections.\n"
+"\n"
+"  -d, --pin-dir DIR     pin directory on a BPF filesystem (default %s)\n"
+"  -c, --cgroup PATH     cgroup v2 directory whose sockets are served\n"
+"                        (default: the root of the cgroup v2 mount)\n"
+"  -k, --pool N          public keys kept ready, 0..%d (default 64;\n"
+"                        0 leaves every new connection plain)\n"
+"  -p, --pidfile FILE    write the pid once attached and ready\n"
+"  -l, --log-level L     warn, info or debug (default info)\n"
+"  -v, --verbose         same as --log-level debug\n"
+"      --detach          remove everything pinned under the pin directory\n"
+"                        (detaches the programs) and exit\n"
+"  -h, --help            this text\n"
+"  -V, --version         print the version\n",
+		MIG_PIN_DIR_DEFAULT, MIG_POOL_MAX);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned int max,
+		      unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > max) {
+		pr_warn("invalid %s value '%s': expected a number 0..%u", opt, s, max);
+		return -EINVAL;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static const char *const pinned_names[] = {
+	MIG_LINK_SOCKOPS, MIG_MAP_FLOWS, MIG_MAP_TOKENS, MIG_MAP_SECRETS,
+	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
+	MIG_MAP_META,
+};
+
+static int do_detach(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < sizeof(pinned_names) / sizeof(pinned_names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pinned_names[i]);
+		if (unlink(path) && errno != ENOENT) {
+			pr_warn("cannot remove '%s': %s", path, strerror(errno));
+			ret = -errno;
+		}
+	}
+	if (rmdir(dir) && errno != ENOENT) {
+		pr_warn("cannot remove '%s': %s (left there by something else?)",
+			dir, strerror(errno));
+		ret = ret ?: -errno;
+	}
+	if (!ret)
+		pr_info("detached: removed '%s'", dir);
+	return ret;
+}
+
+/* Attach through a pinned link: a restart swaps the program in place. */
+static int attach(struct agent *a, struct mig_sockops *skel)
+{
+	char path[PATH_MAX];
+	struct bpf_link *link;
+	int cgfd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_LINK_SOCKOPS);
+	link = bpf_link__open(path);
+	if (link) {
+		err = bpf_link__update_program(link, skel->progs.mig_sockops);
+		bpf_link__destroy(link);
+		if (err) {
+			pr_warn("cannot replace the program of '%s': %s", path,
+				strerror(-err));
+			return err;
+		}
+		pr_info("replaced the program behind '%s'", path);
+		return 0;
+	}
+	cgfd = open(a->cgroup, O_RDONLY | O_DIRECTORY);
+	if (cgfd < 0) {
+		err = -errno;
+		pr_warn("cannot open cgroup '%s': %s", a->cgroup, strerror(errno));
+		return err;
+	}
+	link = bpf_program__attach_cgroup(skel->progs.mig_sockops, cgfd);
+	err = libbpf_get_error(link);
+	close(cgfd);
+	if (err) {
+		pr_warn("cannot attach to cgroup '%s': %s", a->cgroup, strerror(-err));
+		return err;
+	}
+	err = bpf_link__pin(link, path);
+	bpf_link__destroy(link);   /* the pin keeps it attached */
+	if (err) {
+		pr_warn("cannot pin '%s': %s", path, strerror(-err));
+		return err;
+	}
+	pr_info("attached to cgroup '%s'", a->cgroup);
+	return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n", (int)getpid());
+	if (fclose(f) || rename(tmp, path))
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pin-dir", required_argument, NULL, 'd' },
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "pool", required_argument, NULL, 'k' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "detach", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	struct agent a = { .pin_dir = MIG_PIN_DIR_DEFAULT, .pool_target = 64 };
+	enum mig_log_level level = MIG_LOG_INFO;
+	struct ring_buffer *rb = NULL;
+	struct mig_sockops *skel = NULL;
+	struct bpf_map *map;
+	struct sigaction sa;
+	struct mig_meta meta;
+	char err[512], path[PATH_MAX];
+	bool detach = false, fresh = false;
+	uint32_t zero = 0;
+	int c, ret = EXIT_FAILURE, e;
+
+	mig_log_init("migrate-agent", level);
+	while ((c = getopt_long(argc, argv, "d:c:k:p:l:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			a.pin_dir = optarg;
+			break;
+		case 'c':
+			if (snprintf(a.cgroup, sizeof(a.cgroup), "%s", optarg) >=
+			    (int)sizeof(a.cgroup)) {
+				pr_warn("invalid --cgroup '%s': path too long", optarg);
+				return 2;
+			}
+			break;
+		case 'k':
+			if (parse_uint("--pool", optarg, MIG_POOL_MAX, &a.pool_target))
+				return 2;
+			break;
+		case 'p':
+			a.pidfile = optarg;
+			break;
+		case 'l':
+			if (mig_log_parse_level(optarg, &level)) {
+				pr_warn("invalid --log-level '%s': expected warn, info or debug",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			level = MIG_LOG_DEBUG;
+			break;
+		case 'D':
+			detach = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		case 'V':
+			printf("migrate-agent %s (ABI %d)\n", MIG_VERSION, MIG_ABI_VERSION);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		pr_warn("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!*a.pin_dir || a.pin_dir[0] != '/') {
+		pr_warn("invalid --pin-dir '%s': expected an absolute path", a.pin_dir);
+		return 2;
+	}
+	mig_log_init("migrate-agent", level);
+	mig_log_libbpf();
+
+	if (detach)
+		return do_detach(a.pin_dir) ? EXIT_FAILURE : EXIT_SUCCESS;
+
+	/* What the kernel and the mounts must offer, each with one line. */
+	if (mig_env_check_btf(err, sizeof(err)) ||
+	    mig_env_check_bpffs(a.pin_dir, err, sizeof(err)) ||
+	    (!*a.cgroup && mig_env_find_cgroup2(a.cgroup, sizeof(a.cgroup), err, sizeof(err))) ||
+	    mig_env_check_cgroup2(a.cgroup, err, sizeof(err))) {
+		pr_warn("%s", err);
+		return EXIT_FAILURE;
+	}
+	a.ncpus = libbpf_num_possible_cpus();
+	if (a.ncpus <= 0) {
+		pr_warn("cannot count the possible CPUs: %s", strerror(-a.ncpus));
+		return EXIT_FAILURE;
+	}
+
+	/* a first start removes what it pinned if it fails half-way */
+	snprintf(path, sizeof(path), "%s/%s", a.pin_dir, MIG_LINK_SOCKOPS);
+	fresh = access(path, F_OK) != 0;
+	e = mkdir_p(a.pin_dir);
+	if (e) {
+		pr_warn("cannot create pin directory '%s': %s", a.pin_dir, strerror(-e));
+		return EXIT_FAILURE;
+	}
+	if (pool_init(&a.pool, a.pool_target)) {
+		pr_warn("out of memory for the key pool");
+		return EXIT_FAILURE;
+	}
+
+	skel = mig_sockops__open();
+	if (!skel) {
+		pr_warn("cannot open the BPF object: %s", strerror(errno));
+		goto out;
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		snprintf(path, sizeof(path), "%s/%s", a.pin_dir, bpf_map__name(map));
+		if (bpf_map__set_pin_path(map, path))
+			goto out;
+	}
+	e = mig_sockops__load(skel);
+	if (e) {
+		pr_warn("cannot load the BPF programs: %s (run with -v for the verifier's and libbpf's log;"
+			" a map pinned by an incompatible version can be removed with --detach)",
+			strerror(-e));
+		goto out;
+	}
+	a.flows_fd = bpf_map__fd(skel->maps.mig_flows);
+	a.tokens_fd = bpf_map__fd(skel->maps.mig_tokens);
+	a.secrets_fd = bpf_map__fd(skel->maps.mig_secrets);
+	a.pool_fd = bpf_map__fd(skel->maps.mig_pool);
+	a.stats_fd = bpf_map__fd(skel->maps.mig_stats);
+	a.meta_fd = bpf_map__fd(skel->maps.mig_meta);
+	a.events_fd = bpf_map__fd(skel->maps.mig_events);
+
+	memset(&meta, 0, sizeof(meta));
+	meta.abi_version = MIG_ABI_VERSION;
+	meta.pool_target = a.pool_target;
+	meta.agent_pid = (uint64_t)getpid();
+	meta.started_ns = mono_ns();
+	if (bpf_map_update_elem(a.meta_fd, &zero, &meta, BPF_ANY)) {
+		pr_warn("cannot write %s: %s", MIG_MAP_META, strerror(errno));
+		goto out;
+	}
+
+	pool_drain(&a);
+	if (pool_refill(&a))
+		goto out;
+	rb = ring_buffer__new(a.events_fd, events_handle, &a, NULL);
+	if (!rb) {
+		pr_warn("cannot open the event ring buffer: %s", strerror(errno));
+		goto out;
+	}
+	if (attach(&a, skel))
+		goto out;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;   /* no SA_RESTART: poll returns EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (a.pidfile && (e = write_pidfile(a.pidfile))) {
+		pr_warn("cannot write pidfile '%s': %s", a.pidfile, strerror(-e));
+		goto out;
+	}
+	pr_info("ready: pin directory '%s', %u keys in the pool", a.pin_dir,
+		a.pool_target);
+
+	while (!stop) {
+		e = ring_buffer__poll(rb, 100);
+		if (e < 0 && e != -EINTR) {
+			pr_warn("event ring buffer: %s", strerror(-e));
+			goto out;
+		}
+		pool_refill(&a);
+		pool_expire(&a);
+	}
+	/* Without the agent nobody can finish a key agreement: leave new
+	 * connections plain until it is back. */
+	pool_drain(&a);
+	pr_info("stopping; the data path stays attached (remove it with --detach)");
+	ret = EXIT_SUCCESS;
+out:
+	ring_buffer__free(rb);
+	mig_sockops__destroy(skel);
+	if (ret != EXIT_SUCCESS && fresh)
+		do_detach(a.pin_dir);
+	pool_free(&a.pool);
+	if (a.pidfile)
+		unlink(a.pidfile);
+	return ret;
+}
