@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <bpf/libbpf.h>
 
 #include "mig_log.h"
@@ -23,12 +22,13 @@ enum mig_log_level mig_log_level(void)
 static void vlog(enum mig_log_level level, const char *fmt, va_list ap)
 {
 	static const char *tag[] = { "warning: ", "", "debug: " };
+	size_t n = strlen(fmt);
 
 	if (level > log_level)
 		return;
 	fprintf(stderr, "%s: %s", log_prog, tag[level]);
 	vfprintf(stderr, fmt, ap);
-	if (!*fmt || fmt[strlen(fmt) - 1] != '\n')
+	if (n == 0 || fmt[n - 1] != '\n')
 		fputc('\n', stderr);
 }
 
