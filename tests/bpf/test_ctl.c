@@ -1,0 +1,745 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * test_ctl.c - migratectl against maps pinned the way the agent pins them.
+ *
+ *   /sys/fs/bpf/migtest-ctl-<pid>/        (bpffs; this test mounts nothing)
+ *     mig_flows  LRU_HASH  mig_tuple -> mig_flow
+ *                  192.0.2.1:900      -> 203.0.113.9:34567      state 42, responder
+ *                  192.0.2.1:5000     -> 198.51.100.7:443       ESTABLISHED, initiator
+ *                  [2001:db8::1]:443  -> [2001:db8:1::2]:51000  CLOSE-WAIT, responder
+ *     mig_stats  PERCPU_ARRAY  counters, different values per CPU
+ *     mig_meta   ARRAY  { abi_version = MIG_ABI_VERSION }
+ *         ^
+ *         |  bpf_obj_get(BPF_F_RDONLY)
+ *   build/migratectl -d DIR ...   (or $MIGRATECTL), run through popen
+ *
+ * Root only.  Every pin and the directory are removed at exit, whatever
+ * happened (atexit, and on SIGINT/SIGTERM).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <migrate/mig_abi.h>
+
+#include "unit.h"
+
+#define BPFFS "/sys/fs/bpf"
+#define NS_PER_S 1000000000ULL
+/* Authenticator bytes: must never show up in any output. */
+#define MAC_BYTE 0x5a
+#define MAC_HEX  "5a5a5a5a"
+
+static const char *const pin_names[] = { MIG_MAP_FLOWS, MIG_MAP_STATS, MIG_MAP_META };
+enum { M_FLOWS, M_STATS, M_META, M__MAX };
+
+static char dir[PATH_MAX];
+static char pins[M__MAX][PATH_MAX];
+static char err_path[PATH_MAX];
+static int fds[M__MAX] = { -1, -1, -1 };
+static const char *ctl_bin;
+static int ncpus;
+static int setup_state;   /* 0 not tried, 1 ok, -1 failed */
+
+/* Async-signal-safe: unlink, rmdir and close only. */
+static void cleanup(void)
+{
+	int i;
+
+	for (i = 0; i < M__MAX; i++) {
+		if (pins[i][0])
+			unlink(pins[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+	if (dir[0])
+		rmdir(dir);
+	if (err_path[0])
+		unlink(err_path);
+}
+
+static void on_signal(int sig)
+{
+	cleanup();
+	_exit(128 + sig);
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * NS_PER_S + (__u64)ts.tv_nsec;
+}
+
+struct test_flow {
+	int family;
+	const char *laddr, *raddr;
+	__u16 lport, rport;
+	__u8 state, role;
+	const char *token;
+	__u64 cookie;
+	__u64 age_s;
+	__u32 peer_reqno, own_reqno;
+};
+
+static const struct test_flow test_flows[] = {
+	{ AF_INET, "192.0.2.1", "198.51.100.7", 5000, 443, 1, MIG_ROLE_INITIATOR,
+	  "0123456789abcdef", 4097, 42, 3, 2 },
+	{ AF_INET, "192.0.2.1", "203.0.113.9", 900, 34567, 42, MIG_ROLE_RESPONDER,
+	  "00000000000000ff", 1, 0, 0, 0 },
+	{ AF_INET6, "2001:db8::1", "2001:db8:1::2", 443, 51000, 8, MIG_ROLE_RESPONDER,
+	  "fedcba9876543210", 18446744073709551615ULL, 5, 7, 9 },
+};
+#define N_FLOWS (sizeof(test_flows) / sizeof(test_flows[0]))
+/* Age each flow had when inserted: test_flows[].age_s, unless the
+ * machine booted more recently than that (keyed_ns cannot go below 0). */
+static unsigned flow_age[N_FLOWS];
+
+static void flow_key(const struct test_flow *tf, struct mig_tuple *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->family = tf->family;
+	inet_pton(tf->family, tf->laddr, t->laddr);
+	inet_pton(tf->family, tf->raddr, t->raddr);
+	t->lport = htons(tf->lport);
+	t->rport = htons(tf->rport);
+}
+
+static int insert_flows(void)
+{
+	struct mig_tuple t;
+	struct mig_flow f;
+	__u64 now = now_ns(), delta;
+	size_t i;
+
+	for (i = 0; i < N_FLOWS; i++) {
+		const struct test_flow *tf = &test_flows[i];
+
+		flow_key(tf, &t);
+		memset(&f, 0, sizeof(f));
+		unit_hex(tf->token, f.token, sizeof(f.token));
+		f.cookie = tf->cookie;
+		/* Half a second further back, so that the age in whole
+		 * seconds holds for a while. */
+		delta = tf->age_s * NS_PER_S + NS_PER_S / 2;
+		f.keyed_ns = now > delta ? now - delta : 0;
+		flow_age[i] = (unsigned)((now - f.keyed_ns) / NS_PER_S);
+		f.isn_i = 0x11111111;
+		f.isn_r = 0x22222222;
+		f.peer_reqno = tf->peer_reqno;
+		f.own_reqno = tf->own_reqno;
+		f.role = tf->role;
+		f.state = tf->state;
+		memset(f.macs, MAC_BYTE, sizeof(f.macs));
+		if (bpf_map_update_elem(fds[M_FLOWS], &t, &f, BPF_ANY)) {
+			fprintf(stderr, "  insert flow %zu: %s\n", i, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int delete_flows(void)
+{
+	struct mig_tuple t;
+	size_t i;
+
+	for (i = 0; i < N_FLOWS; i++) {
+		flow_key(&test_flows[i], &t);
+		if (bpf_map_delete_elem(fds[M_FLOWS], &t))
+			return -1;
+	}
+	return 0;
+}
+
+/* Counter values: per CPU, summed by migratectl. */
+static __u64 stat_cpu_value(int stat, int cpu)
+{
+	switch (stat) {
+	case MIG_STAT_POOL_TAKEN: return cpu == 0 ? 40 : 2;
+	case MIG_STAT_KEYED:      return 7;
+	case MIG_STAT_KEY2_OUT:   return cpu == 0 ? 1000000 : 0;
+	case MIG_STAT_KEYS_EXPIRED: return 1;
+	}
+	return 0;
+}
+
+static __u64 stat_sum(int stat)
+{
+	__u64 sum = 0;
+	int cpu;
+
+	for (cpu = 0; cpu < ncpus; cpu++)
+		sum += stat_cpu_value(stat, cpu);
+	return sum;
+}
+
+static int write_meta(__u32 abi_version)
+{
+	struct mig_meta meta = {
+		.abi_version = abi_version,
+		.pool_target = 64,
+		.agent_pid = (__u64)getpid(),
+		.started_ns = now_ns(),
+	};
+	__u32 key = 0;
+
+	return bpf_map_update_elem(fds[M_META], &key, &meta, BPF_ANY);
+}
+
+static int fail_setup(const char *what)
+{
+	fprintf(stderr, "  setup: %s: %s\n", what, strerror(errno));
+	return -1;
+}
+
+static int do_setup(void)
+{
+	static const struct {
+		enum bpf_map_type type;
+		__u32 key, value, max;
+	} maps[M__MAX] = {
+		[M_FLOWS] = { BPF_MAP_TYPE_LRU_HASH, sizeof(struct mig_tuple),
+			      sizeof(struct mig_flow), MIG_MAX_FLOWS },
+		[M_STATS] = { BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64),
+			      MIG_STAT__MAX },
+		[M_META]  = { BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct mig_meta), 1 },
+	};
+	struct statfs sfs;
+	__u64 *percpu;
+	__u32 key;
+	int i, cpu;
+
+	ctl_bin = getenv("MIGRATECTL");
+	if (!ctl_bin || !*ctl_bin)
+		ctl_bin = "build/migratectl";
+	if (access(ctl_bin, X_OK)) {
+		fprintf(stderr, "  setup: no executable '%s' (build it, or set MIGRATECTL)\n",
+			ctl_bin);
+		return -1;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "  setup: needs root (BPF maps and %s)\n", BPFFS);
+		return -1;
+	}
+	if (statfs(BPFFS, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
+		fprintf(stderr, "  setup: %s is not a bpffs; this test mounts nothing: "
+			"mount -t bpf bpf %s first\n", BPFFS, BPFFS);
+		return -1;
+	}
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0)
+		return fail_setup("libbpf_num_possible_cpus");
+
+	/* Registered before anything exists: cleanup skips what is empty. */
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	snprintf(err_path, sizeof(err_path), "/tmp/migtest-ctl-%d.err", (int)getpid());
+	snprintf(dir, sizeof(dir), "%s/migtest-ctl-%d", BPFFS, (int)getpid());
+	if (mkdir(dir, 0700)) {
+		dir[0] = '\0';   /* not ours: leave it */
+		return fail_setup("mkdir " BPFFS "/migtest-ctl-<pid>");
+	}
+	for (i = 0; i < M__MAX; i++) {
+		fds[i] = bpf_map_create(maps[i].type, pin_names[i], maps[i].key,
+					maps[i].value, maps[i].max, NULL);
+		if (fds[i] < 0)
+			return fail_setup(pin_names[i]);
+		if (snprintf(pins[i], sizeof(pins[i]), "%s/%s", dir,
+			     pin_names[i]) >= (int)sizeof(pins[i])) {
+			pins[i][0] = '\0';
+			errno = ENAMETOOLONG;
+			return fail_setup(pin_names[i]);
+		}
+		if (bpf_obj_pin(fds[i], pins[i])) {
+			pins[i][0] = '\0';
+			return fail_setup(pin_names[i]);
+		}
+	}
+	if (insert_flows())
+		return -1;
+
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return fail_setup("calloc");
+	for (key = 0; key < MIG_STAT__MAX; key++) {
+		for (cpu = 0; cpu < ncpus; cpu++)
+			percpu[cpu] = stat_cpu_value(key, cpu);
+		if (bpf_map_update_elem(fds[M_STATS], &key, percpu, BPF_ANY)) {
+			free(percpu);
+			return fail_setup("mig_stats update");
+		}
+	}
+	free(percpu);
+	if (write_meta(MIG_ABI_VERSION))
+		return fail_setup("mig_meta update");
+	return 0;
+}
+
+static int setup(void)
+{
+	if (!setup_state)
+		setup_state = do_setup() ? -1 : 1;
+	return setup_state > 0;
+}
+
+/* Output of one migratectl run. */
+struct run {
+	int status;          /* exit code, -1 if it did not exit */
+	char out[16384];
+	char err[4096];
+};
+
+static void read_all(FILE *f, char *buf, size_t size)
+{
+	size_t n = fread(buf, 1, size - 1, f);
+
+	buf[n] = '\0';
+}
+
+/* Run "$MIGRATECTL <args>"; 0 if it ran at all. */
+static int run_raw(struct run *r, const char *fmt, ...)
+{
+	char args[1024], cmd[2048];
+	FILE *p, *e;
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	if (snprintf(cmd, sizeof(cmd), "'%s' %s 2>'%s'", ctl_bin, args,
+		     err_path) >= (int)sizeof(cmd))
+		return -1;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	read_all(p, r->out, sizeof(r->out));
+	st = pclose(p);
+	if (st != -1 && WIFEXITED(st))
+		r->status = WEXITSTATUS(st);
+	e = fopen(err_path, "r");
+	if (e) {
+		read_all(e, r->err, sizeof(r->err));
+		fclose(e);
+	}
+	return 0;
+}
+
+#define run_ctl(r, args) run_raw(r, "-d '%s' %s", dir, args)
+
+/* Line n (0-based) of s into buf, without the newline; 0 if missing. */
+static int line_at(const char *s, int n, char *buf, size_t size)
+{
+	const char *end;
+	size_t len;
+
+	while (n-- > 0) {
+		s = strchr(s, '\n');
+		if (!s)
+			return 0;
+		s++;
+	}
+	if (!*s)
+		return 0;
+	end = strchr(s, '\n');
+	len = end ? (size_t)(end - s) : strlen(s);
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return 1;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* A row of "show": exact up to the AGE column, then an age in seconds
+ * within [lo, hi] (the clock may tick between setup and the run). */
+static int row_ok(const char *line, const char *prefix, unsigned lo, unsigned hi)
+{
+	size_t n = strlen(prefix);
+	unsigned age;
+	char tail;
+
+	if (strncmp(line, prefix, n)) {
+		fprintf(stderr, "  row:  '%s'\n  want: '%s<age>s'\n", line, prefix);
+		return 0;
+	}
+	if (sscanf(line + n, "%us%c", &age, &tail) != 1 || age < lo || age > hi) {
+		fprintf(stderr, "  age in '%s' not within %u..%u s\n", line, lo, hi);
+		return 0;
+	}
+	return 1;
+}
+
+static const char *const show_rows[] = {
+	"LOCAL              REMOTE                 STATE        ROLE       TOKEN             COOKIE                ",
+	"192.0.2.1:900      203.0.113.9:34567      state-42     responder  00000000000000ff  1                     ",
+	"192.0.2.1:5000     198.51.100.7:443       ESTABLISHED  initiator  0123456789abcdef  4097                  ",
+	"[2001:db8::1]:443  [2001:db8:1::2]:51000  CLOSE-WAIT   responder  fedcba9876543210  18446744073709551615  ",
+};
+/* test_flows[] index of the rows above (and of the flows of -j, -p and
+ * dump): sorted by local endpoint, port 900 before 5000. */
+static const int row_flow[] = { 1, 0, 2 };
+
+static void check_show_human(int *unit_failed, const struct run *r)
+{
+	char line[512];
+	int i;
+
+	CHECK(r->status == 0, "exit %d, stderr '%s'", r->status, r->err);
+	CHECK(r->err[0] == '\0', "stderr '%s'", r->err);
+	CHECK(count_lines(r->out) == 4, "%d lines:\n%s", count_lines(r->out), r->out);
+	CHECK(line_at(r->out, 0, line, sizeof(line)) && !strcmp(line,
+	      "LOCAL              REMOTE                 STATE        ROLE       TOKEN             COOKIE                AGE"),
+	      "header '%s'", line);
+	for (i = 1; i < 4; i++) {
+		CHECK(line_at(r->out, i, line, sizeof(line)) &&
+		      row_ok(line, show_rows[i], flow_age[row_flow[i - 1]],
+			     flow_age[row_flow[i - 1]] + 2),
+		      "row %d", i);
+	}
+	CHECK(!strstr(r->out, MAC_HEX), "authenticators printed");
+}
+
+TEST(show_human)
+{
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "show");
+	check_show_human(unit_failed, &r);
+}
+
+TEST(show_aliases)
+{
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "show flows");
+	check_show_human(unit_failed, &r);
+	run_ctl(&r, "");   /* bare migratectl = show */
+	check_show_human(unit_failed, &r);
+	run_raw(&r, "-d /nonexistent --pin-dir '%s' show", dir);   /* last one wins */
+	check_show_human(unit_failed, &r);
+}
+
+/* The JSON object of a flow up to "age_s" and after it, in row order. */
+static const struct {
+	const char *head, *tail;
+} json_flows[] = {
+	{ "{\"family\":\"inet\",\"local\":{\"addr\":\"192.0.2.1\",\"port\":900},"
+	  "\"remote\":{\"addr\":\"203.0.113.9\",\"port\":34567},\"state\":\"state-42\","
+	  "\"role\":\"responder\",\"token\":\"00000000000000ff\",\"cookie\":1,\"age_s\":",
+	  ",\"peer_reqno\":0,\"own_reqno\":0}" },
+	{ "{\"family\":\"inet\",\"local\":{\"addr\":\"192.0.2.1\",\"port\":5000},"
+	  "\"remote\":{\"addr\":\"198.51.100.7\",\"port\":443},\"state\":\"ESTABLISHED\","
+	  "\"role\":\"initiator\",\"token\":\"0123456789abcdef\",\"cookie\":4097,\"age_s\":",
+	  ",\"peer_reqno\":3,\"own_reqno\":2}" },
+	{ "{\"family\":\"inet6\",\"local\":{\"addr\":\"2001:db8::1\",\"port\":443},"
+	  "\"remote\":{\"addr\":\"2001:db8:1::2\",\"port\":51000},\"state\":\"CLOSE-WAIT\","
+	  "\"role\":\"responder\",\"token\":\"fedcba9876543210\","
+	  "\"cookie\":18446744073709551615,\"age_s\":",
+	  ",\"peer_reqno\":7,\"own_reqno\":9}" },
+};
+
+TEST(show_json)
+{
+	const char *p, *prev = NULL;
+	struct run r;
+	unsigned age;
+	size_t i;
+	int n;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "-j show");
+	CHECK(r.status == 0, "exit %d, stderr '%s'", r.status, r.err);
+	CHECK(!strncmp(r.out, "{\"flows\":[{", 11), "start: %s", r.out);
+	n = (int)strlen(r.out);
+	CHECK(n > 4 && !strcmp(r.out + n - 4, "}]}\n"), "end: %s", r.out);
+	CHECK(count_lines(r.out) == 1, "compact JSON is one line: %s", r.out);
+	for (i = 0; i < sizeof(json_flows) / sizeof(json_flows[0]); i++) {
+		p = strstr(r.out, json_flows[i].head);
+		CHECK(p, "missing %s... in %s", json_flows[i].head, r.out);
+		if (!p)
+			continue;
+		CHECK(!prev || p > prev, "flow %zu out of order", i);
+		prev = p;
+		p += strlen(json_flows[i].head);
+		n = 0;
+		CHECK(sscanf(p, "%u%n", &age, &n) == 1 &&
+		      age >= flow_age[row_flow[i]] && age <= flow_age[row_flow[i]] + 2,
+		      "age_s of flow %zu: %.12s", i, p);
+		CHECK(!strncmp(p + n, json_flows[i].tail, strlen(json_flows[i].tail)),
+		      "after age_s of flow %zu: %s", i, p + n);
+	}
+	CHECK(!strstr(r.out, MAC_HEX), "authenticators printed");
+
+	/* dump -j is show -j. */
+	run_ctl(&r, "-j dump");
+	CHECK(r.status == 0 && strstr(r.out, json_flows[2].head), "-j dump: %s", r.out);
+}
+
+TEST(show_pretty)
+{
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "-p show");
+	CHECK(r.status == 0, "exit %d, stderr '%s'", r.status, r.err);
+	CHECK(!strncmp(r.out, "{\n    \"flows\": [\n        {\n            \"family\": \"inet\",\n"
+		       "            \"local\": {\n                \"addr\": \"192.0.2.1\",\n"
+		       "                \"port\": 900\n            },\n", 150),
+	      "pretty start:\n%s", r.out);
+	CHECK(strstr(r.out, "\"cookie\": 18446744073709551615,\n"), "pretty:\n%s", r.out);
+	CHECK(strlen(r.out) > 18 && !strcmp(r.out + strlen(r.out) - 18, "        }\n    ]\n}\n"),
+	      "pretty end:\n%s", r.out);
+}
+
+TEST(dump)
+{
+	static const char want[] =
+		"inet\t192.0.2.1\t900\t203.0.113.9\t34567\tstate-42\tresponder\t00000000000000ff\t1\n"
+		"inet\t192.0.2.1\t5000\t198.51.100.7\t443\tESTABLISHED\tinitiator\t0123456789abcdef\t4097\n"
+		"inet6\t2001:db8::1\t443\t2001:db8:1::2\t51000\tCLOSE-WAIT\tresponder\tfedcba9876543210\t18446744073709551615\n";
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "dump");
+	CHECK(r.status == 0, "exit %d, stderr '%s'", r.status, r.err);
+	CHECK(!strcmp(r.out, want), "got:\n%swant:\n%s", r.out, want);
+}
+
+TEST(stats_human)
+{
+	char line[256], name[64], want[64];
+	unsigned long long v;
+	struct run r;
+	int i;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "show stats");
+	CHECK(r.status == 0, "exit %d, stderr '%s'", r.status, r.err);
+	CHECK(count_lines(r.out) == MIG_STAT__MAX, "%d lines:\n%s", count_lines(r.out), r.out);
+#define X(n, s) \
+	i = MIG_STAT_##n; \
+	if (line_at(r.out, i, line, sizeof(line)) && \
+	    sscanf(line, "%63s %llu", name, &v) == 2) { \
+		CHECK(!strcmp(name, s), "line %d: '%s', want counter '%s'", i, line, s); \
+		CHECK(v == stat_sum(i), "%s = %llu, want %llu", s, v, \
+		      (unsigned long long)stat_sum(i)); \
+	} else { \
+		CHECK(0, "no line for '%s' in:\n%s", s, r.out); \
+	}
+	MIG_STATS(X)
+#undef X
+	/* Aligned: every value ends in the same column. */
+	snprintf(want, sizeof(want), "key2_sent        %7llu",
+		 (unsigned long long)stat_sum(MIG_STAT_KEY2_OUT));
+	CHECK(strstr(r.out, want), "want '%s' in:\n%s", want, r.out);
+	CHECK(strstr(r.out, "\npool_empty             0\n") || !strncmp(r.out, "pool_empty             0\n", 25),
+	      "alignment:\n%s", r.out);
+
+	/* "stats" is an alias. */
+	run_ctl(&r, "stats");
+	CHECK(r.status == 0 && count_lines(r.out) == MIG_STAT__MAX, "stats:\n%s", r.out);
+}
+
+TEST(stats_json)
+{
+	char want[128];
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "-j show stats");
+	CHECK(r.status == 0, "exit %d, stderr '%s'", r.status, r.err);
+	CHECK(!strncmp(r.out, "{\"stats\":{\"pool_empty\":0,\"pool_taken\":42,", 40),
+	      "start: %s", r.out);
+	snprintf(want, sizeof(want), ",\"keyed\":%llu,",
+		 (unsigned long long)stat_sum(MIG_STAT_KEYED));
+	CHECK(strstr(r.out, want), "want %s in %s", want, r.out);
+	CHECK(strstr(r.out, ",\"key2_sent\":1000000,"), "key2_sent in %s", r.out);
+	snprintf(want, sizeof(want), ",\"keys_expired\":%llu}}\n",
+		 (unsigned long long)stat_sum(MIG_STAT_KEYS_EXPIRED));
+	CHECK(strstr(r.out, want), "want %s at the end of %s", want, r.out);
+}
+
+TEST(stats_one)
+{
+	char want[64];
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "show stats pool_taken");
+	CHECK(r.status == 0 && !strcmp(r.out, "42\n"), "exit %d, out '%s'", r.status, r.out);
+	run_ctl(&r, "stats keyed");
+	snprintf(want, sizeof(want), "%llu\n", (unsigned long long)stat_sum(MIG_STAT_KEYED));
+	CHECK(r.status == 0 && !strcmp(r.out, want), "exit %d, out '%s'", r.status, r.out);
+	run_ctl(&r, "-j stats pool_taken");
+	CHECK(r.status == 0 && !strcmp(r.out, "{\"stats\":{\"pool_taken\":42}}\n"),
+	      "exit %d, out '%s'", r.status, r.out);
+
+	run_ctl(&r, "show stats no_such");
+	CHECK(r.status == 2, "unknown counter: exit %d", r.status);
+	CHECK(strstr(r.err, "migratectl: unknown counter 'no_such'"), "stderr '%s'", r.err);
+	CHECK(r.out[0] == '\0', "stdout '%s'", r.out);
+}
+
+TEST(empty)
+{
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	CHECK(delete_flows() == 0, "delete flows: %s", strerror(errno));
+	run_ctl(&r, "show");
+	CHECK(r.status == 0 && !strcmp(r.out, "no keyed flows\n"), "show: %d '%s'", r.status, r.out);
+	run_ctl(&r, "-j show");
+	CHECK(r.status == 0 && !strcmp(r.out, "{\"flows\":[]}\n"), "-j show: %d '%s'", r.status, r.out);
+	run_ctl(&r, "-p show");
+	CHECK(r.status == 0 && !strcmp(r.out, "{\n    \"flows\": []\n}\n"), "-p show: '%s'", r.out);
+	run_ctl(&r, "dump");
+	CHECK(r.status == 0 && !strcmp(r.out, ""), "dump: %d '%s'", r.status, r.out);
+	CHECK(insert_flows() == 0, "reinsert flows");
+}
+
+TEST(no_agent)
+{
+	static const char fmt[] =
+		"migratectl: no migrate agent state in '%s/missing': is migrate-agent running? (see --pin-dir)\n";
+	char want[PATH_MAX + 128];
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	snprintf(want, sizeof(want), fmt, dir);
+	run_raw(&r, "-d '%s/missing' show", dir);
+	CHECK(r.status == 1, "exit %d", r.status);
+	CHECK(!strcmp(r.err, want), "stderr '%s'", r.err);
+	CHECK(r.out[0] == '\0', "stdout '%s'", r.out);
+
+	run_raw(&r, "-j -d '%s/missing' dump", dir);
+	CHECK(r.status == 1, "exit %d", r.status);
+	CHECK(!strncmp(r.out, "{\"error\":\"no migrate agent state in '", 37) &&
+	      strstr(r.out, "/missing': is migrate-agent running? (see --pin-dir)\"}\n"),
+	      "stdout '%s'", r.out);
+
+	/* The environment names the default directory; -d overrides it. */
+	setenv("MIGRATE_PIN_DIR", dir, 1);
+	run_raw(&r, "show stats pool_taken");
+	CHECK(r.status == 0 && !strcmp(r.out, "42\n"), "MIGRATE_PIN_DIR: %d '%s' '%s'",
+	      r.status, r.out, r.err);
+	setenv("MIGRATE_PIN_DIR", "/nonexistent", 1);
+	run_ctl(&r, "show stats pool_taken");
+	CHECK(r.status == 0 && !strcmp(r.out, "42\n"), "-d over env: %d '%s' '%s'",
+	      r.status, r.out, r.err);
+	run_raw(&r, "show");
+	CHECK(r.status == 1 && strstr(r.err, "'/nonexistent'"), "env: %d '%s'", r.status, r.err);
+	unsetenv("MIGRATE_PIN_DIR");
+}
+
+TEST(abi_mismatch)
+{
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	CHECK(write_meta(MIG_ABI_VERSION + 98) == 0, "write meta");
+	run_ctl(&r, "show");
+	CHECK(r.status == 1, "exit %d", r.status);
+	CHECK(!strncmp(r.err, "migratectl: ", 12) && strstr(r.err, "version 99") &&
+	      strstr(r.err, "version 1") && count_lines(r.err) == 1, "stderr '%s'", r.err);
+	CHECK(r.out[0] == '\0', "stdout '%s'", r.out);
+	run_ctl(&r, "-j show stats");
+	CHECK(r.status == 1 && !strncmp(r.out, "{\"error\":\"", 10), "-j: %d '%s'", r.status, r.out);
+	CHECK(write_meta(MIG_ABI_VERSION) == 0, "restore meta");
+}
+
+TEST(usage_errors)
+{
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "foo");
+	CHECK(r.status == 2, "exit %d", r.status);
+	CHECK(strstr(r.err, "migratectl: unknown command 'foo'") && count_lines(r.err) == 1,
+	      "stderr '%s'", r.err);
+	run_ctl(&r, "-j foo");
+	CHECK(r.status == 2 && strstr(r.out, "{\"error\":\"unknown command 'foo'"),
+	      "-j: %d '%s'", r.status, r.out);
+	run_ctl(&r, "--frobnicate show");
+	CHECK(r.status == 2 && strstr(r.err, "invalid option '--frobnicate'"),
+	      "%d '%s'", r.status, r.err);
+	run_ctl(&r, "-x show");
+	CHECK(r.status == 2 && strstr(r.err, "invalid option '-x'"), "%d '%s'", r.status, r.err);
+	run_ctl(&r, "show bogus");
+	CHECK(r.status == 2 && strstr(r.err, "'bogus'"), "%d '%s'", r.status, r.err);
+	run_ctl(&r, "dump extra");
+	CHECK(r.status == 2 && strstr(r.err, "'extra'"), "%d '%s'", r.status, r.err);
+	run_raw(&r, "-d");
+	CHECK(r.status == 2 && strstr(r.err, "'-d' needs an argument"), "%d '%s'", r.status, r.err);
+	run_raw(&r, "--help");
+	CHECK(r.status == 0 && strstr(r.out, "Usage: migratectl"), "--help: %d", r.status);
+	run_raw(&r, "-V");
+	CHECK(r.status == 0 && strstr(r.out, "migratectl "), "-V: %d", r.status);
+}
+
+UNIT_MAIN()
