@@ -93,10 +93,15 @@ $(BUILD)/bench/%: bench/%.c $(SKELS) $(BUILD)/libmig.a | $(BUILD)/bench
 
 unit: $(UNIT_BINS)
 
-test: all $(UNIT_BINS) $(BPFT_BINS)
+# test and demo first install what is missing (Debian packages), then build.
+test:
+	scripts/install-deps.sh
+	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS)
 	tests/run.sh
 
-demo: all
+demo:
+	scripts/install-deps.sh
+	$(MAKE) all
 	tests/demo.sh
 
 bench: all $(BENCH_BINS)
