@@ -49,7 +49,7 @@ map_count() { bpftool -j map dump pinned "$(lab_pindir "$1")/$2" | python3 -c 'i
 # connection open for HOLD seconds, and the server echoes.
 # keyed_case NAME DST PORT
 keyed_case() {
-	local name=$1 dst=$2 port=$3 listen=$4 t1 t2
+	local name=$1 dst=$2 port=$3 listen=$4 t1 t2 addr=${2//[][]/}
 	lab_capture_start client va "$name" "tcp port $port"
 	lab_bg server "srv-$name" socat "$listen:$port,reuseaddr,fork" EXEC:cat
 	lab_wait_listen server $port
@@ -73,8 +73,8 @@ keyed_case() {
 		grep -Eq 'Flags \[S\.\],.*unknown-253 0x4d47[0-9a-f]{32}[],]' "$LAB_DIR/$name.txt"
 	# KEY2: length 22 = ExID + sub 01 + flags + 16 key bytes
 	t_check "$name: KEY2 follows from both sides" sh -c "
-		grep -E 'Flags \[[^S]*\],.*unknown-253 0x4d4701[0-9a-f]{34}[],]' '$LAB_DIR/$name.txt' | grep -q '^[^ ]* IP6\? $dst' &&
-		grep -E 'Flags \[[^S]*\],.*unknown-253 0x4d4701[0-9a-f]{34}[],]' '$LAB_DIR/$name.txt' | grep -vq '^[^ ]* IP6\? $dst'"
+		grep -E 'Flags \[[^S]*\],.*unknown-253 0x4d4701[0-9a-f]{34}[],]' '$LAB_DIR/$name.txt' | grep -q '^[^ ]* IP6\? $addr' &&
+		grep -E 'Flags \[[^S]*\],.*unknown-253 0x4d4701[0-9a-f]{34}[],]' '$LAB_DIR/$name.txt' | grep -vq '^[^ ]* IP6\? $addr'"
 	t_check "$name: KEY2 stops once both hold both keys (at most 8 segments carry it)" \
 		test "$(grep -c 'unknown-253 0x4d4701' "$LAB_DIR/$name.txt")" -le 8
 	t_check "$name: closing removes the flow on both hosts" \
@@ -144,7 +144,12 @@ lab_agent_stop server
 t_begin "malformed options in the SYN/ACK are ignored and counted"
 # the server host answers with hand-made SYN/ACKs; its kernel stays quiet
 lab_nsexec server nft -f - <<'EOF'
-table inet labdrop { chain out { type filter hook output priority 0; tcp flags rst drop; } }
+table inet labdrop {
+	chain out {
+		type filter hook output priority 0;
+		tcp flags & rst == rst drop
+	}
+}
 EOF
 # malformed_synack NAME OPTHEX COUNTER
 malformed_synack() {

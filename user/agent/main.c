@@ -101,7 +101,7 @@ static int parse_uint(const char *opt, const char *s, unsigned int max,
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || end == s || *end || *s == '-' || v > max) {
-		pr_warn("invalid %s value '%s': expected a number 0..%u", opt, s, max);
+		pr_err("invalid %s value '%s': expected a number 0..%u", opt, s, max);
 		return -EINVAL;
 	}
 	*out = (unsigned int)v;
@@ -143,12 +143,12 @@ static int do_detach(const char *dir)
 	for (i = 0; i < sizeof(pinned_names) / sizeof(pinned_names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, pinned_names[i]);
 		if (unlink(path) && errno != ENOENT) {
-			pr_warn("cannot remove '%s': %s", path, strerror(errno));
+			pr_err("cannot remove '%s': %s", path, strerror(errno));
 			ret = -errno;
 		}
 	}
 	if (rmdir(dir) && errno != ENOENT) {
-		pr_warn("cannot remove '%s': %s (left there by something else?)",
+		pr_err("cannot remove '%s': %s (left there by something else?)",
 			dir, strerror(errno));
 		ret = ret ?: -errno;
 	}
@@ -170,7 +170,7 @@ static int attach(struct agent *a, struct mig_sockops *skel)
 		err = bpf_link__update_program(link, skel->progs.mig_sockops);
 		bpf_link__destroy(link);
 		if (err) {
-			pr_warn("cannot replace the program of '%s': %s", path,
+			pr_err("cannot replace the program of '%s': %s", path,
 				strerror(-err));
 			return err;
 		}
@@ -180,20 +180,20 @@ static int attach(struct agent *a, struct mig_sockops *skel)
 	cgfd = open(a->cgroup, O_RDONLY | O_DIRECTORY);
 	if (cgfd < 0) {
 		err = -errno;
-		pr_warn("cannot open cgroup '%s': %s", a->cgroup, strerror(errno));
+		pr_err("cannot open cgroup '%s': %s", a->cgroup, strerror(errno));
 		return err;
 	}
 	link = bpf_program__attach_cgroup(skel->progs.mig_sockops, cgfd);
 	err = libbpf_get_error(link);
 	close(cgfd);
 	if (err) {
-		pr_warn("cannot attach to cgroup '%s': %s", a->cgroup, strerror(-err));
+		pr_err("cannot attach to cgroup '%s': %s", a->cgroup, strerror(-err));
 		return err;
 	}
 	err = bpf_link__pin(link, path);
 	bpf_link__destroy(link);   /* the pin keeps it attached */
 	if (err) {
-		pr_warn("cannot pin '%s': %s", path, strerror(-err));
+		pr_err("cannot pin '%s': %s", path, strerror(-err));
 		return err;
 	}
 	pr_info("attached to cgroup '%s'", a->cgroup);
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
 		case 'c':
 			if (snprintf(a.cgroup, sizeof(a.cgroup), "%s", optarg) >=
 			    (int)sizeof(a.cgroup)) {
-				pr_warn("invalid --cgroup '%s': path too long", optarg);
+				pr_err("invalid --cgroup '%s': path too long", optarg);
 				return 2;
 			}
 			break;
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			if (mig_log_parse_level(optarg, &level)) {
-				pr_warn("invalid --log-level '%s': expected warn, info or debug",
+				pr_err("invalid --log-level '%s': expected warn, info or debug",
 					optarg);
 				return 2;
 			}
@@ -287,12 +287,12 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		pr_warn("unexpected argument '%s'", argv[optind]);
+		pr_err("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
 	if (!*a.pin_dir || a.pin_dir[0] != '/') {
-		pr_warn("invalid --pin-dir '%s': expected an absolute path", a.pin_dir);
+		pr_err("invalid --pin-dir '%s': expected an absolute path", a.pin_dir);
 		return 2;
 	}
 	mig_log_init("migrate-agent", level);
@@ -306,12 +306,12 @@ int main(int argc, char **argv)
 	    mig_env_check_bpffs(a.pin_dir, err, sizeof(err)) ||
 	    (!*a.cgroup && mig_env_find_cgroup2(a.cgroup, sizeof(a.cgroup), err, sizeof(err))) ||
 	    mig_env_check_cgroup2(a.cgroup, err, sizeof(err))) {
-		pr_warn("%s", err);
+		pr_err("%s", err);
 		return EXIT_FAILURE;
 	}
 	a.ncpus = libbpf_num_possible_cpus();
 	if (a.ncpus <= 0) {
-		pr_warn("cannot count the possible CPUs: %s", strerror(-a.ncpus));
+		pr_err("cannot count the possible CPUs: %s", strerror(-a.ncpus));
 		return EXIT_FAILURE;
 	}
 
@@ -320,17 +320,17 @@ int main(int argc, char **argv)
 	fresh = access(path, F_OK) != 0;
 	e = mkdir_p(a.pin_dir);
 	if (e) {
-		pr_warn("cannot create pin directory '%s': %s", a.pin_dir, strerror(-e));
+		pr_err("cannot create pin directory '%s': %s", a.pin_dir, strerror(-e));
 		return EXIT_FAILURE;
 	}
 	if (pool_init(&a.pool, a.pool_target)) {
-		pr_warn("out of memory for the key pool");
+		pr_err("out of memory for the key pool");
 		return EXIT_FAILURE;
 	}
 
 	skel = mig_sockops__open();
 	if (!skel) {
-		pr_warn("cannot open the BPF object: %s", strerror(errno));
+		pr_err("cannot open the BPF object: %s", strerror(errno));
 		goto out;
 	}
 	bpf_object__for_each_map(map, skel->obj) {
@@ -340,7 +340,7 @@ int main(int argc, char **argv)
 	}
 	e = mig_sockops__load(skel);
 	if (e) {
-		pr_warn("cannot load the BPF programs: %s (run with -v for the verifier's and libbpf's log;"
+		pr_err("cannot load the BPF programs: %s (run with -v for the verifier's and libbpf's log;"
 			" a map pinned by an incompatible version can be removed with --detach)",
 			strerror(-e));
 		goto out;
@@ -359,7 +359,7 @@ int main(int argc, char **argv)
 	meta.agent_pid = (uint64_t)getpid();
 	meta.started_ns = mono_ns();
 	if (bpf_map_update_elem(a.meta_fd, &zero, &meta, BPF_ANY)) {
-		pr_warn("cannot write %s: %s", MIG_MAP_META, strerror(errno));
+		pr_err("cannot write %s: %s", MIG_MAP_META, strerror(errno));
 		goto out;
 	}
 
@@ -368,7 +368,7 @@ int main(int argc, char **argv)
 		goto out;
 	rb = ring_buffer__new(a.events_fd, events_handle, &a, NULL);
 	if (!rb) {
-		pr_warn("cannot open the event ring buffer: %s", strerror(errno));
+		pr_err("cannot open the event ring buffer: %s", strerror(errno));
 		goto out;
 	}
 	if (attach(&a, skel))
@@ -380,7 +380,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	if (a.pidfile && (e = write_pidfile(a.pidfile))) {
-		pr_warn("cannot write pidfile '%s': %s", a.pidfile, strerror(-e));
+		pr_err("cannot write pidfile '%s': %s", a.pidfile, strerror(-e));
 		goto out;
 	}
 	pr_info("ready: pin directory '%s', %u keys in the pool", a.pin_dir,
@@ -389,7 +389,7 @@ int main(int argc, char **argv)
 	while (!stop) {
 		e = ring_buffer__poll(rb, 100);
 		if (e < 0 && e != -EINTR) {
-			pr_warn("event ring buffer: %s", strerror(-e));
+			pr_err("event ring buffer: %s", strerror(-e));
 			goto out;
 		}
 		pool_refill(&a);

@@ -21,12 +21,12 @@ enum mig_log_level mig_log_level(void)
 
 static void vlog(enum mig_log_level level, const char *fmt, va_list ap)
 {
-	static const char *tag[] = { "warning: ", "", "debug: " };
+	static const char *tag[] = { "error: ", "warning: ", "", "debug: " };
 	size_t n = strlen(fmt);
 
 	if (level > log_level)
 		return;
-	fprintf(stderr, "%s: %s", log_prog, tag[level]);
+	fprintf(stderr, "%s: %s", log_prog, tag[level + 1]);
 	vfprintf(stderr, fmt, ap);
 	if (n == 0 || fmt[n - 1] != '\n')
 		fputc('\n', stderr);
