@@ -175,6 +175,11 @@ static __always_inline void emit(__u32 type, struct bpf_sock_ops *skops,
 	ev->key_id = key_id;
 	ev->tuple = *t;
 	ev->state = skops->state;
+	/* the passive-established callback runs just before the kernel moves
+	 * the socket from SYN-RECV to ESTABLISHED; report where it is going,
+	 * since the flow entry the agent writes misses that state change */
+	if (ev->state == BPF_TCP_SYN_RECV)
+		ev->state = BPF_TCP_ESTABLISHED;
 	ev->cookie = bpf_get_socket_cookie(skops);
 	if (st) {
 		ev->role = st->role;

@@ -59,6 +59,8 @@ keyed_case() {
 	t_check "$name: server lists the flow as keyed within 1 s" lab_wait_until 1 eq 1 nflows server
 	t1=$(token_of client "$port"); t2=$(token_of server "$port")
 	t_check "$name: both hosts hold the same token ($t1 / $t2)" test -n "$t1" -a "$t1" = "$t2"
+	t_check "$name: both ends show it ESTABLISHED" \
+		eq ESTABLISHED,ESTABLISHED eval 'echo "$(lab_ctl client dump | cut -f6),$(lab_ctl server dump | cut -f6)"'
 	t_check "$name: bpftool prints the flow by field name" \
 		sh -c "bpftool map dump pinned $(lab_pindir client)/mig_flows | grep -q '\"token\"'"
 	t_check "$name: one token and one secret entry per host" \
@@ -105,6 +107,28 @@ t_check "no token collisions, no lost events" \
 	test "$(stat client token_collision)$(stat server events_lost)" = 00
 lab_bg_stop srv-many
 
+t_begin "an agent restart keeps keyed flows and the attachment"
+lab_bg server srv-rs socat TCP4-LISTEN:5004,reuseaddr,fork EXEC:cat
+lab_wait_listen server 5004
+mkfifo "$LAB_DIR/rs-in"
+lab_bg client cli-rs sh -c "socat - TCP:192.0.2.2:5004 < $LAB_DIR/rs-in"
+exec 7> "$LAB_DIR/rs-in"
+echo before >&7
+t_check "flow keyed" lab_wait_until 2 eq 1 nflows client
+tok=$(lab_ctl client dump | cut -f8)
+lab_agent_kill client
+t_check "listed while the agent is down" eq "$tok" eval 'lab_ctl client dump | cut -f8'
+t_check "a connection made while it is down stays plain and works" echo_ok 192.0.2.2:5004 down
+lab_agent_start client
+t_check "still listed with the same token after the restart" eq "$tok" eval 'lab_ctl client dump | cut -f8'
+t_check "a connection after the restart works" echo_ok 192.0.2.2:5004 up
+t_check "and is keyed again" lab_wait_until 3 ge 24 stat client keyed
+echo after >&7
+t_check "the old connection still carries data" lab_wait_until 2 grep -q after "$(lab_log cli-rs)"
+exec 7>&-
+lab_bg_wait cli-rs 5
+lab_bg_stop srv-rs
+
 t_begin "fallback: migrate client, plain server"
 lab_agent_stop server
 lab_bg server srv-fb1 socat TCP-LISTEN:5010,reuseaddr EXEC:cat
@@ -112,7 +136,7 @@ lab_wait_listen server 5010
 before=$(stat client fallback_peer)
 t_check "plain transfer works" echo_ok 192.0.2.2:5010 fb1
 t_check "fallback counted on the client" test "$(stat client fallback_peer)" -gt "$before"
-t_check "not listed as keyed" test "$(nflows client)" = 0
+t_check "not listed as keyed" lab_wait_until 2 eq 0 nflows client
 
 t_begin "fallback: plain client, migrate server"
 lab_agent_stop client
