@@ -32,7 +32,20 @@
 #define MIG_MAP_EVENTS   "mig_events"
 #define MIG_MAP_STATS    "mig_stats"
 #define MIG_MAP_META     "mig_meta"
+#define MIG_MAP_INGRESS  "mig_ingress"
+#define MIG_MAP_EGRESS   "mig_egress"
+#define MIG_MAP_RATE     "mig_rate"
 #define MIG_LINK_SOCKOPS "link_sockops"
+#define MIG_LINK_ITER    "link_iter"
+
+/* skb mark of the segments the agent and the data path make themselves
+ * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them
+ * alone. */
+#define MIG_MARK 0x4d470001
+
+/* TC filter handle and priority of the ingress and egress programs. */
+#define MIG_TC_HANDLE 0x4d47
+#define MIG_TC_PRIO   0x4d47
 
 /* Sizes, overridable at build time (-DMIG_MAX_FLOWS=...). */
 #ifndef MIG_MAX_FLOWS
@@ -102,18 +115,85 @@ struct mig_flow {
 	__u8  token[MIG_TOKEN_LEN];   /* wire order */
 	__u64 cookie;                 /* socket cookie */
 	__u64 keyed_ns;               /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 migrated_ns;            /* last commit, 0 if never */
 	__u32 isn_i;                  /* host order */
 	__u32 isn_r;                  /* host order */
 	__u32 peer_reqno;             /* last committed reqno of the peer */
-	__u32 own_reqno;              /* last reqno this host sent */
+	__u32 own_reqno;              /* last committed reqno of this host */
+	__u32 peer_base;              /* macs[i].peer_migrate/own_ack/peer_confirm: reqno peer_base+1+i */
+	__u32 own_base;               /* macs[i].peer_ack/own_confirm: reqno own_base+1+i */
+	__u32 migrations;             /* commits, either end moving */
 	__u8  role;                   /* enum mig_role */
 	__u8  state;                  /* BPF_TCP_* state of the socket */
-	__u8  pad[6];                 /* zero */
-	/* slot i holds the values for reqno base+1+i, where base is
-	 * peer_reqno for the peer_* fields and own_reqno for the own_* ones */
+	__u8  pad[2];                 /* zero */
+	/* where the flow is on the wire now (== the socket tuple until the
+	 * first migration) */
+	struct mig_tuple wire;
+	/* the mover's last commit, to answer a repeated Migrate SYN/ACK */
+	__u8  last_nonce[8];
+	__u8  last_peer_ack[MIG_MAC_LEN];
+	__u8  last_own_confirm[MIG_MAC_LEN];
 	struct mig_macs macs[MIG_MAC_WINDOW];
 };
-_Static_assert(sizeof(struct mig_flow) == 48 + 40 * MIG_MAC_WINDOW, "mig_flow size");
+_Static_assert(sizeof(struct mig_flow) == 64 + 40 + 24 + 40 * MIG_MAC_WINDOW, "mig_flow size");
+
+/*
+ * mig_ingress: key = a wire tuple as this host sees it (laddr = our
+ * address on the wire).  What the ingress program does with a segment
+ * that arrives on it.  Written by the ingress program (XLATE, CANDIDATE)
+ * and by the agent (PENDING); LRU evicts abandoned entries.
+ */
+enum mig_in_type {
+	MIG_IN_XLATE     = 1,  /* migrated flow: rewrite to the socket tuple */
+	MIG_IN_CANDIDATE = 2,  /* fixed end: Migrate SYN/ACK sent, no CONFIRM yet */
+	MIG_IN_PENDING   = 3,  /* mover: Migrate SYN sent from this tuple */
+};
+struct mig_in {
+	struct mig_tuple sock;   /* the socket tuple */
+	__u8  type;              /* enum mig_in_type */
+	__u8  pad[3];
+	__u32 reqno;             /* CANDIDATE, PENDING */
+	__u8  nonce[8];          /* CANDIDATE: the nonce we sent */
+	__u64 resend_ns;         /* CANDIDATE: last SYN/ACK asked for again */
+};
+_Static_assert(sizeof(struct mig_in) == 64, "mig_in size");
+
+/* mig_egress: key = socket tuple.  Written by the ingress program at
+ * commit (XLATE) and by the agent when the host's address went away
+ * (HOLD). */
+enum mig_out_type {
+	MIG_OUT_XLATE = 1,  /* rewrite to the wire tuple */
+	MIG_OUT_HOLD  = 2,  /* our address is gone: drop until migrated */
+};
+struct mig_out {
+	struct mig_tuple wire;
+	__u8  type;              /* enum mig_out_type */
+	__u8  pad[7];
+};
+_Static_assert(sizeof(struct mig_out) == 48, "mig_out size");
+
+/* mig_rate: per-CPU token bucket for RSTs and repeated SYN/ACKs. */
+struct mig_bucket {
+	__u64 tokens;            /* in nanoseconds of credit */
+	__u64 last_ns;
+};
+_Static_assert(sizeof(struct mig_bucket) == 16, "mig_bucket size");
+#define MIG_RATE_PER_SEC 100  /* RSTs per second and CPU */
+#define MIG_RATE_BURST   20
+
+/* Records of the iter/tcp program: one per TCP socket of the agent's
+ * network namespace (read by the agent through an iterator fd). */
+struct mig_sockinfo {
+	struct mig_tuple tuple;
+	__u32 snd_una;
+	__u32 snd_nxt;
+	__u32 rcv_nxt;
+	__u8  state;
+	__u8  backoff;           /* icsk_backoff */
+	__u8  retransmits;       /* icsk_retransmits */
+	__u8  pad;
+};
+_Static_assert(sizeof(struct mig_sockinfo) == 56, "mig_sockinfo size");
 
 /* mig_tokens: token (as a u64 of its wire bytes) -> socket tuple, for the
  * Migrate SYN lookup.  Same writers and lifetime as mig_flows. */
@@ -173,6 +253,8 @@ enum mig_event_type {
 	MIG_EV_KEYED   = 1,  /* peer's whole key known: derive */
 	MIG_EV_RELEASE = 2,  /* a pool key will never be used: erase it */
 	MIG_EV_CLOSED  = 3,  /* a keyed socket closed */
+	MIG_EV_MIGRATED = 4, /* a migration committed (role: 1 mover, 2 fixed) */
+	MIG_EV_RESEND  = 5,  /* data from a candidate: send its SYN/ACK again */
 };
 struct mig_event {
 	__u32 type;          /* enum mig_event_type */
@@ -226,7 +308,28 @@ _Static_assert(sizeof(struct mig_meta) == 24, "mig_meta size");
 	X(TOKEN_COLLISION,  "token_collision")   /* agent: token already live */ \
 	X(MAP_FULL,         "map_full")          /* agent: could not store a flow */ \
 	X(CLOSED,           "closed")            /* keyed flow closed */ \
-	X(KEYS_EXPIRED,     "keys_expired")      /* agent: taken key never used */
+	X(KEYS_EXPIRED,     "keys_expired")      /* agent: taken key never used */ \
+	X(MSYN_IN,          "msyn_received")     /* Migrate SYNs seen */ \
+	X(MSYN_ANSWERED,    "msyn_answered")     /* ... answered with a SYN/ACK */ \
+	X(REJ_TOKEN,        "reject_token")      /* unknown token */ \
+	X(REJ_MAC,          "reject_mac")        /* bad authenticator */ \
+	X(REJ_REQNO,        "reject_reqno")      /* reqno outside the window */ \
+	X(REJ_SEQ,          "reject_seq")        /* seq outside the window */ \
+	X(REJ_STATE,        "reject_state")      /* no socket, or a state that cannot move */ \
+	X(RST_SENT,         "rst_sent") \
+	X(RST_LIMITED,      "rst_rate_limited")  /* over the token bucket: dropped */ \
+	X(ACK_BAD,          "synack_dropped")    /* Migrate SYN/ACK unasked for, or bad mac */ \
+	X(CONFIRM_SENT,     "confirm_sent") \
+	X(CONFIRM_BAD,      "confirm_dropped")   /* wrong nonce, reqno or mac */ \
+	X(COMMIT_FIXED,     "committed_fixed")   /* the peer moved */ \
+	X(COMMIT_MOVER,     "committed_mover")   /* we moved */ \
+	X(CAND_DROP,        "candidate_dropped") /* data from a wire tuple before its CONFIRM */ \
+	X(HOLD_DROP,        "held_dropped")      /* our segment held: address gone */ \
+	X(XLATE_IN,         "xlate_in")          /* segments rewritten on ingress */ \
+	X(XLATE_OUT,        "xlate_out")         /* segments rewritten on egress */ \
+	X(MSYN_SENT,        "msyn_sent")         /* agent: Migrate SYNs sent */ \
+	X(KICKS,            "resume_kicks")      /* agent: ICMP backoff reverts sent */ \
+	X(MOVES,            "moves_detected")    /* agent: a flow's address went away */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {
