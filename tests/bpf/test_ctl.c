@@ -552,7 +552,7 @@ TEST(dump)
 
 TEST(stats_human)
 {
-	char line[256], name[64], want[64];
+	char line[256], name[64];
 	unsigned long long v;
 	struct run r;
 	int i;
