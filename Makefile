@@ -21,7 +21,7 @@ CFLAGS_COMMON := -O2 -g -Wall -Wextra $(WERROR) -Iinclude -Iuser/lib -I$(BUILD)
 CFLAGS   ?= $(CFLAGS_COMMON) -D_GNU_SOURCE -std=gnu11 -fstack-protector-strong
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
 NL_LIBS   := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
-LDLIBS    := -lbpf -lcrypto -lelf -lz
+LDLIBS    := -lbpf -lcrypto -lelf -lz -lldns -lpthread
 
 BPF_CFLAGS := -O2 -g -Wall -Wextra $(WERROR) -target bpf -D__TARGET_ARCH_$(ARCH) \
 	-Ivmlinux -Iinclude -Ibpf

@@ -329,7 +329,11 @@ _Static_assert(sizeof(struct mig_meta) == 24, "mig_meta size");
 	X(XLATE_OUT,        "xlate_out")         /* segments rewritten on egress */ \
 	X(MSYN_SENT,        "msyn_sent")         /* agent: Migrate SYNs sent */ \
 	X(KICKS,            "resume_kicks")      /* agent: ICMP backoff reverts sent */ \
-	X(MOVES,            "moves_detected")    /* agent: a flow's address went away */
+	X(MOVES,            "moves_detected")    /* agent: a flow's address went away */ \
+	X(DNS_UPDATE_OK,    "dns_update_ok")     /* agent: UPDATE answered NOERROR */ \
+	X(DNS_UPDATE_FAIL,  "dns_update_failed") /* agent: refused, timed out, or bad reply */ \
+	X(DNS_TSIG_FAIL,    "dns_tsig_failed")   /* agent: the server refused our TSIG, or its reply's failed */ \
+	X(DNS_RESOLVE,      "dns_peer_resolved") /* agent: a peer's name looked up again */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

@@ -31,8 +31,13 @@ struct key_pool {
 	bool full_warned;
 };
 
+struct mig_dns;
+
 struct agent {
 	const char *pin_dir;
+	char ifaces[16][16];
+	int n_ifaces;
+	struct mig_dns *dns;
 	const char *pidfile;
 	char cgroup[4096];
 	unsigned int pool_target;

@@ -24,6 +24,9 @@
 #include "agent.h"
 #include "mig_env.h"
 #include "mig_log.h"
+#include "mig_stats.h"
+#include "dns.h"
+#include "mig_config.h"
 #include "mig_sockops.skel.h"
 
 #define MIG_VERSION "0.1.0"
@@ -46,26 +49,12 @@ uint64_t mono_ns(void)
 
 void stat_add(struct agent *a, enum mig_stat s, uint64_t n)
 {
-	uint64_t vals[a->ncpus];
-	uint32_t key = s;
-
-	if (bpf_map_lookup_elem(a->stats_fd, &key, vals))
-		return;
-	vals[0] += n;
-	bpf_map_update_elem(a->stats_fd, &key, vals, BPF_ANY);
+	mig_stat_add(a->stats_fd, a->ncpus, s, n);
 }
 
 uint64_t stat_get(struct agent *a, enum mig_stat s)
 {
-	uint64_t vals[a->ncpus], sum = 0;
-	uint32_t key = s;
-	int i;
-
-	if (bpf_map_lookup_elem(a->stats_fd, &key, vals))
-		return 0;
-	for (i = 0; i < a->ncpus; i++)
-		sum += vals[i];
-	return sum;
+	return mig_stat_get(a->stats_fd, a->ncpus, s);
 }
 
 static void usage(FILE *f)
@@ -83,13 +72,17 @@ static void usage(FILE *f)
 "  -k, --pool N          public keys kept ready, 0..%d (default 64;\n"
 "                        0 leaves every new connection plain)\n"
 "  -p, --pidfile FILE    write the pid once attached and ready\n"
+"  -C, --config FILE     configuration file (default %s if present;\n"
+"                        options given here override it)\n"
+"  -i, --iface IF        serve interface IF (repeatable; default: every\n"
+"                        interface but lo, also those that appear later)\n"
 "  -l, --log-level L     warn, info or debug (default info)\n"
 "  -v, --verbose         same as --log-level debug\n"
 "      --detach          remove everything pinned under the pin directory\n"
 "                        (detaches the programs) and exit\n"
 "  -h, --help            this text\n"
 "  -V, --version         print the version\n",
-		MIG_PIN_DIR_DEFAULT, MIG_POOL_MAX);
+		MIG_PIN_DIR_DEFAULT, MIG_POOL_MAX, MIG_CONFIG_DEFAULT);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned int max,
@@ -223,6 +216,8 @@ int main(int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "pool", required_argument, NULL, 'k' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "iface", required_argument, NULL, 'i' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "detach", no_argument, NULL, 'D' },
@@ -230,7 +225,11 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
-	struct agent a = { .pin_dir = MIG_PIN_DIR_DEFAULT, .pool_target = 64 };
+	struct agent a = { .pin_dir = NULL, .pool_target = 64 };
+	static struct mig_config cfg;
+	const char *config_path = NULL;
+	bool pool_set = false;
+	struct mig_dns *dns = NULL;
 	enum mig_log_level level = MIG_LOG_INFO;
 	struct ring_buffer *rb = NULL;
 	struct mig_sockops *skel = NULL;
@@ -243,7 +242,8 @@ int main(int argc, char **argv)
 	int c, ret = EXIT_FAILURE, e;
 
 	mig_log_init("migrate-agent", level);
-	while ((c = getopt_long(argc, argv, "d:c:k:p:l:vhV", opts, NULL)) != -1) {
+	mig_config_init(&cfg);
+	while ((c = getopt_long(argc, argv, "d:c:k:p:C:i:l:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			a.pin_dir = optarg;
@@ -258,6 +258,20 @@ int main(int argc, char **argv)
 		case 'k':
 			if (parse_uint("--pool", optarg, MIG_POOL_MAX, &a.pool_target))
 				return 2;
+			pool_set = true;
+			break;
+		case 'C':
+			config_path = optarg;
+			break;
+		case 'i':
+			if (a.n_ifaces >= MIG_CONF_MAX_IFACES ||
+			    snprintf(a.ifaces[a.n_ifaces], sizeof(a.ifaces[0]), "%s", optarg) >=
+			    (int)sizeof(a.ifaces[0])) {
+				pr_err("invalid --iface '%s': name too long or too many interfaces",
+				       optarg);
+				return 2;
+			}
+			a.n_ifaces++;
 			break;
 		case 'p':
 			a.pidfile = optarg;
@@ -290,6 +304,24 @@ int main(int argc, char **argv)
 		pr_err("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
 		return 2;
+	}
+	/* The file first; what the command line says wins. */
+	if (!config_path && access(MIG_CONFIG_DEFAULT, F_OK) == 0)
+		config_path = MIG_CONFIG_DEFAULT;
+	if (config_path && mig_config_load(config_path, &cfg, err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_FAILURE;
+	}
+	if (!a.pin_dir)
+		a.pin_dir = *cfg.pin_dir ? cfg.pin_dir : MIG_PIN_DIR_DEFAULT;
+	if (!*a.cgroup && *cfg.cgroup)
+		snprintf(a.cgroup, sizeof(a.cgroup), "%s", cfg.cgroup);
+	if (!pool_set && cfg.pool >= 0)
+		a.pool_target = (unsigned int)cfg.pool;
+	if (!a.n_ifaces) {
+		for (c = 0; c < cfg.n_ifaces; c++)
+			memcpy(a.ifaces[c], cfg.ifaces[c], sizeof(a.ifaces[c]));
+		a.n_ifaces = cfg.n_ifaces;
 	}
 	if (!*a.pin_dir || a.pin_dir[0] != '/') {
 		pr_err("invalid --pin-dir '%s': expected an absolute path", a.pin_dir);
@@ -383,6 +415,9 @@ int main(int argc, char **argv)
 		pr_err("cannot write pidfile '%s': %s", a.pidfile, strerror(-e));
 		goto out;
 	}
+	if (dns_start(&cfg.dns, a.pin_dir, a.stats_fd, a.ncpus, &dns))
+		goto out;
+	a.dns = dns;
 	pr_info("ready: pin directory '%s', %u keys in the pool", a.pin_dir,
 		a.pool_target);
 
@@ -401,6 +436,7 @@ int main(int argc, char **argv)
 	pr_info("stopping; the data path stays attached (remove it with --detach)");
 	ret = EXIT_SUCCESS;
 out:
+	dns_stop(dns);
 	ring_buffer__free(rb);
 	mig_sockops__destroy(skel);
 	if (ret != EXIT_SUCCESS && fresh)
