@@ -76,6 +76,31 @@ struct {
 	__type(value, __u64);
 } mig_stats SEC(".maps");
 
+/* Migrated flows, candidates and pending requests by wire tuple (our
+ * side's view).  See struct mig_in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MIG_MAX_FLOWS);
+	__type(key, struct mig_tuple);
+	__type(value, struct mig_in);
+} mig_ingress SEC(".maps");
+
+/* Translation or hold of our own segments by socket tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MIG_MAX_FLOWS);
+	__type(key, struct mig_tuple);
+	__type(value, struct mig_out);
+} mig_egress SEC(".maps");
+
+/* Token bucket for RSTs (per CPU, no locks on the packet path). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mig_bucket);
+} mig_rate SEC(".maps");
+
 /* Agent metadata (ABI version), read by migratectl. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

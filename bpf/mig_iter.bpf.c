@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * mig_iter - one struct mig_sockinfo per TCP socket of the reader's
+ * network namespace: what the agent needs to build a Migrate SYN (SND.UNA)
+ * and to undo the retransmission backoff after a commit.  Read through an
+ * iterator fd, only when the agent needs it: nothing per packet.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "migrate/mig_abi.h"
+
+#define AF_INET  2
+#define AF_INET6 10
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("iter/tcp")
+int mig_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct seq_file *seq = ctx->meta->seq;
+	struct mig_sockinfo si = {};
+	struct tcp_sock *tp;
+	__u16 family;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;   /* listeners' request socks, time-wait */
+	family = skc->skc_family;
+	si.tuple.lport = bpf_htons(skc->skc_num);
+	si.tuple.rport = skc->skc_dport;
+	if (family == AF_INET) {
+		si.tuple.family = AF_INET;
+		si.tuple.laddr[0] = skc->skc_rcv_saddr;
+		si.tuple.raddr[0] = skc->skc_daddr;
+	} else if (family == AF_INET6) {
+		const __u32 *l = skc->skc_v6_rcv_saddr.in6_u.u6_addr32;
+		const __u32 *r = skc->skc_v6_daddr.in6_u.u6_addr32;
+
+		/* IPv4-mapped: one flow, one key (as sock_ops) */
+		if (!r[0] && !r[1] && r[2] == bpf_htonl(0xffff)) {
+			si.tuple.family = AF_INET;
+			si.tuple.laddr[0] = l[3];
+			si.tuple.raddr[0] = r[3];
+		} else {
+			si.tuple.family = AF_INET6;
+			__builtin_memcpy(si.tuple.laddr, l, 16);
+			__builtin_memcpy(si.tuple.raddr, r, 16);
+		}
+	} else {
+		return 0;
+	}
+	si.snd_una = tp->snd_una;
+	si.snd_nxt = tp->snd_nxt;
+	si.rcv_nxt = tp->rcv_nxt;
+	si.state = skc->skc_state;
+	si.backoff = tp->inet_conn.icsk_backoff;
+	si.retransmits = tp->inet_conn.icsk_retransmits;
+	bpf_seq_write(seq, &si, sizeof(si));
+	return 0;
+}
