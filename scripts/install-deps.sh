@@ -14,7 +14,7 @@ PKGS=(
 	libclang-rt-14-dev
 	# tests and lab
 	ldnsutils iproute2 tcpdump socat netcat-openbsd nftables bind9
-	bind9-dnsutils python3 ethtool util-linux procps
+	bind9-dnsutils python3 ethtool util-linux procps pv iperf3 curl coreutils
 )
 
 if ! command -v dpkg-query >/dev/null; then

@@ -342,4 +342,48 @@ enum mig_stat {
 };
 #undef MIG_STAT_ENUM
 
+/*
+ * mig_dns: BPF array written by the agent's DNS worker (user space only,
+ * no program uses it), read by `migratectl show dns`.  Key = index of the
+ * name in the [dns] section of the agent's configuration; entries past the
+ * configured names are all zero.  Created and pinned by the agent when
+ * [dns] is configured, kept across restarts (an entry whose name still
+ * matches keeps its history), removed with the pin directory.
+ */
+#define MIG_MAP_DNS        "mig_dns"
+#define MIG_DNS_MAX_NAMES  16
+#define MIG_DNS_MAX_ADDRS  4    /* per family, published and shown */
+#define MIG_DNS_TEXT_LEN   64
+
+enum mig_dns_result {
+	MIG_DNS_NONE        = 0,  /* not tried yet */
+	MIG_DNS_OK          = 1,  /* NOERROR, reply's TSIG verified */
+	MIG_DNS_TSIG        = 2,  /* server refused our TSIG, or its reply failed verification */
+	MIG_DNS_RCODE       = 3,  /* verified reply with an error rcode (REFUSED, NOTAUTH...) */
+	MIG_DNS_TIMEOUT     = 4,  /* no answer in time */
+	MIG_DNS_UNREACHABLE = 5,  /* ICMP unreachable, no route, connection refused */
+	MIG_DNS_ERROR       = 6,  /* local error: no server found, bad reply, out of memory */
+};
+
+struct mig_dns_status {
+	char  name[256];                      /* absolute, lowercase, NUL-terminated */
+	__u8  addr4[MIG_DNS_MAX_ADDRS][4];    /* last published (NOERROR), be */
+	__u8  addr6[MIG_DNS_MAX_ADDRS][16];
+	__u8  want4[MIG_DNS_MAX_ADDRS][4];    /* being published (== addr* when up to date) */
+	__u8  want6[MIG_DNS_MAX_ADDRS][16];
+	__u8  n_addr4;
+	__u8  n_addr6;
+	__u8  n_want4;
+	__u8  n_want6;
+	__u8  result;                         /* enum mig_dns_result of the last attempt */
+	__u8  pad[3];                         /* zero */
+	__u32 attempts;                       /* UPDATEs sent for this name */
+	__u32 pad2;                           /* zero */
+	__u64 last_attempt;                   /* CLOCK_REALTIME seconds, 0 = never */
+	__u64 last_success;                   /* CLOCK_REALTIME seconds, 0 = never */
+	char  text[MIG_DNS_TEXT_LEN];         /* e.g. "TSIG failure (BADSIG)", NUL-terminated */
+};
+_Static_assert(sizeof(struct mig_dns_status) == 256 + 2 * (16 + 64) + 8 + 8 + 16 + 64,
+	       "mig_dns_status size");
+
 #endif /* MIGRATE_MIG_ABI_H */

@@ -32,6 +32,22 @@ struct key_pool {
 };
 
 struct mig_dns;
+struct mig_dp;
+struct mig_iter;
+struct bpf_link;
+struct nl_sock;
+
+/* A migration this host drives (it moved). */
+struct move {
+	struct mig_tuple sock;
+	struct mig_tuple wire;     /* the new wire tuple asked for */
+	uint32_t reqno;
+	uint32_t backoff_ms;
+	uint64_t next_ns;          /* next Migrate SYN */
+	uint64_t started_ns;
+	bool active;
+};
+#define MAX_MOVES 1024
 
 struct agent {
 	const char *pin_dir;
@@ -44,6 +60,22 @@ struct agent {
 	int flows_fd, tokens_fd, secrets_fd, pool_fd, stats_fd, meta_fd, events_fd;
 	int ncpus;
 	struct key_pool pool;
+	/* data path */
+	struct mig_dp *dp;
+	struct mig_iter *iter;
+	struct bpf_link *iter_link;
+	int ingress_fd, egress_fd;
+	int attached[64];
+	size_t n_attached;
+	/* moves */
+	struct nl_sock *nl;        /* route/address events */
+	struct nl_sock *nl_cmd;    /* address changes we make */
+	bool recheck;              /* addresses or routes changed */
+	uint64_t recheck_ns;
+	struct move moves[MAX_MOVES];
+	/* addresses we put on lo to keep old sockets working */
+	struct mig_tuple kept[64]; /* laddr and family used */
+	size_t n_kept;
 };
 
 /* Taken keys whose connection never finished are erased after this. */
@@ -65,5 +97,32 @@ struct pool_slot *pool_find(struct key_pool *p, uint64_t id);
 void pool_release(struct pool_slot *s);
 
 int events_handle(void *ctx, void *data, size_t len);
+int flow_fill_macs(struct mig_flow *f, const struct mig_secret *sec);
+
+/* dp.c */
+int dp_load(struct agent *a);
+void dp_unload(struct agent *a);
+int dp_attach_all(struct agent *a);
+void dp_detach_all(void);
+int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n);
+int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
+		    struct mig_sockinfo *out);
+
+/* netwatch.c */
+int netwatch_open(struct agent *a);
+int netwatch_fd(struct agent *a);
+/* Read pending events; returns 1 if addresses, routes or links changed. */
+int netwatch_read(struct agent *a);
+void netwatch_close(struct agent *a);
+int addr_keep_local(struct agent *a, const struct mig_tuple *t);
+void addr_release_unused(struct agent *a);
+
+/* mover.c */
+void mover_reconcile(struct agent *a);
+void mover_tick(struct agent *a);
+void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
+void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);
+int refresh_macs(struct agent *a, const struct mig_tuple *sock);
+const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len);
 
 #endif

@@ -16,7 +16,7 @@
 #include "mig_log.h"
 #include "migrate/mig_opt.h"
 
-static const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len)
+const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len)
 {
 	char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
 	int af = t->family == AF_INET6 ? AF_INET6 : AF_INET;
@@ -32,13 +32,16 @@ static const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len)
 	return buf;
 }
 
-/* Authenticators for request numbers base+1 .. base+W (PROTOCOL.md 4). */
-static int fill_macs(struct mig_flow *f, const struct mig_secret *sec)
+/* Authenticators for request numbers base+1 .. base+W (PROTOCOL.md 4),
+ * the bases being the last committed request numbers. */
+int flow_fill_macs(struct mig_flow *f, const struct mig_secret *sec)
 {
 	int i, err = 0;
 
+	f->peer_base = f->peer_reqno;
+	f->own_base = f->own_reqno;
 	for (i = 0; i < MIG_MAC_WINDOW && !err; i++) {
-		uint32_t rp = f->peer_reqno + 1 + i, ro = f->own_reqno + 1 + i;
+		uint32_t rp = f->peer_base + 1 + i, ro = f->own_base + 1 + i;
 		struct mig_macs *m = &f->macs[i];
 
 		err = mig_mac(sec->k_peer, MIG_SUB_MIGRATE, f->token, rp, m->peer_migrate) ?:
@@ -105,7 +108,8 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 	memcpy(sec.k_own, ev->role == MIG_ROLE_INITIATOR ? keys.k_i : keys.k_r, 32);
 	memcpy(sec.k_peer, ev->role == MIG_ROLE_INITIATOR ? keys.k_r : keys.k_i, 32);
 	mig_wipe(&keys, sizeof(keys));
-	err = fill_macs(&flow, &sec);
+	flow.wire = ev->tuple;
+	err = flow_fill_macs(&flow, &sec);
 	if (err) {
 		pr_warn("%s: authenticators failed: %s", ts, strerror(-err));
 		goto out;
@@ -179,6 +183,12 @@ int events_handle(void *ctx, void *data, size_t len)
 		break;
 	case MIG_EV_CLOSED:
 		on_closed(a, ev);
+		break;
+	case MIG_EV_MIGRATED:
+		mover_migrated(a, &ev->tuple, ev->role);
+		break;
+	case MIG_EV_RESEND:
+		mover_resend(a, &ev->tuple, (uint32_t)ev->key_id);
 		break;
 	}
 	return 0;

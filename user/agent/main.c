@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,7 +125,8 @@ static int mkdir_p(const char *path)
 static const char *const pinned_names[] = {
 	MIG_LINK_SOCKOPS, MIG_MAP_FLOWS, MIG_MAP_TOKENS, MIG_MAP_SECRETS,
 	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
-	MIG_MAP_META,
+	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
+	"mig_dns",
 };
 
 static int do_detach(const char *dir)
@@ -239,7 +241,7 @@ int main(int argc, char **argv)
 	char err[512], path[PATH_MAX];
 	bool detach = false, fresh = false;
 	uint32_t zero = 0;
-	int c, ret = EXIT_FAILURE, e;
+	int c, ret = EXIT_FAILURE, e, epfd = -1;
 
 	mig_log_init("migrate-agent", level);
 	mig_config_init(&cfg);
@@ -331,7 +333,11 @@ int main(int argc, char **argv)
 	mig_log_libbpf();
 
 	if (detach)
+	{
+		/* filters on this network namespace's interfaces go first */
+		dp_detach_all();
 		return do_detach(a.pin_dir) ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
 
 	/* What the kernel and the mounts must offer, each with one line. */
 	if (mig_env_check_btf(err, sizeof(err)) ||
@@ -403,8 +409,10 @@ int main(int argc, char **argv)
 		pr_err("cannot open the event ring buffer: %s", strerror(errno));
 		goto out;
 	}
-	if (attach(&a, skel))
+	if (dp_load(&a) || attach(&a, skel) || netwatch_open(&a))
 		goto out;
+	dp_attach_all(&a);
+	a.recheck = true;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;   /* no SA_RESTART: poll returns EINTR */
@@ -421,12 +429,47 @@ int main(int argc, char **argv)
 	pr_info("ready: pin directory '%s', %u keys in the pool", a.pin_dir,
 		a.pool_target);
 
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0) {
+		pr_err("epoll: %s", strerror(errno));
+		goto out;
+	}
+	{
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		ev.data.fd = ring_buffer__epoll_fd(rb);
+		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		ev.data.fd = netwatch_fd(&a);
+		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	}
 	while (!stop) {
-		e = ring_buffer__poll(rb, 100);
+		struct epoll_event evs[4];
+		int n, i;
+
+		/* address changes settle for 20 ms before we act on them */
+		n = epoll_wait(epfd, evs, 4, a.recheck ? 20 : 100);
+		if (n < 0 && errno != EINTR) {
+			pr_err("epoll: %s", strerror(errno));
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.fd == netwatch_fd(&a) && netwatch_read(&a)) {
+				a.recheck = true;
+				a.recheck_ns = mono_ns();
+			}
+		}
+		e = ring_buffer__consume(rb);
 		if (e < 0 && e != -EINTR) {
 			pr_err("event ring buffer: %s", strerror(-e));
 			goto out;
 		}
+		if (a.recheck && mono_ns() - a.recheck_ns >= 20000000ULL) {
+			a.recheck = false;
+			dp_attach_all(&a);
+			mover_reconcile(&a);
+			dns_addresses_changed(dns);
+		}
+		mover_tick(&a);
 		pool_refill(&a);
 		pool_expire(&a);
 	}
@@ -436,11 +479,15 @@ int main(int argc, char **argv)
 	pr_info("stopping; the data path stays attached (remove it with --detach)");
 	ret = EXIT_SUCCESS;
 out:
+	if (epfd >= 0)
+		close(epfd);
 	dns_stop(dns);
+	netwatch_close(&a);
 	ring_buffer__free(rb);
+	dp_unload(&a);
 	mig_sockops__destroy(skel);
 	if (ret != EXIT_SUCCESS && fresh)
-		do_detach(a.pin_dir);
+		{ dp_detach_all(); do_detach(a.pin_dir); }
 	pool_free(&a.pool);
 	if (a.pidfile)
 		unlink(a.pidfile);

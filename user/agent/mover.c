@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Moves: when the address a keyed flow uses on our side goes away, hold
+ * the flow's segments back, keep the old address local, pick the new
+ * source with a route lookup and send the Migrate SYN from a raw socket,
+ * again with backoff until the data path commits.  After every commit
+ * (either end moving) refresh the flow's authenticators and undo the
+ * kernel's retransmission backoff so data flows again within about a
+ * round trip.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "agent.h"
+#include "mig_crypto.h"
+#include "mig_log.h"
+#include "migrate/mig_opt.h"
+
+#define MSYN_FIRST_MS 200
+#define MSYN_MAX_MS   2000
+
+static bool may_move(uint8_t st)
+{
+	return st == 1 /* ESTABLISHED */ || st == 4 /* FIN-WAIT-1 */ ||
+	       st == 5 /* FIN-WAIT-2 */ || st == 8 /* CLOSE-WAIT */;
+}
+
+static int af_of(const struct mig_tuple *t)
+{
+	return t->family == AF_INET6 ? AF_INET6 : AF_INET;
+}
+
+/* Is addr (our side) configured on an interface other than lo? */
+static bool addr_usable(int af, const uint32_t *addr)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifa))
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != af ||
+		    !strcmp(i->ifa_name, "lo") || !(i->ifa_flags & IFF_UP))
+			continue;
+		if (af == AF_INET)
+			found = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr[0];
+		else
+			found = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+					addr, 16);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+/* The source the kernel would use toward the peer now (no packet sent). */
+static int route_source(const struct mig_tuple *w, uint32_t *src)
+{
+	struct sockaddr_storage ss = {};
+	socklen_t len;
+	int fd, af = af_of(w), ret = -1;
+
+	fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (af == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+
+		s->sin_family = AF_INET;
+		s->sin_port = w->rport;
+		s->sin_addr.s_addr = w->raddr[0];
+		len = sizeof(*s);
+	} else {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+
+		s->sin6_family = AF_INET6;
+		s->sin6_port = w->rport;
+		memcpy(&s->sin6_addr, w->raddr, 16);
+		len = sizeof(*s);
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+			memset(src, 0, 16);
+			if (af == AF_INET)
+				src[0] = ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
+			else
+				memcpy(src, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+			ret = 0;
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+static uint16_t csum_add(uint32_t sum, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static uint16_t l4_csum(int af, const uint32_t *src, const uint32_t *dst,
+			uint8_t proto, const uint8_t *l4, size_t len)
+{
+	uint8_t ph[40];
+	size_t phl;
+	uint16_t s;
+
+	memset(ph, 0, sizeof(ph));
+	if (af == AF_INET) {
+		memcpy(ph, src, 4);
+		memcpy(ph + 4, dst, 4);
+		ph[9] = proto;
+		ph[10] = len >> 8;
+		ph[11] = len & 0xff;
+		phl = 12;
+	} else {
+		memcpy(ph, src, 16);
+		memcpy(ph + 16, dst, 16);
+		ph[34] = len >> 8;
+		ph[35] = len & 0xff;
+		ph[39] = proto;
+		phl = 40;
+	}
+	s = csum_add(0, ph, phl);
+	s = csum_add(s, l4, len);
+	return (uint16_t)~s;
+}
+
+/* Send an IP packet whose header we write (IPPROTO_RAW: send only). */
+static int send_raw(int af, const uint32_t *src, const uint32_t *dst, uint8_t proto,
+		    const uint8_t *l4, size_t l4len)
+{
+	uint8_t pkt[128];
+	struct sockaddr_storage ss = {};
+	socklen_t sl;
+	uint32_t mark = MIG_MARK;
+	size_t hl = af == AF_INET ? 20 : 40;
+	int fd, ret = 0;
+
+	if (hl + l4len > sizeof(pkt))
+		return -EINVAL;
+	memset(pkt, 0, hl);
+	if (af == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+
+		pkt[0] = 0x45;
+		pkt[2] = (hl + l4len) >> 8;
+		pkt[3] = (hl + l4len) & 0xff;
+		pkt[6] = 0x40;   /* DF */
+		pkt[8] = 64;
+		pkt[9] = proto;
+		memcpy(pkt + 12, src, 4);
+		memcpy(pkt + 16, dst, 4);
+		s->sin_family = AF_INET;
+		s->sin_addr.s_addr = dst[0];
+		sl = sizeof(*s);
+	} else {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+
+		pkt[0] = 0x60;
+		pkt[4] = l4len >> 8;
+		pkt[5] = l4len & 0xff;
+		pkt[6] = proto;
+		pkt[7] = 64;
+		memcpy(pkt + 8, src, 16);
+		memcpy(pkt + 24, dst, 16);
+		s->sin6_family = AF_INET6;
+		memcpy(&s->sin6_addr, dst, 16);
+		sl = sizeof(*s);
+	}
+	memcpy(pkt + hl, l4, l4len);
+	fd = socket(af, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	if (sendto(fd, pkt, hl + l4len, 0, (struct sockaddr *)&ss, sl) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static struct move *move_of(struct agent *a, const struct mig_tuple *sock, bool create)
+{
+	struct move *free_slot = NULL;
+	size_t i;
+
+	for (i = 0; i < MAX_MOVES; i++) {
+		struct move *m = &a->moves[i];
+
+		if (m->active && !memcmp(&m->sock, sock, sizeof(*sock)))
+			return m;
+		if (!m->active && !free_slot)
+			free_slot = m;
+	}
+	if (!create || !free_slot)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->sock = *sock;
+	return free_slot;
+}
+
+static void drop_pending(struct agent *a, const struct move *m)
+{
+	struct mig_in in;
+
+	if (!bpf_map_lookup_elem(a->ingress_fd, &m->wire, &in) &&
+	    in.type == MIG_IN_PENDING)
+		bpf_map_delete_elem(a->ingress_fd, &m->wire);
+}
+
+static int send_msyn(struct agent *a, struct move *m)
+{
+	struct mig_sockinfo si;
+	struct mig_secret sec;
+	struct mig_flow f;
+	uint8_t tcp[MIG_OPT_LEN_SIG + 23], mac[8];
+	uint32_t seq;
+	uint16_t cs;
+	char ts[128];
+	int err;
+
+	if (bpf_map_lookup_elem(a->flows_fd, &m->sock, &f) ||
+	    bpf_map_lookup_elem(a->secrets_fd, &m->sock, &sec))
+		return -ENOENT;
+	err = dp_sockinfo_one(a, &m->sock, &si);
+	if (err || !may_move(si.state)) {
+		mig_wipe(&sec, sizeof(sec));
+		return -ENOENT;
+	}
+	err = mig_mac(sec.k_own, MIG_SUB_MIGRATE, f.token, m->reqno, mac);
+	mig_wipe(&sec, sizeof(sec));
+	if (err)
+		return err;
+	/* 20-byte header + MIGRATE (25) + 3 NOPs = 48 */
+	memset(tcp, 0, sizeof(tcp));
+	memcpy(tcp, &m->wire.lport, 2);
+	memcpy(tcp + 2, &m->wire.rport, 2);
+	seq = htonl(si.snd_una - 1);
+	memcpy(tcp + 4, &seq, 4);
+	tcp[12] = (48 / 4) << 4;
+	tcp[13] = 0x02;                     /* SYN */
+	tcp[14] = 0xff;
+	tcp[15] = 0xff;
+	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE, m->reqno, f.token, mac);
+	tcp[45] = tcp[46] = tcp[47] = 1;
+	cs = htons(l4_csum(af_of(&m->wire), m->wire.laddr, m->wire.raddr, 6, tcp, 48));
+	memcpy(tcp + 16, &cs, 2);
+	err = send_raw(af_of(&m->wire), m->wire.laddr, m->wire.raddr, 6, tcp, 48);
+	if (err) {
+		pr_warn("Migrate SYN for %s: %s", tuple_str(&m->sock, ts, sizeof(ts)),
+			strerror(-err));
+		return err;
+	}
+	stat_add(a, MIG_STAT_MSYN_SENT, 1);
+	pr_debug("Migrate SYN reqno %u from %s", m->reqno, tuple_str(&m->wire, ts, sizeof(ts)));
+	return 0;
+}
+
+/* Start (or redirect) the migration of flow f to a new local address. */
+static void start_move(struct agent *a, const struct mig_tuple *sock,
+		       const struct mig_flow *f, const uint32_t *src)
+{
+	struct mig_in pend = {};
+	struct move *m;
+	uint32_t reqno;
+	char t1[128], t2[128];
+
+	m = move_of(a, sock, true);
+	if (!m) {
+		pr_warn("too many migrations at once; %s waits", tuple_str(sock, t1, sizeof(t1)));
+		return;
+	}
+	if (m->active && !memcmp(m->wire.laddr, src, 16))
+		return;   /* already asking for this address */
+	reqno = f->own_reqno + 1;
+	if (m->active) {
+		drop_pending(a, m);
+		/* a new address after failed attempts: skip ahead, within W */
+		if (m->reqno + 1 - f->own_reqno <= MIG_MAC_WINDOW)
+			reqno = m->reqno + 1;
+	}
+	if (reqno - f->own_base - 1 >= MIG_MAC_WINDOW)
+		reqno = f->own_base + 1;
+	m->wire = f->wire;
+	memcpy(m->wire.laddr, src, 16);
+	m->reqno = reqno;
+	m->active = true;
+	m->backoff_ms = MSYN_FIRST_MS;
+	m->started_ns = mono_ns();
+	m->next_ns = m->started_ns + (uint64_t)m->backoff_ms * 1000000ULL;
+	pend.sock = *sock;
+	pend.type = MIG_IN_PENDING;
+	pend.reqno = reqno;
+	if (bpf_map_update_elem(a->ingress_fd, &m->wire, &pend, BPF_ANY)) {
+		pr_warn("cannot store the pending migration: %s", strerror(errno));
+		m->active = false;
+		return;
+	}
+	pr_info("moving %s to %s (reqno %u)", tuple_str(sock, t1, sizeof(t1)),
+		tuple_str(&m->wire, t2, sizeof(t2)), reqno);
+	send_msyn(a, m);
+}
+
+static void hold(struct agent *a, const struct mig_tuple *sock)
+{
+	struct mig_out out = {}, cur;
+
+	if (!bpf_map_lookup_elem(a->egress_fd, sock, &cur) && cur.type == MIG_OUT_HOLD)
+		return;
+	out.type = MIG_OUT_HOLD;
+	bpf_map_update_elem(a->egress_fd, sock, &out, BPF_ANY);
+	stat_add(a, MIG_STAT_MOVES, 1);
+}
+
+/* Our address came back before any migration: undo the hold. */
+static void unhold(struct agent *a, const struct mig_tuple *sock,
+		   const struct mig_flow *f)
+{
+	struct mig_out out = {}, cur;
+	struct move *m;
+
+	if (bpf_map_lookup_elem(a->egress_fd, sock, &cur) || cur.type != MIG_OUT_HOLD)
+		return;
+	if (!memcmp(&f->wire, sock, sizeof(*sock))) {
+		bpf_map_delete_elem(a->egress_fd, sock);
+	} else {
+		out.type = MIG_OUT_XLATE;
+		out.wire = f->wire;
+		bpf_map_update_elem(a->egress_fd, sock, &out, BPF_ANY);
+	}
+	m = move_of(a, sock, false);
+	if (m) {
+		drop_pending(a, m);
+		m->active = false;
+	}
+}
+
+void mover_reconcile(struct agent *a)
+{
+	struct mig_tuple key, next;
+	struct mig_flow f;
+	uint32_t src[4];
+	int err;
+
+	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
+	while (!err) {
+		key = next;
+		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
+		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !may_move(f.state))
+			continue;
+		if (addr_usable(af_of(&f.wire), f.wire.laddr)) {
+			unhold(a, &key, &f);
+			continue;
+		}
+		/* our side of the flow lost its address */
+		hold(a, &key);
+		if (!addr_usable(af_of(&key), key.laddr))
+			addr_keep_local(a, &key);
+		if (route_source(&f.wire, src) || !addr_usable(af_of(&f.wire), src))
+			continue;   /* no usable address yet: wait for one */
+		start_move(a, &key, &f, src);
+	}
+	addr_release_unused(a);
+}
+
+void mover_tick(struct agent *a)
+{
+	uint64_t now = mono_ns();
+	struct mig_flow f;
+	size_t i;
+
+	for (i = 0; i < MAX_MOVES; i++) {
+		struct move *m = &a->moves[i];
+
+		if (!m->active)
+			continue;
+		if (bpf_map_lookup_elem(a->flows_fd, &m->sock, &f)) {
+			drop_pending(a, m);
+			m->active = false;
+			continue;
+		}
+		if ((int32_t)(f.own_reqno - m->reqno) >= 0) {
+			m->active = false;   /* committed */
+			continue;
+		}
+		if (now < m->next_ns)
+			continue;
+		if (send_msyn(a, m) == -ENOENT) {
+			drop_pending(a, m);
+			m->active = false;
+			continue;
+		}
+		m->backoff_ms = m->backoff_ms * 2 > MSYN_MAX_MS ? MSYN_MAX_MS : m->backoff_ms * 2;
+		m->next_ns = now + (uint64_t)m->backoff_ms * 1000000ULL;
+	}
+}
+
+/* Authenticators for the window after the last committed request
+ * numbers (PROTOCOL.md 4). */
+int refresh_macs(struct agent *a, const struct mig_tuple *sock)
+{
+	struct mig_secret sec;
+	struct mig_flow f;
+	int err;
+
+	if (bpf_map_lookup_elem(a->flows_fd, sock, &f) ||
+	    bpf_map_lookup_elem(a->secrets_fd, sock, &sec))
+		return -ENOENT;
+	err = flow_fill_macs(&f, &sec);
+	mig_wipe(&sec, sizeof(sec));
+	if (!err && bpf_map_update_elem(a->flows_fd, sock, &f, BPF_EXIST))
+		err = -errno;
+	mig_wipe(&f, sizeof(f));
+	return err;
+}
+
+/*
+ * Undo the retransmission backoff of a socket: one ICMP unreachable per
+ * backoff step, quoting the socket's own segment at SND.UNA and sent to
+ * this host (RFC 6069; the kernel's tcp_ld_RTO_revert).  The last revert
+ * finds the timer expired and retransmits at once.
+ */
+static void kick(struct agent *a, const struct mig_tuple *sock)
+{
+	struct mig_sockinfo si;
+	uint8_t icmp[8 + 40 + 8];
+	uint32_t seq;
+	size_t len;
+	int i, af = af_of(sock);
+	char ts[128];
+
+	if (dp_sockinfo_one(a, sock, &si) || si.snd_una == si.snd_nxt || !si.backoff)
+		return;
+	memset(icmp, 0, sizeof(icmp));
+	seq = htonl(si.snd_una);
+	if (af == AF_INET) {
+		uint8_t *ip = icmp + 8;
+
+		icmp[0] = 3;   /* destination unreachable */
+		icmp[1] = 1;   /* host unreachable */
+		ip[0] = 0x45;
+		ip[3] = 40;
+		ip[8] = 64;
+		ip[9] = 6;
+		memcpy(ip + 12, sock->laddr, 4);
+		memcpy(ip + 16, sock->raddr, 4);
+		memcpy(ip + 20, &sock->lport, 2);
+		memcpy(ip + 22, &sock->rport, 2);
+		memcpy(ip + 24, &seq, 4);
+		len = 8 + 20 + 8;
+		uint16_t cs = htons((uint16_t)~csum_add(0, icmp, len));
+		memcpy(icmp + 2, &cs, 2);
+	} else {
+		uint8_t *ip = icmp + 8;
+
+		icmp[0] = 1;   /* destination unreachable */
+		icmp[1] = 0;   /* no route */
+		ip[0] = 0x60;
+		ip[5] = 20;
+		ip[6] = 6;
+		ip[7] = 64;
+		memcpy(ip + 8, sock->laddr, 16);
+		memcpy(ip + 24, sock->raddr, 16);
+		memcpy(ip + 40, &sock->lport, 2);
+		memcpy(ip + 42, &sock->rport, 2);
+		memcpy(ip + 44, &seq, 4);
+		len = 8 + 40 + 8;
+		uint16_t cs = htons(l4_csum(AF_INET6, sock->laddr, sock->laddr, 58, icmp, len));
+		memcpy(icmp + 2, &cs, 2);
+	}
+	for (i = 0; i < si.backoff; i++)
+		if (send_raw(af, sock->laddr, sock->laddr, af == AF_INET ? 1 : 58, icmp, len))
+			break;
+	stat_add(a, MIG_STAT_KICKS, (uint64_t)i);
+	pr_debug("%s: undid %d backoff steps", tuple_str(sock, ts, sizeof(ts)), i);
+}
+
+void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
+{
+	struct mig_flow f;
+	struct move *m;
+	char t1[128], t2[128];
+
+	m = move_of(a, sock, false);
+	if (m && role == 1)
+		m->active = false;
+	if (refresh_macs(a, sock))
+		pr_warn("%s: cannot refresh authenticators", tuple_str(sock, t1, sizeof(t1)));
+	kick(a, sock);
+	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
+		pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
+			tuple_str(sock, t1, sizeof(t1)), tuple_str(&f.wire, t2, sizeof(t2)),
+			role == 1 ? "we" : "the peer", f.migrations);
+}
+
+/* The CONFIRM of a candidate was lost and its mover already sends data:
+ * send the candidate's Migrate SYN/ACK again. */
+void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
+{
+	struct mig_sockinfo si;
+	struct mig_flow f;
+	struct mig_in in;
+	uint8_t tcp[48];
+	uint32_t v, idx;
+	uint16_t cs;
+
+	if (bpf_map_lookup_elem(a->ingress_fd, wire, &in) || in.type != MIG_IN_CANDIDATE ||
+	    in.reqno != reqno || bpf_map_lookup_elem(a->flows_fd, &in.sock, &f) ||
+	    dp_sockinfo_one(a, &in.sock, &si))
+		return;
+	idx = reqno - f.peer_base - 1;
+	if (idx >= MIG_MAC_WINDOW)
+		return;
+	memset(tcp, 0, sizeof(tcp));
+	memcpy(tcp, &wire->lport, 2);
+	memcpy(tcp + 2, &wire->rport, 2);
+	v = htonl(si.snd_una - 1);
+	memcpy(tcp + 4, &v, 4);
+	v = htonl(si.rcv_nxt);
+	memcpy(tcp + 8, &v, 4);
+	tcp[12] = (48 / 4) << 4;
+	tcp[13] = 0x12;                     /* SYN, ACK */
+	tcp[14] = tcp[15] = 0xff;
+	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE_ACK, reqno, in.nonce,
+			  f.macs[idx].own_ack);
+	tcp[45] = tcp[46] = tcp[47] = 1;
+	cs = htons(l4_csum(af_of(wire), wire->laddr, wire->raddr, 6, tcp, 48));
+	memcpy(tcp + 16, &cs, 2);
+	send_raw(af_of(wire), wire->laddr, wire->raddr, 6, tcp, 48);
+}
