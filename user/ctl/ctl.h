@@ -69,6 +69,9 @@ struct ctl_flow {
 	__u32 own_reqno;
 	__u8  role;
 	__u8  state;
+	struct mig_tuple wire;   /* where the flow is on the wire now */
+	__u32 migrations;
+	__u64 migrated_ago_s;    /* meaningful when migrations > 0 */
 };
 
 /* All flows of mig_flows, sorted by local then remote endpoint.  0 or

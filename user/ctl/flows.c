@@ -177,6 +177,10 @@ int ctl_flows_load(struct ctl_flow **out, size_t *nout)
 			.own_reqno = val.own_reqno,
 			.role = val.role,
 			.state = val.state,
+			.wire = val.wire,
+			.migrations = val.migrations,
+			.migrated_ago_s = now > val.migrated_ns ?
+					  (now - val.migrated_ns) / 1000000000ULL : 0,
 		};
 		memcpy(flows[n].token, val.token, sizeof(val.token));
 		n++;
@@ -242,6 +246,17 @@ void ctl_flows_json(const struct ctl_flow *flows, size_t n)
 		json_uint_field(&j, "age_s", f->age_s);
 		json_uint_field(&j, "peer_reqno", f->peer_reqno);
 		json_uint_field(&j, "own_reqno", f->own_reqno);
+		json_name(&j, "wire");
+		json_object_start(&j);
+		endpoint_json(&j, "local", &f->wire, true);
+		endpoint_json(&j, "remote", &f->wire, false);
+		json_object_end(&j);
+		json_uint_field(&j, "migrations", f->migrations);
+		json_name(&j, "last_migration_s");
+		if (f->migrations)
+			json_uint(&j, f->migrated_ago_s);
+		else
+			json_null(&j);
 		json_object_end(&j);
 	}
 	json_array_end(&j);

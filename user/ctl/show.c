@@ -2,8 +2,11 @@
 /*
  * show.c - "migratectl show [flows]" and the dispatch of "show stats".
  *
- *   LOCAL           REMOTE              STATE        ROLE       TOKEN             COOKIE  AGE
- *   192.0.2.1:5000  198.51.100.7:443    ESTABLISHED  initiator  0123456789abcdef  4097    12s
+ *   LOCAL           REMOTE            STATE        ROLE       TOKEN             COOKIE  AGE  WIRE LOCAL         WIRE REMOTE       MIGR  LAST
+ *   192.0.2.1:5000  203.0.113.1:443   ESTABLISHED  initiator  0123456789abcdef  4097    12s  198.51.100.1:5000  203.0.113.1:443   1     3s
+ *
+ * WIRE LOCAL/REMOTE: where the flow is on the wire ("=" when it never
+ * moved); MIGR: migrations; LAST: time since the last one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +15,11 @@
 #include "ctl.h"
 
 enum { COL_LOCAL, COL_REMOTE, COL_STATE, COL_ROLE, COL_TOKEN, COL_COOKIE,
-       COL_AGE, COL__MAX };
+       COL_AGE, COL_WLOCAL, COL_WREMOTE, COL_MIGR, COL_LAST, COL__MAX };
 
 static const char *const col_names[COL__MAX] = {
 	"LOCAL", "REMOTE", "STATE", "ROLE", "TOKEN", "COOKIE", "AGE",
+	"WIRE LOCAL", "WIRE REMOTE", "MIGR", "LAST",
 };
 
 #define CELL_LEN CTL_ENDPOINT_LEN
@@ -31,6 +35,17 @@ static void flow_cells(const struct ctl_flow *f, char cells[COL__MAX][CELL_LEN])
 	ctl_token_hex(f->token, cells[COL_TOKEN]);
 	snprintf(cells[COL_COOKIE], CELL_LEN, "%llu", (unsigned long long)f->cookie);
 	snprintf(cells[COL_AGE], CELL_LEN, "%llus", (unsigned long long)f->age_s);
+	if (f->migrations) {
+		ctl_endpoint(&f->wire, true, cells[COL_WLOCAL]);
+		ctl_endpoint(&f->wire, false, cells[COL_WREMOTE]);
+		snprintf(cells[COL_LAST], CELL_LEN, "%llus",
+			 (unsigned long long)f->migrated_ago_s);
+	} else {
+		snprintf(cells[COL_WLOCAL], CELL_LEN, "=");
+		snprintf(cells[COL_WREMOTE], CELL_LEN, "=");
+		snprintf(cells[COL_LAST], CELL_LEN, "-");
+	}
+	snprintf(cells[COL_MIGR], CELL_LEN, "%u", f->migrations);
 }
 
 static void print_row(char cells[COL__MAX][CELL_LEN], const int width[COL__MAX])

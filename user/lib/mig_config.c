@@ -206,8 +206,9 @@ struct lexer {
 
 static bool tok_is(const struct tok *t, const char *word)
 {
+	/* BIND's keywords are case-insensitive */
 	return !t->quoted && !t->eof && t->len == strlen(word) &&
-	       !strncmp(t->s, word, t->len);
+	       !strncasecmp(t->s, word, t->len);
 }
 
 /* Next token: a word, a quoted string, or one of { } ;.  Skips blanks and
