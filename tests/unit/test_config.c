@@ -296,10 +296,12 @@ TEST(line_length)
 {
 	struct mig_config c;
 	char text[1100], e[512];
-	const char *quoted = "line longer than 1023 characters: "
-		"'#xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'";
+	char quoted[200];
 	int n;
 
+	/* the message quotes the first 80 characters */
+	snprintf(quoted, sizeof(quoted), "line longer than 1023 characters: '#%.79s...'",
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	/* line 2 holds '#' and 1022 'x': 1023 characters */
 	n = snprintf(text, sizeof(text), "pool=1\n#");
 	memset(text + n, 'x', 1022);

@@ -1,30 +1,1332 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Placeholder until the DNS worker lands: DNS configured is refused. */
+/*
+ * dns.c - the DNS worker: keeps this host's names at its current global
+ * addresses on the zone's primary server, with RFC 2136 UPDATE signed with
+ * TSIG (hmac-sha256), records with TTL 0.
+ *
+ * One thread.  For each configured name, one UPDATE that deletes the
+ * name's A and AAAA RRsets and adds the current addresses, so the server
+ * applies the change whole or not at all.  Retried with exponential backoff
+ * (1 s doubling to 60 s, +-20 % jitter) until the server answers NOERROR
+ * with a reply whose TSIG verifies.  An address change (dns_addresses_changed)
+ * resets the backoff and publishes at once; an UPDATE in flight for
+ * addresses that are no longer current is abandoned, so nothing older is
+ * sent after something newer.  Nothing here is ever waited for by the
+ * migration path.
+ *
+ * ldns builds and signs the messages (ldns_update_pkt_new,
+ * ldns_update_pkt_tsig_add) and verifies replies (ldns_pkt_tsig_verify);
+ * the UDP exchange is our own instead of ldns_resolver_send_pkt because the
+ * latter (ldns 1.8.3) frees a reply whose TSIG does not verify, so the
+ * server's TSIG error (BADKEY, BADSIG, BADTIME) cannot be told apart;
+ * listens on an unconnected socket, so an unreachable port looks like a
+ * 2 s timeout; blocks without a way to stop it; accepts a reply of any
+ * ID from anywhere; prints perror() lines to stderr; and marks a server
+ * that failed once unusable for every later query of the same resolver.
+ *
+ * Status goes to the pinned array mig_dns (struct mig_dns_status, one entry
+ * per name) for `migratectl show dns`; counters to mig_stats.
+ */
+#include <arpa/inet.h>
 #include <errno.h>
-#include <stddef.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <ldns/ldns.h>
 
+#include <migrate/mig_abi.h>
 #include "dns.h"
 #include "mig_log.h"
+#include "mig_stats.h"
+
+#define DNS_TIMEOUT_MS     2000    /* per attempt, one datagram */
+#define BACKOFF_FIRST_MS   1000
+#define BACKOFF_MAX_MS     60000
+#define SETTLE_MS          50      /* let a burst of address events end */
+#define SETTLE_MAX         10
+
+/* The host's addresses as published: sorted, no duplicates. */
+struct addrset {
+	uint8_t v4[MIG_DNS_MAX_ADDRS][4];
+	uint8_t v6[MIG_DNS_MAX_ADDRS][16];
+	int n4, n6;
+	int dropped;            /* beyond MIG_DNS_MAX_ADDRS per family */
+};
+
+struct mig_dns {
+	struct mig_dns_config cfg;
+	int stats_fd, ncpus;
+	int map_fd;
+	int evfd;               /* wakes the worker: address change or stop */
+	pthread_t thread;
+	bool running;
+
+	pthread_mutex_t lock;   /* guards stop */
+	bool stop;
+
+	/* worker thread only from here on */
+	ldns_resolver *tsig;    /* carries the key for ldns_update_pkt_tsig_add */
+	struct addrset cur;
+	struct mig_dns_status st[MIG_DNS_MAX_NAMES];
+	bool done[MIG_DNS_MAX_NAMES];   /* cur is published for this name */
+	struct sockaddr_storage server; /* where UPDATEs go */
+	socklen_t server_len;           /* 0: find it (SOA MNAME) */
+	char server_text[INET6_ADDRSTRLEN + 16];
+	uint64_t rng;
+};
+
+/* Internal outcomes beyond enum mig_dns_result. */
+enum { X_REPLY = 0, X_STOP = 100, X_CHANGED = 101 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t rng_next(struct mig_dns *d)
+{
+	/* xorshift64*: jitter only, never security */
+	d->rng ^= d->rng >> 12;
+	d->rng ^= d->rng << 25;
+	d->rng ^= d->rng >> 27;
+	return d->rng * 2685821657736338717ULL;
+}
+
+static uint16_t random_id(void)
+{
+	uint16_t id;
+
+	/* DNS IDs come from the kernel's CSPRNG: an off-path attacker must
+	 * not guess them (TSIG protects the content, not the matching). */
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = (uint16_t)(mono_ms() ^ (uint64_t)getpid());
+	return id;
+}
+
+static bool stopping(struct mig_dns *d)
+{
+	bool s;
+
+	pthread_mutex_lock(&d->lock);
+	s = d->stop;
+	pthread_mutex_unlock(&d->lock);
+	return s;
+}
+
+static void count(struct mig_dns *d, enum mig_stat s)
+{
+	if (d->stats_fd >= 0)
+		mig_stat_add(d->stats_fd, d->ncpus, s, 1);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The host's addresses */
+
+static bool v4_publishable(const uint8_t *a)
+{
+	if (a[0] == 0 || a[0] == 127 || a[0] >= 224)   /* this, loopback, multicast, reserved */
+		return false;
+	if (a[0] == 169 && a[1] == 254)                 /* link-local */
+		return false;
+	return true;
+}
+
+static bool v6_publishable(const uint8_t *a)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t zero[15];
+
+	if (a[0] == 0xff)                                  /* multicast */
+		return false;
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)         /* link-local */
+		return false;
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0)         /* site-local */
+		return false;
+	if (!memcmp(a, zero, 15) && (a[15] == 0 || a[15] == 1))   /* :: and ::1 */
+		return false;
+	if (!memcmp(a, mapped, 12))                        /* v4-mapped */
+		return false;
+	return true;
+}
+
+/* Interface flags of ifindex: up, running, not loopback. */
+static bool link_usable(int sock, unsigned int ifindex)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (!if_indextoname(ifindex, ifr.ifr_name) || ioctl(sock, SIOCGIFFLAGS, &ifr))
+		return false;
+	return (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING) &&
+	       !(ifr.ifr_flags & IFF_LOOPBACK);
+}
+
+static void addrset_insert(uint8_t (*list)[16], int *n, int len, const uint8_t *a,
+			   int *dropped)
+{
+	int i, j;
+
+	for (i = 0; i < *n; i++) {
+		int c = memcmp(list[i], a, (size_t)len);
+
+		if (c == 0)
+			return;
+		if (c > 0)
+			break;
+	}
+	if (*n == MIG_DNS_MAX_ADDRS) {
+		(*dropped)++;
+		if (i == MIG_DNS_MAX_ADDRS)
+			return;
+		(*n)--;   /* keep the lowest MIG_DNS_MAX_ADDRS */
+	}
+	for (j = *n; j > i; j--)
+		memcpy(list[j], list[j - 1], (size_t)len);
+	memcpy(list[i], a, (size_t)len);
+	(*n)++;
+}
+
+/*
+ * The addresses worth publishing, from a netlink dump (getifaddrs() does
+ * not show scope or flags): global scope, not tentative, deprecated,
+ * failed DAD or temporary (privacy addresses are for outgoing
+ * connections), on an interface that is up, has carrier and is not a
+ * loopback.  That excludes the old addresses the agent keeps on lo with
+ * scope host after a move.  0 or -errno.
+ */
+static int read_addrs(struct addrset *out)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifaddrmsg ifa;
+	} req;
+	uint8_t v4[MIG_DNS_MAX_ADDRS][16];
+	uint32_t buf[32768 / 4];   /* the largest dump chunk the kernel sends */
+	int fd, ifsock, err = 0;
+	ssize_t got;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	ifsock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (ifsock < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifa));
+	req.nh.nlmsg_type = RTM_GETADDR;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.nh.nlmsg_seq = 1;
+	req.ifa.ifa_family = AF_UNSPEC;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	memset(v4, 0, sizeof(v4));
+	for (;;) {
+		struct nlmsghdr *nh;
+
+		got = recv(fd, buf, sizeof(buf), 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (got == 0) {
+			err = -EIO;
+			goto out;
+		}
+		n = (int)got;
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
+			struct ifaddrmsg *ifa;
+			struct rtattr *rta;
+			const uint8_t *local = NULL, *addr = NULL, *a;
+			uint32_t flags;
+			int len;
+
+			if (nh->nlmsg_type == NLMSG_DONE)
+				goto done;
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				err = e->error ? e->error : -EIO;
+				goto out;
+			}
+			if (nh->nlmsg_type != RTM_NEWADDR)
+				continue;
+			ifa = NLMSG_DATA(nh);
+			len = (int)IFA_PAYLOAD(nh);
+			flags = ifa->ifa_flags;
+			for (rta = IFA_RTA(ifa); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+				if (rta->rta_type == IFA_FLAGS && RTA_PAYLOAD(rta) >= 4)
+					memcpy(&flags, RTA_DATA(rta), 4);
+				else if (rta->rta_type == IFA_LOCAL)
+					local = RTA_DATA(rta);
+				else if (rta->rta_type == IFA_ADDRESS)
+					addr = RTA_DATA(rta);
+			}
+			/* on point-to-point links IFA_ADDRESS is the peer */
+			a = local ? local : addr;
+			if (!a || ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+				continue;
+			if (flags & (IFA_F_TENTATIVE | IFA_F_DEPRECATED | IFA_F_DADFAILED))
+				continue;
+			if (ifa->ifa_family == AF_INET) {
+				if (!v4_publishable(a) || !link_usable(ifsock, ifa->ifa_index))
+					continue;
+				addrset_insert(v4, &out->n4, 4, a, &out->dropped);
+			} else if (ifa->ifa_family == AF_INET6) {
+				/* IFA_F_SECONDARY, the same bit, means
+				 * "temporary" only for IPv6 */
+				if ((flags & IFA_F_TEMPORARY) || !v6_publishable(a) ||
+				    !link_usable(ifsock, ifa->ifa_index))
+					continue;
+				addrset_insert(out->v6, &out->n6, 16, a, &out->dropped);
+			}
+		}
+	}
+done:
+	for (int i = 0; i < out->n4; i++)
+		memcpy(out->v4[i], v4[i], 4);
+out:
+	close(ifsock);
+	close(fd);
+	return err;
+}
+
+static bool addrset_eq(const struct addrset *a, const struct addrset *b)
+{
+	return a->n4 == b->n4 && a->n6 == b->n6 &&
+	       !memcmp(a->v4, b->v4, (size_t)a->n4 * 4) &&
+	       !memcmp(a->v6, b->v6, (size_t)a->n6 * 16);
+}
+
+/* "A 192.0.2.1 198.51.100.1, AAAA 2001:db8::1", or "no addresses". */
+static const char *addrset_str(const uint8_t (*v4)[4], int n4, const uint8_t (*v6)[16],
+			       int n6, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t off = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n4 && off < len; i++) {
+		inet_ntop(AF_INET, v4[i], a, sizeof(a));
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? " " : "A ", a);
+	}
+	for (i = 0; i < n6 && off < len; i++) {
+		inet_ntop(AF_INET6, v6[i], a, sizeof(a));
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+					i ? " " : (n4 ? ", AAAA " : "AAAA "), a);
+	}
+	if (!n4 && !n6)
+		snprintf(buf, len, "no addresses");
+	return buf;
+}
+
+static const char *cur_str(const struct addrset *s, char *buf, size_t len)
+{
+	return addrset_str((const uint8_t (*)[4])s->v4, s->n4,
+			   (const uint8_t (*)[16])s->v6, s->n6, buf, len);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The status map */
+
+/* BTF for mig_dns, so that `bpftool map dump` prints fields by name.
+ * Returns a loaded struct btf or NULL (the map then goes without). */
+static struct btf *status_btf(__u32 *key_id, __u32 *value_id)
+{
+	struct btf *btf = btf__new_empty();
+	int u8, u32, u64, ch, name, a4, a4x, a6, a6x, pad3, text, s;
+
+	if (!btf)
+		return NULL;
+	u8 = btf__add_int(btf, "__u8", 1, 0);
+	u32 = btf__add_int(btf, "__u32", 4, 0);
+	u64 = btf__add_int(btf, "__u64", 8, 0);
+	ch = btf__add_int(btf, "char", 1, BTF_INT_SIGNED);
+	name = btf__add_array(btf, u32, ch, 256);
+	a4 = btf__add_array(btf, u32, u8, 4);
+	a4x = btf__add_array(btf, u32, a4, MIG_DNS_MAX_ADDRS);
+	a6 = btf__add_array(btf, u32, u8, 16);
+	a6x = btf__add_array(btf, u32, a6, MIG_DNS_MAX_ADDRS);
+	pad3 = btf__add_array(btf, u32, u8, 3);
+	text = btf__add_array(btf, u32, ch, MIG_DNS_TEXT_LEN);
+	if (u8 < 0 || u32 < 0 || u64 < 0 || ch < 0 || name < 0 || a4x < 0 ||
+	    a6x < 0 || pad3 < 0 || text < 0)
+		goto fail;
+	s = btf__add_struct(btf, "mig_dns_status", sizeof(struct mig_dns_status));
+	if (s < 0)
+		goto fail;
+#define F(n, t) \
+	if (btf__add_field(btf, #n, t, offsetof(struct mig_dns_status, n) * 8, 0)) \
+		goto fail
+	F(name, name);
+	F(addr4, a4x);
+	F(addr6, a6x);
+	F(want4, a4x);
+	F(want6, a6x);
+	F(n_addr4, u8);
+	F(n_addr6, u8);
+	F(n_want4, u8);
+	F(n_want6, u8);
+	F(result, u8);
+	F(pad, pad3);
+	F(attempts, u32);
+	F(pad2, u32);
+	F(last_attempt, u64);
+	F(last_success, u64);
+	F(text, text);
+#undef F
+	if (btf__load_into_kernel(btf))
+		goto fail;
+	*key_id = (__u32)u32;
+	*value_id = (__u32)s;
+	return btf;
+fail:
+	btf__free(btf);
+	return NULL;
+}
+
+static int status_create(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	__u32 key_id = 0, value_id = 0;
+	struct btf *btf = status_btf(&key_id, &value_id);
+	int fd;
+
+	if (btf) {
+		opts.btf_fd = (__u32)btf__fd(btf);
+		opts.btf_key_type_id = key_id;
+		opts.btf_value_type_id = value_id;
+	} else {
+		pr_debug("dns: %s goes without BTF", MIG_MAP_DNS);
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, MIG_MAP_DNS, sizeof(__u32),
+			    sizeof(struct mig_dns_status), MIG_DNS_MAX_NAMES, &opts);
+	if (fd < 0 && btf) {
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, MIG_MAP_DNS, sizeof(__u32),
+				    sizeof(struct mig_dns_status), MIG_DNS_MAX_NAMES, NULL);
+	}
+	if (fd < 0)
+		fd = -errno;
+	btf__free(btf);
+	return fd;
+}
+
+/* The pinned status map: the existing one when its layout is ours (a
+ * restart), else a new one.  fd or -errno (reported). */
+static int status_open(const char *pin_dir)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	char path[4200];
+	int fd, tries;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MIG_MAP_DNS);
+	for (tries = 0; tries < 2; tries++) {
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			memset(&info, 0, sizeof(info));
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+			    info.type == BPF_MAP_TYPE_ARRAY && info.key_size == sizeof(__u32) &&
+			    info.value_size == sizeof(struct mig_dns_status) &&
+			    info.max_entries == MIG_DNS_MAX_NAMES)
+				return fd;
+			close(fd);
+			pr_warn("dns: replacing '%s': its layout is not this version's", path);
+			if (unlink(path) && errno != ENOENT) {
+				pr_err("cannot remove '%s': %s", path, strerror(errno));
+				return -errno;
+			}
+		} else if (errno != ENOENT) {
+			pr_err("cannot open '%s': %s (remove it, or migrate-agent --detach)",
+			       path, strerror(errno));
+			return -errno;
+		}
+		fd = status_create();
+		if (fd < 0) {
+			pr_err("cannot create the DNS status map %s: %s", MIG_MAP_DNS,
+			       strerror(-fd));
+			return fd;
+		}
+		if (!bpf_obj_pin(fd, path))
+			return fd;
+		close(fd);
+		if (errno != EEXIST) {
+			pr_err("cannot pin '%s': %s", path, strerror(errno));
+			return -errno;
+		}
+		/* pinned by someone else meanwhile: use that one */
+	}
+	pr_err("cannot pin '%s': it keeps changing (two agents on one pin directory?)", path);
+	return -EBUSY;
+}
+
+static void status_write(struct mig_dns *d, int i)
+{
+	__u32 key = (__u32)i;
+
+	if (bpf_map_update_elem(d->map_fd, &key, &d->st[i], BPF_ANY))
+		pr_debug("dns: cannot write %s[%d]: %s", MIG_MAP_DNS, i, strerror(errno));
+}
+
+/* Entries whose name is still configured keep their history; the rest are
+ * cleared. */
+static void status_init(struct mig_dns *d)
+{
+	struct mig_dns_status old;
+	__u32 key;
+	int i;
+
+	for (i = 0; i < MIG_DNS_MAX_NAMES; i++) {
+		key = (__u32)i;
+		memset(&d->st[i], 0, sizeof(d->st[i]));
+		if (i >= d->cfg.n_names) {
+			status_write(d, i);
+			continue;
+		}
+		if (!bpf_map_lookup_elem(d->map_fd, &key, &old) &&
+		    !strncmp(old.name, d->cfg.names[i], sizeof(old.name))) {
+			d->st[i] = old;
+			/* nothing is in flight in a fresh agent */
+			memset(d->st[i].want4, 0, sizeof(d->st[i].want4));
+			memset(d->st[i].want6, 0, sizeof(d->st[i].want6));
+			d->st[i].n_want4 = d->st[i].n_want6 = 0;
+		}
+		snprintf(d->st[i].name, sizeof(d->st[i].name), "%s", d->cfg.names[i]);
+		status_write(d, i);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* One UDP exchange */
+
+static void sa_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	unsigned int port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
+		port = ntohs(s->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
+		port = ntohs(s->sin6_port);
+	}
+	snprintf(buf, len, "%s port %u", a, port);
+}
+
+/* The worker was woken: stop, an address change that makes this attempt
+ * stale (want given and no longer current), or nothing for us. */
+static int woken(struct mig_dns *d, const struct addrset *want)
+{
+	struct addrset now;
+	uint64_t v;
+
+	if (read(d->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		pr_debug("dns: eventfd read: %s", strerror(errno));
+	if (stopping(d))
+		return X_STOP;
+	if (want && !read_addrs(&now) && !addrset_eq(&now, want))
+		return X_CHANGED;
+	return 0;
+}
+
+static int unreachable(int err, const char *where, char *why, size_t len)
+{
+	if (err == ECONNREFUSED)
+		snprintf(why, len, "server unreachable (%s: connection refused, no DNS server there)",
+			 where);
+	else
+		snprintf(why, len, "server unreachable (%s: %s)", where, strerror(err));
+	return MIG_DNS_UNREACHABLE;
+}
+
+/*
+ * Send q to srv once and wait up to DNS_TIMEOUT_MS for the reply with the
+ * same ID.  X_REPLY with the reply in r/rlen, MIG_DNS_TIMEOUT,
+ * MIG_DNS_UNREACHABLE or MIG_DNS_ERROR (why says more), X_STOP, or
+ * X_CHANGED (want given and the host's addresses changed).
+ */
+static int exchange(struct mig_dns *d, const struct sockaddr_storage *srv, socklen_t srvlen,
+		    const uint8_t *q, size_t qlen, const struct addrset *want,
+		    uint8_t *r, size_t rcap, size_t *rlen, char *why, size_t whylen)
+{
+	uint64_t deadline = mono_ms() + DNS_TIMEOUT_MS, now;
+	char where[INET6_ADDRSTRLEN + 16];
+	int fd, ret;
+	ssize_t n;
+
+	sa_text(srv, where, sizeof(where));
+	fd = socket(srv->ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return MIG_DNS_ERROR;
+	}
+	/* connected: ICMP errors come back as ECONNREFUSED/EHOSTUNREACH, and
+	 * only the server's datagrams are delivered */
+	if (connect(fd, (const struct sockaddr *)srv, srvlen) ||
+	    send(fd, q, qlen, 0) != (ssize_t)qlen) {
+		ret = unreachable(errno, where, why, whylen);
+		goto out;
+	}
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = fd, .events = POLLIN },
+			{ .fd = d->evfd, .events = POLLIN },
+		};
+
+		now = mono_ms();
+		if (now >= deadline) {
+			snprintf(why, whylen, "timeout (no answer from %s within %d s)", where,
+				 DNS_TIMEOUT_MS / 1000);
+			ret = MIG_DNS_TIMEOUT;
+			goto out;
+		}
+		if (poll(p, 2, (int)(deadline - now)) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(why, whylen, "poll: %s", strerror(errno));
+			ret = MIG_DNS_ERROR;
+			goto out;
+		}
+		if (p[1].revents && (ret = woken(d, want)))
+			goto out;
+		if (!p[0].revents)
+			continue;
+		n = recv(fd, r, rcap, 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			ret = unreachable(errno, where, why, whylen);
+			goto out;
+		}
+		/* not a reply to this query: keep waiting */
+		if (n < 12 || memcmp(r, q, 2) || !(r[2] & 0x80))
+			continue;
+		*rlen = (size_t)n;
+		ret = X_REPLY;
+		goto out;
+	}
+out:
+	close(fd);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Finding the primary server from the zone's SOA (only without `server`) */
+
+/* First record of type t in the answer section of a reply to q. */
+static int query(struct mig_dns *d, const struct sockaddr_storage *ns, socklen_t nslen,
+		 const char *name, ldns_rr_type t, ldns_pkt **reply, char *why, size_t whylen)
+{
+	uint8_t *wire = NULL, rbuf[4096];
+	size_t wlen = 0, rlen = 0;
+	ldns_rdf *owner = ldns_dname_new_frm_str(name);
+	ldns_pkt *pkt;
+	int ret;
+
+	*reply = NULL;
+	pkt = owner ? ldns_pkt_query_new(owner, t, LDNS_RR_CLASS_IN, LDNS_RD) : NULL;
+	if (!pkt) {
+		ldns_rdf_deep_free(owner);
+		snprintf(why, whylen, "out of memory");
+		return MIG_DNS_ERROR;
+	}
+	ldns_pkt_set_id(pkt, random_id());
+	if (ldns_pkt2wire(&wire, pkt, &wlen) != LDNS_STATUS_OK) {
+		ldns_pkt_free(pkt);
+		snprintf(why, whylen, "cannot build a query for %s", name);
+		return MIG_DNS_ERROR;
+	}
+	ldns_pkt_free(pkt);
+	ret = exchange(d, ns, nslen, wire, wlen, NULL, rbuf, sizeof(rbuf), &rlen, why, whylen);
+	free(wire);
+	if (ret != X_REPLY)
+		return ret;
+	if (ldns_wire2pkt(reply, rbuf, rlen) != LDNS_STATUS_OK) {
+		snprintf(why, whylen, "malformed reply to the %s query", name);
+		return MIG_DNS_ERROR;
+	}
+	return X_REPLY;
+}
+
+static ldns_rr *answer_of(ldns_pkt *p, ldns_rr_type t)
+{
+	ldns_rr_list *an = ldns_pkt_answer(p);
+	size_t i;
+
+	for (i = 0; an && i < ldns_rr_list_rr_count(an); i++)
+		if (ldns_rr_get_type(ldns_rr_list_rr(an, i)) == t)
+			return ldns_rr_list_rr(an, i);
+	return NULL;
+}
+
+/*
+ * No `server` configured: ask the resolvers of /etc/resolv.conf for the
+ * zone's SOA, and for the address of its MNAME.  0, X_STOP, or a failure
+ * (why says which).
+ */
+static int find_server(struct mig_dns *d, char *why, size_t whylen)
+{
+	ldns_resolver *res = NULL;
+	ldns_status s;
+	size_t i;
+	int ret = MIG_DNS_ERROR;
+
+	s = ldns_resolver_new_frm_file(&res, NULL);
+	if (s != LDNS_STATUS_OK) {
+		snprintf(why, whylen, "no 'server' configured and /etc/resolv.conf unusable: %s",
+			 ldns_get_errorstr_by_id(s));
+		return MIG_DNS_ERROR;
+	}
+	snprintf(why, whylen, "no 'server' configured and no nameserver in /etc/resolv.conf");
+	for (i = 0; i < ldns_resolver_nameserver_count(res); i++) {
+		struct sockaddr_storage *ns;
+		ldns_pkt *reply = NULL;
+		ldns_rr *soa, *rr;
+		char mname[LDNS_MAX_DOMAINLEN + 2], *m;
+		size_t nslen = 0;
+		int t;
+
+		ns = ldns_rdf2native_sockaddr_storage(ldns_resolver_nameservers(res)[i], 53, &nslen);
+		if (!ns)
+			continue;
+		ret = query(d, ns, (socklen_t)nslen, d->cfg.zone, LDNS_RR_TYPE_SOA, &reply, why, whylen);
+		if (ret != X_REPLY) {
+			free(ns);
+			if (ret == X_STOP)
+				break;
+			continue;
+		}
+		soa = answer_of(reply, LDNS_RR_TYPE_SOA);
+		if (!soa || ldns_rr_rd_count(soa) < 1 ||
+		    !(m = ldns_rdf2str(ldns_rr_rdf(soa, 0)))) {
+			snprintf(why, whylen, "no SOA record for zone %s (rcode %d)", d->cfg.zone,
+				 ldns_pkt_get_rcode(reply));
+			ldns_pkt_free(reply);
+			free(ns);
+			ret = MIG_DNS_ERROR;
+			continue;
+		}
+		snprintf(mname, sizeof(mname), "%s", m);
+		free(m);
+		ldns_pkt_free(reply);
+		ret = MIG_DNS_ERROR;
+		snprintf(why, whylen, "no address for %s, the primary of zone %s", mname, d->cfg.zone);
+		for (t = 0; t < 2 && ret != X_REPLY && ret != X_STOP; t++) {
+			ldns_rr_type type = t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
+			int r = query(d, ns, (socklen_t)nslen, mname, type, &reply, why, whylen);
+
+			if (r == X_STOP) {
+				ret = X_STOP;
+				break;
+			}
+			if (r != X_REPLY)
+				continue;
+			rr = answer_of(reply, type);
+			if (rr && ldns_rr_rd_count(rr) == 1) {
+				ldns_rdf *a = ldns_rr_rdf(rr, 0);
+				size_t sl = 0;
+				struct sockaddr_storage *ss =
+					ldns_rdf2native_sockaddr_storage(a, (uint16_t)d->cfg.port, &sl);
+
+				if (ss) {
+					memcpy(&d->server, ss, sl);
+					d->server_len = (socklen_t)sl;
+					free(ss);
+					ret = X_REPLY;
+				}
+			}
+			ldns_pkt_free(reply);
+		}
+		free(ns);
+		if (ret == X_REPLY) {
+			sa_text(&d->server, d->server_text, sizeof(d->server_text));
+			pr_info("dns: zone %s: primary server %s (%s, from the SOA record)",
+				d->cfg.zone, mname, d->server_text);
+			ret = 0;
+			break;
+		}
+		if (ret == X_STOP)
+			break;
+	}
+	ldns_resolver_deep_free(res);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* One UPDATE */
+
+static ldns_rr *rr_new(const char *owner, ldns_rr_type t, ldns_rr_class c,
+		       ldns_rdf_type rt, const uint8_t *data, size_t len)
+{
+	ldns_rr *rr = ldns_rr_new();
+	ldns_rdf *o = ldns_dname_new_frm_str(owner);
+
+	if (!rr || !o) {
+		ldns_rr_free(rr);
+		ldns_rdf_deep_free(o);
+		return NULL;
+	}
+	ldns_rr_set_owner(rr, o);
+	ldns_rr_set_type(rr, t);
+	ldns_rr_set_class(rr, c);
+	ldns_rr_set_ttl(rr, 0);
+	if (data) {
+		ldns_rdf *rd = ldns_rdf_new_frm_data(rt, len, data);
+
+		if (!rd || !ldns_rr_push_rdf(rr, rd)) {
+			ldns_rdf_deep_free(rd);
+			ldns_rr_free(rr);
+			return NULL;
+		}
+	}
+	return rr;
+}
+
+static bool push(ldns_rr_list *l, ldns_rr *rr)
+{
+	if (rr && ldns_rr_list_push_rr(l, rr))
+		return true;
+	ldns_rr_free(rr);
+	return false;
+}
+
+/*
+ * The signed UPDATE for name: zone section = the zone; update section =
+ * delete the A RRset, delete the AAAA RRset (class ANY, RFC 2136 2.5.2),
+ * then add each address with TTL 0.  The server applies the message whole.
+ */
+static ldns_pkt *build_update(struct mig_dns *d, const char *name, const struct addrset *a)
+{
+	ldns_rr_list *up = ldns_rr_list_new();
+	ldns_rdf *zone = ldns_dname_new_frm_str(d->cfg.zone);
+	ldns_pkt *pkt = NULL;
+	bool ok = up && zone;
+	int i;
+
+	if (ok)
+		ok = push(up, rr_new(name, LDNS_RR_TYPE_A, LDNS_RR_CLASS_ANY,
+				     LDNS_RDF_TYPE_A, NULL, 0)) &&
+		     push(up, rr_new(name, LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_ANY,
+				     LDNS_RDF_TYPE_AAAA, NULL, 0));
+	for (i = 0; ok && i < a->n4; i++)
+		ok = push(up, rr_new(name, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+				     LDNS_RDF_TYPE_A, a->v4[i], 4));
+	for (i = 0; ok && i < a->n6; i++)
+		ok = push(up, rr_new(name, LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN,
+				     LDNS_RDF_TYPE_AAAA, a->v6[i], 16));
+	if (ok) {
+		pkt = ldns_update_pkt_new(zone, LDNS_RR_CLASS_IN, NULL, up, NULL);
+		zone = NULL;   /* owned by the packet (or freed) now */
+	}
+	ldns_rdf_deep_free(zone);
+	ldns_rr_list_deep_free(up);
+	if (!pkt)
+		return NULL;
+	/* ldns_pkt_query_new set RD; an UPDATE's bits there are Z, zero */
+	ldns_pkt_set_rd(pkt, false);
+	ldns_pkt_set_id(pkt, random_id());
+	if (ldns_update_pkt_tsig_add(pkt, d->tsig) != LDNS_STATUS_OK || !ldns_pkt_tsig(pkt)) {
+		ldns_pkt_free(pkt);
+		return NULL;
+	}
+	return pkt;
+}
+
+static const char *tsig_error_name(unsigned int e)
+{
+	switch (e) {
+	case 16: return "BADSIG";
+	case 17: return "BADKEY";
+	case 18: return "BADTIME";
+	case 22: return "BADTRUNC";
+	}
+	return NULL;
+}
+
+static const char *rcode_name(unsigned int rcode, char *buf, size_t len)
+{
+	ldns_lookup_table *lt = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
+
+	if (lt && lt->name)
+		return lt->name;
+	snprintf(buf, len, "RCODE%u", rcode);
+	return buf;
+}
+
+/*
+ * What a reply says: MIG_DNS_OK, MIG_DNS_TSIG, MIG_DNS_RCODE or
+ * MIG_DNS_ERROR; short (status) and long (log) texts.
+ */
+static int judge(struct mig_dns *d, ldns_pkt *query_pkt, const uint8_t *wire, size_t len,
+		 char *shorttxt, size_t slen, char *why, size_t wlen)
+{
+	const ldns_rdf *mac = ldns_rr_rdf(ldns_pkt_tsig(query_pkt), 3);
+	unsigned int rcode, terr = 0;
+	ldns_pkt *reply = NULL;
+	ldns_rr *tsig;
+	char buf[16];
+	const char *tn, *rn;
+	int ret;
+
+	if (ldns_wire2pkt(&reply, wire, len) != LDNS_STATUS_OK) {
+		snprintf(shorttxt, slen, "malformed reply");
+		snprintf(why, wlen, "malformed reply from %s", d->server_text);
+		return MIG_DNS_ERROR;
+	}
+	rcode = ldns_pkt_get_rcode(reply);
+	rn = rcode_name(rcode, buf, sizeof(buf));
+	tsig = ldns_pkt_tsig(reply);
+	if (tsig && ldns_rr_rd_count(tsig) > 5)
+		terr = ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5));
+	if (ldns_pkt_get_opcode(reply) != LDNS_PACKET_UPDATE) {
+		snprintf(shorttxt, slen, "bad reply");
+		snprintf(why, wlen, "reply from %s is not an UPDATE reply", d->server_text);
+		ret = MIG_DNS_ERROR;
+	} else if (terr) {
+		/* The server refused our signature; its reply is unsigned
+		 * (BADSIG, BADKEY) or signed (BADTIME). */
+		char en[24];
+
+		tn = tsig_error_name(terr);
+		if (tn)
+			snprintf(en, sizeof(en), "%s", tn);
+		else
+			snprintf(en, sizeof(en), "TSIG error %u", terr);
+		snprintf(shorttxt, slen, "TSIG failure (%s)", en);
+		snprintf(why, wlen, "TSIG failure (%s/%s): %s %s key %s%s", rn, en, d->server_text,
+			 terr == 17 ? "does not know" : "rejected our signature with",
+			 d->cfg.key_name,
+			 terr == 18 ? " (clocks differ by more than 5 minutes)" :
+			 terr == 16 ? " (is the secret the server's?)" : "");
+		ret = MIG_DNS_TSIG;
+	} else if (!tsig) {
+		snprintf(shorttxt, slen, "TSIG failure (unsigned reply)");
+		snprintf(why, wlen, "TSIG failure: the %s reply from %s is not signed%s", rn,
+			 d->server_text,
+			 rcode == LDNS_RCODE_NOTAUTH ? " (the server does not accept our key?)" : "");
+		ret = MIG_DNS_TSIG;
+	} else if (!ldns_pkt_tsig_verify(reply, wire, len, d->cfg.key_name,
+					 d->cfg.key_secret, mac)) {
+		/* ldns_pkt_tsig_verify may detach the TSIG record on failure;
+		 * nothing below reads it again */
+		snprintf(shorttxt, slen, "TSIG failure (bad reply signature)");
+		snprintf(why, wlen, "TSIG failure: the %s reply from %s does not verify with key %s",
+			 rn, d->server_text, d->cfg.key_name);
+		ret = MIG_DNS_TSIG;
+	} else if (rcode != LDNS_RCODE_NOERROR) {
+		snprintf(shorttxt, slen, "%s", rn);
+		snprintf(why, wlen, "%s from %s%s", rn, d->server_text,
+			 rcode == LDNS_RCODE_REFUSED ?
+				" (does the zone's allow-update or update-policy admit the key?)" :
+			 rcode == LDNS_RCODE_NOTAUTH ?
+				" (the server is not authoritative for the zone)" :
+			 rcode == LDNS_RCODE_NOTZONE ? " (name outside the zone)" : "");
+		ret = MIG_DNS_RCODE;
+	} else {
+		snprintf(shorttxt, slen, "NOERROR");
+		why[0] = '\0';
+		ret = MIG_DNS_OK;
+	}
+	ldns_pkt_free(reply);
+	return ret;
+}
+
+static void record(struct mig_dns *d, int i, int result, const char *text)
+{
+	struct mig_dns_status *st = &d->st[i];
+
+	st->result = (__u8)result;
+	snprintf(st->text, sizeof(st->text), "%s", text);
+	status_write(d, i);
+	if (result == MIG_DNS_OK) {
+		count(d, MIG_STAT_DNS_UPDATE_OK);
+		return;
+	}
+	count(d, MIG_STAT_DNS_UPDATE_FAIL);
+	if (result == MIG_DNS_TSIG)
+		count(d, MIG_STAT_DNS_TSIG_FAIL);
+}
+
+/* Publish d->cur for name i: MIG_DNS_OK, another mig_dns_result, X_STOP
+ * or X_CHANGED.  retry_ms only goes into the failure's log line. */
+static int publish(struct mig_dns *d, int i, uint64_t retry_ms)
+{
+	const char *name = d->cfg.names[i];
+	struct mig_dns_status *st = &d->st[i];
+	char addrs[512], why[1024], shorttxt[MIG_DNS_TEXT_LEN];
+	uint8_t *wire = NULL, rbuf[4096];
+	size_t wlen = 0, rlen = 0;
+	ldns_pkt *pkt;
+	int ret;
+
+	cur_str(&d->cur, addrs, sizeof(addrs));
+	memcpy(st->want4, d->cur.v4, sizeof(st->want4));
+	memcpy(st->want6, d->cur.v6, sizeof(st->want6));
+	st->n_want4 = (__u8)d->cur.n4;
+	st->n_want6 = (__u8)d->cur.n6;
+
+	pkt = build_update(d, name, &d->cur);
+	if (!pkt || ldns_pkt2wire(&wire, pkt, &wlen) != LDNS_STATUS_OK) {
+		ldns_pkt_free(pkt);
+		pr_warn("dns: %s: cannot build the signed UPDATE (out of memory?); retrying in %.1f s",
+			name, (double)retry_ms / 1000);
+		record(d, i, MIG_DNS_ERROR, "cannot build the UPDATE");
+		return MIG_DNS_ERROR;
+	}
+	st->attempts++;
+	st->last_attempt = (__u64)time(NULL);
+	pr_debug("dns: %s: UPDATE to %s: %s, TTL 0 (attempt %u)", name, d->server_text, addrs,
+		 st->attempts);
+	ret = exchange(d, &d->server, d->server_len, wire, wlen, &d->cur, rbuf, sizeof(rbuf),
+		       &rlen, why, sizeof(why));
+	free(wire);
+	if (ret == X_STOP || ret == X_CHANGED) {
+		if (ret == X_CHANGED)
+			pr_debug("dns: %s: addresses changed while the UPDATE was out: starting over",
+				 name);
+		status_write(d, i);
+		ldns_pkt_free(pkt);
+		return ret;
+	}
+	if (ret == X_REPLY)
+		ret = judge(d, pkt, rbuf, rlen, shorttxt, sizeof(shorttxt), why, sizeof(why));
+	else if (ret == MIG_DNS_TIMEOUT)
+		snprintf(shorttxt, sizeof(shorttxt), "timeout");
+	else if (ret == MIG_DNS_UNREACHABLE)
+		snprintf(shorttxt, sizeof(shorttxt), "server unreachable");
+	else
+		snprintf(shorttxt, sizeof(shorttxt), "error");
+	ldns_pkt_free(pkt);
+
+	if (ret == MIG_DNS_OK) {
+		memcpy(st->addr4, st->want4, sizeof(st->addr4));
+		memcpy(st->addr6, st->want6, sizeof(st->addr6));
+		st->n_addr4 = st->n_want4;
+		st->n_addr6 = st->n_want6;
+		st->last_success = st->last_attempt;
+		pr_info("dns: %s updated: %s, TTL 0 (server %s)", name, addrs, d->server_text);
+	} else {
+		pr_warn("dns: %s: update failed: %s; retrying in %.1f s", name, why,
+			(double)retry_ms / 1000);
+		/* an unreachable or silent primary may have moved: look it
+		 * up again next time (when it came from the SOA) */
+		if ((ret == MIG_DNS_TIMEOUT || ret == MIG_DNS_UNREACHABLE) && !d->cfg.have_server)
+			d->server_len = 0;
+	}
+	record(d, i, ret, shorttxt);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The worker */
+
+static uint64_t jitter(struct mig_dns *d, uint64_t ms)
+{
+	/* 80 % to 120 %: agents that lost the server together do not all
+	 * come back in the same second */
+	return ms * 4 / 5 + rng_next(d) % (ms * 2 / 5 + 1);
+}
+
+/* Wait for an event or timeout_ms (-1: forever).  1 event, 0 timeout,
+ * X_STOP.  An event is followed by a short quiet period, so that the
+ * removal and addition of a move are read as one change. */
+static int wait_event(struct mig_dns *d, int timeout_ms)
+{
+	struct pollfd p = { .fd = d->evfd, .events = POLLIN };
+	uint64_t v;
+	int r, i;
+
+	r = poll(&p, 1, timeout_ms);
+	if (r < 0 && errno != EINTR)
+		pr_debug("dns: poll: %s", strerror(errno));
+	if (r <= 0)
+		return stopping(d) ? X_STOP : 0;
+	for (i = 0; i < SETTLE_MAX; i++) {
+		if (read(d->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			break;
+		if (stopping(d))
+			return X_STOP;
+		if (poll(&p, 1, SETTLE_MS) <= 0)
+			break;
+	}
+	return stopping(d) ? X_STOP : 1;
+}
+
+static void addresses_now(struct mig_dns *d, bool *empty_warned)
+{
+	char buf[512];
+	int e;
+
+	e = read_addrs(&d->cur);
+	if (e)
+		pr_warn("dns: cannot read the host's addresses: %s", strerror(-e));
+	cur_str(&d->cur, buf, sizeof(buf));
+	pr_debug("dns: host addresses: %s", buf);
+	if (d->cur.dropped)
+		pr_warn("dns: more than %d addresses per family: publishing %s",
+			MIG_DNS_MAX_ADDRS, buf);
+	if (!d->cur.n4 && !d->cur.n6) {
+		if (!*empty_warned)
+			pr_warn("dns: no global address to publish; records left as they are until one appears");
+		*empty_warned = true;
+	} else {
+		*empty_warned = false;
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct mig_dns *d = arg;
+	uint64_t backoff = 0, next = 0, now, delay, step;
+	bool empty_warned = false, pending;
+	int i, r, failed;
+
+	addresses_now(d, &empty_warned);
+	for (;;) {
+		if (stopping(d))
+			break;
+		pending = false;
+		for (i = 0; i < d->cfg.n_names; i++)
+			pending |= !d->done[i];
+		now = mono_ms();
+		if (pending && (d->cur.n4 || d->cur.n6) && now >= next) {
+			step = backoff ? backoff * 2 : BACKOFF_FIRST_MS;
+			if (step > BACKOFF_MAX_MS)
+				step = BACKOFF_MAX_MS;
+			delay = jitter(d, step);
+			failed = 0;
+			r = 0;
+			if (!d->server_len) {
+				char why[1024];
+
+				r = find_server(d, why, sizeof(why));
+				if (r && r != X_STOP) {
+					pr_warn("dns: zone %s: %s; retrying in %.1f s", d->cfg.zone,
+						why, (double)delay / 1000);
+					for (i = 0; i < d->cfg.n_names; i++)
+						if (!d->done[i])
+							record(d, i, MIG_DNS_ERROR, "no server found");
+					failed = 1;
+					r = 0;
+				}
+			}
+			for (i = 0; !failed && !r && i < d->cfg.n_names; i++) {
+				if (d->done[i])
+					continue;
+				r = publish(d, i, delay);
+				if (r == MIG_DNS_OK) {
+					d->done[i] = true;
+					r = 0;
+				} else if (r != X_STOP && r != X_CHANGED) {
+					failed++;
+					r = 0;
+				}
+			}
+			if (r == X_STOP)
+				break;
+			if (r == X_CHANGED) {
+				wait_event(d, SETTLE_MS);
+				addresses_now(d, &empty_warned);
+				memset(d->done, 0, sizeof(d->done));
+				backoff = 0;
+				next = 0;
+				continue;
+			}
+			if (failed) {
+				backoff = step;
+				next = mono_ms() + delay;
+			} else {
+				backoff = 0;
+			}
+			continue;
+		}
+		r = wait_event(d, pending && (d->cur.n4 || d->cur.n6) ?
+				  (int)(next - now) : -1);
+		if (r == X_STOP)
+			break;
+		if (r == 1) {
+			struct addrset before = d->cur;
+
+			addresses_now(d, &empty_warned);
+			if (!addrset_eq(&before, &d->cur)) {
+				/* everything again, at once, with the newest
+				 * addresses */
+				memset(d->done, 0, sizeof(d->done));
+				backoff = 0;
+				next = 0;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* API */
+
+static void dns_free(struct mig_dns *d)
+{
+	if (!d)
+		return;
+	if (d->tsig)
+		ldns_resolver_deep_free(d->tsig);
+	if (d->evfd >= 0)
+		close(d->evfd);
+	if (d->map_fd >= 0)
+		close(d->map_fd);
+	pthread_mutex_destroy(&d->lock);
+	explicit_bzero(&d->cfg, sizeof(d->cfg));
+	free(d);
+}
 
 int dns_start(const struct mig_dns_config *cfg, const char *pin_dir,
 	      int stats_fd, int ncpus, struct mig_dns **out)
 {
-	(void)pin_dir;
-	(void)stats_fd;
-	(void)ncpus;
+	sigset_t all, old;
+	struct mig_dns *d;
+	char path[4200];
+	int e;
+
 	*out = NULL;
-	if (!cfg->enabled)
+	if (!cfg->enabled) {
+		/* a status map left by an earlier configuration would show
+		 * names nobody keeps current any more */
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, MIG_MAP_DNS);
+		if (!unlink(path))
+			pr_info("dns: no [dns] configured: removed the old '%s'", path);
 		return 0;
-	pr_err("DNS updates are not built into this migrate-agent");
-	return -EOPNOTSUPP;
+	}
+	if (cfg->n_names < 1 || cfg->n_names > MIG_DNS_MAX_NAMES || !cfg->key_name[0] ||
+	    !cfg->key_secret[0]) {
+		pr_err("dns: incomplete [dns] configuration");
+		return -EINVAL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		pr_err("dns: out of memory");
+		return -ENOMEM;
+	}
+	d->evfd = -1;
+	d->map_fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	d->cfg = *cfg;
+	d->stats_fd = stats_fd;
+	d->ncpus = ncpus;
+	if (getrandom(&d->rng, sizeof(d->rng), 0) != sizeof(d->rng) || !d->rng)
+		d->rng = mono_ms() | 1;
+
+	if (d->cfg.have_server) {
+		if (d->cfg.server.ss_family == AF_INET) {
+			((struct sockaddr_in *)&d->server)->sin_family = AF_INET;
+			((struct sockaddr_in *)&d->server)->sin_addr =
+				((struct sockaddr_in *)&d->cfg.server)->sin_addr;
+			((struct sockaddr_in *)&d->server)->sin_port = htons((uint16_t)d->cfg.port);
+			d->server_len = sizeof(struct sockaddr_in);
+		} else {
+			((struct sockaddr_in6 *)&d->server)->sin6_family = AF_INET6;
+			((struct sockaddr_in6 *)&d->server)->sin6_addr =
+				((struct sockaddr_in6 *)&d->cfg.server)->sin6_addr;
+			((struct sockaddr_in6 *)&d->server)->sin6_port = htons((uint16_t)d->cfg.port);
+			d->server_len = sizeof(struct sockaddr_in6);
+		}
+		sa_text(&d->server, d->server_text, sizeof(d->server_text));
+	}
+
+	d->tsig = ldns_resolver_new();
+	if (!d->tsig) {
+		e = -ENOMEM;
+		pr_err("dns: out of memory");
+		goto fail;
+	}
+	ldns_resolver_set_tsig_keyname(d->tsig, d->cfg.key_name);
+	ldns_resolver_set_tsig_keydata(d->tsig, d->cfg.key_secret);
+	ldns_resolver_set_tsig_algorithm(d->tsig, "hmac-sha256.");
+
+	d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->evfd < 0) {
+		e = -errno;
+		pr_err("dns: eventfd: %s", strerror(-e));
+		goto fail;
+	}
+	d->map_fd = status_open(pin_dir);
+	if (d->map_fd < 0) {
+		e = d->map_fd;
+		goto fail;
+	}
+	status_init(d);
+
+	/* Signals stay with the main thread, whose poll they interrupt. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = -pthread_create(&d->thread, NULL, worker, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		pr_err("dns: cannot start the worker thread: %s", strerror(-e));
+		goto fail;
+	}
+	d->running = true;
+	pr_info("dns: keeping %d name%s of zone %s current (key %s, server %s)",
+		d->cfg.n_names, d->cfg.n_names == 1 ? "" : "s", d->cfg.zone, d->cfg.key_name,
+		d->cfg.have_server ? d->server_text : "from the zone's SOA");
+	*out = d;
+	return 0;
+fail:
+	dns_free(d);
+	return e;
 }
 
 void dns_addresses_changed(struct mig_dns *d)
 {
-	(void)d;
+	uint64_t one = 1;
+
+	if (!d)
+		return;
+	/* non-blocking: the counter saturates long before that matters */
+	if (write(d->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_debug("dns: eventfd write: %s", strerror(errno));
 }
 
 void dns_stop(struct mig_dns *d)
 {
-	(void)d;
+	if (!d)
+		return;
+	if (d->running) {
+		pthread_mutex_lock(&d->lock);
+		d->stop = true;
+		pthread_mutex_unlock(&d->lock);
+		dns_addresses_changed(d);
+		pthread_join(d->thread, NULL);
+	}
+	dns_free(d);
 }

@@ -162,6 +162,7 @@ static void on_closed(struct agent *a, const struct mig_event *ev)
 		mig_wipe(&flow, sizeof(flow));
 	}
 	pr_debug("closed %s", tuple_str(&ev->tuple, ts, sizeof(ts)));
+	addr_release_unused(a);
 }
 
 int events_handle(void *ctx, void *data, size_t len)

@@ -432,10 +432,41 @@ int refresh_macs(struct agent *a, const struct mig_tuple *sock)
 }
 
 /*
- * Undo the retransmission backoff of a socket: one ICMP unreachable per
- * backoff step, quoting the socket's own segment at SND.UNA and sent to
- * this host (RFC 6069; the kernel's tcp_ld_RTO_revert).  The last revert
- * finds the timer expired and retransmits at once.
+ * Make our own socket send an ACK now, with its current window: during the
+ * move its window updates were held back or went to the old address, and a
+ * peer waiting on a zero window probes with backoff.  A zero-length
+ * segment "from the peer" just below RCV.NXT, handed to our own stack, is
+ * out of window and answered with an immediate duplicate ACK.
+ */
+static int provoke_ack(const struct mig_tuple *sock, const struct mig_sockinfo *si)
+{
+	uint8_t tcp[20];
+	uint32_t v;
+	uint16_t cs;
+	int af = af_of(sock);
+
+	memset(tcp, 0, sizeof(tcp));
+	memcpy(tcp, &sock->rport, 2);
+	memcpy(tcp + 2, &sock->lport, 2);
+	v = htonl(si->rcv_nxt - 1);
+	memcpy(tcp + 4, &v, 4);
+	v = htonl(si->snd_una);
+	memcpy(tcp + 8, &v, 4);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x10;   /* ACK */
+	tcp[14] = tcp[15] = 0xff;
+	cs = htons(l4_csum(af, sock->raddr, sock->laddr, 6, tcp, 20));
+	memcpy(tcp + 16, &cs, 2);
+	return send_raw(af, sock->raddr, sock->laddr, 6, tcp, 20);
+}
+
+/*
+ * Resume a socket after a commit.  Its ACK goes out at once (provoke_ack);
+ * and if it has unacknowledged data in retransmission backoff, one ICMP
+ * unreachable per backoff step, quoting its own segment at SND.UNA and sent
+ * to this host, undoes the backoff (RFC 6069; the kernel's
+ * tcp_ld_RTO_revert): the last revert finds the timer expired and
+ * retransmits at once.
  */
 static void kick(struct agent *a, const struct mig_tuple *sock)
 {
@@ -446,7 +477,20 @@ static void kick(struct agent *a, const struct mig_tuple *sock)
 	int i, af = af_of(sock);
 	char ts[128];
 
-	if (dp_sockinfo_one(a, sock, &si) || si.snd_una == si.snd_nxt || !si.backoff)
+	i = dp_sockinfo_one(a, sock, &si);
+	if (i) {
+		pr_debug("%s: no socket record to resume (%s)", tuple_str(sock, ts, sizeof(ts)),
+			 strerror(-i));
+		return;
+	}
+	pr_debug("%s: snd_una %u snd_nxt %u backoff %u retransmits %u",
+		 tuple_str(sock, ts, sizeof(ts)), si.snd_una, si.snd_nxt, si.backoff,
+		 si.retransmits);
+	if (!may_move(si.state))
+		return;
+	if (provoke_ack(sock, &si) == 0)
+		stat_add(a, MIG_STAT_KICKS, 1);
+	if (si.snd_una == si.snd_nxt || !si.retransmits || !si.backoff)
 		return;
 	memset(icmp, 0, sizeof(icmp));
 	seq = htonl(si.snd_una);

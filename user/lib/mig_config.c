@@ -45,7 +45,7 @@ static void quote(char *out, size_t outlen, const char *text, size_t len)
 
 		out[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
 	}
-	if (i < len && n + 4 < outlen) {
+	if (i < len && n + 3 < outlen) {
 		memcpy(out + n, "...", 3);
 		n += 3;
 	}
@@ -735,8 +735,10 @@ static int read_line(FILE *f, char buf[LINE_MAX_CHARS + 2], size_t *len)
 	int ch;
 
 	while ((ch = getc(f)) != EOF && ch != '\n') {
-		if (ch == '\0')
+		if (ch == '\0') {
+			buf[n] = '\0';
 			return -EILSEQ;
+		}
 		if (n > LINE_MAX_CHARS) {
 			buf[n] = '\0';
 			*len = n;
