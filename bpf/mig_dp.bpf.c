@@ -15,6 +15,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "lib/mig_maps.h"
 #include "lib/mig_pkt.h"
@@ -117,6 +118,7 @@ static __always_inline bool rate_ok(void)
 struct sock_seqs {
 	__u32 snd_una, snd_nxt, rcv_nxt;
 	__u8 state;
+	__u8 rcv_wscale;   /* MIG_NO_WSCALE if the connection has none */
 };
 
 static __always_inline int sock_seqs(struct mig_ctx *c, const struct mig_tuple *s,
@@ -152,6 +154,16 @@ static __always_inline int sock_seqs(struct mig_ctx *c, const struct mig_tuple *
 	out->snd_nxt = tp->snd_nxt;
 	out->rcv_nxt = tp->rcv_nxt;
 	out->state = tp->inet_conn.icsk_inet.sk.__sk_common.skc_state;
+	{
+		/* through a separate pointer: clang 14 otherwise computes the
+		 * bitfield's CO-RE offset from tcp_sock and adds rx_opt's
+		 * offset twice (verifier-visible miscompile, worked around) */
+		struct tcp_options_received *ro = &tp->rx_opt;
+
+		asm volatile("" : "+r"(ro));
+		out->rcv_wscale = BPF_CORE_READ_BITFIELD_PROBED(ro, wscale_ok) ?
+			BPF_CORE_READ_BITFIELD_PROBED(ro, rcv_wscale) : MIG_NO_WSCALE;
+	}
 	bpf_sk_release(skc);
 	return 0;
 }
@@ -166,12 +178,14 @@ static __always_inline bool state_may_move(__u8 st)
  * Turn the received segment into our answer, in place, and send it back
  * where it came from: addresses, ports and MACs swapped, the TCP header
  * replaced by a 48-byte one (seq, ack, flags, opt: a 25-byte option or
- * NULL, padded with NOPs).  Only segments with a 48-byte header and no
+ * NULL, padded with NOPs; ws: a window scale option in the padding, for
+ * SYN/ACKs, so that stateful middleboxes (NAT conntrack) learn the
+ * connection's real window scaling; MIG_NO_WSCALE for none).  Only segments with a 48-byte header and no
  * payload get here, so the frame keeps its size.
  */
 static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 					  __u32 seq, __u32 ack, __u8 flags,
-					  const __u8 *opt)
+					  const __u8 *opt, __u8 ws)
 {
 	struct scratch *sc = scratch();
 	__u32 csum_off = l4_csum_off(p);
@@ -206,6 +220,11 @@ static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 	if (opt)
 		for (i = 0; i < MIG_OPT_LEN_SIG; i++)
 			new[20 + i] = opt[i];
+	if (ws != MIG_NO_WSCALE) {
+		new[45] = 3;   /* window scale */
+		new[46] = 3;
+		new[47] = ws;
+	}
 	diff = bpf_csum_diff((__be32 *)old, MIG_SIG_HDR_LEN, (__be32 *)new,
 			     MIG_SIG_HDR_LEN, 0);
 	new[16] = csum & 0xff;                      /* keep the field, fix below */
@@ -272,7 +291,7 @@ static __always_inline enum verdict reject(struct mig_ctx *c, struct mig_pkt *p,
 		return V_DROP;
 	}
 	mig_count(MIG_STAT_RST_SENT);
-	return reply(c, p, 0, p->seq + 1, TCP_RST | TCP_ACK, NULL);
+	return reply(c, p, 0, p->seq + 1, TCP_RST | TCP_ACK, NULL, MIG_NO_WSCALE);
 }
 
 /* (clang 14 leaves a non-constant __builtin_memcmp as a libc call) */
@@ -385,7 +404,8 @@ static __always_inline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p
 	mig_opt_build_sig(opt, MIG_SUB_MIGRATE_ACK, o->reqno, cand.nonce,
 			  f->macs[idx].own_ack);
 	mig_count(MIG_STAT_MSYN_ANSWERED);
-	return reply(c, p, ss.snd_una - 1, ss.rcv_nxt, TCP_SYN | TCP_ACK, opt);
+	return reply(c, p, ss.snd_una - 1, ss.rcv_nxt, TCP_SYN | TCP_ACK, opt,
+		     ss.rcv_wscale);
 }
 
 /* Mover: a Migrate SYN/ACK (first one commits; repeats get the CONFIRM
@@ -434,7 +454,7 @@ static __always_inline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt
 	}
 	mig_opt_build_sig(opt, MIG_SUB_CONFIRM, o->reqno, o->id, confirm);
 	mig_count(MIG_STAT_CONFIRM_SENT);
-	return reply(c, p, ss.snd_nxt, ss.rcv_nxt, TCP_ACK, opt);
+	return reply(c, p, ss.snd_nxt, ss.rcv_nxt, TCP_ACK, opt, MIG_NO_WSCALE);
 bad:
 	mig_count(MIG_STAT_ACK_BAD);
 	return V_DROP;

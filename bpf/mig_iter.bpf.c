@@ -8,6 +8,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "migrate/mig_abi.h"
 
@@ -60,6 +61,16 @@ int mig_iter_tcp(struct bpf_iter__tcp *ctx)
 	si.state = skc->skc_state;
 	si.backoff = tp->inet_conn.icsk_backoff;
 	si.retransmits = tp->inet_conn.icsk_retransmits;
+	{
+		/* through a separate pointer: clang 14 otherwise computes the
+		 * bitfield's CO-RE offset from tcp_sock and adds rx_opt's
+		 * offset twice (verifier-visible miscompile, worked around) */
+		struct tcp_options_received *ro = &tp->rx_opt;
+
+		asm volatile("" : "+r"(ro));
+		si.rcv_wscale = BPF_CORE_READ_BITFIELD_PROBED(ro, wscale_ok) ?
+			BPF_CORE_READ_BITFIELD_PROBED(ro, rcv_wscale) : MIG_NO_WSCALE;
+	}
 	bpf_seq_write(seq, &si, sizeof(si));
 	return 0;
 }

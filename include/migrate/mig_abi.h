@@ -191,8 +191,9 @@ struct mig_sockinfo {
 	__u8  state;
 	__u8  backoff;           /* icsk_backoff */
 	__u8  retransmits;       /* icsk_retransmits */
-	__u8  pad;
+	__u8  rcv_wscale;        /* our window scale, MIG_NO_WSCALE if none */
 };
+#define MIG_NO_WSCALE 0xff
 _Static_assert(sizeof(struct mig_sockinfo) == 56, "mig_sockinfo size");
 
 /* mig_tokens: token (as a u64 of its wire bytes) -> socket tuple, for the

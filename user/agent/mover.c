@@ -196,6 +196,19 @@ static int send_raw(int af, const uint32_t *src, const uint32_t *dst, uint8_t pr
 	return ret;
 }
 
+/* The 3 bytes after our 25-byte option: the connection's window scale
+ * (stateful middleboxes learn it from SYN and SYN/ACK), else NOPs. */
+static void put_wscale(uint8_t *p, uint8_t ws)
+{
+	if (ws == MIG_NO_WSCALE) {
+		p[0] = p[1] = p[2] = 1;
+	} else {
+		p[0] = 3;
+		p[1] = 3;
+		p[2] = ws;
+	}
+}
+
 static struct move *move_of(struct agent *a, const struct mig_tuple *sock, bool create)
 {
 	struct move *free_slot = NULL;
@@ -259,7 +272,7 @@ static int send_msyn(struct agent *a, struct move *m)
 	tcp[14] = 0xff;
 	tcp[15] = 0xff;
 	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE, m->reqno, f.token, mac);
-	tcp[45] = tcp[46] = tcp[47] = 1;
+	put_wscale(tcp + 45, si.rcv_wscale);
 	cs = htons(l4_csum(af_of(&m->wire), m->wire.laddr, m->wire.raddr, 6, tcp, 48));
 	memcpy(tcp + 16, &cs, 2);
 	err = send_raw(af_of(&m->wire), m->wire.laddr, m->wire.raddr, 6, tcp, 48);
@@ -483,9 +496,9 @@ static void kick(struct agent *a, const struct mig_tuple *sock)
 			 strerror(-i));
 		return;
 	}
-	pr_debug("%s: snd_una %u snd_nxt %u backoff %u retransmits %u",
+	pr_debug("%s: snd_una %u snd_nxt %u backoff %u retransmits %u wscale %u",
 		 tuple_str(sock, ts, sizeof(ts)), si.snd_una, si.snd_nxt, si.backoff,
-		 si.retransmits);
+		 si.retransmits, si.rcv_wscale);
 	if (!may_move(si.state))
 		return;
 	if (provoke_ack(sock, &si) == 0)
@@ -584,7 +597,7 @@ void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
 	tcp[14] = tcp[15] = 0xff;
 	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE_ACK, reqno, in.nonce,
 			  f.macs[idx].own_ack);
-	tcp[45] = tcp[46] = tcp[47] = 1;
+	put_wscale(tcp + 45, si.rcv_wscale);
 	cs = htons(l4_csum(af_of(wire), wire->laddr, wire->raddr, 6, tcp, 48));
 	memcpy(tcp + 16, &cs, 2);
 	send_raw(af_of(wire), wire->laddr, wire->raddr, 6, tcp, 48);

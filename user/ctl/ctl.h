@@ -103,5 +103,7 @@ const char *ctl_token_hex(const __u8 token[MIG_TOKEN_LEN], char buf[CTL_TOKEN_LE
 int cmd_show(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+/* "show dns" and "dns" (dns.c) */
+int cmd_dns(int argc, char **argv);
 
 #endif

@@ -3,7 +3,7 @@
  * main.c - migratectl: global options and subcommand dispatch.
  *
  *   migratectl [-j|-p] [-d DIR] [-v] [show [flows] | show stats [NAME] |
- *                                    stats [NAME] | dump | help]
+ *                                    stats [NAME] | show dns | dns | dump | help]
  *
  * Bare "migratectl" means "migratectl show", as bare "wg" means "wg show".
  */
@@ -88,6 +88,8 @@ static void usage(FILE *f)
 		"  show [flows]        keyed flows (the default command)\n"
 		"  show stats [NAME]   counters, or the value of one counter\n"
 		"  stats [NAME]        same as 'show stats'\n"
+		"  show dns            names kept current in DNS: addresses, result\n"
+		"  dns                 same as 'show dns'\n"
 		"  dump                keyed flows, tab-separated, no header\n"
 		"  help                this text\n"
 		"\n"
@@ -140,6 +142,7 @@ static const struct {
 	{ "show",  cmd_show },
 	{ "stats", cmd_stats },
 	{ "dump",  cmd_dump },
+	{ "dns",   cmd_dns },
 };
 
 static int run(int argc, char **argv)
@@ -224,6 +227,9 @@ static int run(int argc, char **argv)
 		usage(stdout);
 		return EXIT_SUCCESS;
 	}
+	/* "show dns" is dispatched here so that show.c stays as it is */
+	if (argc > 1 && !strcmp(argv[0], "show") && !strcmp(argv[1], "dns"))
+		return cmd_dns(argc - 1, argv + 1);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[0], commands[i].name))
 			return commands[i].fn(argc, argv);

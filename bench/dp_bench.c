@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * dp_bench - per-packet cost of the data path programs (bpf/mig_dp.bpf.c),
+ * measured with bpf_prog_test_run_opts against an empty program of the
+ * same type (r0 = 0; exit) in the same run.
+ *
+ * Setup as tests/bpf/test_dp.c (shared: tests/bpf/dp_fixture.h): a private
+ * netns with real, quiet TCP connections, so that the Migrate SYN case
+ * finds its socket; maps filled as the agent fills them.
+ *
+ * Two methods:
+ *   repeat  one syscall, opts.repeat = N; opts.duration is the kernel's
+ *           average ns per run.  test_run hands the SAME buffer to every
+ *           run, so a rewrite changes the input of the next run.  The
+ *           migrated cases therefore install translations both ways
+ *           (wire -> socket and socket -> wire tuple), so that every run
+ *           does a full rewrite; the xlate counters prove it.
+ *   loop    N syscalls with repeat = 1, mean of opts.duration.  For the
+ *           Migrate SYN, which the first run turns into a SYN/ACK.  Each
+ *           run then pays the timer reads of one test_run, so compare it
+ *           only with the empty program measured the same way.
+ *
+ * Output: a Markdown table (case, method, ns/packet, ratio to the empty
+ * program), the median of -r rounds.  Root only.
+ *
+ * usage: dp_bench [-n REPEAT] [-l LOOPS] [-r ROUNDS]
+ */
+#include <getopt.h>
+
+#include "../tests/bpf/dp_fixture.h"
+
+static struct mig_dp *skel;
+static struct fx_conn conns[2];
+
+static int empty_prog(enum bpf_prog_type type, const char *name)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(type, name, "GPL", insns, 2, NULL);
+}
+
+struct bcase {
+	const char *name;
+	int fd;
+	bool skb;
+	bool loop;              /* loop method, else repeat */
+	int empty;              /* index of the baseline in cases[] */
+	__u32 want_ret;
+	__u32 stat;             /* counter that must grow by the run count, or MIG_STAT__MAX */
+	__u8 frame[FX_PKT_MAX];
+	size_t len;
+	double ns[16];          /* per round */
+	double med;
+};
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One measurement: average ns per run. */
+static int measure(struct bcase *c, int repeat, int loops, double *ns)
+{
+	static struct fx_res r;
+	__u64 before = c->stat < MIG_STAT__MAX ? fx_stat(skel, c->stat) : 0, sum = 0;
+	long runs;
+	int i;
+
+	if (c->loop) {
+		for (i = 0; i < loops; i++) {
+			if (fx_run(c->fd, c->skb, c->frame, c->len, 0, 1, &r))
+				return -1;
+			sum += r.duration;
+		}
+		*ns = (double)sum / loops;
+		runs = loops;
+	} else {
+		if (fx_run(c->fd, c->skb, c->frame, c->len, 0, repeat, &r))
+			return -1;
+		*ns = r.duration;
+		runs = repeat;
+	}
+	if (r.ret != c->want_ret) {
+		fprintf(stderr, "%s: verdict %u, want %u\n", c->name, r.ret, c->want_ret);
+		return -1;
+	}
+	if (c->stat < MIG_STAT__MAX && fx_stat(skel, c->stat) - before != (__u64)runs) {
+		fprintf(stderr, "%s: counter %u grew by %llu, want %ld: not every run did the work\n",
+			c->name, c->stat,
+			(unsigned long long)(fx_stat(skel, c->stat) - before), runs);
+		return -1;
+	}
+	return 0;
+}
+
+/* Translations for the fixed end of conn c (srv) as after a commit to
+ * NEW:FX_NEW_PORT, plus the reverse ones so that repeated runs over one
+ * buffer keep rewriting (see the top). */
+static int install_pingpong(const struct fx_conn *c, int family)
+{
+	struct mig_in in = { .type = MIG_IN_XLATE };
+	struct mig_out out = { .type = MIG_OUT_XLATE };
+	struct mig_tuple wire;
+	__u32 na[4];
+	int fi = bpf_map__fd(skel->maps.mig_ingress), fo = bpf_map__fd(skel->maps.mig_egress);
+
+	fx_addr(family, family == AF_INET ? FX_NEW4 : FX_NEW6, na);
+	fx_tuple(&wire, family, c->srv.t.laddr, c->srv.t.lport, na, htons(FX_NEW_PORT));
+	in.sock = c->srv.t;
+	if (bpf_map_update_elem(fi, &wire, &in, BPF_ANY))
+		return -1;
+	in.sock = wire;
+	if (bpf_map_update_elem(fi, &c->srv.t, &in, BPF_ANY))
+		return -1;
+	out.wire = wire;
+	if (bpf_map_update_elem(fo, &c->srv.t, &out, BPF_ANY))
+		return -1;
+	out.wire = c->srv.t;
+	return bpf_map_update_elem(fo, &wire, &out, BPF_ANY) ? -1 : 0;
+}
+
+static int install_fixed(const struct fx_conn *c)
+{
+	struct mig_token_key tk;
+	struct mig_flow f;
+
+	fx_flow(&f, &c->srv.t, false, 0, 0);
+	memcpy(tk.token, fx_token, 8);
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.mig_flows), &c->srv.t, &f, BPF_ANY) ||
+	       bpf_map_update_elem(bpf_map__fd(skel->maps.mig_tokens), &tk, &c->srv.t, BPF_ANY);
+}
+
+static size_t data_frame(const struct fx_conn *c, bool from_new, bool egress, __u8 *f)
+{
+	static const __u8 payload[100] = "dp_bench payload";
+	struct fx_pkt p;
+	__u32 na[4];
+
+	fx_addr(c->family, c->family == AF_INET ? FX_NEW4 : FX_NEW6, na);
+	if (egress)
+		fx_pkt_in(&p, c->family, c->srv.t.laddr, c->srv.t.lport,
+			  c->srv.t.raddr, c->srv.t.rport);
+	else if (from_new)
+		fx_pkt_in(&p, c->family, na, htons(FX_NEW_PORT),
+			  c->srv.t.laddr, c->srv.t.lport);
+	else
+		fx_pkt_in(&p, c->family, c->srv.t.raddr, c->srv.t.rport,
+			  c->srv.t.laddr, c->srv.t.lport);
+	p.seq = egress ? c->srv.snd_nxt : c->cli.snd_nxt;
+	p.ack = egress ? c->srv.rcv_nxt : c->cli.rcv_nxt;
+	p.flags = 0x18;
+	fx_opt_ts(&p, 1, 2);
+	p.payload = payload;
+	p.plen = sizeof(payload);
+	return fx_build(&p, f);
+}
+
+static size_t msyn_frame(const struct fx_conn *c, __u8 *f)
+{
+	struct fx_pkt p;
+	__u8 mac[8];
+	__u32 na[4];
+
+	fx_addr(c->family, c->family == AF_INET ? FX_NEW4 : FX_NEW6, na);
+	fx_mac(fx_k_i, MIG_SUB_MIGRATE, 1, mac);
+	/* not FX_NEW_PORT: that wire tuple holds a translation */
+	fx_pkt_in(&p, c->family, na, htons(FX_NEW_PORTB), c->srv.t.laddr, c->srv.t.lport);
+	p.seq = c->cli.snd_una - 1;
+	p.flags = 0x02;
+	p.win = 64240;
+	fx_opt_sig(&p, MIG_SUB_MIGRATE, 1, fx_token, mac);
+	return fx_build(&p, f);
+}
+
+int main(int argc, char **argv)
+{
+	enum { E_TC, E_XDP, E_TC_LOOP, N_EMPTY };
+	static struct bcase cases[16];
+	int repeat = 1000000, loops = 100000, rounds = 3, opt, n = 0, i, k;
+	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc;
+	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1];
+
+	while ((opt = getopt(argc, argv, "n:l:r:h")) != -1) {
+		switch (opt) {
+		case 'n': repeat = atoi(optarg); break;
+		case 'l': loops = atoi(optarg); break;
+		case 'r': rounds = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: %s [-n REPEAT] [-l LOOPS] [-r ROUNDS]\n", argv[0]);
+			return opt == 'h' ? EXIT_SUCCESS : 2;
+		}
+	}
+	if (repeat < 1 || loops < 1 || rounds < 1 || rounds > 16) {
+		fprintf(stderr, "%s: bad -n, -l or -r (rounds 1..16)\n", argv[0]);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: needs root (netns, TCP_REPAIR, BPF); try: sudo make bench\n",
+			argv[0]);
+		return EXIT_FAILURE;
+	}
+	if (fx_netns() || fx_pin_cpu())
+		return EXIT_FAILURE;
+	skel = mig_dp__open_and_load();
+	if (!skel) {
+		fprintf(stderr, "loading mig_dp: %s\n", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	efd_tc = empty_prog(BPF_PROG_TYPE_SCHED_CLS, "empty_tc");
+	efd_xdp = empty_prog(BPF_PROG_TYPE_XDP, "empty_xdp");
+	if (efd_tc < 0 || efd_xdp < 0) {
+		fprintf(stderr, "loading the empty programs: %s\n", strerror(errno));
+		goto fail;
+	}
+	if (fx_conn_open(AF_INET, &conns[0]) || fx_conn_open(AF_INET6, &conns[1]))
+		goto fail;
+	in_tc = bpf_program__fd(skel->progs.mig_in_tc);
+	in_xdp = bpf_program__fd(skel->progs.mig_in_xdp);
+	out_tc = bpf_program__fd(skel->progs.mig_out_tc);
+	if (install_fixed(c4) || install_fixed(c6) ||
+	    install_pingpong(c4, AF_INET) || install_pingpong(c6, AF_INET6)) {
+		fprintf(stderr, "filling the maps: %s\n", strerror(errno));
+		goto fail;
+	}
+
+#define ADD(nm, f, isskb, lp, e, ret, st) \
+	(cases[n] = (struct bcase){ .name = nm, .fd = f, .skb = isskb, .loop = lp, \
+				    .empty = e, .want_ret = ret, .stat = st }, &cases[n++])
+	{
+		/* an untouched flow: the fixed end's connection before any
+		 * migration, seen from cli's socket tuple (no entry) */
+		struct fx_conn plain = *c4;
+		struct bcase *b;
+
+		b = ADD("empty program, TC", efd_tc, true, false, E_TC, 0, MIG_STAT__MAX);
+		b->len = data_frame(c4, false, false, b->frame);
+		b = ADD("empty program, XDP", efd_xdp, false, false, E_XDP, 0, MIG_STAT__MAX);
+		b->len = data_frame(c4, false, false, b->frame);
+		b = ADD("empty program, TC", efd_tc, true, true, E_TC_LOOP, 0, MIG_STAT__MAX);
+		b->len = data_frame(c4, false, false, b->frame);
+
+		/* untouched: use the v4 connection's frames; its ingress key
+		 * (srv <- cli) has a ping-pong entry, so take the raddr of
+		 * another port: a connection the data path never saw */
+		plain.srv.t.rport = htons(ntohs(plain.srv.t.rport) ^ 0x4000);
+		b = ADD("ingress TC, untouched flow", in_tc, true, false, E_TC, TC_ACT_OK,
+			MIG_STAT__MAX);
+		b->len = data_frame(&plain, false, false, b->frame);
+		b = ADD("ingress TC, migrated flow v4", in_tc, true, false, E_TC, TC_ACT_OK,
+			MIG_STAT_XLATE_IN);
+		b->len = data_frame(c4, true, false, b->frame);
+		b = ADD("ingress TC, migrated flow v6", in_tc, true, false, E_TC, TC_ACT_OK,
+			MIG_STAT_XLATE_IN);
+		b->len = data_frame(c6, true, false, b->frame);
+		b = ADD("ingress TC, Migrate SYN answered v4", in_tc, true, true, E_TC_LOOP,
+			TC_ACT_REDIRECT, MIG_STAT_MSYN_ANSWERED);
+		b->len = msyn_frame(c4, b->frame);
+		b = ADD("ingress TC, Migrate SYN answered v6", in_tc, true, true, E_TC_LOOP,
+			TC_ACT_REDIRECT, MIG_STAT_MSYN_ANSWERED);
+		b->len = msyn_frame(c6, b->frame);
+		b = ADD("egress TC, untouched flow", out_tc, true, false, E_TC, TC_ACT_OK,
+			MIG_STAT__MAX);
+		b->len = data_frame(&plain, false, true, b->frame);
+		b = ADD("egress TC, migrated flow v4", out_tc, true, false, E_TC, TC_ACT_OK,
+			MIG_STAT_XLATE_OUT);
+		b->len = data_frame(c4, false, true, b->frame);
+		b = ADD("egress TC, migrated flow v6", out_tc, true, false, E_TC, TC_ACT_OK,
+			MIG_STAT_XLATE_OUT);
+		b->len = data_frame(c6, false, true, b->frame);
+		b = ADD("ingress XDP, untouched flow", in_xdp, false, false, E_XDP, XDP_PASS,
+			MIG_STAT__MAX);
+		b->len = data_frame(&plain, false, false, b->frame);
+		b = ADD("ingress XDP, migrated flow v4", in_xdp, false, false, E_XDP, XDP_PASS,
+			MIG_STAT_XLATE_IN);
+		b->len = data_frame(c4, true, false, b->frame);
+	}
+#undef ADD
+
+	/* rounds interleave the cases, so drift hits all of them alike */
+	for (k = 0; k < rounds; k++)
+		for (i = 0; i < n; i++)
+			if (measure(&cases[i], repeat, loops, &cases[i].ns[k]))
+				goto fail;
+	for (i = 0; i < n; i++) {
+		double s[16];
+
+		memcpy(s, cases[i].ns, sizeof(s));
+		qsort(s, (size_t)rounds, sizeof(double), cmp_d);
+		cases[i].med = s[rounds / 2];
+	}
+
+	printf("| case | method | ns/packet | ratio to empty |\n");
+	printf("|---|---|---:|---:|\n");
+	for (i = 0; i < n; i++) {
+		const struct bcase *b = &cases[i], *e = &cases[b->empty];
+
+		printf("| %s | %s | %.1f | %.2f |\n", b->name,
+		       b->loop ? "loop, repeat=1" : "repeat", b->med,
+		       e->med > 0 ? b->med / e->med : 0.0);
+	}
+	printf("\nrepeat = %d, loop = %d syscalls, median of %d rounds\n", repeat, loops, rounds);
+	fx_conn_close(&conns[0]);
+	fx_conn_close(&conns[1]);
+	close(efd_tc);
+	close(efd_xdp);
+	mig_dp__destroy(skel);
+	return EXIT_SUCCESS;
+fail:
+	fx_conn_close(&conns[0]);
+	fx_conn_close(&conns[1]);
+	mig_dp__destroy(skel);
+	return EXIT_FAILURE;
+}
