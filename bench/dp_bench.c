@@ -50,6 +50,7 @@ struct bcase {
 	int empty;              /* index of the baseline in cases[] */
 	__u32 want_ret;
 	__u32 stat;             /* counter that must grow by the run count, or MIG_STAT__MAX */
+	const struct mig_tuple *token_to;   /* point the test token at this flow first */
 	__u8 frame[FX_PKT_MAX];
 	size_t len;
 	double ns[16];          /* per round */
@@ -71,6 +72,15 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 	long runs;
 	int i;
 
+	/* both connections' flows share the fixture's token */
+	if (c->token_to) {
+		struct mig_token_key tk;
+
+		memcpy(tk.token, fx_token, 8);
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.mig_tokens), &tk, c->token_to,
+					BPF_ANY))
+			return -1;
+	}
 	if (c->loop) {
 		for (i = 0; i < loops; i++) {
 			if (fx_run(c->fd, c->skb, c->frame, c->len, 0, 1, &r))
@@ -181,7 +191,7 @@ int main(int argc, char **argv)
 {
 	enum { E_TC, E_XDP, E_TC_LOOP, N_EMPTY };
 	static struct bcase cases[16];
-	int repeat = 1000000, loops = 100000, rounds = 3, opt, n = 0, i, k;
+	int repeat = 1000000, loops = 100000, rounds = 5, opt, n = 0, i, k;
 	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc;
 	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1];
 
@@ -260,9 +270,11 @@ int main(int argc, char **argv)
 		b = ADD("ingress TC, Migrate SYN answered v4", in_tc, true, true, E_TC_LOOP,
 			TC_ACT_REDIRECT, MIG_STAT_MSYN_ANSWERED);
 		b->len = msyn_frame(c4, b->frame);
+		b->token_to = &c4->srv.t;
 		b = ADD("ingress TC, Migrate SYN answered v6", in_tc, true, true, E_TC_LOOP,
 			TC_ACT_REDIRECT, MIG_STAT_MSYN_ANSWERED);
 		b->len = msyn_frame(c6, b->frame);
+		b->token_to = &c6->srv.t;
 		b = ADD("egress TC, untouched flow", out_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT__MAX);
 		b->len = data_frame(&plain, false, true, b->frame);

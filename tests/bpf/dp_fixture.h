@@ -129,6 +129,7 @@ struct fx_side {
 	int fd;
 	struct mig_tuple t;        /* socket tuple, this side's view */
 	__u32 snd_una, snd_nxt, rcv_nxt;
+	__u8 rcv_wscale;           /* ours, from TCP_INFO; MIG_NO_WSCALE if none */
 };
 
 struct fx_conn {
@@ -189,6 +190,19 @@ static inline int fx_sock_tuple(int fd, struct mig_tuple *t)
 	return 0;
 }
 
+/* Our receive window scale (what mig_dp puts in its Migrate SYN/ACK). */
+static inline int fx_wscale(struct fx_side *s)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &l))
+		return -errno;
+	s->rcv_wscale = (ti.tcpi_options & TCPI_OPT_WSCALE) ? ti.tcpi_rcv_wscale : MIG_NO_WSCALE;
+	return 0;
+}
+
 /*
  * The kernel's sequence numbers of a socket, through TCP_REPAIR: in repair
  * mode TCP_QUEUE_SEQ reads write_seq (TCP_SEND_QUEUE) and rcv_nxt
@@ -221,7 +235,7 @@ static inline int fx_seqs(struct fx_side *s)
 		return err;
 	s->snd_una = s->snd_nxt = snd;
 	s->rcv_nxt = rcv;
-	return 0;
+	return fx_wscale(s);
 }
 
 static inline int fx_xfer(int from, int to, size_t n)

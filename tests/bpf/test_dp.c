@@ -263,7 +263,10 @@ static size_t msyn_ok(const struct sc *s, __u32 reqno, struct fx_pkt *p, __u8 *f
 		    s->c->cli.snd_una - 1, p, f);
 }
 
-/* What the fixed end must answer to Migrate SYN in. */
+/* What the fixed end must answer to Migrate SYN in.  The option space
+ * after MIGRATE_ACK holds a window scale option with the fixed end's
+ * receive shift when the connection scales windows (so that NAT
+ * conntrack on the way learns it), else NOPs. */
 static size_t want_synack(const struct sc *s, const struct fx_pkt *in, __u32 reqno,
 			  const __u8 nonce[8], __u8 *f)
 {
@@ -276,6 +279,11 @@ static size_t want_synack(const struct sc *s, const struct fx_pkt *in, __u32 req
 	r.flags = F_SYN | F_ACK;
 	fx_mac(fx_k_r, MIG_SUB_MIGRATE_ACK, reqno, mac);
 	fx_opt_sig(&r, MIG_SUB_MIGRATE_ACK, reqno, nonce, mac);
+	if (s->c->srv.rcv_wscale != MIG_NO_WSCALE) {
+		r.opts[25] = 3;
+		r.opts[26] = 3;
+		r.opts[27] = s->c->srv.rcv_wscale;
+	}
 	return fx_build(&r, f);
 }
 
