@@ -169,7 +169,7 @@ t_check "$name: data resumed within 5 s of the new address (took ${resume}s)" \
 t_check "$name: the mobile committed a migration" lab_wait_until 3 eq $((cm + 1)) stat mobile committed_mover
 t_check "$name: the server committed it" lab_wait_until 3 eq $((cf + 1)) stat server committed_fixed
 t_check "$name: the server moved the flow to the mobile's net B address" \
-	grep -Eq "now 203\.0\.113\.1:[0-9]+ -> 198\.51\.100\.1:[0-9]+ on the wire \(the peer moved" "$LAB_DIR/agent-server.log"
+	grep -Eq "now 203\.0\.113\.1:$port -> 198\.51\.100\.1:[0-9]+ on the wire \(the peer moved" "$LAB_DIR/agent-server.log"
 finish_transfer "$name"
 move_b_to_a
 

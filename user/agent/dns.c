@@ -801,7 +801,7 @@ static ldns_rr *rr_new(const char *owner, ldns_rr_type t, ldns_rr_class c,
 	ldns_rr_set_owner(rr, o);
 	ldns_rr_set_type(rr, t);
 	ldns_rr_set_class(rr, c);
-	ldns_rr_set_ttl(rr, 0);
+	ldns_rr_set_ttl(rr, 1);
 	if (data) {
 		ldns_rdf *rd = ldns_rdf_new_frm_data(rt, len, data);
 
