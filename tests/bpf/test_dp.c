@@ -205,15 +205,20 @@ static int map_put(struct bpf_map *m, const void *k, const void *v)
 	return bpf_map_update_elem(bpf_map__fd(m), k, v, BPF_ANY) ? -errno : 0;
 }
 
-/* The fixed end's flow (srv socket), as the agent writes it. */
-static int install_fixed(const struct sc *s, __u32 peer_base, struct mig_flow *f)
+/* A fixed end's flow for socket tuple t, as the agent writes it. */
+static int install_fixed_t(const struct mig_tuple *t, __u32 peer_base, struct mig_flow *f)
 {
 	struct mig_token_key tk;
 
-	fx_flow(f, &s->c->srv.t, false, peer_base, 0);
+	fx_flow(f, t, false, peer_base, 0);
 	memcpy(tk.token, fx_token, 8);
-	return map_put(skel->maps.mig_flows, &s->c->srv.t, f) ||
-	       map_put(skel->maps.mig_tokens, &tk, &s->c->srv.t);
+	return map_put(skel->maps.mig_flows, t, f) || map_put(skel->maps.mig_tokens, &tk, t);
+}
+
+/* The fixed end's flow (srv socket). */
+static int install_fixed(const struct sc *s, __u32 peer_base, struct mig_flow *f)
+{
+	return install_fixed_t(&s->c->srv.t, peer_base, f);
 }
 
 /* The mover's flow (cli socket) and the PENDING entry the agent writes
@@ -493,21 +498,25 @@ struct rej_case {
 	__s64 seq_off;          /* seq + 1 - RCV.NXT */
 	bool other_port;        /* addressed to another port of ours */
 	bool same_rst;          /* RST identical to the first case's */
+	int gone;               /* the flow's socket: 0 there, 1 only the
+				 * listener matches, 2 nothing matches */
 };
 
 static const struct rej_case rej_cases[] = {
-	{ "unknown token", MIG_STAT_REJ_TOKEN, 0, true, 1, MAC_OK, 0, false, true },
-	{ "bad mac", MIG_STAT_REJ_MAC, 0, false, 1, MAC_FLIP, 0, false, true },
-	{ "mac of another reqno", MIG_STAT_REJ_MAC, 0, false, 1, MAC_OTHER_REQNO, 0, false, true },
-	{ "mac with the fixed end's key", MIG_STAT_REJ_MAC, 0, false, 1, MAC_REFLECTED, 0, false, true },
-	{ "reqno 0", MIG_STAT_REJ_REQNO, 0, false, 0, MAC_OK, 0, false, true },
-	{ "reqno = last committed", MIG_STAT_REJ_REQNO, 2, false, 2, MAC_OK, 0, false, true },
-	{ "reqno < last committed", MIG_STAT_REJ_REQNO, 2, false, 1, MAC_OK, 0, false, true },
-	{ "reqno beyond the window", MIG_STAT_REJ_REQNO, 0, false, MIG_MAC_WINDOW + 1, MAC_OK, 0, false, true },
-	{ "reqno beyond the window (base 2)", MIG_STAT_REJ_REQNO, 2, false, MIG_MAC_WINDOW + 3, MAC_OK, 0, false, true },
-	{ "seq ahead of RCV.NXT", MIG_STAT_REJ_SEQ, 0, false, 1, MAC_OK, 1, false, false },
-	{ "seq older than RCV.NXT-2^30", MIG_STAT_REJ_SEQ, 0, false, 1, MAC_OK, -(1LL << 30) - 1, false, false },
-	{ "other local port", MIG_STAT_REJ_TOKEN, 0, false, 1, MAC_OK, 0, true, false },
+	{ "unknown token", MIG_STAT_REJ_TOKEN, 0, true, 1, MAC_OK, 0, false, true, 0 },
+	{ "bad mac", MIG_STAT_REJ_MAC, 0, false, 1, MAC_FLIP, 0, false, true, 0 },
+	{ "mac of another reqno", MIG_STAT_REJ_MAC, 0, false, 1, MAC_OTHER_REQNO, 0, false, true, 0 },
+	{ "mac with the fixed end's key", MIG_STAT_REJ_MAC, 0, false, 1, MAC_REFLECTED, 0, false, true, 0 },
+	{ "reqno 0", MIG_STAT_REJ_REQNO, 0, false, 0, MAC_OK, 0, false, true, 0 },
+	{ "reqno = last committed", MIG_STAT_REJ_REQNO, 2, false, 2, MAC_OK, 0, false, true, 0 },
+	{ "reqno < last committed", MIG_STAT_REJ_REQNO, 2, false, 1, MAC_OK, 0, false, true, 0 },
+	{ "reqno beyond the window", MIG_STAT_REJ_REQNO, 0, false, MIG_MAC_WINDOW + 1, MAC_OK, 0, false, true, 0 },
+	{ "reqno beyond the window (base 2)", MIG_STAT_REJ_REQNO, 2, false, MIG_MAC_WINDOW + 3, MAC_OK, 0, false, true, 0 },
+	{ "seq ahead of RCV.NXT", MIG_STAT_REJ_SEQ, 0, false, 1, MAC_OK, 1, false, false, 0 },
+	{ "seq older than RCV.NXT-2^30", MIG_STAT_REJ_SEQ, 0, false, 1, MAC_OK, -(1LL << 30) - 1, false, false, 0 },
+	{ "other local port", MIG_STAT_REJ_TOKEN, 0, false, 1, MAC_OK, 0, true, false, 0 },
+	{ "socket closed, listener left", MIG_STAT_REJ_STATE, 0, false, 1, MAC_OK, 0, false, true, 1 },
+	{ "no socket at all", MIG_STAT_REJ_STATE, 0, false, 1, MAC_OK, 0, false, false, 2 },
 };
 
 TEST(msyn_rejected)
@@ -529,10 +538,17 @@ TEST(msyn_rejected)
 			const struct rej_case *c = &rej_cases[i];
 			__u32 reqno_mac = c->mac == MAC_OTHER_REQNO ? c->reqno + 1 : c->reqno;
 			struct mig_token_key tk;
-			struct mig_tuple tt;
+			struct mig_tuple tt, sock = s.c->srv.t;
 
 			fx_reset(skel);
-			CHECK(!install_fixed(&s, c->peer_base, &f), "install");
+			/* a flow whose socket closed: another remote port
+			 * (the listener still matches the local side), or
+			 * another local port too (nothing matches) */
+			if (c->gone)
+				sock.rport = htons(ntohs(sock.rport) ^ 0x5a5a);
+			if (c->gone == 2)
+				sock.lport = htons(ntohs(sock.lport) ^ 0x5a5a);
+			CHECK(!install_fixed_t(&sock, c->peer_base, &f), "install");
 			fx_mac(c->mac == MAC_REFLECTED ? fx_k_r : fx_k_i, MIG_SUB_MIGRATE,
 			       reqno_mac, mac);
 			if (c->mac == MAC_FLIP)
@@ -540,8 +556,8 @@ TEST(msyn_rejected)
 			n = msyn(&s, s.new_addr, s.new_port, c->reqno,
 				 c->bad_token ? bad_token : fx_token, mac,
 				 s.c->srv.rcv_nxt + (__u32)c->seq_off - 1, &p, in);
-			if (c->other_port) {
-				p.dport = (__u16)(p.dport + 1);
+			if (c->other_port || c->gone == 2) {
+				p.dport = c->other_port ? (__u16)(p.dport + 1) : ntohs(sock.lport);
 				n = fx_build(&p, in);
 			}
 			wn = want_rst(&p, want);
@@ -560,11 +576,12 @@ TEST(msyn_rejected)
 			CHECK(fx_map_count(skel->maps.mig_ingress) == 0,
 			      "%s %s [%s]: mig_ingress has an entry", c->name, s.fam, s.h->name);
 			CHECK(fx_map_count(skel->maps.mig_egress) == 0, "%s: egress", c->name);
-			CHECK_FLOW_SAME(&s.c->srv.t, &f);
+			CHECK_FLOW_SAME(&sock, &f);
+			CHECK(fx_map_count(skel->maps.mig_flows) == 1, "%s: flows", c->name);
 			memcpy(tk.token, fx_token, 8);
 			CHECK(fx_map_count(skel->maps.mig_tokens) == 1 &&
 			      !map_get(skel->maps.mig_tokens, &tk, &tt) &&
-			      !memcmp(&tt, &s.c->srv.t, sizeof(tt)), "%s: tokens", c->name);
+			      !memcmp(&tt, &sock, sizeof(tt)), "%s: tokens", c->name);
 			/* counted for its reason, once */
 			CHECK(fx_stat(skel, c->stat) == 1, "%s %s [%s]: counter %u = %llu",
 			      c->name, s.fam, s.h->name, c->stat,
@@ -910,6 +927,62 @@ TEST(rewrite_migrated)
 		expect(unit_failed, &s, &out_hook, "MIG_MARK out", in, n, MIG_MARK,
 		       out_hook.pass, in, n, &r);
 		CHECK(fx_stat(skel, MIG_STAT_XLATE_OUT) == 2, "marked segment rewritten");
+	}
+}
+
+/* The mover moves again (reqno 2, from NEW2): the translation follows,
+ * the old wire tuple's entry goes, segments from it reach the kernel as
+ * they are. */
+TEST(second_migration)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], nonce[8], mac[8];
+	struct mig_flow f, fw;
+	struct mig_in in_e;
+	struct mig_out out_e;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	__u32 reqno;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		CHECK(!install_fixed(&s, 0, &f), "install");
+		for (reqno = 1; reqno <= 2; reqno++) {
+			const __u32 *a = reqno == 1 ? s.new_addr : s.new_addr2;
+			__u16 port = reqno == 1 ? s.new_port : s.new_port2;
+
+			if (answer_msyn(unit_failed, &s, a, port,
+					reqno == 1 ? &s.a_wire : &s.a_wire2, reqno, nonce))
+				break;
+			fx_mac(fx_k_i, MIG_SUB_CONFIRM, reqno, mac);
+			n = confirm(&s, a, port, reqno, nonce, mac, &p, in);
+			expect(unit_failed, &s, s.h, "CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
+		}
+		CHECK(map_get(skel->maps.mig_ingress, &s.a_wire, &in_e) == -ENOENT,
+		      "%s [%s]: old wire tuple still translated", s.fam, s.h->name);
+		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire2, &in_e) &&
+		      in_e.type == MIG_IN_XLATE && !memcmp(&in_e.sock, &s.c->srv.t, sizeof(in_e.sock)),
+		      "%s [%s]: new wire tuple not translated", s.fam, s.h->name);
+		CHECK(!map_get(skel->maps.mig_egress, &s.c->srv.t, &out_e) &&
+		      !memcmp(&out_e.wire, &s.a_wire2, sizeof(out_e.wire)), "egress not moved");
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw) && fw.migrations == 2 &&
+		      fw.peer_reqno == 2 && !memcmp(&fw.wire, &s.a_wire2, sizeof(fw.wire)),
+		      "%s [%s]: flow after the second commit", s.fam, s.h->name);
+
+		n = data_seg(s.family, s.new_addr2, s.new_port2, s.c->srv.t.laddr,
+			     s.c->srv.t.lport, s.c->cli.snd_nxt, s.c->cli.rcv_nxt, &p, in);
+		memcpy(p.saddr, s.c->cli.t.laddr, 16);
+		p.sport = ntohs(s.c->cli.t.lport);
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, s.h, "data from NEW2", in, n, 0, s.h->pass, want, wn, &r);
+		n = data_seg(s.family, s.new_addr, s.new_port, s.c->srv.t.laddr,
+			     s.c->srv.t.lport, s.c->cli.snd_nxt, s.c->cli.rcv_nxt, &p, in);
+		expect(unit_failed, &s, s.h, "data from the old NEW", in, n, 0, s.h->pass,
+		       in, n, &r);
 	}
 }
 
