@@ -53,6 +53,7 @@ struct agent {
 	const char *pin_dir;
 	char ifaces[16][16];
 	int n_ifaces;
+	bool xdp;                  /* XDP ingress instead of TC */
 	struct mig_dns *dns;
 	const char *pidfile;
 	char cgroup[4096];

@@ -125,8 +125,12 @@ int dp_attach_all(struct agent *a)
 				known = true;
 		if (known)
 			continue;
-		err = tc_attach_one(i->if_index, BPF_TC_INGRESS,
-				    bpf_program__fd(a->dp->progs.mig_in_tc));
+		if (a->xdp)
+			err = bpf_xdp_attach(i->if_index,
+					     bpf_program__fd(a->dp->progs.mig_in_xdp), 0, NULL);
+		else
+			err = tc_attach_one(i->if_index, BPF_TC_INGRESS,
+					    bpf_program__fd(a->dp->progs.mig_in_tc));
 		if (!err)
 			err = tc_attach_one(i->if_index, BPF_TC_EGRESS,
 					    bpf_program__fd(a->dp->progs.mig_out_tc));
@@ -138,7 +142,8 @@ int dp_attach_all(struct agent *a)
 		}
 		if (a->n_attached < sizeof(a->attached) / sizeof(a->attached[0]))
 			a->attached[a->n_attached++] = (int)i->if_index;
-		pr_info("attached to interface '%s'", i->if_name);
+		pr_info("attached to interface '%s' (%s ingress)", i->if_name,
+			a->xdp ? "XDP" : "TC");
 	}
 	if_freenameindex(ifs);
 	return ret;
@@ -160,8 +165,22 @@ void dp_detach_all(void)
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MIG_TC_HANDLE,
 			    .priority = MIG_TC_PRIO);
 
+		struct bpf_prog_info info = {};
+		__u32 id = 0, len = sizeof(info);
+		int fd;
+
 		bpf_tc_detach(&in, &opts);
 		bpf_tc_detach(&out, &opts);
+		/* our XDP program only, never someone else's */
+		if (bpf_xdp_query_id(i->if_index, 0, &id) || !id)
+			continue;
+		fd = bpf_prog_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    !strcmp(info.name, "mig_in_xdp"))
+			bpf_xdp_detach(i->if_index, 0, NULL);
+		close(fd);
 	}
 	if_freenameindex(ifs);
 }

@@ -77,6 +77,8 @@ static void usage(FILE *f)
 "                        options given here override it)\n"
 "  -i, --iface IF        serve interface IF (repeatable; default: every\n"
 "                        interface but lo, also those that appear later)\n"
+"  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
+"                        TC is the right choice on veth)\n"
 "  -l, --log-level L     warn, info or debug (default info)\n"
 "  -v, --verbose         same as --log-level debug\n"
 "      --detach          remove everything pinned under the pin directory\n"
@@ -220,6 +222,7 @@ int main(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "iface", required_argument, NULL, 'i' },
+		{ "xdp", no_argument, NULL, 'x' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "detach", no_argument, NULL, 'D' },
@@ -245,7 +248,7 @@ int main(int argc, char **argv)
 
 	mig_log_init("migrate-agent", level);
 	mig_config_init(&cfg);
-	while ((c = getopt_long(argc, argv, "d:c:k:p:C:i:l:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:c:k:p:C:i:xl:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			a.pin_dir = optarg;
@@ -290,6 +293,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			detach = true;
+			break;
+		case 'x':
+			a.xdp = true;
 			break;
 		case 'h':
 			usage(stdout);
