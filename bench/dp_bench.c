@@ -51,6 +51,7 @@ struct bcase {
 	__u32 want_ret;
 	__u32 stat;             /* counter that must grow by the run count, or MIG_STAT__MAX */
 	const struct mig_tuple *token_to;   /* point the test token at this flow first */
+	bool untouched;         /* the xlate counters must not move */
 	__u8 frame[FX_PKT_MAX];
 	size_t len;
 	double ns[16];          /* per round */
@@ -69,6 +70,7 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 {
 	static struct fx_res r;
 	__u64 before = c->stat < MIG_STAT__MAX ? fx_stat(skel, c->stat) : 0, sum = 0;
+	__u64 xl = fx_stat(skel, MIG_STAT_XLATE_IN) + fx_stat(skel, MIG_STAT_XLATE_OUT);
 	long runs;
 	int i;
 
@@ -103,6 +105,11 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 		fprintf(stderr, "%s: counter %u grew by %llu, want %ld: not every run did the work\n",
 			c->name, c->stat,
 			(unsigned long long)(fx_stat(skel, c->stat) - before), runs);
+		return -1;
+	}
+	if (c->untouched &&
+	    fx_stat(skel, MIG_STAT_XLATE_IN) + fx_stat(skel, MIG_STAT_XLATE_OUT) != xl) {
+		fprintf(stderr, "%s: rewrote an untouched flow\n", c->name);
 		return -1;
 	}
 	return 0;
@@ -260,6 +267,7 @@ int main(int argc, char **argv)
 		plain.srv.t.rport = htons(ntohs(plain.srv.t.rport) ^ 0x4000);
 		b = ADD("ingress TC, untouched flow", in_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT__MAX);
+		b->untouched = true;
 		b->len = data_frame(&plain, false, false, b->frame);
 		b = ADD("ingress TC, migrated flow v4", in_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_IN);
@@ -277,6 +285,7 @@ int main(int argc, char **argv)
 		b->token_to = &c6->srv.t;
 		b = ADD("egress TC, untouched flow", out_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT__MAX);
+		b->untouched = true;
 		b->len = data_frame(&plain, false, true, b->frame);
 		b = ADD("egress TC, migrated flow v4", out_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_OUT);
@@ -286,6 +295,7 @@ int main(int argc, char **argv)
 		b->len = data_frame(c6, false, true, b->frame);
 		b = ADD("ingress XDP, untouched flow", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT__MAX);
+		b->untouched = true;
 		b->len = data_frame(&plain, false, false, b->frame);
 		b = ADD("ingress XDP, migrated flow v4", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT_XLATE_IN);

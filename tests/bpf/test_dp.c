@@ -30,12 +30,21 @@
  * and compared byte for byte; outputs are also checked by recomputing
  * their checksums.  On a mismatch both frames are printed as hex.
  *
+ * Layout of the answers, as mig_dp builds them: a 48-byte TCP header whose
+ * option space is the 25-byte Migrate option, then NOPs; the Migrate
+ * SYN/ACK puts a window scale option (the fixed end socket's receive
+ * shift, read here with TCP_INFO) in the last 3 bytes when the connection
+ * scales windows, for NAT conntrack on the way.  Window: the received
+ * segment's, 0 on RSTs.  IPv4 ID, TOS and IPv6 flow label are kept.
+ *
  * Not testable here: test_run hands the programs linear skbs and XDP
  * buffers with full checksums (CHECKSUM_NONE).  Packets with
  * CHECKSUM_PARTIAL (veth, local senders with offload) or GSO cannot be
- * made through test_run; the TC rewrite relies on bpf_l4_csum_replace
- * with BPF_F_PSEUDO_HDR for them, which the namespace integration tests
- * exercise over veth.
+ * made through test_run; for them the TC rewrite relies on
+ * bpf_l4_csum_replace with BPF_F_PSEUDO_HDR, and only real traffic over
+ * veth (the namespace integration tests) covers that.  Likewise the XDP
+ * rewrite's incremental update is right only for full checksums, which is
+ * all test_run gives it.
  *
  * Root only (unshare, TCP_REPAIR, BPF).  Nothing is pinned; the netns and
  * its sockets die with the process.
