@@ -307,11 +307,6 @@ static __always_inline bool tuple_eq(const struct mig_tuple *a,
 	return !d;
 }
 
-static __always_inline bool addr_eq(const __u32 *a, const __u32 *b)
-{
-	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]));
-}
-
 /* 8-byte values: macs, nonces */
 static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
 {
@@ -368,10 +363,12 @@ static __always_inline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p
 		return reject(c, p, MIG_STAT_REJ_TOKEN);
 	s = *sock;
 	f = bpf_map_lookup_elem(&mig_flows, &s);
-	/* it must be addressed to where the flow is on our side */
-	if (!f || s.family != key->family ||
-	    !addr_eq(f->wire.laddr, key->laddr) ||
-	    f->wire.lport != key->lport)
+	/* It must be addressed to the flow's port on our side.  Any of our
+	 * addresses will do: when both ends moved at once, the peer found our
+	 * new address in DNS before our own migration committed, and the new
+	 * wire tuple then has our new address too (the mac and the return
+	 * routability check decide, not the address). */
+	if (!f || s.family != key->family || f->wire.lport != key->lport)
 		return reject(c, p, MIG_STAT_REJ_TOKEN);
 	d = o->reqno - f->peer_reqno;
 	idx = o->reqno - f->peer_base - 1;

@@ -556,8 +556,15 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 	char t1[128], t2[128];
 
 	m = move_of(a, sock, false);
-	if (m && role == 1)
+	/* We moved and committed; or we were moving too and the peer, which
+	 * found our new address, committed us onto it: nothing left to ask. */
+	if (m && (role == 1 ||
+		  (!bpf_map_lookup_elem(a->flows_fd, sock, &f) &&
+		   addr_usable(af_of(&f.wire), f.wire.laddr)))) {
+		if (role != 1)
+			drop_pending(a, m);
 		m->active = false;
+	}
 	if (refresh_macs(a, sock))
 		pr_warn("%s: cannot refresh authenticators", tuple_str(sock, t1, sizeof(t1)));
 	kick(a, sock);
