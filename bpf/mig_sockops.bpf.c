@@ -492,15 +492,32 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 	}
 	st = sk_state(skops, 0);
 	if (f) {
+		struct mig_event *ev;
+
 		__builtin_memcpy(tk.token, f->token, MIG_TOKEN_LEN);
 		bpf_map_delete_elem(&mig_tokens, &tk);
+		/* the agent removes the translation: now, or after TIME-WAIT */
+		ev = bpf_ringbuf_reserve(&mig_events, sizeof(*ev), 0);
+		if (ev) {
+			__builtin_memset(ev, 0, sizeof(*ev));
+			ev->type = MIG_EV_CLOSED;
+			ev->tuple = t;
+			ev->wire = f->wire;
+			ev->cookie = f->cookie;
+			ev->timewait = skops->args[0] == BPF_TCP_FIN_WAIT2 ||
+				       skops->args[0] == BPF_TCP_CLOSING;
+			bpf_ringbuf_submit(ev, 0);
+		} else {
+			mig_count(MIG_STAT_EV_LOST);
+		}
 		bpf_map_delete_elem(&mig_flows, &t);
 		mig_count(MIG_STAT_CLOSED);
 	}
 	bpf_map_delete_elem(&mig_secrets, &t);
-	if (st && (st->flags & MIG_SK_REPORTED))
+	/* keyed, but the agent has not stored the flow yet: tell it anyway */
+	if (!f && st && (st->flags & MIG_SK_REPORTED))
 		emit(MIG_EV_CLOSED, skops, &t, st, st->key_id);
-	else if (st)
+	else if (st && !(st->flags & MIG_SK_REPORTED))
 		emit(MIG_EV_RELEASE, skops, &t, NULL, st->key_id);
 }
 

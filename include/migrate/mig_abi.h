@@ -268,8 +268,13 @@ struct mig_event {
 	__u32 isn_i;         /* host order */
 	__u32 isn_r;         /* host order */
 	__u8  peer_pub[MIG_PUB_LEN];
+	/* CLOSED: where the flow was on the wire, and whether TIME-WAIT
+	 * follows (its translation must outlive the socket a while) */
+	struct mig_tuple wire;
+	__u8  timewait;
+	__u8  pad2[7];
 };
-_Static_assert(sizeof(struct mig_event) == 104, "mig_event size");
+_Static_assert(sizeof(struct mig_event) == 152, "mig_event size");
 
 /* mig_meta: one entry, written by the agent at start, checked by
  * migratectl. */

@@ -245,20 +245,53 @@ t_check "AAAA o.example.test. too" only dns AAAA o.example.test. 2001:db8:4::65
 t_check "show dns: ok" eq ok field other o.example.test. 'e["result"]'
 t_check "m.example.test. survived named's restart" only dns A m.example.test. 198.51.100.1
 
-t_begin "stop while the server is down: under 3 s; a restart keeps the status"
-dns_server_stop
+t_begin "a silent server: timeout; stopping mid-UPDATE takes under 3 s; restart keeps the status"
+# named runs, but every query is dropped: each UPDATE waits out its 2 s
+lab_nsexec dns nft -f - <<-'EOF'
+	table inet migtest {
+		chain in {
+			type filter hook input priority 0;
+			udp dport 53 drop
+		}
+	}
+EOF
 lab_agent_kill other
+attempts_before=$(field other o.example.test. 'e["attempts"]')
 lab_agent_start other --config "$LAB_DIR/other.conf"
-lab_wait_until 3 log_has other "update failed: server unreachable" || true
-# now retrying: the next UPDATE is due within about a second
-sleep 0.7
+t_check "the log says timeout" \
+	lab_wait_until 4 log_has other "o.example.test.: update failed: timeout (no answer from 2001:db8:3::53 port 53 within 2 s)"
+t_check "show dns: timeout" eq timeout field other o.example.test. 'e["result"]'
+# the next UPDATE goes out about 1 s after the first timed out and waits
+# 2 s for its answer: stop in the middle of that wait
+sleep 1.7
 s0=$(_lab_now_us)
 t_check "the agent exits 0 on SIGTERM" lab_agent_kill other
 s1=$(_lab_now_us)
 echo "   (stopped in $(((s1 - s0) / 1000)) ms)"
 t_check "within 3 s" test $(((s1 - s0) / 1000)) -lt 3000
+t_check "it was stopped while its second UPDATE waited" eq 2 field other o.example.test. 'e["attempts"] - '"$attempts_before"
 t_check "the last success is still shown after restarts" ge 1 field other o.example.test. 'e["last_success"]'
-dns_server_start dns 203.0.113.53 2001:db8:3::53
+lab_nsexec dns nft delete table inet migtest
+
+# ---------------------------------------------------------------------------
+t_begin "REFUSED for one name: logged and shown; the next name is still published"
+dns_server_stop
+DNS_DENY=refused.example.test. dns_server_start dns 203.0.113.53 2001:db8:3::53
+conf "$LAB_DIR/refused.conf" refused.example.test. $DNS6 "$KEY"
+echo "name = p.example.test." >>"$LAB_DIR/refused.conf"
+tsig_before=$(counter other dns_tsig_failed)
+lab_agent_start other --config "$LAB_DIR/refused.conf"
+t_check "the log says REFUSED" \
+	lab_wait_until 3 log_has other "refused.example.test.: update failed: REFUSED from 2001:db8:3::53 port 53"
+t_check "p.example.test. is published all the same" \
+	lab_wait_until 3 only dns A p.example.test. 192.0.2.65
+both() {
+	echo "$(field other refused.example.test. 'e["result"] + " " + e["detail"]')," \
+		"$(field other p.example.test. 'e["result"]')"
+}
+t_check "show dns: rcode REFUSED for one, ok for the other" eq "rcode REFUSED, ok" both
+t_check "a REFUSED is no TSIG failure" eq "$tsig_before" counter other dns_tsig_failed
+lab_agent_stop other
 
 # ---------------------------------------------------------------------------
 t_begin "no server configured: the primary comes from the zone's SOA (MNAME)"
@@ -266,11 +299,12 @@ conf "$LAB_DIR/soa.conf" s.example.test. "" "$KEY"
 printf 'nameserver %s\n' "$DNS4" >"$LAB_DIR/resolv.conf"
 # A private mount namespace: this agent's /etc/resolv.conf names the lab's
 # named; the machine's own file stays as it is and is never used.
+# shellcheck disable=SC2016 # expanded by that sh
 lab_bg soa agent-soa unshare --mount --propagation private sh -c \
 	'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$LAB_DIR/resolv.conf" \
 	"$LAB_BUILD/migrate-agent" --pin-dir "$(lab_pindir soa)" --cgroup "$(lab_cgroup soa)" \
 	--config "$LAB_DIR/soa.conf"
-LAB_PIN[soa]=$(lab_pindir soa)
+LAB_PIN["soa"]=$(lab_pindir soa)   # so that lab_cleanup detaches it
 t_check "A s.example.test. lands" lab_wait_until 5 only dns A s.example.test. 192.0.2.129
 t_check "the log names the primary it found" \
 	grep -qF "primary server ns.example.test. (203.0.113.53 port 53, from the SOA record)" \

@@ -56,6 +56,7 @@ start_transfer() {
 	lab_wait_until 5 ge $((16 << 20)) fsize "$LAB_DIR/$name.got"
 }
 
+map_count() { bpftool -j map dump pinned "$(lab_pindir "$1")/$2" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
 
 # finish_transfer NAME: both ends exit 0 and the bytes are exact
@@ -90,6 +91,11 @@ for fam in 4 6; do
 		check_migrated "$name" 1 "$new"
 		finish_transfer "$name"
 		t_check "$name: flow state removed after close" lab_wait_until 3 eq 0 nflows mobile
+		if [ "$dir" = down ]; then
+			# the mobile closes second (no TIME-WAIT): translation gone at once
+			t_check "$name: the mobile's translation is removed" \
+				lab_wait_until 3 eq 00 eval 'echo "$(map_count mobile mig_ingress)$(map_count mobile mig_egress)"'
+		fi
 		move_b_to_a
 	done
 done

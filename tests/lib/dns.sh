@@ -25,7 +25,6 @@
 DNS_ZONE=example.test.
 DNS_DIR=
 DNS_NAMED=named     # lab_bg process name of the server
-DNS_HOST=
 declare -ga DNS_ADDRS=()
 
 _dns_need() {
@@ -67,8 +66,9 @@ dns_key() {
 # dns_server_start HOST ADDR [ADDR...] [-- KEYNAME] - write the
 # configuration and the zone (first start only) and run named in HOST,
 # listening on each ADDR (v4 or v6) port 53; updates are allowed for the key
-# KEYNAME (default mig-key, made with dns_key first). Returns once named
-# answers the zone's SOA on the first ADDR.
+# KEYNAME (default mig-key, made with dns_key first) on every name of the
+# zone but those in $DNS_DENY (space-separated absolute names, refused with
+# REFUSED). Returns once named answers the zone's SOA on the first ADDR.
 dns_server_start() {
 	local h=${1:-} keyname=mig-key a v4=() v6=() ns
 	_dns_need || return 1
@@ -94,10 +94,14 @@ dns_server_start() {
 		echo "dns_server_start: no key '$keyname' (dns_key $keyname)" >&2
 		return 1
 	fi
-	DNS_HOST=$h
 	DNS_ADDRS=("${v4[@]}" "${v6[@]}")
 
-	local listen4="none;" listen6="none;"
+	local listen4="none;" listen6="none;" policy n
+	policy="update-policy {"
+	for n in ${DNS_DENY:-}; do
+		policy+=" deny \"$keyname\" name $n ANY;"
+	done
+	policy+=" grant \"$keyname\" subdomain $DNS_ZONE ANY; };"
 	if ((${#v4[@]})); then listen4=$(printf '%s; ' "${v4[@]}"); fi
 	if ((${#v6[@]})); then listen6=$(printf '%s; ' "${v6[@]}"); fi
 	cat >"$DNS_DIR/named.conf" <<-EOF
@@ -120,11 +124,12 @@ dns_server_start() {
 		zone "$DNS_ZONE" {
 			type primary;
 			file "$DNS_DIR/example.test.zone";
-			allow-update { key "$keyname"; };
+			$policy
 		};
 	EOF
 	if [[ ! -e $DNS_DIR/example.test.zone ]]; then
 		{
+			# shellcheck disable=SC2016 # the zone file's own $TTL
 			printf '$TTL 3600\n'
 			printf '@ IN SOA ns.%s hostmaster.%s 1 3600 600 86400 0\n' "$DNS_ZONE" "$DNS_ZONE"
 			printf '@ IN NS ns.%s\n' "$DNS_ZONE"

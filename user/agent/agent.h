@@ -74,6 +74,12 @@ struct agent {
 	bool recheck;              /* addresses or routes changed */
 	uint64_t recheck_ns;
 	struct move moves[MAX_MOVES];
+	/* translations of closed flows, removed when due */
+	struct forget {
+		struct mig_tuple sock, wire;
+		uint64_t due_ns;
+	} forget[256];
+	size_t n_forget;
 	/* addresses we put on lo to keep old sockets working */
 	struct mig_tuple kept[64]; /* laddr and family used */
 	size_t n_kept;
@@ -119,6 +125,10 @@ int addr_keep_local(struct agent *a, const struct mig_tuple *t);
 void addr_release_unused(struct agent *a);
 
 /* mover.c */
+#define XLATE_TIMEWAIT_NS (65ULL * 1000000000ULL)
+void xlate_forget(struct agent *a, const struct mig_tuple *sock,
+		  const struct mig_tuple *wire, uint64_t due_ns);
+void xlate_forget_due(struct agent *a);
 void mover_reconcile(struct agent *a);
 void mover_tick(struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);

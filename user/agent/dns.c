@@ -86,9 +86,16 @@ struct mig_dns {
 	bool done[MIG_DNS_MAX_NAMES];   /* cur is published for this name */
 	struct sockaddr_storage server; /* where UPDATEs go */
 	socklen_t server_len;           /* 0: find it (SOA MNAME) */
+	bool refind;                    /* it did not answer: find it again */
+	bool woke;                      /* an event was consumed mid-exchange */
+	bool dropped_warned;
 	char server_text[INET6_ADDRSTRLEN + 16];
 	uint64_t rng;
 };
+
+_Static_assert(MIG_CONF_MAX_NAMES <= MIG_DNS_MAX_NAMES, "one status entry per configured name");
+_Static_assert(sizeof(((struct mig_dns_status *)0)->name) == MIG_DNS_NAME_MAX + 1,
+	       "status names hold configured names");
 
 /* Internal outcomes beyond enum mig_dns_result. */
 enum { X_REPLY = 0, X_STOP = 100, X_CHANGED = 101 };
@@ -518,7 +525,8 @@ static void status_init(struct mig_dns *d)
 			memset(d->st[i].want6, 0, sizeof(d->st[i].want6));
 			d->st[i].n_want4 = d->st[i].n_want6 = 0;
 		}
-		snprintf(d->st[i].name, sizeof(d->st[i].name), "%s", d->cfg.names[i]);
+		/* both are MIG_DNS_NAME_MAX + 1 bytes, NUL-terminated */
+		memcpy(d->st[i].name, d->cfg.names[i], sizeof(d->st[i].name));
 		status_write(d, i);
 	}
 }
@@ -558,6 +566,8 @@ static int woken(struct mig_dns *d, const struct addrset *want)
 		return X_STOP;
 	if (want && !read_addrs(&now) && !addrset_eq(&now, want))
 		return X_CHANGED;
+	/* the worker looks at the addresses again after this round */
+	d->woke = true;
 	return 0;
 }
 
@@ -645,7 +655,7 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Finding the primary server from the zone's SOA (only without `server`) */
 
-/* First record of type t in the answer section of a reply to q. */
+/* Ask ns about name and type once (RD set: ns is a resolver). */
 static int query(struct mig_dns *d, const struct sockaddr_storage *ns, socklen_t nslen,
 		 const char *name, ldns_rr_type t, ldns_pkt **reply, char *why, size_t whylen)
 {
@@ -801,7 +811,7 @@ static ldns_rr *rr_new(const char *owner, ldns_rr_type t, ldns_rr_class c,
 	ldns_rr_set_owner(rr, o);
 	ldns_rr_set_type(rr, t);
 	ldns_rr_set_class(rr, c);
-	ldns_rr_set_ttl(rr, 1);
+	ldns_rr_set_ttl(rr, 0);
 	if (data) {
 		ldns_rdf *rd = ldns_rdf_new_frm_data(rt, len, data);
 
@@ -932,7 +942,7 @@ static int judge(struct mig_dns *d, ldns_pkt *query_pkt, const uint8_t *wire, si
 			 terr == 16 ? " (is the secret the server's?)" : "");
 		ret = MIG_DNS_TSIG;
 	} else if (!tsig) {
-		snprintf(shorttxt, slen, "TSIG failure (unsigned reply)");
+		snprintf(shorttxt, slen, "TSIG failure (unsigned %s)", rn);
 		snprintf(why, wlen, "TSIG failure: the %s reply from %s is not signed%s", rn,
 			 d->server_text,
 			 rcode == LDNS_RCODE_NOTAUTH ? " (the server does not accept our key?)" : "");
@@ -961,6 +971,16 @@ static int judge(struct mig_dns *d, ldns_pkt *query_pkt, const uint8_t *wire, si
 	}
 	ldns_pkt_free(reply);
 	return ret;
+}
+
+static void set_want(struct mig_dns *d, int i)
+{
+	struct mig_dns_status *st = &d->st[i];
+
+	memcpy(st->want4, d->cur.v4, sizeof(st->want4));
+	memcpy(st->want6, d->cur.v6, sizeof(st->want6));
+	st->n_want4 = (__u8)d->cur.n4;
+	st->n_want6 = (__u8)d->cur.n6;
 }
 
 static void record(struct mig_dns *d, int i, int result, const char *text)
@@ -992,10 +1012,7 @@ static int publish(struct mig_dns *d, int i, uint64_t retry_ms)
 	int ret;
 
 	cur_str(&d->cur, addrs, sizeof(addrs));
-	memcpy(st->want4, d->cur.v4, sizeof(st->want4));
-	memcpy(st->want6, d->cur.v6, sizeof(st->want6));
-	st->n_want4 = (__u8)d->cur.n4;
-	st->n_want6 = (__u8)d->cur.n6;
+	set_want(d, i);
 
 	pkt = build_update(d, name, &d->cur);
 	if (!pkt || ldns_pkt2wire(&wire, pkt, &wlen) != LDNS_STATUS_OK) {
@@ -1041,9 +1058,9 @@ static int publish(struct mig_dns *d, int i, uint64_t retry_ms)
 		pr_warn("dns: %s: update failed: %s; retrying in %.1f s", name, why,
 			(double)retry_ms / 1000);
 		/* an unreachable or silent primary may have moved: look it
-		 * up again next time (when it came from the SOA) */
-		if ((ret == MIG_DNS_TIMEOUT || ret == MIG_DNS_UNREACHABLE) && !d->cfg.have_server)
-			d->server_len = 0;
+		 * up again after this round (when it came from the SOA) */
+		if (ret == MIG_DNS_TIMEOUT || ret == MIG_DNS_UNREACHABLE)
+			d->refind = true;
 	}
 	record(d, i, ret, shorttxt);
 	return ret;
@@ -1086,17 +1103,23 @@ static int wait_event(struct mig_dns *d, int timeout_ms)
 
 static void addresses_now(struct mig_dns *d, bool *empty_warned)
 {
+	struct addrset now;
 	char buf[512];
 	int e;
 
-	e = read_addrs(&d->cur);
-	if (e)
+	/* a failed dump keeps what we had: never publish half a list */
+	e = read_addrs(&now);
+	if (e) {
 		pr_warn("dns: cannot read the host's addresses: %s", strerror(-e));
+		return;
+	}
+	d->cur = now;
 	cur_str(&d->cur, buf, sizeof(buf));
 	pr_debug("dns: host addresses: %s", buf);
-	if (d->cur.dropped)
+	if (d->cur.dropped && !d->dropped_warned)
 		pr_warn("dns: more than %d addresses per family: publishing %s",
 			MIG_DNS_MAX_ADDRS, buf);
+	d->dropped_warned = d->cur.dropped > 0;
 	if (!d->cur.n4 && !d->cur.n6) {
 		if (!*empty_warned)
 			pr_warn("dns: no global address to publish; records left as they are until one appears");
@@ -1110,7 +1133,7 @@ static void *worker(void *arg)
 {
 	struct mig_dns *d = arg;
 	uint64_t backoff = 0, next = 0, now, delay, step;
-	bool empty_warned = false, pending;
+	bool empty_warned = false, pending, some_failed;
 	int i, r, failed;
 
 	addresses_now(d, &empty_warned);
@@ -1127,6 +1150,7 @@ static void *worker(void *arg)
 				step = BACKOFF_MAX_MS;
 			delay = jitter(d, step);
 			failed = 0;
+			some_failed = false;
 			r = 0;
 			if (!d->server_len) {
 				char why[1024];
@@ -1135,13 +1159,18 @@ static void *worker(void *arg)
 				if (r && r != X_STOP) {
 					pr_warn("dns: zone %s: %s; retrying in %.1f s", d->cfg.zone,
 						why, (double)delay / 1000);
-					for (i = 0; i < d->cfg.n_names; i++)
-						if (!d->done[i])
-							record(d, i, MIG_DNS_ERROR, "no server found");
-					failed = 1;
+					for (i = 0; i < d->cfg.n_names; i++) {
+						if (d->done[i])
+							continue;
+						set_want(d, i);
+						record(d, i, MIG_DNS_ERROR, "no server found");
+					}
+					failed = 1;   /* no name can be tried */
 					r = 0;
 				}
 			}
+			/* every pending name once, each on its own: one that
+			 * fails does not hold back the others */
 			for (i = 0; !failed && !r && i < d->cfg.n_names; i++) {
 				if (d->done[i])
 					continue;
@@ -1150,12 +1179,24 @@ static void *worker(void *arg)
 					d->done[i] = true;
 					r = 0;
 				} else if (r != X_STOP && r != X_CHANGED) {
-					failed++;
+					some_failed = true;
 					r = 0;
 				}
 			}
+			failed |= some_failed;
+			if (d->refind && !d->cfg.have_server)
+				d->server_len = 0;
+			d->refind = false;
 			if (r == X_STOP)
 				break;
+			if (r != X_CHANGED && d->woke) {
+				struct addrset before = d->cur;
+
+				addresses_now(d, &empty_warned);
+				if (!addrset_eq(&before, &d->cur))
+					r = X_CHANGED;
+			}
+			d->woke = false;
 			if (r == X_CHANGED) {
 				wait_event(d, SETTLE_MS);
 				addresses_now(d, &empty_warned);

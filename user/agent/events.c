@@ -144,9 +144,11 @@ out:
 	mig_wipe(&flow, sizeof(flow));
 }
 
-/* The socket closed.  sock_ops removed the state it could see; an entry
- * this agent wrote after that (the close overtook the key agreement) goes
- * here.  The cookie check keeps a newer flow on the same tuple. */
+/* The socket closed.  sock_ops removed the flow; an entry this agent wrote
+ * after that (the close overtook the key agreement) goes here, and so does
+ * the flow's translation: at once, or once TIME-WAIT is over, because the
+ * time-wait socket still answers the peer on the wire tuple.  The cookie
+ * check keeps a newer flow on the same tuple. */
 static void on_closed(struct agent *a, const struct mig_event *ev)
 {
 	struct mig_token_key tk;
@@ -161,7 +163,11 @@ static void on_closed(struct agent *a, const struct mig_event *ev)
 		bpf_map_delete_elem(a->secrets_fd, &ev->tuple);
 		mig_wipe(&flow, sizeof(flow));
 	}
-	pr_debug("closed %s", tuple_str(&ev->tuple, ts, sizeof(ts)));
+	if (ev->wire.family)
+		xlate_forget(a, &ev->tuple, &ev->wire,
+			     ev->timewait ? mono_ns() + XLATE_TIMEWAIT_NS : 0);
+	pr_debug("closed %s%s", tuple_str(&ev->tuple, ts, sizeof(ts)),
+		 ev->timewait ? " (time-wait)" : "");
 	addr_release_unused(a);
 }
 

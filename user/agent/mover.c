@@ -393,6 +393,57 @@ void mover_reconcile(struct agent *a)
 	addr_release_unused(a);
 }
 
+static void xlate_remove(struct agent *a, const struct mig_tuple *sock,
+			 const struct mig_tuple *wire)
+{
+	struct mig_out out;
+	struct mig_in in;
+
+	if (!bpf_map_lookup_elem(a->ingress_fd, wire, &in) &&
+	    !memcmp(&in.sock, sock, sizeof(*sock)))
+		bpf_map_delete_elem(a->ingress_fd, wire);
+	if (!bpf_map_lookup_elem(a->egress_fd, sock, &out) &&
+	    (out.type == MIG_OUT_HOLD || !memcmp(&out.wire, wire, sizeof(*wire))))
+		bpf_map_delete_elem(a->egress_fd, sock);
+}
+
+/* Remove a closed flow's translation now (due_ns 0) or when due. */
+void xlate_forget(struct agent *a, const struct mig_tuple *sock,
+		  const struct mig_tuple *wire, uint64_t due_ns)
+{
+	struct move *m = move_of(a, sock, false);
+
+	if (m) {
+		drop_pending(a, m);
+		m->active = false;
+	}
+	if (!due_ns || a->n_forget >= sizeof(a->forget) / sizeof(a->forget[0])) {
+		xlate_remove(a, sock, wire);   /* (a full list: LRU is the backstop) */
+		return;
+	}
+	a->forget[a->n_forget].sock = *sock;
+	a->forget[a->n_forget].wire = *wire;
+	a->forget[a->n_forget].due_ns = due_ns;
+	a->n_forget++;
+}
+
+void xlate_forget_due(struct agent *a)
+{
+	uint64_t now = mono_ns();
+	size_t i = 0;
+
+	while (i < a->n_forget) {
+		if (a->forget[i].due_ns > now) {
+			i++;
+			continue;
+		}
+		/* a new flow may have taken the socket tuple meanwhile */
+		if (bpf_map_lookup_elem(a->flows_fd, &a->forget[i].sock, &(struct mig_flow){}))
+			xlate_remove(a, &a->forget[i].sock, &a->forget[i].wire);
+		a->forget[i] = a->forget[--a->n_forget];
+	}
+}
+
 void mover_tick(struct agent *a)
 {
 	uint64_t now = mono_ns();

@@ -323,7 +323,7 @@ static int parse_key_file(const char *path, struct mig_dns_config *dns,
 	char *buf = NULL, text[QUOTE_MAX + 4], word[512];
 	struct lexer lx = { .line = 1, .path = path, .err = err, .errlen = errlen };
 	int alg_line = 0, secret_line = 0, key_line, e = 0;
-	const char *why;
+	const char *why = NULL;
 	struct tok t;
 	size_t n, declen;
 	FILE *f;
