@@ -111,10 +111,11 @@ deps:
 	scripts/install-deps.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/migrate \
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/lib/systemd/system
 	install -m 0755 $(BUILD)/migrate-agent $(BUILD)/migratectl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' packaging/systemd/migrate-agent.service.in \
 		> $(DESTDIR)/lib/systemd/system/migrate-agent.service
 

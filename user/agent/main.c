@@ -128,7 +128,7 @@ static const char *const pinned_names[] = {
 	MIG_LINK_SOCKOPS, MIG_MAP_FLOWS, MIG_MAP_TOKENS, MIG_MAP_SECRETS,
 	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
-	"mig_dns",
+	MIG_MAP_DNS,
 };
 
 static int do_detach(const char *dir)

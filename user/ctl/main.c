@@ -227,9 +227,6 @@ static int run(int argc, char **argv)
 		usage(stdout);
 		return EXIT_SUCCESS;
 	}
-	/* "show dns" is dispatched here so that show.c stays as it is */
-	if (argc > 1 && !strcmp(argv[0], "show") && !strcmp(argv[1], "dns"))
-		return cmd_dns(argc - 1, argv + 1);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[0], commands[i].name))
 			return commands[i].fn(argc, argv);

@@ -26,10 +26,13 @@ static void vlog(enum mig_log_level level, const char *fmt, va_list ap)
 
 	if (level > log_level)
 		return;
+	/* one line at a time: the DNS worker logs from its own thread */
+	flockfile(stderr);
 	fprintf(stderr, "%s: %s", log_prog, tag[level + 1]);
 	vfprintf(stderr, fmt, ap);
 	if (n == 0 || fmt[n - 1] != '\n')
 		fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void mig_log(enum mig_log_level level, const char *fmt, ...)
