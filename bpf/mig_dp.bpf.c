@@ -384,6 +384,16 @@ static __always_inline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p
 
 	/* A repeated Migrate SYN from the same place gets the same answer. */
 	e = bpf_map_lookup_elem(&mig_ingress, key);
+	/* our own request on this very tuple stays answerable */
+	if (e && tuple_eq(&e->sock, &s)) {
+		if (e->type == MIG_IN_PENDING) {
+			cand.flags = MIG_IN_F_PENDING;
+			cand.own_reqno = e->reqno;
+		} else if (e->type == MIG_IN_CANDIDATE) {
+			cand.flags = e->flags;
+			cand.own_reqno = e->own_reqno;
+		}
+	}
 	if (e && e->type == MIG_IN_CANDIDATE && e->reqno == o->reqno &&
 	    tuple_eq(&e->sock, &s)) {
 		__builtin_memcpy(cand.nonce, e->nonce, 8);
@@ -425,9 +435,12 @@ static __always_inline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt
 	f = bpf_map_lookup_elem(&mig_flows, &s);
 	if (!f)
 		goto bad;
-	if (e->type == MIG_IN_PENDING) {
+	if (e->type == MIG_IN_PENDING ||
+	    (e->type == MIG_IN_CANDIDATE && (e->flags & MIG_IN_F_PENDING))) {
+		__u32 want = e->type == MIG_IN_PENDING ? e->reqno : e->own_reqno;
+
 		idx = o->reqno - f->own_base - 1;
-		if (o->reqno != e->reqno || idx >= MIG_MAC_WINDOW ||
+		if (o->reqno != want || idx >= MIG_MAC_WINDOW ||
 		    !mac_eq(f->macs[idx].peer_ack, o->mac))
 			goto bad;
 		if (sock_seqs(c, &s, &ss))
@@ -533,8 +546,10 @@ static __always_inline enum verdict ingress(struct mig_ctx *c)
 		 * would answer with a RST); ask the agent, rate limited, to
 		 * send the candidate's SYN/ACK again. */
 		mig_count(MIG_STAT_CAND_DROP);
-		if (bpf_ktime_get_ns() - e->resend_ns > 200000000ULL) {
-			e->resend_ns = bpf_ktime_get_ns();
+		__u32 now_ms = bpf_ktime_get_ns() / 1000000;
+
+		if (now_ms - e->resend_ms > 200) {
+			e->resend_ms = now_ms;
 			emit_ev(MIG_EV_RESEND, &key, 2, e->reqno);
 		}
 		return V_DROP;

@@ -148,13 +148,19 @@ enum mig_in_type {
 	MIG_IN_CANDIDATE = 2,  /* fixed end: Migrate SYN/ACK sent, no CONFIRM yet */
 	MIG_IN_PENDING   = 3,  /* mover: Migrate SYN sent from this tuple */
 };
+/* A CANDIDATE that replaced our own PENDING request on the same wire
+ * tuple (both ends moved and found each other at once): own_reqno is
+ * that request, and its Migrate SYN/ACK is still accepted. */
+#define MIG_IN_F_PENDING 0x01
 struct mig_in {
 	struct mig_tuple sock;   /* the socket tuple */
 	__u8  type;              /* enum mig_in_type */
-	__u8  pad[3];
-	__u32 reqno;             /* CANDIDATE, PENDING */
+	__u8  flags;             /* MIG_IN_F_* */
+	__u8  pad[2];
+	__u32 reqno;             /* CANDIDATE: the peer's; PENDING: ours */
 	__u8  nonce[8];          /* CANDIDATE: the nonce we sent */
-	__u64 resend_ns;         /* CANDIDATE: last SYN/ACK asked for again */
+	__u32 resend_ms;         /* CANDIDATE: last SYN/ACK asked for again (wraps) */
+	__u32 own_reqno;         /* with MIG_IN_F_PENDING: our pending request */
 };
 _Static_assert(sizeof(struct mig_in) == 64, "mig_in size");
 

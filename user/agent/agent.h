@@ -45,6 +45,8 @@ struct move {
 	uint32_t backoff_ms;
 	uint64_t next_ns;          /* next Migrate SYN */
 	uint64_t started_ns;
+	uint64_t dns_gen;          /* peer lookup asked for at this generation */
+	bool dns_asked;
 	bool active;
 };
 #define MAX_MOVES 1024

@@ -76,8 +76,12 @@ struct mig_dns {
 	pthread_t thread;
 	bool running;
 
-	pthread_mutex_t lock;   /* guards stop */
+	pthread_mutex_t lock;   /* guards stop and the peer fields */
 	bool stop;
+	bool resolve_req;       /* the mover asked for the peers' addresses */
+	struct mig_peer_addr peers[MIG_DNS_MAX_PEER_ADDRS];
+	int n_peers;
+	uint64_t peers_gen;     /* bumped by every finished lookup */
 
 	/* worker thread only from here on */
 	ldns_resolver *tsig;    /* carries the key for ldns_update_pkt_tsig_add */
@@ -1129,6 +1133,76 @@ static void addresses_now(struct mig_dns *d, bool *empty_warned)
 	}
 }
 
+/*
+ * Look the configured peer names up again (A and AAAA, at the zone's
+ * primary, which is authoritative for them): the mover's last resort when
+ * its peer may have moved too.
+ */
+static void resolve_peers(struct mig_dns *d)
+{
+	struct mig_peer_addr found[MIG_DNS_MAX_PEER_ADDRS];
+	char why[512], text[INET6_ADDRSTRLEN];
+	int n = 0, i, t, r;
+
+	if (!d->server_len && find_server(d, why, sizeof(why))) {
+		pr_warn("dns: cannot look peers up: %s", why);
+		return;
+	}
+	for (i = 0; i < d->cfg.n_peers; i++) {
+		for (t = 0; t < 2; t++) {
+			ldns_rr_type type = t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
+			ldns_rr_list *an;
+			ldns_pkt *reply = NULL;
+			size_t k;
+
+			r = query(d, &d->server, d->server_len, d->cfg.peers[i], type, &reply,
+				  why, sizeof(why));
+			if (r == X_STOP)
+				return;
+			if (r != X_REPLY) {
+				pr_warn("dns: looking up peer %s: %s", d->cfg.peers[i], why);
+				continue;
+			}
+			an = ldns_pkt_answer(reply);
+			for (k = 0; an && k < ldns_rr_list_rr_count(an) &&
+				    n < MIG_DNS_MAX_PEER_ADDRS; k++) {
+				ldns_rr *rr = ldns_rr_list_rr(an, k);
+				ldns_rdf *rd;
+
+				if (ldns_rr_get_type(rr) != type || ldns_rr_rd_count(rr) != 1)
+					continue;
+				rd = ldns_rr_rdf(rr, 0);
+				memset(&found[n], 0, sizeof(found[n]));
+				found[n].family = t == 0 ? AF_INET : AF_INET6;
+				if (ldns_rdf_size(rd) != (t == 0 ? 4u : 16u))
+					continue;
+				memcpy(found[n].addr, ldns_rdf_data(rd), ldns_rdf_size(rd));
+				inet_ntop(found[n].family, found[n].addr, text, sizeof(text));
+				pr_info("dns: peer %s is at %s", d->cfg.peers[i], text);
+				n++;
+			}
+			ldns_pkt_free(reply);
+		}
+	}
+	count(d, MIG_STAT_DNS_RESOLVE);
+	pthread_mutex_lock(&d->lock);
+	memcpy(d->peers, found, sizeof(found[0]) * (size_t)n);
+	d->n_peers = n;
+	d->peers_gen++;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static bool take_resolve_req(struct mig_dns *d)
+{
+	bool r;
+
+	pthread_mutex_lock(&d->lock);
+	r = d->resolve_req;
+	d->resolve_req = false;
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
 static void *worker(void *arg)
 {
 	struct mig_dns *d = arg;
@@ -1140,6 +1214,8 @@ static void *worker(void *arg)
 	for (;;) {
 		if (stopping(d))
 			break;
+		if (take_resolve_req(d))
+			resolve_peers(d);
 		pending = false;
 		for (i = 0; i < d->cfg.n_names; i++)
 			pending |= !d->done[i];
@@ -1345,6 +1421,33 @@ int dns_start(const struct mig_dns_config *cfg, const char *pin_dir,
 fail:
 	dns_free(d);
 	return e;
+}
+
+void dns_resolve_peers(struct mig_dns *d)
+{
+	uint64_t one = 1;
+
+	if (!d || !d->cfg.n_peers)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->resolve_req = true;
+	pthread_mutex_unlock(&d->lock);
+	if (write(d->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_debug("dns: eventfd write: %s", strerror(errno));
+}
+
+int dns_peer_addrs(struct mig_dns *d, uint64_t *gen, struct mig_peer_addr *out, int max)
+{
+	int n = 0;
+
+	if (!d)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	*gen = d->peers_gen;
+	for (n = 0; n < d->n_peers && n < max; n++)
+		out[n] = d->peers[n];
+	pthread_mutex_unlock(&d->lock);
+	return n;
 }
 
 void dns_addresses_changed(struct mig_dns *d)

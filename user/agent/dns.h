@@ -7,6 +7,8 @@
 #ifndef MIGRATE_AGENT_DNS_H
 #define MIGRATE_AGENT_DNS_H
 
+#include <stdint.h>
+
 #include "mig_config.h"
 
 struct mig_dns;
@@ -20,6 +22,17 @@ int dns_start(const struct mig_dns_config *cfg, const char *pin_dir,
 	      int stats_fd, int ncpus, struct mig_dns **out);
 /* The host's addresses changed: publish them again (non-blocking). */
 void dns_addresses_changed(struct mig_dns *d);
+/* An address of a configured peer name, as last looked up. */
+#define MIG_DNS_MAX_PEER_ADDRS 32
+struct mig_peer_addr {
+	int family;
+	uint32_t addr[4];
+};
+/* Ask the worker to look the peer names up again (non-blocking). */
+void dns_resolve_peers(struct mig_dns *d);
+/* The addresses of the last lookup; *gen changes with every lookup. */
+int dns_peer_addrs(struct mig_dns *d, uint64_t *gen, struct mig_peer_addr *out, int max);
+
 /* Stop the worker and free everything (NULL is fine). */
 void dns_stop(struct mig_dns *d);
 

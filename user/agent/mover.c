@@ -21,12 +21,15 @@
 #include <bpf/bpf.h>
 
 #include "agent.h"
+#include "dns.h"
 #include "mig_crypto.h"
 #include "mig_log.h"
 #include "migrate/mig_opt.h"
 
 #define MSYN_FIRST_MS 200
 #define MSYN_MAX_MS   2000
+/* unanswered this long: maybe the peer moved too; look its name up again */
+#define PEER_LOOKUP_NS (1000ULL * 1000000ULL)
 
 static bool may_move(uint8_t st)
 {
@@ -444,6 +447,51 @@ void xlate_forget_due(struct agent *a)
 	}
 }
 
+/*
+ * A Migrate SYN nobody answers: if both ends moved at once, each asks the
+ * other's old address.  After PEER_LOOKUP_NS look the configured peer names
+ * up again (in the DNS worker, never blocking here) and, when they point
+ * somewhere else, ask there.
+ */
+static void retarget(struct agent *a, struct move *m, uint64_t now)
+{
+	struct mig_peer_addr pa[MIG_DNS_MAX_PEER_ADDRS];
+	struct mig_in pend = {};
+	uint64_t gen;
+	char t1[128], t2[128];
+	int n, i;
+
+	if (!a->dns || now - m->started_ns < PEER_LOOKUP_NS)
+		return;
+	n = dns_peer_addrs(a->dns, &gen, pa, MIG_DNS_MAX_PEER_ADDRS);
+	if (!m->dns_asked) {
+		m->dns_asked = true;
+		m->dns_gen = gen;
+		dns_resolve_peers(a->dns);
+		return;
+	}
+	if (gen == m->dns_gen)
+		return;   /* not answered yet */
+	m->dns_asked = false;    /* ask again a second later if need be */
+	m->started_ns = now;
+	for (i = 0; i < n; i++) {
+		if (pa[i].family != af_of(&m->wire) ||
+		    !memcmp(pa[i].addr, m->wire.raddr, 16))
+			continue;
+		drop_pending(a, m);
+		memcpy(m->wire.raddr, pa[i].addr, 16);
+		pend.sock = m->sock;
+		pend.type = MIG_IN_PENDING;
+		pend.reqno = m->reqno;
+		bpf_map_update_elem(a->ingress_fd, &m->wire, &pend, BPF_ANY);
+		m->backoff_ms = MSYN_FIRST_MS;
+		m->next_ns = now;   /* at once */
+		pr_info("the peer of %s moved too (DNS): asking at %s",
+			tuple_str(&m->sock, t1, sizeof(t1)), tuple_str(&m->wire, t2, sizeof(t2)));
+		return;
+	}
+}
+
 void mover_tick(struct agent *a)
 {
 	uint64_t now = mono_ns();
@@ -464,6 +512,7 @@ void mover_tick(struct agent *a)
 			m->active = false;   /* committed */
 			continue;
 		}
+		retarget(a, m, now);
 		if (now < m->next_ns)
 			continue;
 		if (send_msyn(a, m) == -ENOENT) {
