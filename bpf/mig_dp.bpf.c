@@ -75,15 +75,10 @@ static __always_inline int sig_opt(struct mig_ctx *c, const struct mig_pkt *p,
 static __always_inline void emit_ev(__u32 type, const struct mig_tuple *t,
 				    __u8 role, __u64 id)
 {
-	struct mig_event *ev;
+	struct mig_event *ev = mig_event_reserve(type);
 
-	ev = bpf_ringbuf_reserve(&mig_events, sizeof(*ev), 0);
-	if (!ev) {
-		mig_count(MIG_STAT_EV_LOST);
+	if (!ev)
 		return;
-	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->type = type;
 	ev->role = role;
 	ev->key_id = id;
 	ev->tuple = *t;

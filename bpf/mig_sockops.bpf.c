@@ -163,15 +163,10 @@ static __always_inline void emit(__u32 type, struct bpf_sock_ops *skops,
 				 const struct mig_tuple *t, struct mig_sk *st,
 				 __u64 key_id)
 {
-	struct mig_event *ev;
+	struct mig_event *ev = mig_event_reserve(type);
 
-	ev = bpf_ringbuf_reserve(&mig_events, sizeof(*ev), 0);
-	if (!ev) {
-		mig_count(MIG_STAT_EV_LOST);
+	if (!ev)
 		return;
-	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->type = type;
 	ev->key_id = key_id;
 	ev->tuple = *t;
 	ev->state = skops->state;
@@ -497,18 +492,14 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 		__builtin_memcpy(tk.token, f->token, MIG_TOKEN_LEN);
 		bpf_map_delete_elem(&mig_tokens, &tk);
 		/* the agent removes the translation: now, or after TIME-WAIT */
-		ev = bpf_ringbuf_reserve(&mig_events, sizeof(*ev), 0);
+		ev = mig_event_reserve(MIG_EV_CLOSED);
 		if (ev) {
-			__builtin_memset(ev, 0, sizeof(*ev));
-			ev->type = MIG_EV_CLOSED;
 			ev->tuple = t;
 			ev->wire = f->wire;
 			ev->cookie = f->cookie;
 			ev->timewait = skops->args[0] == BPF_TCP_FIN_WAIT2 ||
 				       skops->args[0] == BPF_TCP_CLOSING;
 			bpf_ringbuf_submit(ev, 0);
-		} else {
-			mig_count(MIG_STAT_EV_LOST);
 		}
 		bpf_map_delete_elem(&mig_flows, &t);
 		mig_count(MIG_STAT_CLOSED);

@@ -117,4 +117,18 @@ static __always_inline void mig_count(__u32 stat)
 		*v += 1;
 }
 
+/* A zeroed event of the given type on the ring buffer, or NULL (counted). */
+static __always_inline struct mig_event *mig_event_reserve(__u32 type)
+{
+	struct mig_event *ev = bpf_ringbuf_reserve(&mig_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		mig_count(MIG_STAT_EV_LOST);
+		return NULL;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	return ev;
+}
+
 #endif
