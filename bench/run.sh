@@ -27,7 +27,7 @@ if [[ ! -x $bin ]]; then
 fi
 
 tmp=$(mktemp "${TMPDIR:-/tmp}/mig-bench.XXXXXX")
-trap 'rm -f "$tmp" "$tmp.md"' EXIT
+trap 'rm -f "$tmp" "$tmp.md" "$tmp.lablog"' EXIT
 
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
 if ! timeout -k 5 "${BENCH_TIMEOUT:-60}" "$bin" ${BENCH_ARGS:-} >"$tmp"; then
@@ -81,6 +81,20 @@ default hook (see ARCHITECTURE.md) and the skb already exists, so the TC
 numbers are the added cost per packet there. Use the ratios and the
 differences between rows, not the absolute values, across machines.
 TXT
+	if [[ ${BENCH_LAB:-1} != 0 ]]; then
+		echo
+		echo "## Mechanisms in the namespace lab"
+		echo
+		echo "From bench/lab_bench.sh: the lab's topology (tests/integration/mig_topo.sh),"
+		echo "real agents, a real BIND; wall-clock times, each next to a baseline"
+		echo "measured in the same run. Set BENCH_LAB=0 to skip (it takes about a minute)."
+		echo
+		if ! timeout -k 5 "${BENCH_LAB_TIMEOUT:-300}" "$(dirname "${BASH_SOURCE[0]}")/lab_bench.sh" 2>"$tmp.lablog"; then
+			echo "(lab benchmark failed; see its log)"
+			tail -n 20 "$tmp.lablog" >&2
+		fi
+	fi
 } >"$tmp.md"
 mv "$tmp.md" "$out"
+rm -f "$tmp.lablog"
 echo "wrote $out"

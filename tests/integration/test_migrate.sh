@@ -7,7 +7,7 @@
 #
 #   mobile (agent)                          router (fwd)                 server (agent)
 #   eth0 192.0.2.1/24      2001:db8:a::1/64 x-x a0 192.0.2.254    2001:db8:a::fe
-#   eth1 198.51.100.1/24   2001:db8:b::1/64 - - b0 198.51.100.254 2001:db8:b::fe  (NAT in the NAT case)
+#   eth1 198.51.100.1/24   2001:db8:b::1/64 - - b0 198.51.100.254 2001:db8:b::fe  (NAT in the NAT case; a CONFIRM dropped in another)
 #                                                s0 203.0.113.126/25  2001:db8:5::fe --- eth0 203.0.113.1/25   2001:db8:5::1/64
 #                                                t0 203.0.113.254/25  2001:db8:6::fe - - eth1 203.0.113.129/25 2001:db8:6::1/64
 #
@@ -194,6 +194,31 @@ t_check "server got it byte-exact" eval 'lab_bg_wait plainsrv 20 && [ "$(got_sum
 t_check "not listed as keyed" eq 0 nflows mobile
 t_check "no segment rewritten on either host" \
 	eq "$xi $xo $sxi $sxo" eval 'echo "$(stat mobile xlate_in) $(stat mobile xlate_out) $(stat server xlate_in) $(stat server xlate_out)"'
+
+t_begin "a lost CONFIRM: the fixed end asks again, the mover answers again"
+# the router drops the first CONFIRM (an ACK whose first option is ours,
+# sub 4) that passes it
+lab_nsexec router nft -f - <<'EOF'
+table ip labdrop {
+	chain f {
+		type filter hook forward priority 0;
+		tcp flags & (syn | ack) == ack @th,160,8 0xfd @th,192,8 0x04 quota until 68 bytes counter drop
+	}
+}
+EOF
+name=lostconfirm
+cs=$(stat mobile confirm_sent); cd0=$(stat server candidate_dropped)
+start_transfer "$name" 4 down
+cookie=$(flow_field mobile cookie)
+move_a_to_b
+check_migrated "$name" 1 "${TOPO_V4[mobile.b]}"
+t_check "$name: the router dropped one CONFIRM" \
+	eval 'lab_nsexec router nft list table ip labdrop | grep -q "counter packets 1 "'
+t_check "$name: the server dropped data from the candidate" ge $((cd0 + 1)) stat server candidate_dropped
+t_check "$name: the mobile sent the CONFIRM again" ge $((cs + 2)) stat mobile confirm_sent
+finish_transfer "$name"
+lab_nsexec router nft delete table ip labdrop
+move_b_to_a
 
 t_begin "net B behind NAT: the fixed end records the NAT's address and port"
 lab_nsexec router nft -f - <<'EOF'

@@ -56,6 +56,7 @@ struct agent {
 	char ifaces[16][16];
 	int n_ifaces;
 	bool xdp;                  /* XDP ingress instead of TC */
+	bool no_resume;            /* diagnostic: leave resuming to the kernel */
 	struct mig_dns *dns;
 	const char *pidfile;
 	char cgroup[4096];

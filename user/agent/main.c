@@ -79,6 +79,8 @@ static void usage(FILE *f)
 "                        interface but lo, also those that appear later)\n"
 "  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
 "                        TC is the right choice on veth)\n"
+"      --no-resume       diagnostic: after a migration, leave resuming to\n"
+"                        the kernel's own timers (for measurements)\n"
 "  -l, --log-level L     warn, info or debug (default info)\n"
 "  -v, --verbose         same as --log-level debug\n"
 "      --detach          remove everything pinned under the pin directory\n"
@@ -223,6 +225,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "iface", required_argument, NULL, 'i' },
 		{ "xdp", no_argument, NULL, 'x' },
+		{ "no-resume", no_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "detach", no_argument, NULL, 'D' },
@@ -296,6 +299,9 @@ int main(int argc, char **argv)
 			break;
 		case 'x':
 			a.xdp = true;
+			break;
+		case 'R':
+			a.no_resume = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -667,7 +667,8 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 	}
 	if (refresh_macs(a, sock))
 		pr_warn("%s: cannot refresh authenticators", tuple_str(sock, t1, sizeof(t1)));
-	kick(a, sock);
+	if (!a->no_resume)
+		kick(a, sock);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
 		pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
 			tuple_str(sock, t1, sizeof(t1)), tuple_str(&f.wire, t2, sizeof(t2)),

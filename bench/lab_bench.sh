@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# bench/lab_bench.sh - timings of whole mechanisms in the namespace lab,
+# printed as a markdown table for docs/BENCHMARKS.md (bench/run.sh):
+#
+#  - resumption: a download, the mobile's address gone for OUTAGE seconds,
+#    then a new one; time from the new address to the first new byte at the
+#    receiver, with the agents' resume step and, as the baseline measured in
+#    the same run, with --no-resume (the kernels' own timers);
+#  - DNS: time from the server's address change until the lab's BIND
+#    answers the new address (TTL 0), against a baseline of one dig round
+#    trip measured the same way.
+#
+# Uses the lab (tests/lib/lab.sh): namespaces, documentation addresses,
+# everything removed on exit.  Bounded: about 2 x OUTAGE + 20 seconds.
+#
+#   mobile (agent)                      router (fwd)              server (agent)
+#   eth0 192.0.2.1/24    x-x-x-x-x-x-x  a0 192.0.2.254
+#   eth1 198.51.100.1/24 - - - - - - -  b0 198.51.100.254
+#                                       s0 203.0.113.126/25 ----- eth0 203.0.113.1/25
+#                                       t0 203.0.113.254/25 - - - eth1 203.0.113.129/25
+#                                       d0 2001:db8:53::fe ------ dns 2001:db8:53::53
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tests/lib/lab.sh"
+. "$here/../tests/lib/dns.sh"
+. "$here/../tests/integration/mig_topo.sh"
+
+OUTAGE=${BENCH_OUTAGE:-30}
+
+now() { date +%s.%N; }
+fsize() { local s; s=$(stat -c %s "$1" 2>/dev/null) || s=0; echo "$s"; }
+ms() { python3 -c "print(round(($2 - $1) * 1000))"; }
+
+lab_init >&2
+topo_build >&2
+lab_host dns >&2
+lab_link router d0 dns eth0 >&2
+lab_addr router d0 2001:db8:53::fe/64
+lab_addr dns eth0 2001:db8:53::53/64
+lab_route dns -6 add default via 2001:db8:53::fe
+KEY=$(dns_key mig-key)
+dns_server_start dns 2001:db8:53::53 >&2
+topo_at mobile a
+topo_at server s
+cat >"$LAB_DIR/server.conf" <<EOF
+[dns]
+zone = example.test.
+name = s.example.test.
+server = 2001:db8:53::53
+key_file = $KEY
+EOF
+head -c 256M /dev/urandom > "$LAB_DIR/big"
+
+# resume_ms AGENT_ARGS...: one outage; prints ms from new address to data
+resume_ms() {
+	local t0 t1 before port=$((7000 + RANDOM % 1000))
+	lab_agent_start mobile "$@" >&2
+	lab_agent_start server --config "$LAB_DIR/server.conf" "$@" >&2
+	lab_bg server srv socat -u "OPEN:$LAB_DIR/big" "TCP4-LISTEN:$port,reuseaddr" >&2
+	lab_wait_listen server "$port" >&2
+	lab_bg mobile cli sh -c "socat -u TCP4:203.0.113.1:$port STDOUT | pv -qL 8m > $LAB_DIR/got"
+	lab_wait_until 10 sh -c "[ \$(stat -c %s $LAB_DIR/got 2>/dev/null || echo 0) -gt 4000000 ]"
+	topo_leave mobile a
+	lab_nsexec mobile ip route flush default 2>/dev/null
+	sleep "$OUTAGE"
+	before=$(fsize "$LAB_DIR/got")
+	t0=$(now)
+	topo_at mobile b
+	lab_wait_until $((OUTAGE + 60)) sh -c "[ \$(stat -c %s $LAB_DIR/got 2>/dev/null || echo 0) -gt $before ]"
+	t1=$(now)
+	lab_bg_stop cli >/dev/null 2>&1
+	lab_bg_stop srv >/dev/null 2>&1
+	lab_agent_stop mobile >&2
+	lab_agent_stop server >&2
+	topo_leave mobile b
+	topo_at mobile a
+	rm -f "$LAB_DIR/got"
+	ms "$t0" "$t1"
+}
+
+with=$(resume_ms)
+without=$(resume_ms --no-resume)
+
+# DNS: how long until the new address is served
+lab_agent_start server --config "$LAB_DIR/server.conf" >&2
+lab_wait_until 10 dns_has dns A s.example.test. 203.0.113.1
+t0=$(now); dns_dig dns A s.example.test. >/dev/null; t1=$(now)
+dig_ms=$(ms "$t0" "$t1")
+t0=$(now)
+topo_leave server s
+topo_at server t
+lab_wait_until 20 dns_has dns A s.example.test. 203.0.113.129
+t1=$(now)
+dns_ms=$(ms "$t0" "$t1")
+ttl=$(dns_dig dns A s.example.test. | awk '{print $2; exit}')
+
+ratio() { python3 -c "print(f'{$1 / max($2, 1):.3f}')"; }
+cat <<EOF
+| mechanism | measured | baseline (same run) | ratio |
+|---|---:|---:|---:|
+| data flows again after a ${OUTAGE} s outage, from the new address | ${with} ms | ${without} ms (--no-resume: the kernels' own timers) | $(ratio "$with" "$without") |
+| new address served by DNS (TTL ${ttl}) after the server's move | ${dns_ms} ms | ${dig_ms} ms (one dig round trip, polled the same way) | $(ratio "$dns_ms" "$dig_ms") |
+EOF
