@@ -87,7 +87,7 @@ TXT
 		echo
 		echo "From bench/lab_bench.sh: the lab's topology (tests/integration/mig_topo.sh),"
 		echo "real agents, a real BIND; wall-clock times, each next to a baseline"
-		echo "measured in the same run. Set BENCH_LAB=0 to skip (it takes about a minute)."
+		echo "measured in the same run. Set BENCH_LAB=0 to skip (it takes about two minutes)."
 		echo
 		if ! timeout -k 5 "${BENCH_LAB_TIMEOUT:-300}" "$(dirname "${BASH_SOURCE[0]}")/lab_bench.sh" 2>"$tmp.lablog"; then
 			echo "(lab benchmark failed; see its log)"
