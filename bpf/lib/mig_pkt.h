@@ -55,20 +55,6 @@ struct mig_pkt {
 	__u16 dport;
 };
 
-static __always_inline void *ctx_data(struct mig_ctx *c)
-{
-	if (c->xdp)
-		return (void *)(long)((struct xdp_md *)c->ctx)->data;
-	return (void *)(long)((struct __sk_buff *)c->ctx)->data;
-}
-
-static __always_inline void *ctx_end(struct mig_ctx *c)
-{
-	if (c->xdp)
-		return (void *)(long)((struct xdp_md *)c->ctx)->data_end;
-	return (void *)(long)((struct __sk_buff *)c->ctx)->data_end;
-}
-
 static __always_inline int ctx_load(struct mig_ctx *c, __u32 off, void *to, __u32 len)
 {
 	if (c->xdp)
