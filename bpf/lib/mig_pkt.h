@@ -70,55 +70,69 @@ static __always_inline int ctx_store(struct mig_ctx *c, __u32 off, const void *f
 	return bpf_skb_store_bytes(c->ctx, off, from, len, 0);
 }
 
-/* Parse Ethernet, IPv4 (any options, no fragments) or IPv6 (no extension
- * headers), and TCP.  Returns 0 for a TCP segment we may look at. */
+/* Ethernet + IPv6 + TCP without options */
+#define MIG_PARSE_LEN (ETH_HLEN + 40 + 20)
+
+/*
+ * Parse Ethernet, IPv4 (any options, no fragments) or IPv6 (no extension
+ * headers), and TCP.  Returns 0 for a TCP segment we may look at.  Every
+ * segment pays for this: IPv4 costs one load helper call, IPv6 two.
+ */
 static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 {
-	__u8 hdr[40];
-	__u16 proto;
-	__u32 len;
+	__u8 b[MIG_PARSE_LEN];
+	const __u8 *ip = b + ETH_HLEN, *th;
+	__u8 tcp[20];
+	__u32 len, ihl;
 
-	if (ctx_load(c, 12, &proto, 2))
+	/* fixed sizes: Ethernet + IPv4 + TCP first, the rest of an IPv6
+	 * header below (a shorter frame is not a TCP segment of ours) */
+	if (ctx_load(c, 0, b, ETH_HLEN + 20 + 20))
 		return -1;
 	p->l3 = ETH_HLEN;
-	if (proto == bpf_htons(ETH_P_IP)) {
-		if (ctx_load(c, p->l3, hdr, 20))
-			return -1;
-		if ((hdr[0] >> 4) != 4 || hdr[9] != IPPROTO_TCP)
+	if (b[12] == 0x08 && b[13] == 0x00) {            /* IPv4 */
+		if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP)
 			return -1;
 		/* fragments: only whole segments are ours */
-		if ((hdr[6] & 0x3f) || hdr[7])
+		if ((ip[6] & 0x3f) || ip[7])
+			return -1;
+		ihl = (ip[0] & 0x0f) * 4;
+		len = (__u32)ip[2] << 8 | ip[3];
+		if (ihl < 20 || len < ihl)
 			return -1;
 		p->family = AF_INET;
-		p->l4 = p->l3 + (hdr[0] & 0x0f) * 4;
-		len = (__u32)hdr[2] << 8 | hdr[3];
-		if (len < (hdr[0] & 0x0f) * 4)
-			return -1;
-		len -= (hdr[0] & 0x0f) * 4;
+		p->l4 = ETH_HLEN + ihl;
+		len -= ihl;
 		__builtin_memset(p->saddr, 0, 32);
-		__builtin_memcpy(&p->saddr[0], hdr + 12, 4);
-		__builtin_memcpy(&p->daddr[0], hdr + 16, 4);
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		if (ctx_load(c, p->l3, hdr, 40))
-			return -1;
-		if ((hdr[0] >> 4) != 6 || hdr[6] != IPPROTO_TCP)
+		__builtin_memcpy(&p->saddr[0], ip + 12, 4);
+		__builtin_memcpy(&p->daddr[0], ip + 16, 4);
+		if (ihl == 20) {
+			th = ip + 20;
+		} else {
+			/* IP options: the TCP header lies further out */
+			if (ctx_load(c, p->l4, tcp, 20))
+				return -1;
+			th = tcp;
+		}
+	} else if (b[12] == 0x86 && b[13] == 0xdd) {     /* IPv6 */
+		if ((ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP ||
+		    ctx_load(c, ETH_HLEN + 40, b + ETH_HLEN + 40, 20))
 			return -1;
 		p->family = AF_INET6;
-		p->l4 = p->l3 + 40;
-		len = (__u32)hdr[4] << 8 | hdr[5];
-		__builtin_memcpy(p->saddr, hdr + 8, 16);
-		__builtin_memcpy(p->daddr, hdr + 24, 16);
+		p->l4 = ETH_HLEN + 40;
+		len = (__u32)ip[4] << 8 | ip[5];
+		__builtin_memcpy(p->saddr, ip + 8, 16);
+		__builtin_memcpy(p->daddr, ip + 24, 16);
+		th = ip + 40;
 	} else {
 		return -1;
 	}
-	if (ctx_load(c, p->l4, hdr, 20))
-		return -1;
-	__builtin_memcpy(&p->sport, hdr, 2);
-	__builtin_memcpy(&p->dport, hdr + 2, 2);
-	p->seq = (__u32)hdr[4] << 24 | (__u32)hdr[5] << 16 | (__u32)hdr[6] << 8 | hdr[7];
-	p->ack = (__u32)hdr[8] << 24 | (__u32)hdr[9] << 16 | (__u32)hdr[10] << 8 | hdr[11];
-	p->hdr_len = (hdr[12] >> 4) * 4;
-	p->flags = hdr[13];
+	__builtin_memcpy(&p->sport, th, 2);
+	__builtin_memcpy(&p->dport, th + 2, 2);
+	p->seq = (__u32)th[4] << 24 | (__u32)th[5] << 16 | (__u32)th[6] << 8 | th[7];
+	p->ack = (__u32)th[8] << 24 | (__u32)th[9] << 16 | (__u32)th[10] << 8 | th[11];
+	p->hdr_len = (th[12] >> 4) * 4;
+	p->flags = th[13];
 	if (p->hdr_len < 20 || p->hdr_len > len)
 		return -1;
 	p->payload = len - p->hdr_len;
