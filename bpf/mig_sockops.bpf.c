@@ -69,6 +69,15 @@ static __noinline int skops_tuple(struct bpf_sock_ops *skops,
 	return 0;
 }
 
+/* Loopback connections never move: no key, no option, no callbacks. */
+static __always_inline bool loopback(const struct mig_tuple *t)
+{
+	if (t->family == AF_INET)
+		return (bpf_ntohl(t->raddr[0]) >> 24) == 127;
+	return !t->raddr[0] && !t->raddr[1] && !t->raddr[2] &&
+	       t->raddr[3] == bpf_htonl(1);
+}
+
 static __always_inline void count_opt_error(int r)
 {
 	switch (r) {
@@ -248,14 +257,13 @@ static __always_inline int pool_take(struct mig_pool_key *k)
 static __always_inline void on_connect(struct bpf_sock_ops *skops)
 {
 	struct mig_pool_key k;
+	struct mig_tuple t;
 	struct mig_sk *st;
 
-	if (pool_take(&k))
+	if (skops_tuple(skops, &t) || loopback(&t) || pool_take(&k))
 		return;
 	st = sk_state(skops, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
-		struct mig_tuple t = {};
-
 		emit(MIG_EV_RELEASE, skops, &t, NULL, k.id);
 		return;
 	}
@@ -277,7 +285,7 @@ static __always_inline struct mig_req *synack_req(struct bpf_sock_ops *skops,
 	struct mig_req *req, nreq;
 	int r;
 
-	if (skops_tuple(skops, &t))
+	if (skops_tuple(skops, &t) || loopback(&t))
 		return NULL;
 	req = bpf_map_lookup_elem(&mig_reqs, &t);
 	if (req || !create)

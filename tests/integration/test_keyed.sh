@@ -107,6 +107,14 @@ t_check "no token collisions, no lost events" \
 	test "$(stat client token_collision)$(stat server events_lost)" = 00
 lab_bg_stop srv-many
 
+t_begin "loopback connections are left alone"
+lab_bg client lo-srv socat TCP4-LISTEN:5005,bind=127.0.0.1,reuseaddr EXEC:cat
+lab_wait_listen client 5005
+taken=$(stat client pool_taken)
+t_check "a loopback echo works" eval 'lab_exec client sh -c "echo lo | socat -t 1 - TCP4:127.0.0.1:5005" | grep -q lo'
+t_check "no key taken for it, nothing keyed" eq "$taken 0" eval 'echo "$(stat client pool_taken) $(nflows client)"'
+lab_bg_stop lo-srv
+
 t_begin "an agent restart keeps keyed flows and the attachment"
 lab_bg server srv-rs socat TCP4-LISTEN:5004,reuseaddr,fork EXEC:cat
 lab_wait_listen server 5004
