@@ -31,7 +31,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 OUTAGE=${BENCH_OUTAGE:-30}
 
 now() { date +%s.%N; }
-fsize() { local s; s=$(stat -c %s "$1" 2>/dev/null) || s=0; echo "$s"; }
 ms() { python3 -c "print(round(($2 - $1) * 1000))"; }
 
 lab_init >&2

@@ -52,10 +52,6 @@ conf "$LAB_DIR/server.conf" s.example.test. m.example.test.
 lab_agent_start mobile --config "$LAB_DIR/mobile.conf"
 lab_agent_start server --config "$LAB_DIR/server.conf"
 
-eq() { local want=$1; shift; [ "$("$@")" = "$want" ]; }
-ge() { local min=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -ge "$min" ]; }
-fsize() { local s; s=$(stat -c %s "$1" 2>/dev/null) || s=0; echo "$s"; }
-counter() { lab_ctl "$1" show stats "$2"; }
 
 t_begin "both names published"
 t_check "m.example.test has the mobile's address" lab_wait_until 5 dns_has dns A m.example.test. 192.0.2.1

@@ -94,9 +94,6 @@ for e in json.load(sys.stdin)["dns"]:
     if e["name"] == sys.argv[1]:
         print(eval(sys.argv[2])); break' "$2" "$3"
 }
-eq() { local want=$1; shift; [ "$("$@")" = "$want" ]; }
-ge() { local min=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -ge "$min" ]; }
-counter() { lab_ctl "$1" show stats "$2"; }
 # only HOST TYPE NAME DATA - the answer is exactly "NAME 0 IN TYPE DATA"
 only() {
 	local out

@@ -22,10 +22,6 @@ lab_addr server vb 2001:db8:1::2/64
 
 RAW="python3 $here/rawtcp.py"
 
-# stat HOST NAME: one counter of a host's agent
-stat() { lab_ctl "$1" show stats "$2"; }
-# nflows HOST: keyed flows listed by migratectl -j
-nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
 # token HOST LPORT|RPORT PORT: the token of the flow with that port
 token_of() {
 	lab_ctl "$1" -j show | python3 -c '
@@ -35,15 +31,9 @@ for f in json.load(sys.stdin)["flows"]:
     if f["local"]["port"] == port or f["remote"]["port"] == port:
         print(f["token"]); break' "$2"
 }
-# eq WANT CMD...: CMD prints WANT (re-evaluated on every poll)
-eq() { local want=$1; shift; [ "$("$@")" = "$want" ]; }
-# ge MIN CMD...: CMD prints a number >= MIN
-ge() { local min=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -ge "$min" ]; }
 both_flows() { echo "$(nflows client)$(nflows server)"; }
 # echo_ok DST:PORT WORD: a short echo exchange from the client works
 echo_ok() { lab_exec client sh -c "echo $2 | socat -t 1 - TCP:$1" | grep -q "$2"; }
-# map_count HOST MAP: entries of a pinned map, through bpftool
-map_count() { bpftool -j map dump pinned "$(lab_pindir "$1")/$2" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
 # A long-lived echo connection: the client writes a line, keeps the
 # connection open for HOLD seconds, and the server echoes.
@@ -91,7 +81,7 @@ lab_agent_start client
 lab_agent_start server
 keyed_case v4 192.0.2.2 5001 TCP4-LISTEN
 keyed_case v6 "[2001:db8:1::2]" 5002 TCP6-LISTEN
-t_check "agents counted the keyed flows" test "$(stat client keyed)$(stat server keyed)" = 22
+t_check "agents counted the keyed flows" test "$(counter client keyed)$(counter server keyed)" = 22
 
 t_begin "many connections: each keyed, the same token on both ends"
 lab_bg server srv-many socat TCP-LISTEN:5003,reuseaddr,fork EXEC:cat
@@ -99,20 +89,20 @@ lab_wait_listen server 5003
 for i in $(seq 1 20); do
 	lab_exec client sh -c "echo x$i | socat -t 1 - TCP:192.0.2.2:5003" > /dev/null
 done
-t_check "20 more flows keyed on the client" lab_wait_until 3 eq 22 stat client keyed
-t_check "20 more flows keyed on the server" lab_wait_until 3 eq 22 stat server keyed
+t_check "20 more flows keyed on the client" lab_wait_until 3 eq 22 counter client keyed
+t_check "20 more flows keyed on the server" lab_wait_until 3 eq 22 counter server keyed
 t_check "no flow state left after they closed" \
 	lab_wait_until 3 eq 000 eval 'echo "$(both_flows)$(map_count server mig_reqs)"'
 t_check "no token collisions, no lost events" \
-	test "$(stat client token_collision)$(stat server events_lost)" = 00
+	test "$(counter client token_collision)$(counter server events_lost)" = 00
 lab_bg_stop srv-many
 
 t_begin "loopback connections are left alone"
 lab_bg client lo-srv socat TCP4-LISTEN:5005,bind=127.0.0.1,reuseaddr EXEC:cat
 lab_wait_listen client 5005
-taken=$(stat client pool_taken)
+taken=$(counter client pool_taken)
 t_check "a loopback echo works" eval 'lab_exec client sh -c "echo lo | socat -t 1 - TCP4:127.0.0.1:5005" | grep -q lo'
-t_check "no key taken for it, nothing keyed" eq "$taken 0" eval 'echo "$(stat client pool_taken) $(nflows client)"'
+t_check "no key taken for it, nothing keyed" eq "$taken 0" eval 'echo "$(counter client pool_taken) $(nflows client)"'
 lab_bg_stop lo-srv
 
 t_begin "an agent restart keeps keyed flows and the attachment"
@@ -130,7 +120,7 @@ t_check "a connection made while it is down stays plain and works" echo_ok 192.0
 lab_agent_start client
 t_check "still listed with the same token after the restart" eq "$tok" eval 'lab_ctl client dump | cut -f8'
 t_check "a connection after the restart works" echo_ok 192.0.2.2:5004 up
-t_check "and is keyed again" lab_wait_until 3 ge 24 stat client keyed
+t_check "and is keyed again" lab_wait_until 3 ge 24 counter client keyed
 echo after >&7
 t_check "the old connection still carries data" lab_wait_until 2 grep -q after "$(lab_log cli-rs)"
 exec 7>&-
@@ -141,9 +131,9 @@ t_begin "fallback: migrate client, plain server"
 lab_agent_stop server
 lab_bg server srv-fb1 socat TCP-LISTEN:5010,reuseaddr EXEC:cat
 lab_wait_listen server 5010
-before=$(stat client fallback_peer)
+before=$(counter client fallback_peer)
 t_check "plain transfer works" echo_ok 192.0.2.2:5010 fb1
-t_check "fallback counted on the client" test "$(stat client fallback_peer)" -gt "$before"
+t_check "fallback counted on the client" test "$(counter client fallback_peer)" -gt "$before"
 t_check "not listed as keyed" lab_wait_until 2 eq 0 nflows client
 
 t_begin "fallback: plain client, migrate server"
@@ -152,7 +142,7 @@ lab_agent_start server
 lab_bg server srv-fb2 socat TCP-LISTEN:5011,reuseaddr EXEC:cat
 lab_wait_listen server 5011
 t_check "plain transfer works" echo_ok 192.0.2.2:5011 fb2
-t_check "fallback counted on the server" lab_wait_until 2 ge 1 stat server fallback_syn
+t_check "fallback counted on the server" lab_wait_until 2 ge 1 counter server fallback_syn
 t_check "not listed as keyed" test "$(nflows server)" = 0
 
 t_begin "empty key pool leaves connections plain and working"
@@ -160,15 +150,15 @@ lab_agent_start client --pool 0
 lab_bg server srv-pool socat TCP-LISTEN:5012,reuseaddr,fork EXEC:cat
 lab_wait_listen server 5012
 t_check "client with empty pool: transfer works" echo_ok 192.0.2.2:5012 p1
-t_check "client counted pool_empty" test "$(stat client pool_empty)" -ge 1
-t_check "client lists nothing keyed" test "$(nflows client)$(stat client keyed)" = 00
+t_check "client counted pool_empty" test "$(counter client pool_empty)" -ge 1
+t_check "client lists nothing keyed" test "$(nflows client)$(counter client keyed)" = 00
 lab_agent_stop client
 lab_agent_stop server
 lab_agent_start client
 lab_agent_start server --pool 0
 t_check "server with empty pool: transfer works" echo_ok 192.0.2.2:5012 p2
-t_check "server counted pool_empty" test "$(stat server pool_empty)" -ge 1
-t_check "client counted the fallback" test "$(stat client fallback_peer)" -ge 1
+t_check "server counted pool_empty" test "$(counter server pool_empty)" -ge 1
+t_check "client counted the fallback" test "$(counter client fallback_peer)" -ge 1
 t_check "neither lists it as keyed" test "$(nflows client)$(nflows server)" = 00
 lab_bg_stop srv-pool
 lab_agent_stop server
@@ -186,13 +176,13 @@ EOF
 # malformed_synack NAME OPTHEX COUNTER
 malformed_synack() {
 	local name=$1 opt=$2 counter=$3 b1 b2 port=$((6000 + RANDOM % 1000))
-	b1=$(stat client "$counter"); b2=$(stat client fallback_peer)
+	b1=$(counter client "$counter"); b2=$(counter client fallback_peer)
 	lab_bg server "raw-$name" $RAW synack-server 192.0.2.2 "$port" "$opt" 1 6
 	sleep 0.3
 	t_check "$name: connection still completes" \
 		lab_exec client socat -T 2 -u /dev/null "TCP:192.0.2.2:$port,connect-timeout=3"
-	t_check "$name: counted as $counter" test "$(stat client "$counter")" -gt "$b1"
-	t_check "$name: fell back to plain" test "$(stat client fallback_peer)" -gt "$b2"
+	t_check "$name: counted as $counter" test "$(counter client "$counter")" -gt "$b1"
+	t_check "$name: fell back to plain" test "$(counter client fallback_peer)" -gt "$b2"
 	t_check "$name: nothing keyed" test "$(nflows client)" = 0
 	lab_bg_stop "raw-$name"
 }
@@ -207,12 +197,12 @@ lab_nsexec server nft delete table inet labdrop
 lab_agent_start server
 lab_bg server srv-syn socat TCP-LISTEN:5020,reuseaddr,fork EXEC:cat
 lab_wait_listen server 5020
-b=$(stat server opt_bad_len)
+b=$(counter server opt_bad_len)
 lab_exec client $RAW syn 192.0.2.1 192.0.2.2 5020 "${mss}fd124d47$(printf '%028d' 0)"
-t_check "a SYN with a 18-byte Migrate option is counted" lab_wait_until 2 ge $((b + 1)) stat server opt_bad_len
+t_check "a SYN with a 18-byte Migrate option is counted" lab_wait_until 2 ge $((b + 1)) counter server opt_bad_len
 t_check "and left no request state" test "$(map_count server mig_reqs)" = 0
 t_check "the server still answers good connections" echo_ok 192.0.2.2:5020 ok
-t_check "and keys them" lab_wait_until 2 ge 1 stat server keyed
+t_check "and keys them" lab_wait_until 2 ge 1 counter server keyed
 lab_bg_stop srv-syn
 lab_agent_stop client
 lab_agent_stop server

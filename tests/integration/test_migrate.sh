@@ -28,10 +28,6 @@ lab_agent_start server
 head -c "${SIZE_MB}M" /dev/urandom > "$LAB_DIR/big"
 want_sum=$(sha256sum < "$LAB_DIR/big" | cut -d' ' -f1)
 
-eq() { local want=$1; shift; [ "$("$@")" = "$want" ]; }
-ge() { local min=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -ge "$min" ]; }
-stat() { lab_ctl "$1" show stats "$2"; }
-fsize() { local s; s=$(command stat -c %s "$1" 2>/dev/null) || s=0; echo "$s"; }
 got_sum() { sha256sum < "$LAB_DIR/$1" | cut -d' ' -f1; }
 port=6000
 
@@ -56,10 +52,7 @@ start_transfer() {
 	lab_wait_until 5 ge $((16 << 20)) fsize "$LAB_DIR/$name.got"
 }
 
-map_count() { bpftool -j map dump pinned "$(lab_pindir "$1")/$2" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 xlate_entries() { echo $(( $(map_count "$1" mig_ingress) + $(map_count "$1" mig_egress) )); }
-le() { local max=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -le "$max" ]; }
-nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
 
 # finish_transfer NAME: both ends exit 0 and the bytes are exact
 finish_transfer() {
@@ -159,7 +152,7 @@ topo_at server s
 t_begin "a 30-second outage, then net B: data flows again promptly"
 name=outage
 start_transfer "$name" 4 down
-cm=$(stat mobile committed_mover); cf=$(stat server committed_fixed)
+cm=$(counter mobile committed_mover); cf=$(counter server committed_fixed)
 topo_leave mobile a
 lab_nsexec mobile ip route flush default 2>/dev/null || true
 sleep 30
@@ -176,8 +169,8 @@ t_check "$name: data resumed within 5 s of the new address (took ${resume}s)" \
 	python3 -c "import sys; sys.exit(0 if $resume < 5 else 1)"
 # (the receiver's rate limit lets it catch up after the stall, so the flow
 # may be gone by now: check the commits through the counters and logs)
-t_check "$name: the mobile committed a migration" lab_wait_until 3 eq $((cm + 1)) stat mobile committed_mover
-t_check "$name: the server committed it" lab_wait_until 3 eq $((cf + 1)) stat server committed_fixed
+t_check "$name: the mobile committed a migration" lab_wait_until 3 eq $((cm + 1)) counter mobile committed_mover
+t_check "$name: the server committed it" lab_wait_until 3 eq $((cf + 1)) counter server committed_fixed
 t_check "$name: the server moved the flow to the mobile's net B address" \
 	grep -Eq "now 203\.0\.113\.1:$port -> 198\.51\.100\.1:[0-9]+ on the wire \(the peer moved" "$LAB_DIR/agent-server.log"
 finish_transfer "$name"
@@ -188,12 +181,12 @@ t_begin "plain TCP of non-keyed flows is never touched"
 port=$((port + 1))
 lab_bg server plainsrv socat -u TCP4-LISTEN:$port,reuseaddr "OPEN:$LAB_DIR/plain.got,creat,trunc"
 lab_wait_listen server "$port"
-xi=$(stat mobile xlate_in); xo=$(stat mobile xlate_out); sxi=$(stat server xlate_in); sxo=$(stat server xlate_out)
+xi=$(counter mobile xlate_in); xo=$(counter mobile xlate_out); sxi=$(counter server xlate_in); sxo=$(counter server xlate_out)
 t_check "plain transfer works" lab_nsexec mobile socat -u "OPEN:$LAB_DIR/big" "TCP4:203.0.113.1:$port"
 t_check "server got it byte-exact" eval 'lab_bg_wait plainsrv 20 && [ "$(got_sum plain.got)" = "$want_sum" ]'
 t_check "not listed as keyed" eq 0 nflows mobile
 t_check "no segment rewritten on either host" \
-	eq "$xi $xo $sxi $sxo" eval 'echo "$(stat mobile xlate_in) $(stat mobile xlate_out) $(stat server xlate_in) $(stat server xlate_out)"'
+	eq "$xi $xo $sxi $sxo" eval 'echo "$(counter mobile xlate_in) $(counter mobile xlate_out) $(counter server xlate_in) $(counter server xlate_out)"'
 
 t_begin "a lost CONFIRM: the fixed end asks again, the mover answers again"
 # the router drops the first CONFIRM (an ACK whose first option is ours,
@@ -207,15 +200,15 @@ table ip labdrop {
 }
 EOF
 name=lostconfirm
-cs=$(stat mobile confirm_sent); cd0=$(stat server candidate_dropped)
+cs=$(counter mobile confirm_sent); cd0=$(counter server candidate_dropped)
 start_transfer "$name" 4 down
 cookie=$(flow_field mobile cookie)
 move_a_to_b
 check_migrated "$name" 1 "${TOPO_V4[mobile.b]}"
 t_check "$name: the router dropped one CONFIRM" \
 	eval 'lab_nsexec router nft list table ip labdrop | grep -q "counter packets 1 "'
-t_check "$name: the server dropped data from the candidate" ge $((cd0 + 1)) stat server candidate_dropped
-t_check "$name: the mobile sent the CONFIRM again" ge $((cs + 2)) stat mobile confirm_sent
+t_check "$name: the server dropped data from the candidate" ge $((cd0 + 1)) counter server candidate_dropped
+t_check "$name: the mobile sent the CONFIRM again" ge $((cs + 2)) counter mobile confirm_sent
 finish_transfer "$name"
 lab_nsexec router nft delete table ip labdrop
 move_b_to_a

@@ -813,6 +813,23 @@ lab_cleanup() {
 }
 
 # ---------------------------------------------------------------------------
+# Values for checks: each prints or tests one value and is re-evaluated on
+# every poll when given to lab_wait_until (e.g. lab_wait_until 3 eq 1 nflows a).
+
+# eq WANT CMD... / ge MIN CMD... / le MAX CMD...: CMD's output compared
+eq() { local want=$1; shift; [ "$("$@")" = "$want" ]; }
+ge() { local min=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -ge "$min" ]; }
+le() { local max=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -le "$max" ]; }
+# fsize FILE: its size in bytes, 0 if it does not exist
+fsize() { local s; s=$(command stat -c %s "$1" 2>/dev/null) || s=0; echo "$s"; }
+# counter HOST NAME: one counter of HOST's agent
+counter() { lab_ctl "$1" show stats "$2"; }
+# nflows HOST: keyed flows HOST's agent lists
+nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
+# map_count HOST MAP: entries of one of HOST's pinned maps
+map_count() { bpftool -j map dump pinned "$(lab_pindir "$1")/$2" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+
+# ---------------------------------------------------------------------------
 # Assertions
 #
 # A case is t_begin NAME followed by t_check lines (each prints ok/FAIL) and

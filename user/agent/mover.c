@@ -42,26 +42,43 @@ static int af_of(const struct mig_tuple *t)
 	return t->family == AF_INET6 ? AF_INET6 : AF_INET;
 }
 
-/* Is addr (our side) configured on an interface other than lo? */
-static bool addr_usable(int af, const uint32_t *addr)
+/* The host's addresses on interfaces other than lo, read once per pass. */
+struct host_addrs {
+	int n;
+	struct { int af; uint32_t a[4]; } v[128];
+};
+
+static void host_addrs_read(struct host_addrs *h)
 {
 	struct ifaddrs *ifa, *i;
-	bool found = false;
 
+	h->n = 0;
 	if (getifaddrs(&ifa))
-		return false;
-	for (i = ifa; i && !found; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != af ||
-		    !strcmp(i->ifa_name, "lo") || !(i->ifa_flags & IFF_UP))
+		return;
+	for (i = ifa; i && h->n < (int)(sizeof(h->v) / sizeof(h->v[0])); i = i->ifa_next) {
+		if (!i->ifa_addr || !strcmp(i->ifa_name, "lo") || !(i->ifa_flags & IFF_UP))
 			continue;
-		if (af == AF_INET)
-			found = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == addr[0];
+		memset(h->v[h->n].a, 0, 16);
+		if (i->ifa_addr->sa_family == AF_INET)
+			h->v[h->n].a[0] = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			memcpy(h->v[h->n].a, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
 		else
-			found = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
-					addr, 16);
+			continue;
+		h->v[h->n++].af = i->ifa_addr->sa_family;
 	}
 	freeifaddrs(ifa);
-	return found;
+}
+
+/* Is addr (our side) configured on an interface other than lo? */
+static bool addr_usable(const struct host_addrs *h, int af, const uint32_t *addr)
+{
+	int i;
+
+	for (i = 0; i < h->n; i++)
+		if (h->v[i].af == af && !memcmp(h->v[i].a, addr, af == AF_INET ? 4 : 16))
+			return true;
+	return false;
 }
 
 /* The source the kernel would use toward the peer now (no packet sent). */
@@ -371,25 +388,27 @@ static void unhold(struct agent *a, const struct mig_tuple *sock,
 void mover_reconcile(struct agent *a)
 {
 	struct mig_tuple key, next;
+	struct host_addrs h;
 	struct mig_flow f;
 	uint32_t src[4];
 	int err;
 
+	host_addrs_read(&h);
 	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
 	while (!err) {
 		key = next;
 		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !may_move(f.state))
 			continue;
-		if (addr_usable(af_of(&f.wire), f.wire.laddr)) {
+		if (addr_usable(&h, af_of(&f.wire), f.wire.laddr)) {
 			unhold(a, &key, &f);
 			continue;
 		}
 		/* our side of the flow lost its address */
 		hold(a, &key);
-		if (!addr_usable(af_of(&key), key.laddr))
+		if (!addr_usable(&h, af_of(&key), key.laddr))
 			addr_keep_local(a, &key);
-		if (route_source(&f.wire, src) || !addr_usable(af_of(&f.wire), src))
+		if (route_source(&f.wire, src) || !addr_usable(&h, af_of(&f.wire), src))
 			continue;   /* no usable address yet: wait for one */
 		start_move(a, &key, &f, src);
 	}
@@ -651,16 +670,19 @@ static void kick(struct agent *a, const struct mig_tuple *sock)
 
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 {
+	struct host_addrs h;
 	struct mig_flow f;
 	struct move *m;
 	char t1[128], t2[128];
 
 	m = move_of(a, sock, false);
+	if (m && role != 1)
+		host_addrs_read(&h);
 	/* We moved and committed; or we were moving too and the peer, which
 	 * found our new address, committed us onto it: nothing left to ask. */
 	if (m && (role == 1 ||
 		  (!bpf_map_lookup_elem(a->flows_fd, sock, &f) &&
-		   addr_usable(af_of(&f.wire), f.wire.laddr)))) {
+		   addr_usable(&h, af_of(&f.wire), f.wire.laddr)))) {
 		if (role != 1)
 			drop_pending(a, m);
 		m->active = false;
