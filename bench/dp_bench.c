@@ -16,9 +16,15 @@
  *           (wire -> socket and socket -> wire tuple), so that every run
  *           does a full rewrite; the xlate counters prove it.
  *   loop    N syscalls with repeat = 1, mean of opts.duration.  For the
- *           Migrate SYN, which the first run turns into a SYN/ACK.  Each
+ *           Migrate SYN, which the first run turns into a SYN/ACK (every
+ *           later run is a repeat from the same tuple: the candidate is
+ *           refreshed, nonce and MIGRATE_ACK tag computed again).  Each
  *           run then pays the timer reads of one test_run, so compare it
  *           only with the empty program measured the same way.
+ *
+ * The egress cases run with mig_host.holds = 0 (no flow held: the hold
+ * map is not looked at) unless the case says "holds active" (another
+ * flow is held, so every segment pays the mig_hold lookup).
  *
  * Output: a Markdown table (case, method, ns/packet, ratio to the empty
  * program), the median of -r rounds.  Root only.
@@ -52,6 +58,7 @@ struct bcase {
 	__u32 stat;             /* counter that must grow by the run count, or MIG_STAT__MAX */
 	const struct mig_tuple *token_to;   /* point the test token at this flow first */
 	bool untouched;         /* the xlate counters must not move */
+	__u32 holds;            /* mig_host.holds during the case */
 	__u8 frame[FX_PKT_MAX];
 	size_t len;
 	double ns[16];          /* per round */
@@ -74,6 +81,8 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 	long runs;
 	int i;
 
+	if (fx_host(skel, c->holds))
+		return -1;
 	/* both connections' flows share the fixture's token */
 	if (c->token_to) {
 		struct mig_token_key tk;
@@ -121,7 +130,7 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 static int install_pingpong(const struct fx_conn *c, int family)
 {
 	struct mig_in in = { .type = MIG_IN_XLATE };
-	struct mig_out out = { .type = MIG_OUT_XLATE };
+	struct mig_out out = {};
 	struct mig_tuple wire;
 	__u32 na[4];
 	int fi = bpf_map__fd(skel->maps.mig_ingress), fo = bpf_map__fd(skel->maps.mig_egress);
@@ -150,6 +159,15 @@ static int install_fixed(const struct fx_conn *c)
 	memcpy(tk.token, fx_token, 8);
 	return bpf_map_update_elem(bpf_map__fd(skel->maps.mig_flows), &c->srv.t, &f, BPF_ANY) ||
 	       bpf_map_update_elem(bpf_map__fd(skel->maps.mig_tokens), &tk, &c->srv.t, BPF_ANY);
+}
+
+/* A hold on a flow no case sends on (cli's socket of c), for the "holds
+ * active" cases. */
+static int install_hold(const struct fx_conn *c)
+{
+	struct mig_hold h = { .since_ns = fx_now_ns() };
+
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.mig_hold), &c->cli.t, &h, BPF_ANY);
 }
 
 static size_t data_frame(const struct fx_conn *c, bool from_new, bool egress, __u8 *f)
@@ -184,10 +202,11 @@ static size_t msyn_frame(const struct fx_conn *c, __u8 *f)
 	__u32 na[4];
 
 	fx_addr(c->family, c->family == AF_INET ? FX_NEW4 : FX_NEW6, na);
-	fx_mac(fx_k_i, MIG_SUB_MIGRATE, 1, mac);
+	fx_mac_migrate(fx_s_i, 1, mac);
 	/* not FX_NEW_PORT: that wire tuple holds a translation */
 	fx_pkt_in(&p, c->family, na, htons(FX_NEW_PORTB), c->srv.t.laddr, c->srv.t.lport);
 	p.seq = c->cli.snd_una - 1;
+	p.ack = FX_CHALLENGE;
 	p.flags = 0x02;
 	p.win = 64240;
 	fx_opt_sig(&p, MIG_SUB_MIGRATE, 1, fx_token, mac);
@@ -196,8 +215,8 @@ static size_t msyn_frame(const struct fx_conn *c, __u8 *f)
 
 int main(int argc, char **argv)
 {
-	enum { E_TC, E_XDP, E_TC_LOOP, N_EMPTY };
-	static struct bcase cases[16];
+	enum { E_TC, E_XDP, E_TC_LOOP, E_XDP_LOOP, N_EMPTY };
+	static struct bcase cases[24];
 	int repeat = 1000000, loops = 100000, rounds = 5, opt, n = 0, i, k;
 	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc;
 	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1];
@@ -239,8 +258,10 @@ int main(int argc, char **argv)
 	in_tc = bpf_program__fd(skel->progs.mig_in_tc);
 	in_xdp = bpf_program__fd(skel->progs.mig_in_xdp);
 	out_tc = bpf_program__fd(skel->progs.mig_out_tc);
+	fx_reset(skel);
 	if (install_fixed(c4) || install_fixed(c6) ||
-	    install_pingpong(c4, AF_INET) || install_pingpong(c6, AF_INET6)) {
+	    install_pingpong(c4, AF_INET) || install_pingpong(c6, AF_INET6) ||
+	    install_hold(c4)) {
 		fprintf(stderr, "filling the maps: %s\n", strerror(errno));
 		goto fail;
 	}
@@ -259,6 +280,8 @@ int main(int argc, char **argv)
 		b = ADD("empty program, XDP", efd_xdp, false, false, E_XDP, 0, MIG_STAT__MAX);
 		b->len = data_frame(c4, false, false, b->frame);
 		b = ADD("empty program, TC", efd_tc, true, true, E_TC_LOOP, 0, MIG_STAT__MAX);
+		b->len = data_frame(c4, false, false, b->frame);
+		b = ADD("empty program, XDP", efd_xdp, false, true, E_XDP_LOOP, 0, MIG_STAT__MAX);
 		b->len = data_frame(c4, false, false, b->frame);
 
 		/* untouched: use the v4 connection's frames; its ingress key
@@ -287,6 +310,11 @@ int main(int argc, char **argv)
 			MIG_STAT__MAX);
 		b->untouched = true;
 		b->len = data_frame(&plain, false, true, b->frame);
+		b = ADD("egress TC, untouched flow, holds active", out_tc, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT__MAX);
+		b->untouched = true;
+		b->holds = 1;
+		b->len = data_frame(&plain, false, true, b->frame);
 		b = ADD("egress TC, migrated flow v4", out_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_OUT);
 		b->len = data_frame(c4, false, true, b->frame);
@@ -300,6 +328,10 @@ int main(int argc, char **argv)
 		b = ADD("ingress XDP, migrated flow v4", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT_XLATE_IN);
 		b->len = data_frame(c4, true, false, b->frame);
+		b = ADD("ingress XDP, Migrate SYN answered v4", in_xdp, false, true, E_XDP_LOOP,
+			XDP_TX, MIG_STAT_MSYN_ANSWERED);
+		b->len = msyn_frame(c4, b->frame);
+		b->token_to = &c4->srv.t;
 	}
 #undef ADD
 

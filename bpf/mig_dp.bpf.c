@@ -10,7 +10,14 @@
  * tuple and holds back segments of flows whose address went away.
  *
  * Per packet, a segment of a flow that never migrated costs the parse and
- * one hash lookup (plus an option walk for SYNs).
+ * two hash lookups on ingress (translations, candidates), one on egress
+ * (plus an option walk for SYNs).
+ *
+ * Protocol version 2 (docs/protocol.md, "Threat model and rules"): the
+ * authenticators and nonces are SipHash-2-4 (include/migrate/mig_siphash.h)
+ * computed here per Migrate segment; candidates live in their flow (at
+ * most MIG_NCAND, expiring) and in mig_cand, never among translations;
+ * signalling that is not addressed to this host passes untouched.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,6 +26,7 @@
 
 #include "lib/mig_maps.h"
 #include "lib/mig_pkt.h"
+#include "migrate/mig_siphash.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -34,6 +42,18 @@ struct scratch {
 	__u8 old[MIG_SIG_HDR_LEN];      /* TCP header before reply() */
 	__u8 new[MIG_SIG_HDR_LEN];      /* ... and after */
 	__u8 mac[12];
+	__u8 sip[MIG_SIP_MSG_MAX];      /* SipHash message */
+	__u8 tag[8];                    /* SipHash output */
+	__u8 opt[MIG_OPT_LEN_SIG + 3];  /* the option we answer with */
+	struct bpf_fib_lookup fib;
+	/* locals of the signalling paths (the stack is 512 bytes for the
+	 * whole call chain) */
+	struct mig_opt o;
+	struct mig_tuple s, w, prev;
+	struct mig_in in;
+	struct mig_out out;
+	struct mig_cand_ref ref;
+	struct bpf_sock_tuple bst;
 };
 
 struct {
@@ -116,28 +136,41 @@ struct sock_seqs {
 	__u8 rcv_wscale;   /* MIG_NO_WSCALE if the connection has none */
 };
 
+/* The socket (of any state) that a segment arriving on tuple w, our
+ * view, would reach; NULL if none.  Release with bpf_sk_release. */
+static __always_inline struct bpf_sock *skc_of(struct mig_ctx *c, const struct mig_tuple *w)
+{
+	struct scratch *sc = scratch();
+	struct bpf_sock_tuple *t;
+	__u32 tlen;
+
+	if (!sc)
+		return NULL;
+	t = &sc->bst;
+	__builtin_memset(t, 0, sizeof(*t));
+	if (w->family == AF_INET) {
+		t->ipv4.saddr = w->raddr[0];
+		t->ipv4.daddr = w->laddr[0];
+		t->ipv4.sport = w->rport;
+		t->ipv4.dport = w->lport;
+		tlen = sizeof(t->ipv4);
+	} else {
+		__builtin_memcpy(t->ipv6.saddr, w->raddr, 16);
+		__builtin_memcpy(t->ipv6.daddr, w->laddr, 16);
+		t->ipv6.sport = w->rport;
+		t->ipv6.dport = w->lport;
+		tlen = sizeof(t->ipv6);
+	}
+	return bpf_skc_lookup_tcp(c->ctx, t, tlen, BPF_F_CURRENT_NETNS, 0);
+}
+
 static __always_inline int sock_seqs(struct mig_ctx *c, const struct mig_tuple *s,
 				     struct sock_seqs *out)
 {
-	struct bpf_sock_tuple t = {};
 	struct bpf_sock *skc;
 	struct tcp_sock *tp;
-	__u32 tlen;
 
-	if (s->family == AF_INET) {
-		t.ipv4.saddr = s->raddr[0];
-		t.ipv4.daddr = s->laddr[0];
-		t.ipv4.sport = s->rport;
-		t.ipv4.dport = s->lport;
-		tlen = sizeof(t.ipv4);
-	} else {
-		__builtin_memcpy(t.ipv6.saddr, s->raddr, 16);
-		__builtin_memcpy(t.ipv6.daddr, s->laddr, 16);
-		t.ipv6.sport = s->rport;
-		t.ipv6.dport = s->lport;
-		tlen = sizeof(t.ipv6);
-	}
-	skc = bpf_skc_lookup_tcp(c->ctx, &t, tlen, BPF_F_CURRENT_NETNS, 0);
+	skc = skc_of(c, s);
 	if (!skc)
 		return -1;
 	tp = bpf_skc_to_tcp_sock(skc);
@@ -289,19 +322,6 @@ static __always_inline enum verdict reject(struct mig_ctx *c, struct mig_pkt *p,
 	return reply(c, p, 0, p->seq + 1, TCP_RST | TCP_ACK, NULL, MIG_NO_WSCALE);
 }
 
-/* (clang 14 leaves a non-constant __builtin_memcmp as a libc call) */
-static __always_inline bool tuple_eq(const struct mig_tuple *a,
-				     const struct mig_tuple *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-	__u32 d = 0;
-	int i;
-
-	for (i = 0; i < (int)(sizeof(*a) / 4); i++)
-		d |= x[i] ^ y[i];
-	return !d;
-}
-
 /* 8-byte values: macs, nonces */
 static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
 {
@@ -312,25 +332,192 @@ static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
 	return x == y;
 }
 
-/* Install the translation of flow f (socket tuple sock) to wire tuple w. */
+/* Migrate signalling: a 48-byte header with our option and no payload. */
+static __always_inline bool maybe_sig(const struct mig_pkt *p)
+{
+	return p->hdr_len == MIG_SIG_HDR_LEN && p->payload == 0;
+}
+
+/*
+ * Is this segment only passing through?  A shim on a forwarding host must
+ * leave other hosts' signalling alone (rule 5): the FIB says "forward" only
+ * for transit, and on a host that does not forward at all nothing is.
+ */
+static __always_inline bool transit(struct mig_ctx *c, const struct mig_pkt *p,
+				    struct scratch *sc, __u32 ifindex)
+{
+	struct bpf_fib_lookup *fl = &sc->fib;
+	long rc;
+
+	__builtin_memset(fl, 0, sizeof(*fl));
+	fl->family = p->family;
+	fl->l4_protocol = IPPROTO_TCP;
+	fl->sport = p->sport;
+	fl->dport = p->dport;
+	fl->ifindex = ifindex;
+	if (p->family == AF_INET) {
+		fl->ipv4_src = p->saddr[0];
+		fl->ipv4_dst = p->daddr[0];
+	} else {
+		__builtin_memcpy(fl->ipv6_src, p->saddr, 16);
+		__builtin_memcpy(fl->ipv6_dst, p->daddr, 16);
+	}
+	rc = bpf_fib_lookup(c->ctx, fl, sizeof(*fl), 0);
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
+	       rc == BPF_FIB_LKUP_RET_FRAG_NEEDED;
+}
+
+/* Does a kernel socket (not a listener) own wire tuple w (our view)? */
+static __always_inline bool live_socket(struct mig_ctx *c, const struct mig_tuple *w)
+{
+	struct bpf_sock *skc = skc_of(c, w);
+	bool live;
+
+	if (!skc)
+		return false;
+	live = skc->state != BPF_TCP_LISTEN;
+	bpf_sk_release(skc);
+	return live;
+}
+
+static __always_inline bool cand_live(const struct mig_cand *cd, __u64 now)
+{
+	return cd->wire.family && (__s64)(cd->expires_ns - now) > 0;
+}
+
+/* Forget slot i of flow f (sock): its mig_cand entry goes too. */
+static __always_inline void cand_clear(struct mig_flow *f, const struct mig_tuple *sock,
+				       __u32 i)
+{
+	struct scratch *sc = scratch();
+	struct mig_cand_ref *r;
+
+	i &= MIG_NCAND - 1;
+	if (!sc || !f->cand[i].wire.family)
+		return;
+	sc->w = f->cand[i].wire;
+	r = bpf_map_lookup_elem(&mig_cand, &sc->w);
+	if (r && mig_tuple_eq(&r->sock, sock))
+		bpf_map_delete_elem(&mig_cand, &sc->w);
+	f->cand[i].wire.family = 0;
+}
+
+/* The slot of flow f whose candidate came from w, or MIG_NCAND. */
+static __always_inline __u32 cand_find(const struct mig_flow *f, const struct mig_tuple *w)
+{
+	__u32 i;
+
+	for (i = 0; i < MIG_NCAND; i++)
+		if (f->cand[i].wire.family && mig_tuple_eq(&f->cand[i].wire, w))
+			return i;
+	return MIG_NCAND;
+}
+
+/*
+ * Rule 1: a new candidate of flow f (socket tuple sock) at wire tuple w
+ * takes nothing that belongs to another connection: not a translation or
+ * retired tuple of another flow, not another flow's live candidate, not a
+ * live kernel socket.  At most MIG_NCAND per flow: an empty or expired
+ * slot, else the older one is replaced.  Returns the slot, or a negative
+ * value (counted).
+ */
+static __always_inline int cand_claim(struct mig_ctx *c, struct mig_flow *f,
+				      const struct mig_tuple *sock,
+				      const struct mig_tuple *w, __u64 now)
+{
+	struct scratch *sc = scratch();
+	struct mig_cand_ref *ref, *r;
+	struct mig_flow *of;
+	struct mig_in *e;
+	__u32 i, j;
+
+	if (!sc)
+		return -1;
+	ref = &sc->ref;
+	__builtin_memset(ref, 0, sizeof(*ref));
+	e = bpf_map_lookup_elem(&mig_ingress, w);
+	if (e && !mig_tuple_eq(&e->sock, sock))
+		goto taken;
+	r = bpf_map_lookup_elem(&mig_cand, w);
+	if (r) {
+		ref->sock = r->sock;
+		if (!mig_tuple_eq(&ref->sock, sock)) {
+			of = bpf_map_lookup_elem(&mig_flows, &ref->sock);
+			if (of) {
+				j = cand_find(of, w);
+				if (j < MIG_NCAND && cand_live(&of->cand[j & 1], now))
+					goto taken;
+			}
+			mig_count(MIG_STAT_CAND_EXPIRED);
+		}
+		/* another flow's dead candidate, or a stale one of ours */
+		bpf_map_delete_elem(&mig_cand, w);
+	}
+	if (!mig_tuple_eq(w, sock) && live_socket(c, w))
+		goto taken;
+
+	i = f->next_cand & (MIG_NCAND - 1);
+	if (!cand_live(&f->cand[0], now))
+		i = 0;
+	else if (!cand_live(&f->cand[1], now))
+		i = 1;
+	cand_clear(f, sock, i);
+	ref->sock = *sock;
+	ref->resend_ms = 0;
+	if (bpf_map_update_elem(&mig_cand, w, ref, BPF_NOEXIST)) {
+		mig_count(MIG_STAT_CAND_FULL);
+		return -1;
+	}
+	f->next_cand = i + 1;
+	return i;
+taken:
+	mig_count(MIG_STAT_REJ_TUPLE);
+	return -1;
+}
+
+/*
+ * Install the translation of flow f (socket tuple sock) to wire tuple w.
+ * The wire tuple it leaves is retired (its segments are dropped from now
+ * on, rule 8); the one retired before is forgotten.
+ */
 static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *sock,
 				  const struct mig_tuple *w)
 {
-	struct mig_in in = {};
-	struct mig_out out = {};
-	struct mig_in *old;
+	struct scratch *sc = scratch();
+	struct mig_in *e;
 
-	in.sock = *sock;
-	in.type = MIG_IN_XLATE;
-	out.wire = *w;
-	out.type = MIG_OUT_XLATE;
-	if (bpf_map_update_elem(&mig_ingress, w, &in, BPF_ANY) ||
-	    bpf_map_update_elem(&mig_egress, sock, &out, BPF_ANY))
+	if (!sc)
 		return -1;
-	if (!tuple_eq(&f->wire, w)) {
-		old = bpf_map_lookup_elem(&mig_ingress, &f->wire);
-		if (old && old->type == MIG_IN_XLATE && tuple_eq(&old->sock, sock))
-			bpf_map_delete_elem(&mig_ingress, &f->wire);
+	e = bpf_map_lookup_elem(&mig_ingress, w);
+	if (e && !mig_tuple_eq(&e->sock, sock)) {
+		mig_count(MIG_STAT_REJ_TUPLE);
+		return -1;
+	}
+	__builtin_memset(&sc->in, 0, sizeof(sc->in));
+	sc->in.sock = *sock;
+	sc->in.type = MIG_IN_XLATE;
+	sc->out.wire = *w;
+	if (bpf_map_update_elem(&mig_ingress, w, &sc->in, BPF_ANY)) {
+		mig_count(MIG_STAT_XLATE_FULL);
+		return -1;
+	}
+	if (bpf_map_update_elem(&mig_egress, sock, &sc->out, BPF_ANY)) {
+		bpf_map_delete_elem(&mig_ingress, w);
+		mig_count(MIG_STAT_XLATE_FULL);
+		return -1;
+	}
+	if (!mig_tuple_eq(&f->wire, w)) {
+		sc->prev = f->prev;
+		if (sc->prev.family && !mig_tuple_eq(&sc->prev, w)) {
+			e = bpf_map_lookup_elem(&mig_ingress, &sc->prev);
+			if (e && e->type == MIG_IN_RETIRED && mig_tuple_eq(&e->sock, sock))
+				bpf_map_delete_elem(&mig_ingress, &sc->prev);
+		}
+		sc->prev = f->wire;
+		sc->in.type = MIG_IN_RETIRED;
+		if (bpf_map_update_elem(&mig_ingress, &sc->prev, &sc->in, BPF_ANY))
+			mig_count(MIG_STAT_XLATE_FULL);
+		f->prev = sc->prev;
 	}
 	f->wire = *w;
 	f->migrations++;
@@ -338,19 +525,36 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	return 0;
 }
 
-/* Fixed end: a Migrate SYN. */
-static __always_inline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
-					    const struct mig_tuple *key,
-					    const struct mig_opt *o)
+static __always_inline const __u8 *boot_secret(void)
 {
-	__u8 opt[MIG_OPT_LEN_SIG];
+	__u32 zero = 0;
+	struct mig_host *h = bpf_map_lookup_elem(&mig_host, &zero);
+
+	return h ? h->boot : NULL;
+}
+
+/* Fixed end: a Migrate SYN. */
+static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
+					    const struct mig_tuple *key,
+					    const struct mig_opt *o, __u32 ifindex)
+{
+	struct scratch *sc = scratch();
 	struct mig_token_key tk;
 	struct mig_tuple *sock, s;
 	struct sock_seqs ss;
-	struct mig_in cand = {}, *e;
+	struct mig_cand *cd;
 	struct mig_flow *f;
-	__u32 d, idx;
+	const __u8 *boot;
+	__u64 now;
+	__u32 d;
+	int i;
 
+	if (!sc)
+		return V_DROP;
+	if (transit(c, p, sc, ifindex)) {
+		mig_count(MIG_STAT_TRANSIT);
+		return V_PASS;
+	}
 	mig_count(MIG_STAT_MSYN_IN);
 	__builtin_memcpy(tk.token, o->id, MIG_TOKEN_LEN);
 	sock = bpf_map_lookup_elem(&mig_tokens, &tk);
@@ -366,10 +570,10 @@ static __always_inline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p
 	if (!f || s.family != key->family || f->wire.lport != key->lport)
 		return reject(c, p, MIG_STAT_REJ_TOKEN);
 	d = o->reqno - f->peer_reqno;
-	idx = o->reqno - f->peer_base - 1;
-	if (d == 0 || d > MIG_MAC_WINDOW || idx >= MIG_MAC_WINDOW)
+	if (d == 0 || d > MIG_MAC_WINDOW)
 		return reject(c, p, MIG_STAT_REJ_REQNO);
-	if (!mac_eq(f->macs[idx].peer_migrate, o->mac))
+	mig_sip_mac_migrate(f->s_peer, f->token, o->reqno, sc->sip, sc->tag);
+	if (!mac_eq(sc->tag, o->mac))
 		return reject(c, p, MIG_STAT_REJ_MAC);
 	if (sock_seqs(c, &s, &ss) || !state_may_move(ss.state))
 		return reject(c, p, MIG_STAT_REJ_STATE);
@@ -377,134 +581,202 @@ static __always_inline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p
 	if (ss.rcv_nxt - (p->seq + 1) > (1U << 30))
 		return reject(c, p, MIG_STAT_REJ_SEQ);
 
-	/* A repeated Migrate SYN from the same place gets the same answer. */
-	e = bpf_map_lookup_elem(&mig_ingress, key);
-	/* our own request on this very tuple stays answerable */
-	if (e && tuple_eq(&e->sock, &s)) {
-		if (e->type == MIG_IN_PENDING) {
-			cand.flags = MIG_IN_F_PENDING;
-			cand.own_reqno = e->reqno;
-		} else if (e->type == MIG_IN_CANDIDATE) {
-			cand.flags = e->flags;
-			cand.own_reqno = e->own_reqno;
-		}
+	/* A repeat from the same place gets the same answer (the nonce is a
+	 * function of tuple, token and reqno; the challenge is the new one). */
+	now = bpf_ktime_get_ns();
+	i = cand_find(f, key);
+	if (i >= MIG_NCAND || f->cand[i & 1].reqno != o->reqno) {
+		if (i < MIG_NCAND)
+			cand_clear(f, &s, i);
+		i = cand_claim(c, f, &s, key, now);
+		if (i < 0)
+			return V_DROP;
 	}
-	if (e && e->type == MIG_IN_CANDIDATE && e->reqno == o->reqno &&
-	    tuple_eq(&e->sock, &s)) {
-		__builtin_memcpy(cand.nonce, e->nonce, 8);
-	} else {
-		__u32 r1 = bpf_get_prandom_u32(), r2 = bpf_get_prandom_u32();
-
-		__builtin_memcpy(cand.nonce, &r1, 4);
-		__builtin_memcpy(cand.nonce + 4, &r2, 4);
-	}
-	cand.sock = s;
-	cand.type = MIG_IN_CANDIDATE;
-	cand.reqno = o->reqno;
-	if (bpf_map_update_elem(&mig_ingress, key, &cand, BPF_ANY))
+	boot = boot_secret();
+	if (!boot)
 		return V_DROP;
-	mig_opt_build_sig(opt, MIG_SUB_MIGRATE_ACK, o->reqno, cand.nonce,
-			  f->macs[idx].own_ack);
+	cd = &f->cand[i & 1];
+	cd->wire = *key;
+	cd->reqno = o->reqno;
+	cd->challenge = p->ack;
+	cd->expires_ns = now + MIG_CAND_TTL_NS;
+	mig_sip_nonce(boot, key, f->token, o->reqno, sc->sip, cd->nonce);
+	mig_sip_mac_ack(f->s_own, o->reqno, p->ack, cd->nonce, sc->sip, sc->tag);
+	mig_opt_build_sig(sc->opt, MIG_SUB_MIGRATE_ACK, o->reqno, cd->nonce, sc->tag);
 	mig_count(MIG_STAT_MSYN_ANSWERED);
-	return reply(c, p, ss.snd_una - 1, ss.rcv_nxt, TCP_SYN | TCP_ACK, opt,
+	return reply(c, p, ss.snd_una - 1, ss.rcv_nxt, TCP_SYN | TCP_ACK, sc->opt,
 		     ss.rcv_wscale);
 }
 
-/* Mover: a Migrate SYN/ACK (first one commits; repeats get the CONFIRM
- * again). */
-static __always_inline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt *p,
+/*
+ * Mover: a Migrate SYN/ACK.  Its mac binds our challenge and the nonce, so
+ * it comes from whoever received our Migrate SYN; the first valid one of a
+ * request commits and is the only nonce we ever confirm for it.  Repeats
+ * of that one get the CONFIRM again.
+ */
+static __noinline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt *p,
 					       const struct mig_tuple *key,
-					       const struct mig_opt *o)
+					       const struct mig_opt *o, __u32 ifindex)
 {
-	__u8 opt[MIG_OPT_LEN_SIG], confirm[MIG_MAC_LEN];
+	struct scratch *sc = scratch();
 	struct mig_tuple s;
 	struct sock_seqs ss;
+	struct mig_pend *pe;
 	struct mig_flow *f;
 	struct mig_in *e;
-	__u32 idx;
+	__u32 ch;
 
-	e = bpf_map_lookup_elem(&mig_ingress, key);
-	if (!e)
-		goto bad;
-	s = e->sock;
+	if (!sc)
+		return V_DROP;
+	pe = bpf_map_lookup_elem(&mig_pend, key);
+	if (pe) {
+		s = pe->sock;
+		ch = pe->challenge;
+		if (o->reqno != pe->reqno)
+			goto bad;
+	} else {
+		e = bpf_map_lookup_elem(&mig_ingress, key);
+		if (!e || e->type != MIG_IN_XLATE) {
+			if (transit(c, p, sc, ifindex)) {
+				mig_count(MIG_STAT_TRANSIT);
+				return V_PASS;
+			}
+			goto bad;
+		}
+		s = e->sock;
+		ch = 0;
+	}
 	f = bpf_map_lookup_elem(&mig_flows, &s);
 	if (!f)
 		goto bad;
-	if (e->type == MIG_IN_PENDING ||
-	    (e->type == MIG_IN_CANDIDATE && (e->flags & MIG_IN_F_PENDING))) {
-		__u32 want = e->type == MIG_IN_PENDING ? e->reqno : e->own_reqno;
-
-		idx = o->reqno - f->own_base - 1;
-		if (o->reqno != want || idx >= MIG_MAC_WINDOW ||
-		    !mac_eq(f->macs[idx].peer_ack, o->mac))
+	if (!pe) {
+		if (o->reqno != f->own_reqno)
 			goto bad;
-		if (sock_seqs(c, &s, &ss))
-			goto bad;
-		__builtin_memcpy(confirm, f->macs[idx].own_confirm, MIG_MAC_LEN);
+		ch = f->last_challenge;
+	}
+	mig_sip_mac_ack(f->s_peer, o->reqno, ch, o->id, sc->sip, sc->tag);
+	if (!mac_eq(sc->tag, o->mac))
+		goto bad;
+	if (sock_seqs(c, &s, &ss))
+		goto bad;
+	if (o->reqno == f->own_reqno) {
+		if (!mac_eq(f->last_nonce, o->id))
+			goto bad;        /* not the one we confirmed */
+	} else if (pe && (__s32)(o->reqno - f->own_reqno) > 0) {
 		__builtin_memcpy(f->last_nonce, o->id, 8);
-		__builtin_memcpy(f->last_peer_ack, o->mac, MIG_MAC_LEN);
-		__builtin_memcpy(f->last_own_confirm, confirm, MIG_MAC_LEN);
+		f->last_challenge = ch;
 		f->own_reqno = o->reqno;
 		if (commit(f, &s, key))
 			return V_DROP;
 		mig_count(MIG_STAT_COMMIT_MOVER);
 		emit_ev(MIG_EV_MIGRATED, &s, 1, o->reqno);
-	} else if (e->type == MIG_IN_XLATE) {
-		if (o->reqno != f->own_reqno || !mac_eq(f->last_peer_ack, o->mac) ||
-		    !mac_eq(f->last_nonce, o->id) || sock_seqs(c, &s, &ss))
-			goto bad;
-		__builtin_memcpy(confirm, f->last_own_confirm, MIG_MAC_LEN);
 	} else {
 		goto bad;
 	}
-	mig_opt_build_sig(opt, MIG_SUB_CONFIRM, o->reqno, o->id, confirm);
+	mig_sip_mac_confirm(f->s_own, o->reqno, o->id, sc->sip, sc->tag);
+	mig_opt_build_sig(sc->opt, MIG_SUB_CONFIRM, o->reqno, o->id, sc->tag);
 	mig_count(MIG_STAT_CONFIRM_SENT);
-	return reply(c, p, ss.snd_nxt, ss.rcv_nxt, TCP_ACK, opt, MIG_NO_WSCALE);
+	return reply(c, p, ss.snd_nxt, ss.rcv_nxt, TCP_ACK, sc->opt, MIG_NO_WSCALE);
 bad:
 	mig_count(MIG_STAT_ACK_BAD);
 	return V_DROP;
 }
 
-/* Fixed end: a CONFIRM for candidate e. */
+/* Fixed end: a CONFIRM from the wire tuple of a candidate of flow s. */
 static __always_inline enum verdict on_confirm(const struct mig_tuple *key,
-					       struct mig_in *e,
+					       const struct mig_tuple *sp,
 					       const struct mig_opt *o)
 {
-	struct mig_tuple s = e->sock;
+	struct scratch *sc = scratch();
+	const struct mig_tuple *s = sp;   /* scratch: stays put */
+	struct mig_cand *cd, *other;
 	struct mig_flow *f;
-	__u32 d, idx;
+	__u64 now;
+	__u32 d, i;
 
-	f = bpf_map_lookup_elem(&mig_flows, &s);
-	if (!f || o->reqno != e->reqno || !mac_eq(e->nonce, o->id))
+	f = bpf_map_lookup_elem(&mig_flows, s);
+	if (!sc || !f)
+		goto bad;
+	i = cand_find(f, key);
+	if (i >= MIG_NCAND)
+		goto bad;
+	now = bpf_ktime_get_ns();
+	cd = &f->cand[i & 1];
+	other = &f->cand[(i + 1) & 1];
+	if (!cand_live(cd, now) || o->reqno != cd->reqno || !mac_eq(cd->nonce, o->id))
 		goto bad;
 	d = o->reqno - f->peer_reqno;
-	idx = o->reqno - f->peer_base - 1;
-	if (d == 0 || d > MIG_MAC_WINDOW || idx >= MIG_MAC_WINDOW ||
-	    !mac_eq(f->macs[idx].peer_confirm, o->mac))
+	if (d == 0 || d > MIG_MAC_WINDOW)
 		goto bad;
-	f->peer_reqno = o->reqno;
-	if (commit(f, &s, key))
+	mig_sip_mac_confirm(f->s_peer, o->reqno, o->id, sc->sip, sc->tag);
+	if (!mac_eq(sc->tag, o->mac))
+		goto bad;
+	/* The same request from two places: one of them replayed it.  The
+	 * mover may have been led to confirm the other's nonce, so neither
+	 * commits until the other candidate expired (docs/protocol.md). */
+	if (cand_live(other, now) && other->reqno == o->reqno) {
+		mig_count(MIG_STAT_CONFIRM_CONTESTED);
 		return V_DROP;
+	}
+	f->peer_reqno = o->reqno;
+	if (commit(f, s, key))
+		return V_DROP;
+	cand_clear(f, s, 0);
+	cand_clear(f, s, 1);
 	mig_count(MIG_STAT_COMMIT_FIXED);
-	emit_ev(MIG_EV_MIGRATED, &s, 2, o->reqno);
+	emit_ev(MIG_EV_MIGRATED, s, 2, o->reqno);
 	return V_DROP;   /* consumed */
 bad:
 	mig_count(MIG_STAT_CONFIRM_BAD);
 	return V_DROP;
 }
 
-/* Migrate signalling: a 48-byte header with our option and no payload. */
-static __always_inline bool maybe_sig(const struct mig_pkt *p)
+/*
+ * A segment from a candidate's wire tuple: the CONFIRM, or data after a
+ * lost CONFIRM (never handed to the kernel, which would answer with a
+ * RST; the agent, asked at most every 200 ms, sends the candidate's
+ * SYN/ACK again).  An expired candidate is removed and the segment passes.
+ */
+static __noinline enum verdict on_cand(struct mig_ctx *c, struct mig_pkt *p,
+					  const struct mig_tuple *key,
+					  struct mig_cand_ref *r)
 {
-	return p->hdr_len == MIG_SIG_HDR_LEN && p->payload == 0;
+	struct scratch *sc = scratch();
+	struct mig_flow *f;
+	__u32 i, now_ms;
+
+	if (!sc)
+		return V_DROP;
+	sc->s = r->sock;
+	if (!(p->flags & TCP_SYN) && maybe_sig(p)) {
+		__builtin_memset(&sc->o, 0, sizeof(sc->o));
+		if (sig_opt(c, p, &sc->o) == MIG_OPT_FOUND && sc->o.type == MIG_OPT_T_CONFIRM)
+			return on_confirm(key, &sc->s, &sc->o);
+	}
+	f = bpf_map_lookup_elem(&mig_flows, &sc->s);
+	i = f ? cand_find(f, key) : MIG_NCAND;
+	if (i >= MIG_NCAND || !cand_live(&f->cand[i & 1], bpf_ktime_get_ns())) {
+		bpf_map_delete_elem(&mig_cand, key);
+		mig_count(MIG_STAT_CAND_EXPIRED);
+		return V_PASS;
+	}
+	mig_count(MIG_STAT_CAND_DROP);
+	now_ms = bpf_ktime_get_ns() / 1000000;
+	if (now_ms - r->resend_ms > 200) {
+		r->resend_ms = now_ms;
+		emit_ev(MIG_EV_RESEND, key, 2, f->cand[i & 1].reqno);
+	}
+	return V_DROP;
 }
 
-static __always_inline enum verdict ingress(struct mig_ctx *c)
+static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 {
-	struct mig_tuple key, s;
-	struct mig_opt o = {};
+	struct mig_cand_ref *r;
+	struct scratch *sc;
+	struct mig_tuple key;
 	struct mig_pkt p;
 	struct mig_in *e;
+	struct mig_opt *o;
 	__u8 fl;
 
 	if (mig_parse(c, &p))
@@ -512,63 +784,84 @@ static __always_inline enum verdict ingress(struct mig_ctx *c)
 	mig_pkt_key(&p, true, &key);
 	fl = p.flags;
 
-	if ((fl & TCP_SYN) && maybe_sig(&p) && sig_opt(c, &p, &o) == MIG_OPT_FOUND) {
-		if (!(fl & TCP_ACK) && o.type == MIG_OPT_T_MIGRATE)
-			return on_msyn(c, &p, &key, &o);
-		if ((fl & TCP_ACK) && o.type == MIG_OPT_T_MIGRATE_ACK)
-			return on_msynack(c, &p, &key, &o);
+	/* (the parsed option lives in the per-CPU scratch: the stack is
+	 * 512 bytes for this frame and the signalling calls together) */
+	if ((fl & TCP_SYN) && maybe_sig(&p)) {
+		sc = scratch();
+		if (!sc)
+			return V_PASS;
+		o = &sc->o;
+		__builtin_memset(o, 0, sizeof(*o));
+		if (sig_opt(c, &p, o) == MIG_OPT_FOUND) {
+			if (!(fl & TCP_ACK) && o->type == MIG_OPT_T_MIGRATE)
+				return on_msyn(c, &p, &key, o, ifindex);
+			if ((fl & TCP_ACK) && o->type == MIG_OPT_T_MIGRATE_ACK)
+				return on_msynack(c, &p, &key, o, ifindex);
+		}
 	}
 
 	e = bpf_map_lookup_elem(&mig_ingress, &key);
-	if (!e)
-		return V_PASS;
-	if (e->type == MIG_IN_XLATE) {
-		/* a CONFIRM repeated after the commit is ours, not the kernel's */
-		if (!(fl & TCP_SYN) && maybe_sig(&p) &&
-		    sig_opt(c, &p, &o) == MIG_OPT_FOUND && o.type == MIG_OPT_T_CONFIRM)
+	if (e) {
+		if (e->type == MIG_IN_RETIRED) {
+			/* the flow left this tuple: whoever sends here now
+			 * (the old address's new owner) reaches nobody, unless
+			 * the flow itself asked to come back here */
+			r = bpf_map_lookup_elem(&mig_cand, &key);
+			if (r && mig_tuple_eq(&r->sock, &e->sock))
+				return on_cand(c, &p, &key, r);
+			mig_count(MIG_STAT_RETIRED_DROP);
 			return V_DROP;
-		s = e->sock;
-		if (mig_rewrite(c, &p, &s, true))
+		}
+		/* a CONFIRM repeated after the commit is ours, not the kernel's */
+		if (!(fl & TCP_SYN) && maybe_sig(&p)) {
+			sc = scratch();
+			if (!sc)
+				return V_DROP;
+			o = &sc->o;
+			__builtin_memset(o, 0, sizeof(*o));
+			if (sig_opt(c, &p, o) == MIG_OPT_FOUND && o->type == MIG_OPT_T_CONFIRM)
+				return V_DROP;
+		}
+		if (mig_rewrite(c, &p, &e->sock, true))
 			return V_DROP;
 		mig_count(MIG_STAT_XLATE_IN);
 		return V_PASS;
 	}
-	if (e->type == MIG_IN_CANDIDATE) {
-		if (!(fl & TCP_SYN) && maybe_sig(&p) &&
-		    sig_opt(c, &p, &o) == MIG_OPT_FOUND && o.type == MIG_OPT_T_CONFIRM)
-			return on_confirm(&key, e, &o);
-		/* The CONFIRM was lost: never hand this to the kernel (it
-		 * would answer with a RST); ask the agent, rate limited, to
-		 * send the candidate's SYN/ACK again. */
-		mig_count(MIG_STAT_CAND_DROP);
-		__u32 now_ms = bpf_ktime_get_ns() / 1000000;
-
-		if (now_ms - e->resend_ms > 200) {
-			e->resend_ms = now_ms;
-			emit_ev(MIG_EV_RESEND, &key, 2, e->reqno);
-		}
-		return V_DROP;
-	}
-	/* PENDING: nothing but the Migrate SYN/ACK may come here yet */
-	return V_DROP;
+	r = bpf_map_lookup_elem(&mig_cand, &key);
+	if (!r)
+		return V_PASS;
+	return on_cand(c, &p, &key, r);
 }
 
 static __always_inline enum verdict egress(struct mig_ctx *c)
 {
 	struct mig_tuple key, w;
+	struct mig_host *h;
 	struct mig_out *e;
 	struct mig_pkt p;
+	__u32 zero = 0;
 
 	if (mig_parse(c, &p))
 		return V_PASS;
 	mig_pkt_key(&p, false, &key);
+	/* Our address went away: drop until the flow committed somewhere
+	 * newer than the hold (the agent ends the hold soon after). */
+	h = bpf_map_lookup_elem(&mig_host, &zero);
+	if (h && h->holds) {
+		struct mig_hold *hd = bpf_map_lookup_elem(&mig_hold, &key);
+		struct mig_flow *f;
+
+		if (hd) {
+			f = bpf_map_lookup_elem(&mig_flows, &key);
+			if (!f || f->migrated_ns <= hd->since_ns) {
+				mig_count(MIG_STAT_HOLD_DROP);
+				return V_DROP;
+			}
+		}
+	}
 	e = bpf_map_lookup_elem(&mig_egress, &key);
 	if (!e)
 		return V_PASS;
-	if (e->type == MIG_OUT_HOLD) {
-		mig_count(MIG_STAT_HOLD_DROP);
-		return V_DROP;
-	}
 	w = e->wire;
 	if (mig_rewrite(c, &p, &w, false))
 		return V_DROP;
@@ -581,7 +874,7 @@ int mig_in_tc(struct __sk_buff *skb)
 {
 	struct mig_ctx c = { .ctx = skb, .xdp = false };
 
-	switch (ingress(&c)) {
+	switch (ingress(&c, skb->ingress_ifindex)) {
 	case V_PASS:
 		return TC_ACT_OK;
 	case V_TX:
@@ -597,7 +890,7 @@ int mig_in_xdp(struct xdp_md *xdp)
 {
 	struct mig_ctx c = { .ctx = xdp, .xdp = true };
 
-	switch (ingress(&c)) {
+	switch (ingress(&c, xdp->ingress_ifindex)) {
 	case V_PASS:
 		return XDP_PASS;
 	case V_TX:

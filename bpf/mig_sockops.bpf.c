@@ -290,6 +290,13 @@ static __always_inline struct mig_req *synack_req(struct bpf_sock_ops *skops,
 	req = bpf_map_lookup_elem(&mig_reqs, &t);
 	if (req || !create)
 		return req;
+	/* A syncookie SYN/ACK keeps no request state, and a SYN flood is
+	 * what makes the kernel send them: take no key (the connection stays
+	 * plain), so that a flood cannot empty the pool. */
+	if (skops->args[0] == BPF_WRITE_HDR_TCP_SYNACK_COOKIE) {
+		mig_count(MIG_STAT_SYNCOOKIE);
+		return NULL;
+	}
 	r = syn_mpsyn(skops, &o);
 	if (r != MIG_OPT_FOUND || o.type != MIG_OPT_T_MPSYN) {
 		count_opt_error(r);
@@ -477,6 +484,23 @@ static __always_inline void on_parse(struct bpf_sock_ops *skops)
 	maybe_finish(skops, st);
 }
 
+/* The flow's candidates go with it (the data path owns mig_cand). */
+static __always_inline void drop_cands(struct mig_flow *f, const struct mig_tuple *t)
+{
+	struct mig_cand_ref *r;
+	struct mig_tuple w;
+	int i;
+
+	for (i = 0; i < MIG_NCAND; i++) {
+		if (!f->cand[i].wire.family)
+			continue;
+		w = f->cand[i].wire;
+		r = bpf_map_lookup_elem(&mig_cand, &w);
+		if (r && mig_tuple_eq(&r->sock, t))
+			bpf_map_delete_elem(&mig_cand, &w);
+	}
+}
+
 static __always_inline void on_state(struct bpf_sock_ops *skops)
 {
 	struct mig_tuple t;
@@ -504,15 +528,16 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 		if (ev) {
 			ev->tuple = t;
 			ev->wire = f->wire;
+			ev->prev = f->prev;
 			ev->cookie = f->cookie;
 			ev->timewait = skops->args[0] == BPF_TCP_FIN_WAIT2 ||
 				       skops->args[0] == BPF_TCP_CLOSING;
 			bpf_ringbuf_submit(ev, 0);
 		}
+		drop_cands(f, &t);
 		bpf_map_delete_elem(&mig_flows, &t);
 		mig_count(MIG_STAT_CLOSED);
 	}
-	bpf_map_delete_elem(&mig_secrets, &t);
 	/* keyed, but the agent has not stored the flow yet: tell it anyway */
 	if (!f && st && (st->flags & MIG_SK_REPORTED))
 		emit(MIG_EV_CLOSED, skops, &t, st, st->key_id);

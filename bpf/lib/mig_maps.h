@@ -9,32 +9,35 @@
 
 #include "migrate/mig_abi.h"
 
-/* Keyed flows.  Written by the agent on "keyed"; state kept current and
- * entry removed by sock_ops on close; LRU evicts leaks. */
+/*
+ * Sizes: the agent sets max_entries from --max-flows before loading
+ * (MIG_MAX_FLOWS is the default).  The state of live connections is in
+ * plain hashes without preallocation: never evicted, filled only by the
+ * agent (keyed flows) and by the data path on behalf of keyed flows, each
+ * bounded per flow.  A full map is counted and leaves new connections
+ * plain; it never drops old ones.
+ */
+
+/* Keyed flows (struct mig_flow says which fields the agent writes, once,
+ * and which the data path owns).  Removed by sock_ops on close and by the
+ * agent on the "closed" event. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MIG_MAX_FLOWS);
 	__type(key, struct mig_tuple);
 	__type(value, struct mig_flow);
 } mig_flows SEC(".maps");
 
-/* Token -> socket tuple, for validating Migrate SYNs.  Same life as
- * mig_flows. */
+/* Token -> socket tuple, for validating Migrate SYNs.  Same writers and
+ * life as mig_flows. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MIG_MAX_FLOWS);
 	__type(key, struct mig_token_key);
 	__type(value, struct mig_tuple);
 } mig_tokens SEC(".maps");
-
-/* Per-direction keys of keyed flows, for the agent only (survives its
- * restart).  Removed with the flow. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MIG_MAX_FLOWS);
-	__type(key, struct mig_tuple);
-	__type(value, struct mig_secret);
-} mig_secrets SEC(".maps");
 
 /* Public keys made by the agent; sock_ops pops one per offer/answer.
  * Empty pool: connections stay plain (counted). */
@@ -76,22 +79,60 @@ struct {
 	__type(value, __u64);
 } mig_stats SEC(".maps");
 
-/* Migrated flows, candidates and pending requests by wire tuple (our
- * side's view).  See struct mig_in. */
+/* Translations and retired tuples by wire tuple (our side's view): see
+ * struct mig_in.  At most two per flow. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MIG_MAX_FLOWS);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * MIG_MAX_FLOWS);
 	__type(key, struct mig_tuple);
 	__type(value, struct mig_in);
 } mig_ingress SEC(".maps");
 
-/* Translation or hold of our own segments by socket tuple. */
+/* Translation of our own segments by socket tuple. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MIG_MAX_FLOWS);
 	__type(key, struct mig_tuple);
 	__type(value, struct mig_out);
 } mig_egress SEC(".maps");
+
+/* Candidates by wire tuple (fixed end), apart from the translations: at
+ * most MIG_NCAND per flow, each expiring (see struct mig_cand). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * MIG_MAX_FLOWS);
+	__type(key, struct mig_tuple);
+	__type(value, struct mig_cand_ref);
+} mig_cand SEC(".maps");
+
+/* Our own outstanding Migrate SYNs by wire tuple (agent only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MIG_MAX_FLOWS);
+	__type(key, struct mig_tuple);
+	__type(value, struct mig_pend);
+} mig_pend SEC(".maps");
+
+/* Flows whose local address went away, by socket tuple (agent only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MIG_MAX_FLOWS);
+	__type(key, struct mig_tuple);
+	__type(value, struct mig_hold);
+} mig_hold SEC(".maps");
+
+/* Boot secret and the hold gate (agent only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mig_host);
+} mig_host SEC(".maps");
 
 /* Token bucket for RSTs (per CPU, no locks on the packet path). */
 struct {
@@ -129,6 +170,19 @@ static __always_inline struct mig_event *mig_event_reserve(__u32 type)
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->type = type;
 	return ev;
+}
+
+/* (clang 14 leaves a non-constant __builtin_memcmp as a libc call) */
+static __always_inline bool mig_tuple_eq(const struct mig_tuple *a,
+					 const struct mig_tuple *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u32 d = 0;
+	int i;
+
+	for (i = 0; i < (int)(sizeof(*a) / 4); i++)
+		d |= x[i] ^ y[i];
+	return !d;
 }
 
 #endif

@@ -218,7 +218,7 @@ static __always_inline int mig_store32(struct mig_ctx *c, const struct mig_pkt *
  * dport) of the given tuple, in wire orientation: for ingress the tuple's
  * raddr becomes the source, for egress its laddr does.
  */
-static __always_inline int mig_rewrite(struct mig_ctx *c, struct mig_pkt *p,
+static __noinline int mig_rewrite(struct mig_ctx *c, struct mig_pkt *p,
 				       const struct mig_tuple *t, bool ingress)
 {
 	const __u32 *ns = ingress ? t->raddr : t->laddr;

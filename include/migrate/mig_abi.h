@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define MIG_ABI_VERSION 1
+#define MIG_ABI_VERSION 2
 
 /* Default pin directory of one agent instance (a host).  Tests and
  * multi-instance setups pass another with --pin-dir. */
@@ -25,7 +25,6 @@
 /* Pinned object names (<= 15 characters: the kernel truncates map names). */
 #define MIG_MAP_FLOWS    "mig_flows"
 #define MIG_MAP_TOKENS   "mig_tokens"
-#define MIG_MAP_SECRETS  "mig_secrets"
 #define MIG_MAP_POOL     "mig_pool"
 #define MIG_MAP_REQS     "mig_reqs"
 #define MIG_MAP_SK       "mig_sk"
@@ -35,6 +34,10 @@
 #define MIG_MAP_INGRESS  "mig_ingress"
 #define MIG_MAP_EGRESS   "mig_egress"
 #define MIG_MAP_RATE     "mig_rate"
+#define MIG_MAP_CAND     "mig_cand"
+#define MIG_MAP_PEND     "mig_pend"
+#define MIG_MAP_HOLD     "mig_hold"
+#define MIG_MAP_HOST     "mig_host"
 #define MIG_LINK_SOCKOPS "link_sockops"
 #define MIG_LINK_ITER    "link_iter"
 
@@ -47,10 +50,18 @@
 #define MIG_TC_HANDLE 0x4d47
 #define MIG_TC_PRIO   0x4d47
 
-/* Sizes, overridable at build time (-DMIG_MAX_FLOWS=...). */
+/*
+ * Sizes.  MIG_MAX_FLOWS is the default of the agent's --max-flows, set
+ * on the maps at load time: mig_flows, mig_tokens, mig_egress, mig_pend
+ * and mig_hold hold that many entries, mig_ingress and mig_cand twice as
+ * many (a translation and the retired tuple; two candidates per flow).
+ * These maps are plain hashes without preallocation: nothing is evicted,
+ * memory grows with use (docs/protocol.md, "State and its owners").
+ */
 #ifndef MIG_MAX_FLOWS
-#define MIG_MAX_FLOWS 16384
+#define MIG_MAX_FLOWS (1U << 20)
 #endif
+#define MIG_MIN_FLOWS 64
 #ifndef MIG_MAX_REQS
 #define MIG_MAX_REQS 4096
 #endif
@@ -65,8 +76,13 @@
 #define MIG_TOKEN_LEN 8
 #define MIG_KEY_LEN   32
 #define MIG_MAC_LEN   8
-/* Request numbers the agent precomputes authenticators for (W >= 8). */
+#define MIG_SIP_KEY_LEN 16
+/* The fixed end accepts the next W request numbers after the last
+ * committed one (PROTOCOL.md 5, W >= 8). */
 #define MIG_MAC_WINDOW 8
+/* A candidate (a Migrate SYN answered, no CONFIRM yet) lives this long. */
+#define MIG_CAND_TTL_NS (5ULL * 1000000000ULL)
+#define MIG_NCAND 2
 
 enum mig_role {
 	MIG_ROLE_NONE      = 0,
@@ -92,91 +108,121 @@ struct mig_tuple {
 _Static_assert(sizeof(struct mig_tuple) == 40, "mig_tuple size");
 
 /*
- * Authenticators for one request number (PROTOCOL.md section 4), as the
- * data path needs them.  "own" values are sent by this host, "peer" values
- * are compared with what the peer sends.
+ * A candidate of the fixed end: a valid Migrate SYN from wire tuple
+ * `wire` was answered with `nonce`, no CONFIRM yet.  Kept in its flow (at
+ * most MIG_NCAND), indexed by wire tuple in mig_cand.
  */
-struct mig_macs {
-	__u8 peer_migrate[MIG_MAC_LEN];  /* mac(k_peer, 2, r): validate MIGRATE */
-	__u8 own_ack[MIG_MAC_LEN];       /* mac(k_own, 3, r):  write MIGRATE_ACK */
-	__u8 peer_confirm[MIG_MAC_LEN];  /* mac(k_peer, 4, r): validate CONFIRM */
-	__u8 peer_ack[MIG_MAC_LEN];      /* mac(k_peer, 3, r): validate MIGRATE_ACK */
-	__u8 own_confirm[MIG_MAC_LEN];   /* mac(k_own, 4, r):  write CONFIRM */
+struct mig_cand {
+	struct mig_tuple wire;        /* our view; family 0: empty slot */
+	__u32 reqno;                  /* the peer's request */
+	__u32 challenge;              /* the mover's c (host order) */
+	__u64 expires_ns;             /* bpf_ktime_get_ns */
+	__u8  nonce[8];
 };
-_Static_assert(sizeof(struct mig_macs) == 40, "mig_macs size");
+_Static_assert(sizeof(struct mig_cand) == 64, "mig_cand size");
 
 /*
- * mig_flows: one entry per keyed connection, key = socket tuple.
- * Written by the agent when the key agreement finished; the state field is
- * kept current by sock_ops; removed by sock_ops when the socket closes and
- * by the agent on the "closed" event; LRU as a backstop.
+ * mig_flows: one entry per keyed connection, key = socket tuple.  A plain
+ * hash (never evicted), sized by --max-flows.  Two owners, by field:
+ * - the agent writes the whole value once, with BPF_NOEXIST, when the key
+ *   agreement finished, and later only deletes it (close);
+ * - the data path owns everything after `state`: sock_ops keeps `state`
+ *   current and deletes the entry when the socket closes; the ingress
+ *   program writes the rest in place.
+ * The agent never writes an existing entry, so no commit can be undone by
+ * it.
  */
 struct mig_flow {
+	/* agent, written once */
 	__u8  token[MIG_TOKEN_LEN];   /* wire order */
 	__u64 cookie;                 /* socket cookie */
 	__u64 keyed_ns;               /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
-	__u64 migrated_ns;            /* last commit, 0 if never */
 	__u32 isn_i;                  /* host order */
 	__u32 isn_r;                  /* host order */
+	__u8  role;                   /* enum mig_role */
+	__u8  pad0[7];                /* zero */
+	__u8  s_own[MIG_SIP_KEY_LEN]; /* SipHash key of what this host sends */
+	__u8  s_peer[MIG_SIP_KEY_LEN];/* ... and of what the peer sends */
+	/* data path */
+	__u8  state;                  /* BPF_TCP_* state of the socket (sock_ops) */
+	__u8  next_cand;              /* candidate slot to reuse next */
+	__u8  pad1[2];
+	__u32 migrations;             /* commits, either end moving */
+	__u64 migrated_ns;            /* last commit, 0 if never */
 	__u32 peer_reqno;             /* last committed reqno of the peer */
 	__u32 own_reqno;              /* last committed reqno of this host */
-	__u32 peer_base;              /* macs[i].peer_migrate/own_ack/peer_confirm: reqno peer_base+1+i */
-	__u32 own_base;               /* macs[i].peer_ack/own_confirm: reqno own_base+1+i */
-	__u32 migrations;             /* commits, either end moving */
-	__u8  role;                   /* enum mig_role */
-	__u8  state;                  /* BPF_TCP_* state of the socket */
-	__u8  pad[2];                 /* zero */
+	__u32 last_challenge;         /* mover: c of own_reqno */
+	__u8  last_nonce[8];          /* mover: the nonce it confirmed for own_reqno */
+	__u32 pad2;
 	/* where the flow is on the wire now (== the socket tuple until the
-	 * first migration) */
+	 * first migration), and where it was before the last commit (family
+	 * 0: nowhere); segments arriving there never reach the socket */
 	struct mig_tuple wire;
-	/* the mover's last commit, to answer a repeated Migrate SYN/ACK */
-	__u8  last_nonce[8];
-	__u8  last_peer_ack[MIG_MAC_LEN];
-	__u8  last_own_confirm[MIG_MAC_LEN];
-	struct mig_macs macs[MIG_MAC_WINDOW];
+	struct mig_tuple prev;
+	struct mig_cand cand[MIG_NCAND];
 };
-_Static_assert(sizeof(struct mig_flow) == 64 + 40 + 24 + 40 * MIG_MAC_WINDOW, "mig_flow size");
+_Static_assert(sizeof(struct mig_flow) == 192 + 64 * MIG_NCAND, "mig_flow size");
 
 /*
  * mig_ingress: key = a wire tuple as this host sees it (laddr = our
- * address on the wire).  What the ingress program does with a segment
- * that arrives on it.  Written by the ingress program (XLATE, CANDIDATE)
- * and by the agent (PENDING); LRU evicts abandoned entries.
+ * address on the wire).  Written by the ingress program at commit only
+ * (XLATE for the new wire tuple, RETIRED for the previous one: at most
+ * one of each per flow); removed by the agent when the flow closed (after
+ * TIME-WAIT).  A plain hash: strangers' packets never add to it.
  */
 enum mig_in_type {
-	MIG_IN_XLATE     = 1,  /* migrated flow: rewrite to the socket tuple */
-	MIG_IN_CANDIDATE = 2,  /* fixed end: Migrate SYN/ACK sent, no CONFIRM yet */
-	MIG_IN_PENDING   = 3,  /* mover: Migrate SYN sent from this tuple */
+	MIG_IN_XLATE   = 1,  /* migrated flow: rewrite to the socket tuple */
+	MIG_IN_RETIRED = 2,  /* the flow's previous wire tuple: drop */
 };
-/* A CANDIDATE that replaced our own PENDING request on the same wire
- * tuple (both ends moved and found each other at once): own_reqno is
- * that request, and its Migrate SYN/ACK is still accepted. */
-#define MIG_IN_F_PENDING 0x01
 struct mig_in {
 	struct mig_tuple sock;   /* the socket tuple */
 	__u8  type;              /* enum mig_in_type */
-	__u8  flags;             /* MIG_IN_F_* */
-	__u8  pad[2];
-	__u32 reqno;             /* CANDIDATE: the peer's; PENDING: ours */
-	__u8  nonce[8];          /* CANDIDATE: the nonce we sent */
-	__u32 resend_ms;         /* CANDIDATE: last SYN/ACK asked for again (wraps) */
-	__u32 own_reqno;         /* with MIG_IN_F_PENDING: our pending request */
-};
-_Static_assert(sizeof(struct mig_in) == 64, "mig_in size");
-
-/* mig_egress: key = socket tuple.  Written by the ingress program at
- * commit (XLATE) and by the agent when the host's address went away
- * (HOLD). */
-enum mig_out_type {
-	MIG_OUT_XLATE = 1,  /* rewrite to the wire tuple */
-	MIG_OUT_HOLD  = 2,  /* our address is gone: drop until migrated */
-};
-struct mig_out {
-	struct mig_tuple wire;
-	__u8  type;              /* enum mig_out_type */
 	__u8  pad[7];
 };
-_Static_assert(sizeof(struct mig_out) == 48, "mig_out size");
+_Static_assert(sizeof(struct mig_in) == 48, "mig_in size");
+
+/* mig_cand: key = a candidate's wire tuple (our view) -> its flow.
+ * Written by the ingress program only, NOEXIST, at most MIG_NCAND per
+ * flow; removed at commit, when its slot is reused, or once expired. */
+struct mig_cand_ref {
+	struct mig_tuple sock;
+	__u32 resend_ms;         /* last SYN/ACK asked for again (wraps) */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mig_cand_ref) == 48, "mig_cand_ref size");
+
+/* mig_pend: key = the wire tuple a Migrate SYN of ours left from.
+ * Written and removed by the agent only; read by the ingress program to
+ * validate the Migrate SYN/ACK. */
+struct mig_pend {
+	struct mig_tuple sock;
+	__u32 reqno;
+	__u32 challenge;         /* c we sent in the ack field (host order) */
+};
+_Static_assert(sizeof(struct mig_pend) == 48, "mig_pend size");
+
+/* mig_egress: key = socket tuple -> wire tuple.  Written by the ingress
+ * program at commit; removed by the agent when the flow closed. */
+struct mig_out {
+	struct mig_tuple wire;
+};
+_Static_assert(sizeof(struct mig_out) == 40, "mig_out size");
+
+/* mig_hold: key = socket tuple of a flow whose local address went away
+ * (drop its segments until it migrated).  Agent only; the egress program
+ * looks here only while mig_host.holds is non-zero. */
+struct mig_hold {
+	__u64 since_ns;          /* CLOCK_MONOTONIC */
+};
+_Static_assert(sizeof(struct mig_hold) == 8, "mig_hold size");
+
+/* mig_host: one entry, written by the agent. */
+struct mig_host {
+	__u8  boot[MIG_SIP_KEY_LEN];  /* nonce key b, from getrandom, kept with the pins */
+	__u32 holds;                  /* entries in mig_hold */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mig_host) == 24, "mig_host size");
 
 /* mig_rate: per-CPU token bucket for RSTs and repeated SYN/ACKs. */
 struct mig_bucket {
@@ -208,15 +254,6 @@ struct mig_token_key {
 	__u8 token[MIG_TOKEN_LEN];
 };
 _Static_assert(sizeof(struct mig_token_key) == 8, "mig_token_key size");
-
-/* mig_secrets: the per-direction keys of a keyed flow, kept pinned so that
- * an agent restart can still refresh authenticators.  Never read by the
- * data path, never printed by migratectl. */
-struct mig_secret {
-	__u8 k_own[MIG_KEY_LEN];
-	__u8 k_peer[MIG_KEY_LEN];
-};
-_Static_assert(sizeof(struct mig_secret) == 64, "mig_secret size");
 
 /* mig_pool: BPF queue of public keys the agent made; sock_ops pops one
  * per migratable connection.  The private halves stay in the agent. */
@@ -279,8 +316,9 @@ struct mig_event {
 	struct mig_tuple wire;
 	__u8  timewait;
 	__u8  pad2[7];
+	struct mig_tuple prev;   /* CLOSED: the retired wire tuple (family 0: none) */
 };
-_Static_assert(sizeof(struct mig_event) == 152, "mig_event size");
+_Static_assert(sizeof(struct mig_event) == 192, "mig_event size");
 
 /* mig_meta: one entry, written by the agent at start, checked by
  * migratectl. */
@@ -289,8 +327,10 @@ struct mig_meta {
 	__u32 pool_target;
 	__u64 agent_pid;
 	__u64 started_ns;    /* CLOCK_MONOTONIC */
+	__u32 max_flows;     /* --max-flows the maps were made with */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct mig_meta) == 24, "mig_meta size");
+_Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 
 /*
  * mig_stats: per-CPU array of __u64, one slot per counter.  The data path
@@ -345,7 +385,15 @@ _Static_assert(sizeof(struct mig_meta) == 24, "mig_meta size");
 	X(DNS_UPDATE_OK,    "dns_update_ok")     /* agent: UPDATE answered NOERROR */ \
 	X(DNS_UPDATE_FAIL,  "dns_update_failed") /* agent: refused, timed out, or bad reply */ \
 	X(DNS_TSIG_FAIL,    "dns_tsig_failed")   /* agent: the server refused our TSIG, or its reply's failed */ \
-	X(DNS_RESOLVE,      "dns_peer_resolved") /* agent: a peer's name looked up again */
+	X(DNS_RESOLVE,      "dns_peer_resolved") /* agent: a peer's name looked up again */ \
+	X(REJ_TUPLE,        "reject_tuple")      /* candidate tuple taken by another connection */ \
+	X(CAND_FULL,        "candidate_map_full") /* mig_cand full: Migrate SYN dropped */ \
+	X(CAND_EXPIRED,     "candidate_expired") /* a candidate's time ran out */ \
+	X(CONFIRM_CONTESTED, "confirm_contested") /* two tuples asked with one reqno: none commits */ \
+	X(RETIRED_DROP,     "retired_dropped")   /* segment on a flow's previous wire tuple */ \
+	X(TRANSIT,          "transit_passed")    /* signalling not addressed to us: untouched */ \
+	X(SYNCOOKIE,        "syncookie_plain")   /* SYN answered with a syncookie: no key taken */ \
+	X(XLATE_FULL,       "xlate_map_full")    /* no room for a translation: commit refused */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

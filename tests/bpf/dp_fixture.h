@@ -48,7 +48,7 @@
 
 #include <migrate/mig_abi.h>
 #include <migrate/mig_opt.h>
-#include "mig_crypto.h"
+#include <migrate/mig_siphash.h>
 #include "mig_dp.skel.h"
 
 #define FX_CLI4 "192.0.2.1"
@@ -731,8 +731,28 @@ static inline __u64 fx_stat(struct mig_dp *skel, __u32 id)
 	return sum;
 }
 
+/* Fixed nonce key b of the host (mig_host[0].boot). */
+static const __u8 fx_boot[MIG_SIP_KEY_LEN] = {
+	0xb0, 0x07, 0xb1, 0x17, 0xb2, 0x27, 0xb3, 0x37, 0xb4, 0x47, 0xb5, 0x57, 0xb6, 0x67, 0xb7, 0x77,
+};
+
+/* mig_host[0] as the agent writes it: the boot secret, and the count of
+ * entries in mig_hold (the egress program looks there only if non-zero). */
+static inline int fx_host(struct mig_dp *skel, __u32 holds)
+{
+	struct mig_host h;
+	__u32 zero = 0;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.boot, fx_boot, sizeof(h.boot));
+	h.holds = holds;
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.mig_host), &zero, &h, BPF_ANY) ?
+		-errno : 0;
+}
+
 /* Forget everything the data path or a test stored: flows, tokens,
- * translations, candidates, counters, the RST token bucket. */
+ * translations, candidates, pending requests, holds, counters, the RST
+ * token bucket; mig_host gets the fixed boot secret and no holds. */
 static inline void fx_reset(struct mig_dp *skel)
 {
 	__u32 i;
@@ -741,6 +761,13 @@ static inline void fx_reset(struct mig_dp *skel)
 	fx_map_clear(skel->maps.mig_tokens);
 	fx_map_clear(skel->maps.mig_ingress);
 	fx_map_clear(skel->maps.mig_egress);
+	fx_map_clear(skel->maps.mig_cand);
+	fx_map_clear(skel->maps.mig_pend);
+	fx_map_clear(skel->maps.mig_hold);
+	if (fx_host(skel, 0)) {
+		fprintf(stderr, "writing mig_host: %s\n", strerror(errno));
+		exit(EXIT_FAILURE);
+	}
 	for (i = 0; i < MIG_STAT__MAX; i++)
 		fx_percpu_zero(skel->maps.mig_stats, i);
 	fx_percpu_zero(skel->maps.mig_rate, 0);
@@ -748,38 +775,58 @@ static inline void fx_reset(struct mig_dp *skel)
 
 /* ---- flows as the agent writes them ------------------------------------ */
 
-/* Fixed keys of the test connection: k_i keys what the initiator (cli)
- * sends, k_r what the responder (srv) sends. */
+/* Fixed keys of the test connection: s_i keys what the initiator (cli)
+ * sends, s_r what the responder (srv) sends (PROTOCOL.md 9). */
 static const __u8 fx_token[8] = { 0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77 };
-static const __u8 fx_k_i[32] = {
-	0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x10,
+static const __u8 fx_s_i[MIG_SIP_KEY_LEN] = {
 	0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x10,
 };
-static const __u8 fx_k_r[32] = {
-	0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x20,
+static const __u8 fx_s_r[MIG_SIP_KEY_LEN] = {
 	0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x20,
 };
 
-/* mac() of PROTOCOL.md 4; aborts on a libcrypto failure (cannot happen
- * with fixed inputs). */
-static inline void fx_mac(const __u8 k[32], __u8 type, __u32 reqno, __u8 mac[8])
+/* The challenge c a mover puts in its Migrate SYN's ack field. */
+#define FX_CHALLENGE 0xc4a11e06u
+
+/* The tags of PROTOCOL.md 9 for the test token (s: the sender's key). */
+static inline void fx_mac_migrate(const __u8 s[16], __u32 reqno, __u8 mac[8])
 {
-	if (mig_mac(k, type, fx_token, reqno, mac)) {
-		fprintf(stderr, "mig_mac failed\n");
-		exit(EXIT_FAILURE);
-	}
+	__u8 buf[MIG_SIP_MSG_MAX];
+
+	mig_sip_mac_migrate(s, fx_token, reqno, buf, mac);
+}
+
+static inline void fx_mac_ack(const __u8 s[16], __u32 reqno, __u32 challenge,
+			      const __u8 nonce[8], __u8 mac[8])
+{
+	__u8 buf[MIG_SIP_MSG_MAX];
+
+	mig_sip_mac_ack(s, reqno, challenge, nonce, buf, mac);
+}
+
+static inline void fx_mac_confirm(const __u8 s[16], __u32 reqno, const __u8 nonce[8],
+				  __u8 mac[8])
+{
+	__u8 buf[MIG_SIP_MSG_MAX];
+
+	mig_sip_mac_confirm(s, reqno, nonce, buf, mac);
+}
+
+/* The nonce the fixed end (boot secret fx_boot) gives a Migrate SYN of
+ * the test token from wire tuple w (its own view). */
+static inline void fx_nonce(const struct mig_tuple *w, __u32 reqno, __u8 nonce[8])
+{
+	__u8 buf[MIG_SIP_MSG_MAX];
+
+	mig_sip_nonce(fx_boot, w, fx_token, reqno, buf, nonce);
 }
 
 /* The mig_flows value the agent writes after key agreement for the side
- * with socket tuple sock, with authenticators for reqnos base+1..base+W
- * in both directions. */
+ * with socket tuple sock (wire = sock: never migrated), with the last
+ * committed request numbers of the peer and of its own. */
 static inline void fx_flow(struct mig_flow *f, const struct mig_tuple *sock,
-			   bool initiator, __u32 peer_base, __u32 own_base)
+			   bool initiator, __u32 peer_reqno, __u32 own_reqno)
 {
-	const __u8 *k_own = initiator ? fx_k_i : fx_k_r;
-	const __u8 *k_peer = initiator ? fx_k_r : fx_k_i;
-	__u32 i;
-
 	memset(f, 0, sizeof(*f));
 	memcpy(f->token, fx_token, 8);
 	f->cookie = 4242;
@@ -787,17 +834,12 @@ static inline void fx_flow(struct mig_flow *f, const struct mig_tuple *sock,
 	f->isn_i = 0x01020304;
 	f->isn_r = 0x05060708;
 	f->role = initiator ? MIG_ROLE_INITIATOR : MIG_ROLE_RESPONDER;
+	memcpy(f->s_own, initiator ? fx_s_i : fx_s_r, MIG_SIP_KEY_LEN);
+	memcpy(f->s_peer, initiator ? fx_s_r : fx_s_i, MIG_SIP_KEY_LEN);
 	f->state = BPF_TCP_ESTABLISHED;
-	f->peer_base = f->peer_reqno = peer_base;
-	f->own_base = f->own_reqno = own_base;
+	f->peer_reqno = peer_reqno;
+	f->own_reqno = own_reqno;
 	f->wire = *sock;
-	for (i = 0; i < MIG_MAC_WINDOW; i++) {
-		fx_mac(k_peer, MIG_SUB_MIGRATE, peer_base + 1 + i, f->macs[i].peer_migrate);
-		fx_mac(k_own, MIG_SUB_MIGRATE_ACK, peer_base + 1 + i, f->macs[i].own_ack);
-		fx_mac(k_peer, MIG_SUB_CONFIRM, peer_base + 1 + i, f->macs[i].peer_confirm);
-		fx_mac(k_peer, MIG_SUB_MIGRATE_ACK, own_base + 1 + i, f->macs[i].peer_ack);
-		fx_mac(k_own, MIG_SUB_CONFIRM, own_base + 1 + i, f->macs[i].own_confirm);
-	}
 }
 
 /* A tuple from our side: laddr/lport ours. */

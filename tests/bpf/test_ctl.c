@@ -3,15 +3,16 @@
  * test_ctl.c - migratectl against maps pinned the way the agent pins them.
  *
  *   /sys/fs/bpf/migtest-ctl-<pid>/        (bpffs; this test mounts nothing)
- *     mig_flows  LRU_HASH  mig_tuple -> mig_flow
+ *     mig_flows  HASH (BPF_F_NO_PREALLOC, MIG_MAX_FLOWS)  mig_tuple -> mig_flow
  *                  192.0.2.1:900      -> 203.0.113.9:34567      state 42, responder
  *                  192.0.2.1:5000     -> 198.51.100.7:443       ESTABLISHED, initiator
  *                  192.0.2.1:7000     -> 198.51.100.7:8443      ESTABLISHED, initiator,
  *                    migrated twice: on the wire 192.0.2.200:41000 -> 198.51.100.99:8443
+ *                    (before: 192.0.2.150:40500, retired)
  *                  [2001:db8::1]:443  -> [2001:db8:1::2]:51000  CLOSE-WAIT, responder
  *                  (the flows that never migrated: wire tuple = socket tuple)
  *     mig_stats  PERCPU_ARRAY  counters, different values per CPU
- *     mig_meta   ARRAY  { abi_version = MIG_ABI_VERSION }
+ *     mig_meta   ARRAY  { abi_version = MIG_ABI_VERSION, max_flows = MIG_MAX_FLOWS }
  *         ^
  *         |  bpf_obj_get(BPF_F_RDONLY)
  *   build/migratectl -d DIR ...   (or $MIGRATECTL), run through popen
@@ -40,9 +41,10 @@
 
 #define BPFFS "/sys/fs/bpf"
 #define NS_PER_S 1000000000ULL
-/* Authenticator bytes: must never show up in any output. */
-#define MAC_BYTE 0x5a
-#define MAC_HEX  "5a5a5a5a"
+/* Bytes of the flows' SipHash keys (s_own, s_peer): must never show up in
+ * any output. */
+#define KEY_BYTE 0x5a
+#define KEY_HEX  "5a5a5a5a"
 
 static const char *const pin_names[] = { MIG_MAP_FLOWS, MIG_MAP_STATS, MIG_MAP_META };
 enum { M_FLOWS, M_STATS, M_META, M__MAX };
@@ -103,6 +105,9 @@ struct test_flow {
 	const char *wladdr, *wraddr;
 	__u16 wlport, wrport;
 	__u64 migrated_s;
+	/* ... and the wire tuple it left at the last one (retired) */
+	const char *pladdr, *praddr;
+	__u16 plport, prport;
 };
 
 static const struct test_flow test_flows[] = {
@@ -124,7 +129,9 @@ static const struct test_flow test_flows[] = {
 	  .token = "a1b2c3d4e5f60718", .cookie = 77, .age_s = 60,
 	  .peer_reqno = 1, .own_reqno = 1,
 	  .migrations = 2, .wladdr = "192.0.2.200", .wraddr = "198.51.100.99",
-	  .wlport = 41000, .wrport = 8443, .migrated_s = 3 },
+	  .wlport = 41000, .wrport = 8443, .migrated_s = 3,
+	  .pladdr = "192.0.2.150", .praddr = "198.51.100.99",
+	  .plport = 40500, .prport = 8443 },
 };
 #define N_FLOWS (sizeof(test_flows) / sizeof(test_flows[0]))
 /* Age each flow had when inserted: test_flows[].age_s, unless the
@@ -177,6 +184,8 @@ static int insert_flows(void)
 		if (tf->migrations) {
 			make_tuple(&f.wire, tf->family, tf->wladdr, tf->wraddr,
 				   tf->wlport, tf->wrport);
+			make_tuple(&f.prev, tf->family, tf->pladdr, tf->praddr,
+				   tf->plport, tf->prport);
 			f.migrations = tf->migrations;
 			f.migrated_ns = ns_ago(now, tf->migrated_s);
 			flow_migr_age[i] = (unsigned)((now - f.migrated_ns) / NS_PER_S);
@@ -189,7 +198,8 @@ static int insert_flows(void)
 		f.own_reqno = tf->own_reqno;
 		f.role = tf->role;
 		f.state = tf->state;
-		memset(f.macs, MAC_BYTE, sizeof(f.macs));
+		memset(f.s_own, KEY_BYTE, sizeof(f.s_own));
+		memset(f.s_peer, KEY_BYTE, sizeof(f.s_peer));
 		if (bpf_map_update_elem(fds[M_FLOWS], &t, &f, BPF_ANY)) {
 			fprintf(stderr, "  insert flow %zu: %s\n", i, strerror(errno));
 			return -1;
@@ -240,6 +250,7 @@ static int write_meta(__u32 abi_version)
 		.pool_target = 64,
 		.agent_pid = (__u64)getpid(),
 		.started_ns = now_ns(),
+		.max_flows = MIG_MAX_FLOWS,
 	};
 	__u32 key = 0;
 
@@ -254,15 +265,17 @@ static int fail_setup(const char *what)
 
 static int do_setup(void)
 {
+	/* as bpf/lib/mig_maps.h declares them (max_entries: the agent's
+	 * default --max-flows) */
 	static const struct {
 		enum bpf_map_type type;
-		__u32 key, value, max;
+		__u32 key, value, max, flags;
 	} maps[M__MAX] = {
-		[M_FLOWS] = { BPF_MAP_TYPE_LRU_HASH, sizeof(struct mig_tuple),
-			      sizeof(struct mig_flow), MIG_MAX_FLOWS },
+		[M_FLOWS] = { BPF_MAP_TYPE_HASH, sizeof(struct mig_tuple),
+			      sizeof(struct mig_flow), MIG_MAX_FLOWS, BPF_F_NO_PREALLOC },
 		[M_STATS] = { BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64),
-			      MIG_STAT__MAX },
-		[M_META]  = { BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct mig_meta), 1 },
+			      MIG_STAT__MAX, 0 },
+		[M_META]  = { BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct mig_meta), 1, 0 },
 	};
 	struct statfs sfs;
 	__u64 *percpu;
@@ -302,8 +315,10 @@ static int do_setup(void)
 		return fail_setup("mkdir " BPFFS "/migtest-ctl-<pid>");
 	}
 	for (i = 0; i < M__MAX; i++) {
+		LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = maps[i].flags);
+
 		fds[i] = bpf_map_create(maps[i].type, pin_names[i], maps[i].key,
-					maps[i].value, maps[i].max, NULL);
+					maps[i].value, maps[i].max, &mopts);
 		if (fds[i] < 0)
 			return fail_setup(pin_names[i]);
 		if (snprintf(pins[i], sizeof(pins[i]), "%s/%s", dir,
@@ -528,7 +543,7 @@ static void check_show_human(int *unit_failed, const struct run *r)
 		      (end = match(line, show_rows[i], ranges, 2, 1)) && !*end,
 		      "row %zu", i + 1);
 	}
-	CHECK(!strstr(r->out, MAC_HEX), "authenticators printed");
+	CHECK(!strstr(r->out, KEY_HEX), "keys printed");
 }
 
 TEST(show_human)
@@ -620,7 +635,7 @@ static void check_show_json(int *unit_failed, const struct run *r)
 	}
 	if (p)
 		CHECK(!strcmp(p, "]}\n"), "after the flows: '%s'", p);
-	CHECK(!strstr(r->out, MAC_HEX), "authenticators printed");
+	CHECK(!strstr(r->out, KEY_HEX), "keys printed");
 }
 
 TEST(show_json)
@@ -838,6 +853,7 @@ TEST(no_agent)
 
 TEST(abi_mismatch)
 {
+	char theirs[64], ours[64];
 	struct run r;
 
 	if (!setup()) {
@@ -847,8 +863,10 @@ TEST(abi_mismatch)
 	CHECK(write_meta(MIG_ABI_VERSION + 98) == 0, "write meta");
 	run_ctl(&r, "show");
 	CHECK(r.status == 1, "exit %d", r.status);
-	CHECK(!strncmp(r.err, "migratectl: ", 12) && strstr(r.err, "version 99") &&
-	      strstr(r.err, "version 1") && count_lines(r.err) == 1, "stderr '%s'", r.err);
+	snprintf(theirs, sizeof(theirs), "version %d", MIG_ABI_VERSION + 98);
+	snprintf(ours, sizeof(ours), "version %d:", MIG_ABI_VERSION);
+	CHECK(!strncmp(r.err, "migratectl: ", 12) && strstr(r.err, theirs) &&
+	      strstr(r.err, ours) && count_lines(r.err) == 1, "stderr '%s'", r.err);
 	CHECK(r.out[0] == '\0', "stdout '%s'", r.out);
 	run_ctl(&r, "-j show stats");
 	CHECK(r.status == 1 && !strncmp(r.out, "{\"error\":\"", 10), "-j: %d '%s'", r.status, r.out);

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * test_dp.c - the data path (bpf/mig_dp.bpf.c) against PROTOCOL.md 5-6,
- * packet in / verdict and packet out, through bpf_prog_test_run_opts.
- * Every ingress case runs through both hooks, mig_in_tc and mig_in_xdp;
- * the egress cases through mig_out_tc.
+ * test_dp.c - the data path (bpf/mig_dp.bpf.c) against PROTOCOL.md 5-6 and
+ * 9 (protocol version 2), packet in / verdict and packet out, through
+ * bpf_prog_test_run_opts.  Every ingress case runs through both hooks,
+ * mig_in_tc and mig_in_xdp, and both families; the egress cases through
+ * mig_out_tc.
  *
  *   private netns (see dp_fixture.h), one freshly loaded mig_dp skeleton,
- *   maps unpinned and emptied before each case
+ *   maps unpinned and emptied before each case, mig_host = { fx_boot }
  *
  *   cli 192.0.2.1:C  ====== real TCP, quiet ======  srv 203.0.113.1:P
- *   (mover, initiator, keys k_i)            (fixed end, responder, keys k_r)
+ *   (mover, initiator, SipHash key s_i)     (fixed end, responder, key s_r)
  *        "moved to" 198.51.100.7:40000 (and .8:40001, a second candidate)
  *   IPv6 the same: 2001:db8::1 / 2001:db8:5::1, moved to 2001:db8:1::7, ::8
  *
@@ -23,8 +24,12 @@
  * bpf_skc_lookup_tcp; the expected values come from TCP_REPAIR on the
  * same, quiet, sockets (dp_fixture.h, fx_seqs).  Maps are filled the way
  * the agent fills them after key agreement: mig_flows[socket tuple] with
- * authenticators from mig_mac() for fixed keys and bases 0, mig_tokens
- * [token] = socket tuple, wire = socket tuple.
+ * the fixed SipHash keys (s_own, s_peer), wire = socket tuple,
+ * mig_tokens[token] = socket tuple; the mover's outstanding request in
+ * mig_pend[its new wire tuple] = { socket tuple, reqno, challenge }.
+ * Tags and nonces expected here are computed with mig_siphash.h from the
+ * same keys and the fixed boot secret (dp_fixture.h, fx_mac_*, fx_nonce);
+ * the SipHash code itself is checked against the reference vectors first.
  *
  * Expected frames are built from scratch with full checksums (fx_build)
  * and compared byte for byte; outputs are also checked by recomputing
@@ -44,7 +49,10 @@
  * bpf_l4_csum_replace with BPF_F_PSEUDO_HDR, and only real traffic over
  * veth (the namespace integration tests) covers that.  Likewise the XDP
  * rewrite's incremental update is right only for full checksums, which is
- * all test_run gives it.
+ * all test_run gives it.  Transit (a FIB that forwards) is not set up
+ * here: this netns does not forward, so every signalling segment is ours.
+ * Candidate expiry (MIG_CAND_TTL_NS, 5 s) is simulated by writing a past
+ * expires_ns into the flow, not waited for.
  *
  * Root only (unshare, TCP_REPAIR, BPF).  Nothing is pinned; the netns and
  * its sockets die with the process.
@@ -69,12 +77,29 @@ static struct mig_dp *skel;
 static struct fx_conn conns[2];           /* [0] IPv4, [1] IPv6 */
 static struct hook hooks[2];              /* ingress: TC, XDP */
 static struct hook out_hook;              /* egress: TC */
+static struct ring_buffer *events;
 static int setup_state;                   /* 0 not tried, 1 ok, -1 failed */
+
+/* Events the data path raised since the last sc_init (the last 32). */
+static struct mig_event evs[32];
+static int nev;
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	if (len >= sizeof(struct mig_event)) {
+		memcpy(&evs[nev % 32], data, sizeof(struct mig_event));
+		nev++;
+	}
+	return 0;
+}
 
 static void teardown(void)
 {
 	fx_conn_close(&conns[0]);
 	fx_conn_close(&conns[1]);
+	ring_buffer__free(events);
+	events = NULL;
 	mig_dp__destroy(skel);
 	skel = NULL;
 }
@@ -98,6 +123,11 @@ static int setup(void)
 		fprintf(stderr, "  loading mig_dp: %s\n", strerror(errno));
 		return -1;
 	}
+	events = ring_buffer__new(bpf_map__fd(skel->maps.mig_events), on_event, NULL, NULL);
+	if (!events) {
+		fprintf(stderr, "  ring buffer: %s\n", strerror(errno));
+		return -1;
+	}
 	if (fx_conn_open(AF_INET, &conns[0]) || fx_conn_open(AF_INET6, &conns[1]))
 		return -1;
 	hooks[0] = (struct hook){ "tc", true, bpf_program__fd(skel->progs.mig_in_tc),
@@ -118,8 +148,9 @@ struct sc {
 	const struct hook *h;
 	__u32 new_addr[4], new_addr2[4];
 	__u16 new_port, new_port2;        /* be */
-	struct mig_tuple a_wire;          /* fixed end's view of the new wire */
-	struct mig_tuple a_wire2;         /* ... of the second candidate */
+	struct mig_tuple a_wire;          /* fixed end's view of NEW:new_port */
+	struct mig_tuple a_wire2;         /* ... of NEW2:new_port2 */
+	struct mig_tuple a_wire3;         /* ... of NEW2:new_port (a third tuple) */
 	struct mig_tuple b_wire;          /* mover's view of the new wire */
 };
 
@@ -138,15 +169,26 @@ static void sc_init(struct sc *s, int fi, int hi)
 		 s->new_addr, s->new_port);
 	fx_tuple(&s->a_wire2, s->family, s->c->srv.t.laddr, s->c->srv.t.lport,
 		 s->new_addr2, s->new_port2);
+	fx_tuple(&s->a_wire3, s->family, s->c->srv.t.laddr, s->c->srv.t.lport,
+		 s->new_addr2, s->new_port);
 	fx_tuple(&s->b_wire, s->family, s->new_addr, s->new_port,
 		 s->c->srv.t.laddr, s->c->srv.t.lport);
 	fx_reset(skel);
+	ring_buffer__consume(events);
+	nev = 0;
 }
 
 #define FOR_EACH_CASE(s)                                      \
 	for (int fi_ = 0; fi_ < 2; fi_++)                     \
 		for (int hi_ = 0; hi_ < 2; hi_++)             \
 			if (sc_init(&(s), fi_, hi_), 1)
+
+/* The fixed end's view of a Migrate SYN's source (addr, port). */
+static void a_wire_of(const struct sc *s, const __u32 addr[4], __u16 port,
+		      struct mig_tuple *t)
+{
+	fx_tuple(t, s->family, s->c->srv.t.laddr, s->c->srv.t.lport, addr, port);
+}
 
 /* ---- running and comparing ----------------------------------------- */
 
@@ -214,35 +256,41 @@ static int map_put(struct bpf_map *m, const void *k, const void *v)
 	return bpf_map_update_elem(bpf_map__fd(m), k, v, BPF_ANY) ? -errno : 0;
 }
 
+static int map_del(struct bpf_map *m, const void *k)
+{
+	return bpf_map_delete_elem(bpf_map__fd(m), k) ? -errno : 0;
+}
+
 /* A fixed end's flow for socket tuple t, as the agent writes it. */
-static int install_fixed_t(const struct mig_tuple *t, __u32 peer_base, struct mig_flow *f)
+static int install_fixed_t(const struct mig_tuple *t, __u32 peer_reqno, struct mig_flow *f)
 {
 	struct mig_token_key tk;
 
-	fx_flow(f, t, false, peer_base, 0);
+	fx_flow(f, t, false, peer_reqno, 0);
 	memcpy(tk.token, fx_token, 8);
 	return map_put(skel->maps.mig_flows, t, f) || map_put(skel->maps.mig_tokens, &tk, t);
 }
 
 /* The fixed end's flow (srv socket). */
-static int install_fixed(const struct sc *s, __u32 peer_base, struct mig_flow *f)
+static int install_fixed(const struct sc *s, __u32 peer_reqno, struct mig_flow *f)
 {
-	return install_fixed_t(&s->c->srv.t, peer_base, f);
+	return install_fixed_t(&s->c->srv.t, peer_reqno, f);
 }
 
-/* The mover's flow (cli socket) and the PENDING entry the agent writes
- * when it sends a Migrate SYN from the new wire tuple. */
+/* The mover's flow (cli socket) and the mig_pend entry the agent writes
+ * when it sends a Migrate SYN (reqno, FX_CHALLENGE) from the new wire
+ * tuple. */
 static int install_mover(const struct sc *s, __u32 reqno, struct mig_flow *f)
 {
-	struct mig_in in;
+	struct mig_pend pe;
 
 	fx_flow(f, &s->c->cli.t, true, 0, 0);
-	memset(&in, 0, sizeof(in));
-	in.sock = s->c->cli.t;
-	in.type = MIG_IN_PENDING;
-	in.reqno = reqno;
+	memset(&pe, 0, sizeof(pe));
+	pe.sock = s->c->cli.t;
+	pe.reqno = reqno;
+	pe.challenge = FX_CHALLENGE;
 	return map_put(skel->maps.mig_flows, &s->c->cli.t, f) ||
-	       map_put(skel->maps.mig_ingress, &s->b_wire, &in);
+	       map_put(skel->maps.mig_pend, &s->b_wire, &pe);
 }
 
 #define CHECK_FLOW_SAME(sock, want)                                             \
@@ -252,46 +300,135 @@ static int install_mover(const struct sc *s, __u32 reqno, struct mig_flow *f)
 		CHECK_MEM(&got_, (want), sizeof(got_));                          \
 	} while (0)
 
+static bool tuple_eq(const struct mig_tuple *a, const struct mig_tuple *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+/* mig_ingress[w] is { sock, type } exactly. */
+static int ingress_is(const struct mig_tuple *w, const struct mig_tuple *sock, __u8 type)
+{
+	struct mig_in got, want;
+
+	memset(&want, 0, sizeof(want));
+	want.sock = *sock;
+	want.type = type;
+	return !map_get(skel->maps.mig_ingress, w, &got) && !memcmp(&got, &want, sizeof(got));
+}
+
+/* mig_egress[sock] is { w } exactly. */
+static int egress_is(const struct mig_tuple *sock, const struct mig_tuple *w)
+{
+	struct mig_out got, want;
+
+	memset(&want, 0, sizeof(want));
+	want.wire = *w;
+	return !map_get(skel->maps.mig_egress, sock, &got) && !memcmp(&got, &want, sizeof(got));
+}
+
+/* mig_cand[w] is { sock, resend 0 } exactly. */
+static int cand_ref_is(const struct mig_tuple *w, const struct mig_tuple *sock)
+{
+	struct mig_cand_ref got, want;
+
+	memset(&want, 0, sizeof(want));
+	want.sock = *sock;
+	return !map_get(skel->maps.mig_cand, w, &got) && !memcmp(&got, &want, sizeof(got));
+}
+
+/* Slot `slot` of flow f is the candidate (w, reqno, challenge, the nonce
+ * fx_nonce gives w), expiring MIG_CAND_TTL_NS after some time in
+ * [t0, t1]. */
+static int cand_is(int *unit_failed, const struct sc *s, const struct mig_flow *f,
+		   int slot, const struct mig_tuple *w, __u32 reqno, __u32 challenge,
+		   __u64 t0, __u64 t1)
+{
+	const struct mig_cand *c = &f->cand[slot];
+	__u8 nonce[8];
+	int ok;
+
+	fx_nonce(w, reqno, nonce);
+	ok = tuple_eq(&c->wire, w) && c->reqno == reqno && c->challenge == challenge &&
+	     !memcmp(c->nonce, nonce, 8) && c->expires_ns >= t0 + MIG_CAND_TTL_NS &&
+	     c->expires_ns <= t1 + MIG_CAND_TTL_NS;
+	CHECK(ok, "%s [%s]: candidate slot %d: reqno %u challenge 0x%x expires %+lld ns "
+	      "(want reqno %u challenge 0x%x, expires TTL after the run)", s->fam,
+	      s->h->name, slot, c->reqno, c->challenge,
+	      (long long)(c->expires_ns - t1 - MIG_CAND_TTL_NS), reqno, challenge);
+	if (!ok) {
+		unit_memeq(&c->wire, w, sizeof(*w), "candidate wire tuple");
+		unit_memeq(c->nonce, nonce, 8, "candidate nonce");
+	}
+	return ok;
+}
+
+/* Events of a type seen since sc_init; the last one into *ev. */
+static int events_of(__u32 type, struct mig_event *ev)
+{
+	int i, n = 0;
+
+	ring_buffer__consume(events);
+	for (i = 0; i < nev && i < 32; i++)
+		if (evs[i].type == type) {
+			if (ev)
+				*ev = evs[i];
+			n++;
+		}
+	return n;
+}
+
 /* ---- frames --------------------------------------------------------- */
 
-/* A Migrate SYN from (src, sport) to the fixed end's socket address. */
+/* A Migrate SYN from (src, sport) to the fixed end's socket address; the
+ * ack field (ACK flag clear) carries the mover's challenge. */
 static size_t msyn(const struct sc *s, const __u32 src[4], __u16 sport, __u32 reqno,
-		   const __u8 token[8], const __u8 mac[8], __u32 seq,
+		   const __u8 token[8], const __u8 mac[8], __u32 seq, __u32 challenge,
 		   struct fx_pkt *p, __u8 *f)
 {
 	fx_pkt_in(p, s->family, src, sport, s->c->srv.t.laddr, s->c->srv.t.lport);
 	p->seq = seq;
+	p->ack = challenge;
 	p->flags = F_SYN;
 	p->win = 64240;
 	fx_opt_sig(p, MIG_SUB_MIGRATE, reqno, token, mac);
 	return fx_build(p, f);
 }
 
+/* The mover's Migrate SYN for reqno with challenge c from (src, sport):
+ * the same bytes whoever replays it from wherever. */
+static size_t msyn_from(const struct sc *s, const __u32 src[4], __u16 sport, __u32 reqno,
+			__u32 c, struct fx_pkt *p, __u8 *f)
+{
+	__u8 mac[8];
+
+	fx_mac_migrate(fx_s_i, reqno, mac);
+	return msyn(s, src, sport, reqno, fx_token, mac, s->c->cli.snd_una - 1, c, p, f);
+}
+
 /* The ordinary Migrate SYN of the mover for reqno, from NEW. */
 static size_t msyn_ok(const struct sc *s, __u32 reqno, struct fx_pkt *p, __u8 *f)
 {
-	__u8 mac[8];
-
-	fx_mac(fx_k_i, MIG_SUB_MIGRATE, reqno, mac);
-	return msyn(s, s->new_addr, s->new_port, reqno, fx_token, mac,
-		    s->c->cli.snd_una - 1, p, f);
+	return msyn_from(s, s->new_addr, s->new_port, reqno, FX_CHALLENGE, p, f);
 }
 
-/* What the fixed end must answer to Migrate SYN in.  The option space
- * after MIGRATE_ACK holds a window scale option with the fixed end's
- * receive shift when the connection scales windows (so that NAT
- * conntrack on the way learns it), else NOPs. */
-static size_t want_synack(const struct sc *s, const struct fx_pkt *in, __u32 reqno,
-			  const __u8 nonce[8], __u8 *f)
+/* What the fixed end must answer to Migrate SYN in (arrived on wire tuple
+ * w, its view): nonce = SipHash(boot, w || token || reqno), mac =
+ * SipHash(s_r, 0x03 || reqno || c || nonce) with c the SYN's ack field.
+ * The option space after MIGRATE_ACK holds a window scale option with
+ * the fixed end's receive shift when the connection scales windows (so
+ * that NAT conntrack on the way learns it), else NOPs. */
+static size_t want_synack(const struct sc *s, const struct fx_pkt *in,
+			  const struct mig_tuple *w, __u32 reqno, __u8 *f)
 {
 	struct fx_pkt r;
-	__u8 mac[8];
+	__u8 nonce[8], mac[8];
 
+	fx_nonce(w, reqno, nonce);
+	fx_mac_ack(fx_s_r, reqno, in->ack, nonce, mac);
 	fx_pkt_reply(&r, in);
 	r.seq = s->c->srv.snd_una - 1;
 	r.ack = s->c->srv.rcv_nxt;
 	r.flags = F_SYN | F_ACK;
-	fx_mac(fx_k_r, MIG_SUB_MIGRATE_ACK, reqno, mac);
 	fx_opt_sig(&r, MIG_SUB_MIGRATE_ACK, reqno, nonce, mac);
 	if (s->c->srv.rcv_wscale != MIG_NO_WSCALE) {
 		r.opts[25] = 3;
@@ -328,6 +465,16 @@ static size_t confirm(const struct sc *s, const __u32 src[4], __u16 sport, __u32
 	return fx_build(p, f);
 }
 
+/* The mover's valid CONFIRM of (reqno, nonce), sent from (src, sport). */
+static size_t confirm_ok(const struct sc *s, const __u32 src[4], __u16 sport, __u32 reqno,
+			 const __u8 nonce[8], struct fx_pkt *p, __u8 *f)
+{
+	__u8 mac[8];
+
+	fx_mac_confirm(fx_s_i, reqno, nonce, mac);
+	return confirm(s, src, sport, reqno, nonce, mac, p, f);
+}
+
 /* A Migrate SYN/ACK from the fixed end to the mover's new wire tuple. */
 static size_t msynack(const struct sc *s, __u32 reqno, const __u8 nonce[8],
 		      const __u8 mac[8], __u16 dport, struct fx_pkt *p, __u8 *f)
@@ -339,6 +486,22 @@ static size_t msynack(const struct sc *s, __u32 reqno, const __u8 nonce[8],
 	p->win = 65160;
 	fx_opt_sig(p, MIG_SUB_MIGRATE_ACK, reqno, nonce, mac);
 	return fx_build(p, f);
+}
+
+/* The mover's CONFIRM in answer to SYN/ACK in (reqno, nonce). */
+static size_t want_confirm(const struct sc *s, const struct fx_pkt *in, __u32 reqno,
+			   const __u8 nonce[8], __u8 *f)
+{
+	struct fx_pkt w;
+	__u8 mac[8];
+
+	fx_mac_confirm(fx_s_i, reqno, nonce, mac);
+	fx_pkt_reply(&w, in);
+	w.seq = s->c->cli.snd_nxt;
+	w.ack = s->c->cli.rcv_nxt;
+	w.flags = F_ACK;
+	fx_opt_sig(&w, MIG_SUB_CONFIRM, reqno, nonce, mac);
+	return fx_build(&w, f);
 }
 
 static const __u8 payload[100] =
@@ -361,48 +524,80 @@ static size_t data_seg(int family, const __u32 sa[4], __u16 sp, const __u32 da[4
 	return fx_build(p, f);
 }
 
-/* Fixed end: Migrate SYN from NEW, returns its nonce (read from the
- * candidate entry), checks the SYN/ACK. */
+/* Fixed end: the mover's Migrate SYN (reqno, FX_CHALLENGE) from (src,
+ * sport), whose wire tuple is w: it must be answered with exactly the
+ * SYN/ACK of want_synack and leave mig_cand[w] -> the srv socket.  The
+ * nonce it carried into nonce. */
 static int answer_msyn(int *unit_failed, const struct sc *s, const __u32 src[4],
-		       __u16 sport, const struct mig_tuple *wire, __u32 reqno,
-		       __u8 nonce[8])
+		       __u16 sport, const struct mig_tuple *w, __u32 reqno, __u8 nonce[8])
 {
-	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], mac[8];
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
 	struct fx_res r;
 	struct fx_pkt p;
-	struct mig_in cand;
 	size_t n, wn;
 
-	fx_mac(fx_k_i, MIG_SUB_MIGRATE, reqno, mac);
-	n = msyn(s, src, sport, reqno, fx_token, mac, s->c->cli.snd_una - 1, &p, in);
-	if (fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r) || r.ret != s->h->tx) {
-		CHECK(0, "Migrate SYN %s [%s]: err %d verdict %u, want SYN/ACK",
-		      s->fam, s->h->name, r.err, r.ret);
+	n = msyn_from(s, src, sport, reqno, FX_CHALLENGE, &p, in);
+	wn = want_synack(s, &p, w, reqno, want);
+	if (!expect(unit_failed, s, s->h, "Migrate SYN", in, n, 0, s->h->tx, want, wn, &r))
+		return -1;
+	if (!cand_ref_is(w, &s->c->srv.t)) {
+		CHECK(0, "Migrate SYN %s [%s]: no mig_cand entry", s->fam, s->h->name);
 		return -1;
 	}
-	if (map_get(skel->maps.mig_ingress, wire, &cand)) {
-		CHECK(0, "Migrate SYN %s [%s]: no candidate", s->fam, s->h->name);
-		return -1;
-	}
-	memcpy(nonce, cand.nonce, 8);
-	wn = want_synack(s, &p, reqno, nonce, want);
-	fx_csum_norm(r.out, r.len);
-	CHECK(r.len == wn && !memcmp(r.out, want, wn), "SYN/ACK %s [%s]", s->fam, s->h->name);
+	fx_nonce(w, reqno, nonce);
 	return 0;
 }
 
-/* ---- (a) Migrate SYN answered ------------------------------------------ */
+/* Write back flow sock with candidate slot `slot` expired (what 5 s
+ * would do). */
+static int expire_cand(const struct mig_tuple *sock, int slot)
+{
+	struct mig_flow f;
+
+	if (map_get(skel->maps.mig_flows, sock, &f))
+		return -1;
+	f.cand[slot].expires_ns = fx_now_ns() - 1;
+	return map_put(skel->maps.mig_flows, sock, &f);
+}
+
+/* ---- the SipHash code the fixture and the data path share ------------ */
+
+/* SipHash-2-4 with key 00..0f over 00..len-1: the reference vectors of
+ * the SipHash paper (lengths 0, 8, 15), and 52 (the nonce's length) from
+ * an independent implementation. */
+TEST(siphash_reference)
+{
+	static const struct { __u32 len; const char *hex; } v[] = {
+		{ 0, "310e0edd47db6f72" },
+		{ 8, "6224939a79f5f593" },
+		{ 15, "e545be4961ca29a1" },
+		{ 52, "b274cb8ebf87870a" },
+	};
+	__u8 key[16], msg[MIG_SIP_MSG_MAX], out[8], want[8];
+	size_t i;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (__u8)i;
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (__u8)i;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		mig_siphash_out(mig_siphash(key, msg, v[i].len), out);
+		unit_hex(v[i].hex, want, sizeof(want));
+		CHECK(!memcmp(out, want, 8), "SipHash of %u bytes", v[i].len);
+	}
+}
+
+/* ---- fixed end: Migrate SYN answered ----------------------------------- */
 
 TEST(msyn_answered)
 {
-	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], first[FX_PKT_MAX];
-	struct mig_flow f;
-	struct mig_in cand, want_cand;
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	struct mig_flow f, fw, wf;
 	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
-	size_t n, wn, first_len;
-	__u8 nonce[8];
+	size_t n, wn;
+	__u64 t0, t1;
 
 	if (setup()) {
 		CHECK(0, "setup");
@@ -411,41 +606,66 @@ TEST(msyn_answered)
 	FOR_EACH_CASE(s) {
 		CHECK(!install_fixed(&s, 0, &f), "install");
 		n = msyn_ok(&s, 1, &p, in);
-		/* the nonce is random: run, read it, then compare */
-		if (fx_run(s.h->fd, s.h->skb, in, n, 0, 1, &r)) {
-			CHECK(0, "test_run: %s", strerror(-r.err));
-			continue;
-		}
-		if (map_get(skel->maps.mig_ingress, &s.a_wire, &cand)) {
-			CHECK(0, "%s [%s]: no candidate at the new wire tuple", s.fam, s.h->name);
-			continue;
-		}
-		memset(&want_cand, 0, sizeof(want_cand));
-		want_cand.sock = s.c->srv.t;
-		want_cand.type = MIG_IN_CANDIDATE;
-		want_cand.reqno = 1;
-		memcpy(want_cand.nonce, cand.nonce, 8);
-		CHECK_MEM(&cand, &want_cand, sizeof(cand));
-		memcpy(nonce, cand.nonce, 8);
-		wn = want_synack(&s, &p, 1, nonce, want);
-		/* same frame again: compares verdict, mark and bytes */
+		wn = want_synack(&s, &p, &s.a_wire, 1, want);
+		t0 = fx_now_ns();
 		expect(unit_failed, &s, s.h, "Migrate SYN", in, n, 0, s.h->tx, want, wn, &r);
-		memcpy(first, r.out, r.len);
-		first_len = r.len;
+		t1 = fx_now_ns();
 
-		/* a repeated identical Migrate SYN: same nonce, same SYN/ACK */
-		expect(unit_failed, &s, s.h, "repeated Migrate SYN", in, n, 0, s.h->tx,
-		       first, first_len, &r);
-		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &cand) &&
-		      !memcmp(cand.nonce, nonce, 8), "%s [%s]: nonce changed", s.fam, s.h->name);
-
-		/* nothing committed yet */
-		CHECK_FLOW_SAME(&s.c->srv.t, &f);
+		/* a candidate: in the flow's first slot and in mig_cand, no
+		 * translation, nothing else of the flow changed */
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
+		cand_is(unit_failed, &s, &fw, 0, &s.a_wire, 1, FX_CHALLENGE, t0, t1);
+		wf = f;
+		wf.cand[0] = fw.cand[0];
+		wf.next_cand = 1;
+		CHECK_MEM(&fw, &wf, sizeof(fw));
+		CHECK(cand_ref_is(&s.a_wire, &s.c->srv.t), "%s [%s]: mig_cand entry",
+		      s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_cand) == 1, "one candidate");
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 0, "translation before CONFIRM");
 		CHECK(fx_map_count(skel->maps.mig_egress) == 0, "egress entry before CONFIRM");
-		CHECK(fx_map_count(skel->maps.mig_ingress) == 1, "one candidate");
-		CHECK(fx_stat(skel, MIG_STAT_MSYN_IN) == 3, "msyn_received %llu",
+
+		/* the same Migrate SYN again: the same nonce, the same SYN/ACK,
+		 * the same slot, a fresh lifetime */
+		t0 = fx_now_ns();
+		expect(unit_failed, &s, s.h, "repeated Migrate SYN", in, n, 0, s.h->tx,
+		       want, wn, &r);
+		t1 = fx_now_ns();
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
+		cand_is(unit_failed, &s, &fw, 0, &s.a_wire, 1, FX_CHALLENGE, t0, t1);
+		CHECK(fw.cand[1].wire.family == 0 && fw.next_cand == 1, "second slot used");
+		CHECK(fx_map_count(skel->maps.mig_cand) == 1, "repeat added a candidate");
+
+		/* from the same tuple with a new challenge: the same nonce, the
+		 * mac over the new challenge */
+		n = msyn_from(&s, s.new_addr, s.new_port, 1, FX_CHALLENGE ^ 0x5555aaaa, &p, in);
+		wn = want_synack(&s, &p, &s.a_wire, 1, want);
+		t0 = fx_now_ns();
+		expect(unit_failed, &s, s.h, "Migrate SYN, new challenge", in, n, 0, s.h->tx,
+		       want, wn, &r);
+		t1 = fx_now_ns();
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
+		cand_is(unit_failed, &s, &fw, 0, &s.a_wire, 1, FX_CHALLENGE ^ 0x5555aaaa, t0, t1);
+
+		/* a new reqno from the same tuple replaces its candidate */
+		n = msyn_ok(&s, 2, &p, in);
+		wn = want_synack(&s, &p, &s.a_wire, 2, want);
+		t0 = fx_now_ns();
+		expect(unit_failed, &s, s.h, "Migrate SYN, next reqno", in, n, 0, s.h->tx,
+		       want, wn, &r);
+		t1 = fx_now_ns();
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
+		cand_is(unit_failed, &s, &fw, 0, &s.a_wire, 2, FX_CHALLENGE, t0, t1);
+		CHECK(fw.cand[1].wire.family == 0, "%s [%s]: reqno 2 took another slot",
+		      s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_cand) == 1 &&
+		      cand_ref_is(&s.a_wire, &s.c->srv.t), "mig_cand after reqno 2");
+		CHECK(fw.peer_reqno == 0 && fw.migrations == 0, "committed without CONFIRM");
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 0, "translation before CONFIRM");
+
+		CHECK(fx_stat(skel, MIG_STAT_MSYN_IN) == 4, "msyn_received %llu",
 		      (unsigned long long)fx_stat(skel, MIG_STAT_MSYN_IN));
-		CHECK(fx_stat(skel, MIG_STAT_MSYN_ANSWERED) == 3, "msyn_answered");
+		CHECK(fx_stat(skel, MIG_STAT_MSYN_ANSWERED) == 4, "msyn_answered");
 		CHECK(fx_stat(skel, MIG_STAT_RST_SENT) == 0, "rst_sent");
 	}
 }
@@ -454,9 +674,8 @@ TEST(msyn_answered)
  * the oldest seq of [RCV.NXT - 2^30, RCV.NXT]. */
 TEST(msyn_window_edges)
 {
-	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], mac[8], nonce[8];
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], mac[8];
 	struct mig_flow f;
-	struct mig_in cand;
 	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
@@ -467,40 +686,32 @@ TEST(msyn_window_edges)
 		return;
 	}
 	FOR_EACH_CASE(s) {
-		/* last committed 2, authenticators for 3..10 (agent refreshed) */
+		/* last committed 2: 3..2+W are acceptable */
 		CHECK(!install_fixed(&s, 2, &f), "install");
-		fx_mac(fx_k_i, MIG_SUB_MIGRATE, 2 + MIG_MAC_WINDOW, mac);
-		n = msyn(&s, s.new_addr, s.new_port, 2 + MIG_MAC_WINDOW, fx_token, mac,
-			 s.c->cli.snd_una - 1, &p, in);
-		fx_run(s.h->fd, s.h->skb, in, n, 0, 1, &r);
-		memset(nonce, 0, 8);
-		if (!map_get(skel->maps.mig_ingress, &s.a_wire, &cand))
-			memcpy(nonce, cand.nonce, 8);
-		wn = want_synack(&s, &p, 2 + MIG_MAC_WINDOW, nonce, want);
+		n = msyn_ok(&s, 2 + MIG_MAC_WINDOW, &p, in);
+		wn = want_synack(&s, &p, &s.a_wire, 2 + MIG_MAC_WINDOW, want);
 		expect(unit_failed, &s, s.h, "reqno last+W", in, n, 0, s.h->tx, want, wn, &r);
 
-		fx_mac(fx_k_i, MIG_SUB_MIGRATE, 3, mac);
+		fx_mac_migrate(fx_s_i, 3, mac);
 		n = msyn(&s, s.new_addr2, s.new_port2, 3, fx_token, mac,
-			 s.c->srv.rcv_nxt - (1U << 30) - 1, &p, in);
-		fx_run(s.h->fd, s.h->skb, in, n, 0, 1, &r);
-		memset(nonce, 0, 8);
-		if (!map_get(skel->maps.mig_ingress, &s.a_wire2, &cand))
-			memcpy(nonce, cand.nonce, 8);
-		wn = want_synack(&s, &p, 3, nonce, want);
+			 s.c->srv.rcv_nxt - (1U << 30) - 1, FX_CHALLENGE, &p, in);
+		wn = want_synack(&s, &p, &s.a_wire2, 3, want);
 		expect(unit_failed, &s, s.h, "seq+1 = RCV.NXT-2^30", in, n, 0, s.h->tx,
 		       want, wn, &r);
 		CHECK(fx_stat(skel, MIG_STAT_RST_SENT) == 0, "rst_sent");
+		CHECK(fx_stat(skel, MIG_STAT_MSYN_ANSWERED) == 2, "msyn_answered");
+		CHECK(fx_map_count(skel->maps.mig_cand) == 2, "candidates");
 	}
 }
 
-/* ---- (b) rejections: one RST, nothing stored ---------------------------- */
+/* ---- fixed end: rejections, one RST, nothing stored --------------------- */
 
-enum { MAC_OK, MAC_FLIP, MAC_OTHER_REQNO, MAC_REFLECTED };
+enum { MAC_OK, MAC_FLIP, MAC_OTHER_REQNO, MAC_REFLECTED, MAC_OTHER_TOKEN };
 
 struct rej_case {
 	const char *name;
 	__u32 stat;             /* the counter named for the reason */
-	__u32 peer_base;        /* last committed reqno (and mac base) */
+	__u32 peer_reqno;       /* last committed reqno */
 	bool bad_token;
 	__u32 reqno;
 	int mac;
@@ -516,6 +727,7 @@ static const struct rej_case rej_cases[] = {
 	{ "bad mac", MIG_STAT_REJ_MAC, 0, false, 1, MAC_FLIP, 0, false, true, 0 },
 	{ "mac of another reqno", MIG_STAT_REJ_MAC, 0, false, 1, MAC_OTHER_REQNO, 0, false, true, 0 },
 	{ "mac with the fixed end's key", MIG_STAT_REJ_MAC, 0, false, 1, MAC_REFLECTED, 0, false, true, 0 },
+	{ "mac of another token", MIG_STAT_REJ_MAC, 0, false, 1, MAC_OTHER_TOKEN, 0, false, true, 0 },
 	{ "reqno 0", MIG_STAT_REJ_REQNO, 0, false, 0, MAC_OK, 0, false, true, 0 },
 	{ "reqno = last committed", MIG_STAT_REJ_REQNO, 2, false, 2, MAC_OK, 0, false, true, 0 },
 	{ "reqno < last committed", MIG_STAT_REJ_REQNO, 2, false, 1, MAC_OK, 0, false, true, 0 },
@@ -531,7 +743,7 @@ static const struct rej_case rej_cases[] = {
 TEST(msyn_rejected)
 {
 	static const __u8 bad_token[8] = { 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3 };
-	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], first[FX_PKT_MAX], mac[8];
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], first[FX_PKT_MAX], mac[8], buf[MIG_SIP_MSG_MAX];
 	struct mig_flow f;
 	struct fx_pkt p;
 	struct fx_res r;
@@ -557,14 +769,17 @@ TEST(msyn_rejected)
 				sock.rport = htons(ntohs(sock.rport) ^ 0x5a5a);
 			if (c->gone == 2)
 				sock.lport = htons(ntohs(sock.lport) ^ 0x5a5a);
-			CHECK(!install_fixed_t(&sock, c->peer_base, &f), "install");
-			fx_mac(c->mac == MAC_REFLECTED ? fx_k_r : fx_k_i, MIG_SUB_MIGRATE,
-			       reqno_mac, mac);
+			CHECK(!install_fixed_t(&sock, c->peer_reqno, &f), "install");
+			if (c->mac == MAC_OTHER_TOKEN)
+				mig_sip_mac_migrate(fx_s_i, bad_token, reqno_mac, buf, mac);
+			else
+				fx_mac_migrate(c->mac == MAC_REFLECTED ? fx_s_r : fx_s_i,
+					       reqno_mac, mac);
 			if (c->mac == MAC_FLIP)
 				mac[7] ^= 0x01;
 			n = msyn(&s, s.new_addr, s.new_port, c->reqno,
 				 c->bad_token ? bad_token : fx_token, mac,
-				 s.c->srv.rcv_nxt + (__u32)c->seq_off - 1, &p, in);
+				 s.c->srv.rcv_nxt + (__u32)c->seq_off - 1, FX_CHALLENGE, &p, in);
 			if (c->other_port || c->gone == 2) {
 				p.dport = c->other_port ? (__u16)(p.dport + 1) : ntohs(sock.lport);
 				n = fx_build(&p, in);
@@ -584,6 +799,8 @@ TEST(msyn_rejected)
 			/* nothing stored */
 			CHECK(fx_map_count(skel->maps.mig_ingress) == 0,
 			      "%s %s [%s]: mig_ingress has an entry", c->name, s.fam, s.h->name);
+			CHECK(fx_map_count(skel->maps.mig_cand) == 0,
+			      "%s %s [%s]: mig_cand has an entry", c->name, s.fam, s.h->name);
 			CHECK(fx_map_count(skel->maps.mig_egress) == 0, "%s: egress", c->name);
 			CHECK_FLOW_SAME(&sock, &f);
 			CHECK(fx_map_count(skel->maps.mig_flows) == 1, "%s: flows", c->name);
@@ -622,9 +839,9 @@ TEST(msyn_rate_limited)
 	}
 	FOR_EACH_CASE(s) {
 		CHECK(!install_fixed(&s, 0, &f), "install");
-		fx_mac(fx_k_i, MIG_SUB_MIGRATE, 1, mac);
+		fx_mac_migrate(fx_s_i, 1, mac);
 		n = msyn(&s, s.new_addr, s.new_port, 1, bad_token, mac,
-			 s.c->cli.snd_una - 1, &p, in);
+			 s.c->cli.snd_una - 1, FX_CHALLENGE, &p, in);
 		/* the bucket refills one RST per `cost` ns: the burst must
 		 * fit in less (retry on a slow or preempted run) */
 		for (try = 0; try < 5; try++) {
@@ -652,18 +869,136 @@ TEST(msyn_rate_limited)
 		CHECK(fx_stat(skel, MIG_STAT_RST_LIMITED) == 5, "rst_rate_limited %llu",
 		      (unsigned long long)fx_stat(skel, MIG_STAT_RST_LIMITED));
 		CHECK(fx_stat(skel, MIG_STAT_REJ_TOKEN) == MIG_RATE_BURST + 5, "reject_token");
-		CHECK(fx_map_count(skel->maps.mig_ingress) == 0, "stored something");
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 0 &&
+		      fx_map_count(skel->maps.mig_cand) == 0, "stored something");
 	}
 }
 
-/* ---- (c) CONFIRM at the fixed end --------------------------------------- */
+/* ---- fixed end: CONFIRM ------------------------------------------------- */
+
+/* The flow after the fixed end committed candidate w from `before`
+ * (the flow as it was just before the CONFIRM). */
+static void committed_flow(struct mig_flow *want, const struct mig_flow *before,
+			   const struct mig_flow *got, const struct mig_tuple *w,
+			   __u32 peer_reqno)
+{
+	*want = *before;
+	want->prev = before->wire;
+	want->wire = *w;
+	want->migrations = before->migrations + 1;
+	want->peer_reqno = peer_reqno;
+	want->migrated_ns = got->migrated_ns;
+	want->cand[0].wire.family = 0;
+	want->cand[1].wire.family = 0;
+}
 
 TEST(confirm_commits)
 {
-	__u8 in[FX_PKT_MAX], mac[8], bad[8], nonce[8], nonce2[8], cmac[8];
-	struct mig_flow f, fw;
-	struct mig_in in_e, want_in;
-	struct mig_out out_e, want_out;
+	__u8 in[FX_PKT_MAX], mac[8], bad[8], nA[8], nB[8];
+	struct mig_flow f, fpre, fw, wf;
+	struct mig_event ev;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n;
+	__u64 t0, t1;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		CHECK(!install_fixed(&s, 0, &f), "install");
+		/* A: reqno 1 from NEW; B: reqno 2 from NEW2 (the mover asked
+		 * again from elsewhere) */
+		if (answer_msyn(unit_failed, &s, s.new_addr, s.new_port, &s.a_wire, 1, nA) ||
+		    answer_msyn(unit_failed, &s, s.new_addr2, s.new_port2, &s.a_wire2, 2, nB))
+			continue;
+		CHECK(memcmp(nA, nB, 8), "two candidates, one nonce");
+
+		/* data from a candidate before its CONFIRM: dropped, the agent
+		 * asked to send its SYN/ACK again */
+		n = data_seg(s.family, s.new_addr, s.new_port, s.c->srv.t.laddr,
+			     s.c->srv.t.lport, s.c->cli.snd_nxt, s.c->cli.rcv_nxt, &p, in);
+		expect(unit_failed, &s, s.h, "data before CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_CAND_DROP) == 1, "candidate_dropped");
+		CHECK(events_of(MIG_EV_RESEND, &ev) == 1 && ev.role == MIG_ROLE_RESPONDER &&
+		      ev.key_id == 1 && tuple_eq(&ev.tuple, &s.a_wire),
+		      "%s [%s]: resend event", s.fam, s.h->name);
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fpre), "flow gone");
+
+		/* a valid mac over a wrong nonce; B's nonce; a bad mac; a mac
+		 * made with the fixed end's own key; another reqno: all
+		 * dropped, nothing committed */
+		memcpy(bad, nA, 8);
+		bad[0] ^= 0x80;
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, bad, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM wrong nonce", in, n, 0, s.h->drop, NULL, 0, &r);
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nB, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM other candidate's nonce", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		fx_mac_confirm(fx_s_i, 1, nA, mac);
+		mac[3] ^= 0x10;
+		n = confirm(&s, s.new_addr, s.new_port, 1, nA, mac, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM bad mac", in, n, 0, s.h->drop, NULL, 0, &r);
+		fx_mac_confirm(fx_s_r, 1, nA, mac);
+		n = confirm(&s, s.new_addr, s.new_port, 1, nA, mac, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM reflected mac", in, n, 0, s.h->drop, NULL, 0, &r);
+		n = confirm_ok(&s, s.new_addr, s.new_port, 2, nA, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM other reqno", in, n, 0, s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_BAD) == 5, "confirm_dropped %llu",
+		      (unsigned long long)fx_stat(skel, MIG_STAT_CONFIRM_BAD));
+		CHECK_FLOW_SAME(&s.c->srv.t, &fpre);
+		CHECK(fx_map_count(skel->maps.mig_egress) == 0, "%s [%s]: egress before commit",
+		      s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 0, "ingress before commit");
+		CHECK(fx_map_count(skel->maps.mig_cand) == 2, "candidates lost");
+
+		/* the right one: consumed (dropped) and committed */
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nA, &p, in);
+		t0 = fx_now_ns();
+		expect(unit_failed, &s, s.h, "CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
+		t1 = fx_now_ns();
+		CHECK(ingress_is(&s.a_wire, &s.c->srv.t, MIG_IN_XLATE),
+		      "%s [%s]: no translation", s.fam, s.h->name);
+		CHECK(ingress_is(&s.c->srv.t, &s.c->srv.t, MIG_IN_RETIRED),
+		      "%s [%s]: socket tuple not retired", s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 2, "ingress entries");
+		CHECK(egress_is(&s.c->srv.t, &s.a_wire), "%s [%s]: egress", s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_egress) == 1, "egress entries");
+		CHECK(fx_map_count(skel->maps.mig_cand) == 0, "%s [%s]: candidates left",
+		      s.fam, s.h->name);
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
+		CHECK(fw.migrated_ns >= t0 && fw.migrated_ns <= t1, "migrated_ns");
+		committed_flow(&wf, &fpre, &fw, &s.a_wire, 1);
+		CHECK_MEM(&fw, &wf, sizeof(fw));
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1, "committed_fixed");
+		CHECK(events_of(MIG_EV_MIGRATED, &ev) == 1 && ev.role == 2 && ev.key_id == 1 &&
+		      tuple_eq(&ev.tuple, &s.c->srv.t), "%s [%s]: migrated event",
+		      s.fam, s.h->name);
+
+		/* B's valid CONFIRM after the commit: its candidate went with
+		 * it, so the segment is nobody's here and reaches the kernel
+		 * as it is (which has no socket there) */
+		n = confirm_ok(&s, s.new_addr2, s.new_port2, 2, nB, &p, in);
+		expect(unit_failed, &s, s.h, "late CONFIRM of the other candidate", in, n, 0,
+		       s.h->pass, in, n, &r);
+		/* the same CONFIRM repeated: ours, dropped, not the kernel's */
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nA, &p, in);
+		expect(unit_failed, &s, s.h, "repeated CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
+		CHECK_FLOW_SAME(&s.c->srv.t, &wf);
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1, "committed twice");
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 2 &&
+		      fx_map_count(skel->maps.mig_egress) == 1, "late CONFIRMs changed the maps");
+	}
+}
+
+/* (a) The nonce binds the tuple: the mover's valid mac from another wire
+ * tuple, or over the nonce another tuple got, never commits. */
+TEST(confirm_nonce_binding)
+{
+	__u8 in[FX_PKT_MAX], nA[8], nB[8], nX[8];
+	struct mig_flow f, fpre;
 	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
@@ -675,96 +1010,362 @@ TEST(confirm_commits)
 	}
 	FOR_EACH_CASE(s) {
 		CHECK(!install_fixed(&s, 0, &f), "install");
-		if (answer_msyn(unit_failed, &s, s.new_addr, s.new_port, &s.a_wire, 1, nonce) ||
-		    answer_msyn(unit_failed, &s, s.new_addr2, s.new_port2, &s.a_wire2, 1, nonce2))
+		if (answer_msyn(unit_failed, &s, s.new_addr, s.new_port, &s.a_wire, 1, nA) ||
+		    answer_msyn(unit_failed, &s, s.new_addr2, s.new_port2, &s.a_wire2, 2, nB))
 			continue;
-		CHECK(memcmp(nonce, nonce2, 8), "two candidates, one nonce");
-		fx_mac(fx_k_i, MIG_SUB_CONFIRM, 1, cmac);
+		/* what NEW2 would have got for reqno 1 */
+		fx_nonce(&s.a_wire2, 1, nX);
+		CHECK(memcmp(nX, nA, 8) && memcmp(nX, nB, 8), "nonces coincide");
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fpre), "flow gone");
 
-		/* data from the candidate before its CONFIRM: dropped */
-		n = data_seg(s.family, s.new_addr, s.new_port, s.c->srv.t.laddr,
-			     s.c->srv.t.lport, s.c->cli.snd_nxt, s.c->cli.rcv_nxt, &p, in);
-		expect(unit_failed, &s, s.h, "data before CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
-		CHECK(fx_stat(skel, MIG_STAT_CAND_DROP) == 1, "candidate_dropped");
-
-		/* wrong nonce; the other candidate's nonce; bad mac; mac made
-		 * with the fixed end's own key: all dropped, nothing committed */
-		memcpy(bad, nonce, 8);
-		bad[0] ^= 0x80;
-		n = confirm(&s, s.new_addr, s.new_port, 1, bad, cmac, &p, in);
-		expect(unit_failed, &s, s.h, "CONFIRM wrong nonce", in, n, 0, s.h->drop, NULL, 0, &r);
-		n = confirm(&s, s.new_addr, s.new_port, 1, nonce2, cmac, &p, in);
-		expect(unit_failed, &s, s.h, "CONFIRM other candidate's nonce", in, n, 0,
+		/* A's CONFIRM sent from B's tuple */
+		n = confirm_ok(&s, s.new_addr2, s.new_port2, 1, nA, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM of A from B's tuple", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		/* from A's tuple, over the nonce reqno 1 gets at B's tuple */
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nX, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM with another tuple's nonce", in, n, 0,
 		       s.h->drop, NULL, 0, &r);
-		memcpy(mac, cmac, 8);
-		mac[3] ^= 0x10;
-		n = confirm(&s, s.new_addr, s.new_port, 1, nonce, mac, &p, in);
-		expect(unit_failed, &s, s.h, "CONFIRM bad mac", in, n, 0, s.h->drop, NULL, 0, &r);
-		fx_mac(fx_k_r, MIG_SUB_CONFIRM, 1, mac);
-		n = confirm(&s, s.new_addr, s.new_port, 1, nonce, mac, &p, in);
-		expect(unit_failed, &s, s.h, "CONFIRM reflected mac", in, n, 0, s.h->drop, NULL, 0, &r);
-		fx_mac(fx_k_i, MIG_SUB_CONFIRM, 2, mac);
-		n = confirm(&s, s.new_addr, s.new_port, 2, nonce, mac, &p, in);
-		expect(unit_failed, &s, s.h, "CONFIRM other reqno", in, n, 0, s.h->drop, NULL, 0, &r);
-		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_BAD) == 5, "confirm_dropped %llu",
+		/* B's CONFIRM sent from A's tuple */
+		n = confirm_ok(&s, s.new_addr, s.new_port, 2, nB, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM of B from A's tuple", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		/* A's CONFIRM from a tuple that asked nothing: not ours, the
+		 * kernel gets it as it is */
+		n = confirm_ok(&s, s.new_addr2, s.new_port, 1, nA, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM of A from a third tuple", in, n, 0,
+		       s.h->pass, in, n, &r);
+
+		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_BAD) == 3, "%s [%s]: confirm_dropped %llu",
+		      s.fam, s.h->name,
 		      (unsigned long long)fx_stat(skel, MIG_STAT_CONFIRM_BAD));
-		CHECK_FLOW_SAME(&s.c->srv.t, &f);
-		CHECK(fx_map_count(skel->maps.mig_egress) == 0, "%s [%s]: egress before commit",
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 0, "%s [%s]: committed",
 		      s.fam, s.h->name);
-		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &in_e) &&
-		      in_e.type == MIG_IN_CANDIDATE, "candidate lost");
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 0 &&
+		      fx_map_count(skel->maps.mig_egress) == 0, "%s [%s]: translation installed",
+		      s.fam, s.h->name);
+		CHECK_FLOW_SAME(&s.c->srv.t, &fpre);
+		CHECK(fx_map_count(skel->maps.mig_cand) == 2 &&
+		      cand_ref_is(&s.a_wire, &s.c->srv.t) &&
+		      cand_ref_is(&s.a_wire2, &s.c->srv.t), "candidates changed");
 
-		/* the right one: consumed (dropped) and committed */
-		n = confirm(&s, s.new_addr, s.new_port, 1, nonce, cmac, &p, in);
+		/* control: A's own CONFIRM from A's tuple commits */
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nA, &p, in);
 		expect(unit_failed, &s, s.h, "CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
-		memset(&want_in, 0, sizeof(want_in));
-		want_in.sock = s.c->srv.t;
-		want_in.type = MIG_IN_XLATE;
-		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &in_e), "no ingress entry");
-		CHECK_MEM(&in_e, &want_in, sizeof(in_e));
-		memset(&want_out, 0, sizeof(want_out));
-		want_out.wire = s.a_wire;
-		want_out.type = MIG_OUT_XLATE;
-		CHECK(!map_get(skel->maps.mig_egress, &s.c->srv.t, &out_e), "no egress entry");
-		CHECK_MEM(&out_e, &want_out, sizeof(out_e));
-		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
-		CHECK(fw.migrations == 1 && fw.peer_reqno == 1 && fw.migrated_ns != 0,
-		      "%s [%s]: migrations %u peer_reqno %u", s.fam, s.h->name,
-		      fw.migrations, fw.peer_reqno);
-		CHECK_MEM(&fw.wire, &s.a_wire, sizeof(fw.wire));
-		/* and nothing else of the flow changed */
-		f.wire = s.a_wire;
-		f.migrations = 1;
-		f.peer_reqno = 1;
-		f.migrated_ns = fw.migrated_ns;
-		CHECK_MEM(&fw, &f, sizeof(fw));
-		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1, "committed_fixed");
-
-		/* the other candidate's valid CONFIRM, after the commit: dropped */
-		n = confirm(&s, s.new_addr2, s.new_port2, 1, nonce2, cmac, &p, in);
-		expect(unit_failed, &s, s.h, "late CONFIRM of the other candidate", in, n, 0,
-		       s.h->drop, NULL, 0, &r);
-		/* the same CONFIRM repeated: ours, dropped, not the kernel's */
-		n = confirm(&s, s.new_addr, s.new_port, 1, nonce, cmac, &p, in);
-		expect(unit_failed, &s, s.h, "repeated CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
-		CHECK_FLOW_SAME(&s.c->srv.t, &f);
-		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1, "committed twice");
+		CHECK(ingress_is(&s.a_wire, &s.c->srv.t, MIG_IN_XLATE) &&
+		      egress_is(&s.c->srv.t, &s.a_wire) &&
+		      fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1,
+		      "%s [%s]: the genuine CONFIRM did not commit", s.fam, s.h->name);
 	}
 }
 
-/* ---- (d) the mover ------------------------------------------------------ */
+/* (b) One reqno asked from two tuples (a replayed Migrate SYN): neither
+ * CONFIRM commits while both candidates live; once the replay's is gone
+ * the genuine one does.  And a third tuple replaces the older slot. */
+TEST(confirm_contested)
+{
+	__u8 in[FX_PKT_MAX], nA[8], nB[8], nC[8];
+	struct mig_flow f, fpre, fw, wf;
+	struct mig_cand_ref ref;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n;
+	__u64 t0, t1;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		CHECK(!install_fixed(&s, 0, &f), "install");
+		if (answer_msyn(unit_failed, &s, s.new_addr, s.new_port, &s.a_wire, 1, nA) ||
+		    answer_msyn(unit_failed, &s, s.new_addr2, s.new_port2, &s.a_wire2, 1, nB))
+			continue;
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fpre), "flow gone");
+
+		/* the genuine CONFIRM, and the one of the replay's nonce (the
+		 * mover may have been led to confirm it): both contested */
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nA, &p, in);
+		expect(unit_failed, &s, s.h, "contested CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
+		n = confirm_ok(&s, s.new_addr2, s.new_port2, 1, nB, &p, in);
+		expect(unit_failed, &s, s.h, "contested CONFIRM of the replay", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_CONTESTED) == 2,
+		      "%s [%s]: confirm_contested %llu", s.fam, s.h->name,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_CONFIRM_CONTESTED));
+		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_BAD) == 0, "confirm_dropped");
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 0, "%s [%s]: committed",
+		      s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 0 &&
+		      fx_map_count(skel->maps.mig_egress) == 0, "%s [%s]: translation installed",
+		      s.fam, s.h->name);
+		CHECK_FLOW_SAME(&s.c->srv.t, &fpre);
+
+		/* the replay's candidate expires (slot 1): the genuine commits */
+		CHECK(!expire_cand(&s.c->srv.t, 1), "expire");
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fpre), "flow gone");
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nA, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM, replay expired", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1, "%s [%s]: not committed",
+		      s.fam, s.h->name);
+		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_CONTESTED) == 2, "contested again");
+		CHECK(ingress_is(&s.a_wire, &s.c->srv.t, MIG_IN_XLATE) &&
+		      egress_is(&s.c->srv.t, &s.a_wire), "%s [%s]: translation",
+		      s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_cand) == 0, "%s [%s]: candidates left",
+		      s.fam, s.h->name);
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
+		committed_flow(&wf, &fpre, &fw, &s.a_wire, 1);
+		CHECK_MEM(&fw, &wf, sizeof(fw));
+
+		/* afresh: genuine (slot 0), replay (slot 1), a second replay
+		 * from a third tuple replaces the older, the genuine */
+		fx_reset(skel);
+		CHECK(!install_fixed(&s, 0, &f), "install");
+		t0 = fx_now_ns();
+		if (answer_msyn(unit_failed, &s, s.new_addr, s.new_port, &s.a_wire, 1, nA) ||
+		    answer_msyn(unit_failed, &s, s.new_addr2, s.new_port2, &s.a_wire2, 1, nB) ||
+		    answer_msyn(unit_failed, &s, s.new_addr2, s.new_port, &s.a_wire3, 1, nC))
+			continue;
+		t1 = fx_now_ns();
+		CHECK(fx_map_count(skel->maps.mig_cand) == 2 &&
+		      map_get(skel->maps.mig_cand, &s.a_wire, &ref) == -ENOENT,
+		      "%s [%s]: the older candidate stayed", s.fam, s.h->name);
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
+		cand_is(unit_failed, &s, &fw, 0, &s.a_wire3, 1, FX_CHALLENGE, t0, t1);
+		cand_is(unit_failed, &s, &fw, 1, &s.a_wire2, 1, FX_CHALLENGE, t0, t1);
+		/* the genuine CONFIRM now finds nothing: the kernel's */
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nA, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM of the evicted candidate", in, n, 0,
+		       s.h->pass, in, n, &r);
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 0 &&
+		      fx_map_count(skel->maps.mig_ingress) == 0, "%s [%s]: evicted one committed",
+		      s.fam, s.h->name);
+	}
+}
+
+/* (c) Candidates are bounded: one Migrate SYN replayed from 50 tuples
+ * leaves the last two, never a translation. */
+TEST(cand_bounded)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], nonce[8];
+	struct mig_tuple w[50];
+	struct mig_flow f, fw, wf;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	__u64 t0, t1;
+	int i, over;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		CHECK(!install_fixed(&s, 0, &f), "install");
+		over = 0;
+		t0 = fx_now_ns();
+		for (i = 0; i < 50; i++) {
+			const __u32 *a = (i & 1) ? s.new_addr2 : s.new_addr;
+			__u16 port = htons((__u16)(41000 + i));
+
+			a_wire_of(&s, a, port, &w[i]);
+			n = msyn_from(&s, a, port, 1, FX_CHALLENGE, &p, in);
+			wn = want_synack(&s, &p, &w[i], 1, want);
+			if (!expect(unit_failed, &s, s.h, "replayed Migrate SYN", in, n, 0, s.h->tx,
+				    want, wn, &r))
+				break;
+			if (fx_map_count(skel->maps.mig_cand) > 2)
+				over++;
+		}
+		t1 = fx_now_ns();
+		CHECK(!over, "%s [%s]: more than 2 candidates %d times", s.fam, s.h->name, over);
+		CHECK(fx_map_count(skel->maps.mig_cand) == 2 &&
+		      cand_ref_is(&w[48], &s.c->srv.t) && cand_ref_is(&w[49], &s.c->srv.t),
+		      "%s [%s]: mig_cand is not the last two", s.fam, s.h->name);
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
+		cand_is(unit_failed, &s, &fw, 0, &w[48], 1, FX_CHALLENGE, t0, t1);
+		cand_is(unit_failed, &s, &fw, 1, &w[49], 1, FX_CHALLENGE, t0, t1);
+		wf = f;
+		wf.cand[0] = fw.cand[0];
+		wf.cand[1] = fw.cand[1];
+		wf.next_cand = fw.next_cand;
+		CHECK_MEM(&fw, &wf, sizeof(fw));
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 0 &&
+		      fx_map_count(skel->maps.mig_egress) == 0, "%s [%s]: translations",
+		      s.fam, s.h->name);
+		CHECK(fx_stat(skel, MIG_STAT_MSYN_ANSWERED) == 50, "msyn_answered %llu",
+		      (unsigned long long)fx_stat(skel, MIG_STAT_MSYN_ANSWERED));
+
+		/* a valid CONFIRM for an evicted one: nothing */
+		fx_nonce(&w[0], 1, nonce);
+		n = confirm_ok(&s, w[0].raddr, w[0].rport, 1, nonce, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM of an evicted candidate", in, n, 0,
+		       s.h->pass, in, n, &r);
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 0 &&
+		      fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 0, "evicted one committed");
+	}
+}
+
+/* Another connection of ours at the same local port, from the client's
+ * address: its accepted socket's tuple (fixed end's view) into x. */
+static int extra_conn(const struct sc *s, int *cfd, int *afd, struct mig_tuple *x)
+{
+	struct sockaddr_storage ss, cs;
+	socklen_t sl = sizeof(ss), cl;
+
+	*cfd = *afd = -1;
+	if (getsockname(s->c->lfd, (void *)&ss, &sl))
+		return -1;
+	cl = fx_sa_make(s->family, s->family == AF_INET ? FX_CLI4 : FX_CLI6, 0, &cs);
+	*cfd = socket(s->family, SOCK_STREAM, 0);
+	if (*cfd < 0 || bind(*cfd, (void *)&cs, cl) || connect(*cfd, (void *)&ss, sl))
+		return -1;
+	*afd = accept(s->c->lfd, NULL, NULL);
+	if (*afd < 0)
+		return -1;
+	return fx_sock_tuple(*afd, x);
+}
+
+/* (d) A candidate never takes a tuple that is someone else's: another
+ * flow's translation or retired tuple, another flow's live candidate, a
+ * live socket.  Dropped without an answer, counted, the entry kept. */
+TEST(cand_tuple_taken)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	struct mig_tuple other, x;
+	struct mig_flow f, fb;
+	struct mig_cand_ref ref;
+	struct mig_in e;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	int cfd, afd;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		/* flow A (ours, the srv socket) and a second keyed flow B at the
+		 * same local port */
+		other = s.c->srv.t;
+		other.rport = htons(ntohs(other.rport) ^ 0x1111);
+		CHECK(!install_fixed(&s, 0, &f), "install");
+		fx_flow(&fb, &other, false, 0, 0);
+		CHECK(!map_put(skel->maps.mig_flows, &other, &fb), "install B");
+
+		/* B's translation at NEW, B's retired tuple at NEW2 */
+		memset(&e, 0, sizeof(e));
+		e.sock = other;
+		e.type = MIG_IN_XLATE;
+		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire, &e), "put");
+		e.type = MIG_IN_RETIRED;
+		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire2, &e), "put");
+		n = msyn_ok(&s, 1, &p, in);
+		expect(unit_failed, &s, s.h, "Migrate SYN on B's translation", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		n = msyn_from(&s, s.new_addr2, s.new_port2, 1, FX_CHALLENGE, &p, in);
+		expect(unit_failed, &s, s.h, "Migrate SYN on B's retired tuple", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_REJ_TUPLE) == 2, "%s [%s]: reject_tuple %llu",
+		      s.fam, s.h->name, (unsigned long long)fx_stat(skel, MIG_STAT_REJ_TUPLE));
+		CHECK(ingress_is(&s.a_wire, &other, MIG_IN_XLATE) &&
+		      ingress_is(&s.a_wire2, &other, MIG_IN_RETIRED) &&
+		      fx_map_count(skel->maps.mig_ingress) == 2, "%s [%s]: B's entries changed",
+		      s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_cand) == 0, "candidate stored");
+		CHECK_FLOW_SAME(&s.c->srv.t, &f);
+		CHECK_FLOW_SAME(&other, &fb);
+
+		/* B's live candidate at the third tuple */
+		fb.cand[0].wire = s.a_wire3;
+		fb.cand[0].reqno = 1;
+		fb.cand[0].challenge = 7;
+		fb.cand[0].expires_ns = fx_now_ns() + 60ULL * 1000000000ULL;
+		fb.next_cand = 1;
+		CHECK(!map_put(skel->maps.mig_flows, &other, &fb), "B's candidate");
+		memset(&ref, 0, sizeof(ref));
+		ref.sock = other;
+		CHECK(!map_put(skel->maps.mig_cand, &s.a_wire3, &ref), "B's candidate");
+		n = msyn_from(&s, s.new_addr2, s.new_port, 1, FX_CHALLENGE, &p, in);
+		expect(unit_failed, &s, s.h, "Migrate SYN on B's candidate", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_REJ_TUPLE) == 3, "%s [%s]: reject_tuple %llu",
+		      s.fam, s.h->name, (unsigned long long)fx_stat(skel, MIG_STAT_REJ_TUPLE));
+		CHECK(cand_ref_is(&s.a_wire3, &other) && fx_map_count(skel->maps.mig_cand) == 1,
+		      "%s [%s]: B's candidate changed", s.fam, s.h->name);
+		CHECK_FLOW_SAME(&s.c->srv.t, &f);
+		CHECK_FLOW_SAME(&other, &fb);
+		/* ... once B's candidate expired, the tuple is free */
+		CHECK(!expire_cand(&other, 0), "expire");
+		wn = want_synack(&s, &p, &s.a_wire3, 1, want);
+		expect(unit_failed, &s, s.h, "Migrate SYN on B's expired candidate", in, n, 0,
+		       s.h->tx, want, wn, &r);
+		CHECK(cand_ref_is(&s.a_wire3, &s.c->srv.t), "%s [%s]: candidate not taken over",
+		      s.fam, s.h->name);
+		CHECK(fx_stat(skel, MIG_STAT_CAND_EXPIRED) == 1, "candidate_expired");
+
+		/* a live socket: another connection to the same listener */
+		if (extra_conn(&s, &cfd, &afd, &x)) {
+			CHECK(0, "extra connection: %s", strerror(errno));
+		} else {
+			n = msyn_from(&s, x.raddr, x.rport, 1, FX_CHALLENGE, &p, in);
+			expect(unit_failed, &s, s.h, "Migrate SYN on a live socket's tuple", in, n,
+			       0, s.h->drop, NULL, 0, &r);
+			CHECK(fx_stat(skel, MIG_STAT_REJ_TUPLE) == 4, "%s [%s]: reject_tuple %llu",
+			      s.fam, s.h->name,
+			      (unsigned long long)fx_stat(skel, MIG_STAT_REJ_TUPLE));
+			CHECK(map_get(skel->maps.mig_cand, &x, &ref) == -ENOENT &&
+			      fx_map_count(skel->maps.mig_cand) == 1,
+			      "%s [%s]: candidate on a live socket", s.fam, s.h->name);
+		}
+		if (cfd >= 0)
+			close(cfd);
+		if (afd >= 0)
+			close(afd);
+		CHECK(fx_stat(skel, MIG_STAT_MSYN_ANSWERED) == 1, "answered");
+		CHECK(fx_stat(skel, MIG_STAT_RST_SENT) == 0, "rst_sent");
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 2 &&
+		      fx_map_count(skel->maps.mig_egress) == 0, "translations changed");
+	}
+}
+
+/* ---- the mover ---------------------------------------------------------- */
+
+static const __u8 nonce1[8] = { 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7 };
+static const __u8 nonce2[8] = { 0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7 };
+
+/* The mover's flow after committing (reqno, nonce) onto b_wire. */
+static void mover_committed(struct mig_flow *want, const struct mig_flow *before,
+			    const struct mig_flow *got, const struct sc *s, __u32 reqno,
+			    const __u8 nonce[8])
+{
+	*want = *before;
+	want->prev = before->wire;
+	want->wire = s->b_wire;
+	want->migrations = before->migrations + 1;
+	want->own_reqno = reqno;
+	want->last_challenge = FX_CHALLENGE;
+	memcpy(want->last_nonce, nonce, 8);
+	want->migrated_ns = got->migrated_ns;
+}
 
 TEST(mover_confirms)
 {
-	static const __u8 nonce[8] = { 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7 };
-	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], first[FX_PKT_MAX], mac[8], amac[8], cmac[8];
-	struct mig_flow f, fw;
-	struct mig_in in_e, want_in;
-	struct mig_out out_e, want_out;
-	struct fx_pkt p, w;
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], mac[8], amac[8];
+	struct mig_flow f, fw, wf;
+	struct mig_event ev;
+	struct mig_pend pe;
+	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
-	size_t n, wn, first_len;
+	size_t n, wn;
+	__u64 t0, t1;
 
 	if (setup()) {
 		CHECK(0, "setup");
@@ -772,83 +1373,141 @@ TEST(mover_confirms)
 	}
 	FOR_EACH_CASE(s) {
 		CHECK(!install_mover(&s, 1, &f), "install");
-		fx_mac(fx_k_r, MIG_SUB_MIGRATE_ACK, 1, amac);
-		fx_mac(fx_k_i, MIG_SUB_CONFIRM, 1, cmac);
+		fx_mac_ack(fx_s_r, 1, FX_CHALLENGE, nonce1, amac);
 
-		/* bad mac, mac of the mover's own key, other reqno, a tuple
-		 * with no request: dropped, nothing committed */
+		/* bad mac, mac of the mover's own key, mac over another
+		 * challenge, other reqno, a tuple with no request: dropped,
+		 * nothing committed */
 		memcpy(mac, amac, 8);
 		mac[0] ^= 1;
-		n = msynack(&s, 1, nonce, mac, s.new_port, &p, in);
+		n = msynack(&s, 1, nonce1, mac, s.new_port, &p, in);
 		expect(unit_failed, &s, s.h, "SYN/ACK bad mac", in, n, 0, s.h->drop, NULL, 0, &r);
-		fx_mac(fx_k_i, MIG_SUB_MIGRATE_ACK, 1, mac);
-		n = msynack(&s, 1, nonce, mac, s.new_port, &p, in);
+		fx_mac_ack(fx_s_i, 1, FX_CHALLENGE, nonce1, mac);
+		n = msynack(&s, 1, nonce1, mac, s.new_port, &p, in);
 		expect(unit_failed, &s, s.h, "SYN/ACK reflected mac", in, n, 0, s.h->drop, NULL, 0, &r);
-		fx_mac(fx_k_r, MIG_SUB_MIGRATE_ACK, 2, mac);
-		n = msynack(&s, 2, nonce, mac, s.new_port, &p, in);
+		fx_mac_ack(fx_s_r, 1, FX_CHALLENGE + 1, nonce1, mac);
+		n = msynack(&s, 1, nonce1, mac, s.new_port, &p, in);
+		expect(unit_failed, &s, s.h, "SYN/ACK other challenge", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		fx_mac_ack(fx_s_r, 2, FX_CHALLENGE, nonce1, mac);
+		n = msynack(&s, 2, nonce1, mac, s.new_port, &p, in);
 		expect(unit_failed, &s, s.h, "SYN/ACK other reqno", in, n, 0, s.h->drop, NULL, 0, &r);
-		n = msynack(&s, 1, nonce, amac, s.new_port2, &p, in);
+		n = msynack(&s, 1, nonce1, amac, s.new_port2, &p, in);
 		expect(unit_failed, &s, s.h, "SYN/ACK unasked", in, n, 0, s.h->drop, NULL, 0, &r);
-		CHECK(fx_stat(skel, MIG_STAT_ACK_BAD) == 4, "synack_dropped %llu",
+		CHECK(fx_stat(skel, MIG_STAT_ACK_BAD) == 5, "synack_dropped %llu",
 		      (unsigned long long)fx_stat(skel, MIG_STAT_ACK_BAD));
 		CHECK_FLOW_SAME(&s.c->cli.t, &f);
-		CHECK(fx_map_count(skel->maps.mig_egress) == 0, "egress before commit");
-		CHECK(!map_get(skel->maps.mig_ingress, &s.b_wire, &in_e) &&
-		      in_e.type == MIG_IN_PENDING, "pending lost");
+		CHECK(fx_map_count(skel->maps.mig_egress) == 0 &&
+		      fx_map_count(skel->maps.mig_ingress) == 0, "translation before commit");
+		CHECK(!map_get(skel->maps.mig_pend, &s.b_wire, &pe) && pe.reqno == 1,
+		      "pending lost");
 
 		/* the valid one: CONFIRM built, mover commits */
-		n = msynack(&s, 1, nonce, amac, s.new_port, &p, in);
-		fx_pkt_reply(&w, &p);
-		w.seq = s.c->cli.snd_nxt;
-		w.ack = s.c->cli.rcv_nxt;
-		w.flags = F_ACK;
-		fx_opt_sig(&w, MIG_SUB_CONFIRM, 1, nonce, cmac);
-		wn = fx_build(&w, want);
+		n = msynack(&s, 1, nonce1, amac, s.new_port, &p, in);
+		wn = want_confirm(&s, &p, 1, nonce1, want);
+		t0 = fx_now_ns();
 		expect(unit_failed, &s, s.h, "Migrate SYN/ACK", in, n, 0, s.h->tx, want, wn, &r);
-		memcpy(first, r.out, r.len);
-		first_len = r.len;
-
-		memset(&want_in, 0, sizeof(want_in));
-		want_in.sock = s.c->cli.t;
-		want_in.type = MIG_IN_XLATE;
-		CHECK(!map_get(skel->maps.mig_ingress, &s.b_wire, &in_e), "no ingress entry");
-		CHECK_MEM(&in_e, &want_in, sizeof(in_e));
-		memset(&want_out, 0, sizeof(want_out));
-		want_out.wire = s.b_wire;
-		want_out.type = MIG_OUT_XLATE;
-		CHECK(!map_get(skel->maps.mig_egress, &s.c->cli.t, &out_e), "no egress entry");
-		CHECK_MEM(&out_e, &want_out, sizeof(out_e));
+		t1 = fx_now_ns();
+		CHECK(ingress_is(&s.b_wire, &s.c->cli.t, MIG_IN_XLATE), "%s [%s]: translation",
+		      s.fam, s.h->name);
+		CHECK(ingress_is(&s.c->cli.t, &s.c->cli.t, MIG_IN_RETIRED),
+		      "%s [%s]: socket tuple not retired", s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 2, "ingress entries");
+		CHECK(egress_is(&s.c->cli.t, &s.b_wire), "%s [%s]: egress", s.fam, s.h->name);
 		CHECK(!map_get(skel->maps.mig_flows, &s.c->cli.t, &fw), "flow gone");
-		f.wire = s.b_wire;
-		f.migrations = 1;
-		f.own_reqno = 1;
-		f.migrated_ns = fw.migrated_ns;
-		memcpy(f.last_nonce, nonce, 8);
-		memcpy(f.last_peer_ack, amac, 8);
-		memcpy(f.last_own_confirm, cmac, 8);
-		CHECK(fw.migrated_ns != 0, "migrated_ns");
-		CHECK_MEM(&fw, &f, sizeof(fw));
+		CHECK(fw.migrated_ns >= t0 && fw.migrated_ns <= t1, "migrated_ns");
+		mover_committed(&wf, &f, &fw, &s, 1, nonce1);
+		CHECK_MEM(&fw, &wf, sizeof(fw));
 		CHECK(fx_stat(skel, MIG_STAT_COMMIT_MOVER) == 1, "committed_mover");
 		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_SENT) == 1, "confirm_sent");
+		CHECK(events_of(MIG_EV_MIGRATED, &ev) == 1 && ev.role == 1 && ev.key_id == 1 &&
+		      tuple_eq(&ev.tuple, &s.c->cli.t), "%s [%s]: migrated event",
+		      s.fam, s.h->name);
 
 		/* the SYN/ACK again (our CONFIRM was lost): the same CONFIRM */
 		expect(unit_failed, &s, s.h, "repeated Migrate SYN/ACK", in, n, 0, s.h->tx,
-		       first, first_len, &r);
-		CHECK_FLOW_SAME(&s.c->cli.t, &f);
+		       want, wn, &r);
+		CHECK_FLOW_SAME(&s.c->cli.t, &wf);
 		/* ... but not with a bad mac */
 		memcpy(mac, amac, 8);
 		mac[5] ^= 4;
-		n = msynack(&s, 1, nonce, mac, s.new_port, &p, in);
+		n = msynack(&s, 1, nonce1, mac, s.new_port, &p, in);
 		expect(unit_failed, &s, s.h, "repeated SYN/ACK bad mac", in, n, 0, s.h->drop,
 		       NULL, 0, &r);
+		/* the agent removed mig_pend: repeats still answered through the
+		 * translation */
+		CHECK(!map_del(skel->maps.mig_pend, &s.b_wire), "del pend");
+		n = msynack(&s, 1, nonce1, amac, s.new_port, &p, in);
+		expect(unit_failed, &s, s.h, "SYN/ACK after mig_pend went", in, n, 0, s.h->tx,
+		       want, wn, &r);
+		CHECK_FLOW_SAME(&s.c->cli.t, &wf);
 		CHECK(fx_stat(skel, MIG_STAT_COMMIT_MOVER) == 1, "committed twice");
+		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_SENT) == 3, "confirm_sent %llu",
+		      (unsigned long long)fx_stat(skel, MIG_STAT_CONFIRM_SENT));
 	}
 }
 
-/* ---- (e) rewrites of migrated flows -------------------------------------- */
+/* (f) The first valid SYN/ACK's nonce is the only one confirmed: another
+ * nonce with a correct mac for it is dropped, before and after mig_pend
+ * went. */
+TEST(mover_first_nonce)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], mac1[8], mac2[8];
+	struct mig_flow f, fw, wf;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		CHECK(!install_mover(&s, 1, &f), "install");
+		fx_mac_ack(fx_s_r, 1, FX_CHALLENGE, nonce1, mac1);
+		fx_mac_ack(fx_s_r, 1, FX_CHALLENGE, nonce2, mac2);
+
+		n = msynack(&s, 1, nonce1, mac1, s.new_port, &p, in);
+		wn = want_confirm(&s, &p, 1, nonce1, want);
+		expect(unit_failed, &s, s.h, "first SYN/ACK", in, n, 0, s.h->tx, want, wn, &r);
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->cli.t, &fw), "flow gone");
+		mover_committed(&wf, &f, &fw, &s, 1, nonce1);
+		CHECK_MEM(&fw, &wf, sizeof(fw));
+
+		/* a second SYN/ACK, another nonce, its mac right */
+		n = msynack(&s, 1, nonce2, mac2, s.new_port, &p, in);
+		expect(unit_failed, &s, s.h, "SYN/ACK with another nonce", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_ACK_BAD) == 1, "%s [%s]: synack_dropped %llu",
+		      s.fam, s.h->name, (unsigned long long)fx_stat(skel, MIG_STAT_ACK_BAD));
+		CHECK_FLOW_SAME(&s.c->cli.t, &wf);
+		/* the first one's repeat is still answered */
+		n = msynack(&s, 1, nonce1, mac1, s.new_port, &p, in);
+		expect(unit_failed, &s, s.h, "first SYN/ACK again", in, n, 0, s.h->tx, want, wn, &r);
+
+		/* the same once mig_pend went (through the translation) */
+		CHECK(!map_del(skel->maps.mig_pend, &s.b_wire), "del pend");
+		n = msynack(&s, 1, nonce2, mac2, s.new_port, &p, in);
+		expect(unit_failed, &s, s.h, "other nonce, no mig_pend", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		n = msynack(&s, 1, nonce1, mac1, s.new_port, &p, in);
+		expect(unit_failed, &s, s.h, "first nonce, no mig_pend", in, n, 0, s.h->tx,
+		       want, wn, &r);
+		CHECK(fx_stat(skel, MIG_STAT_ACK_BAD) == 2, "synack_dropped");
+		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_SENT) == 3, "confirm_sent %llu",
+		      (unsigned long long)fx_stat(skel, MIG_STAT_CONFIRM_SENT));
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_MOVER) == 1, "committed_mover");
+		CHECK_FLOW_SAME(&s.c->cli.t, &wf);
+		CHECK(ingress_is(&s.b_wire, &s.c->cli.t, MIG_IN_XLATE) &&
+		      egress_is(&s.c->cli.t, &s.b_wire), "translation changed");
+	}
+}
+
+/* ---- migrated flows ------------------------------------------------------ */
 
 /* Commit both ends through the hook under test: the fixed end (srv) by
- * Migrate SYN + CONFIRM, the mover (cli) by PENDING + Migrate SYN/ACK. */
+ * Migrate SYN + CONFIRM, the mover (cli) by mig_pend + Migrate SYN/ACK. */
 static int commit_both(int *unit_failed, const struct sc *s)
 {
 	__u8 in[FX_PKT_MAX], nonce[8], mac[8];
@@ -860,10 +1519,9 @@ static int commit_both(int *unit_failed, const struct sc *s)
 	if (install_fixed(s, 0, &f) || install_mover(s, 1, &f) ||
 	    answer_msyn(unit_failed, s, s->new_addr, s->new_port, &s->a_wire, 1, nonce))
 		return -1;
-	fx_mac(fx_k_i, MIG_SUB_CONFIRM, 1, mac);
-	n = confirm(s, s->new_addr, s->new_port, 1, nonce, mac, &p, in);
+	n = confirm_ok(s, s->new_addr, s->new_port, 1, nonce, &p, in);
 	fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r);
-	fx_mac(fx_k_r, MIG_SUB_MIGRATE_ACK, 1, mac);
+	fx_mac_ack(fx_s_r, 1, FX_CHALLENGE, nonce, mac);
 	n = msynack(s, 1, nonce, mac, s->new_port, &p, in);
 	fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r);
 	if (fx_stat(skel, MIG_STAT_COMMIT_FIXED) != 1 ||
@@ -939,15 +1597,70 @@ TEST(rewrite_migrated)
 	}
 }
 
+/* (e) After a commit, segments on the wire tuple the flow left (the
+ * socket tuple, for a first migration) reach nobody: dropped, counted. */
+TEST(retired_dropped)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	const struct fx_conn *c;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		c = s.c;
+		/* before any migration the socket tuple is just the flow's */
+		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
+		expect(unit_failed, &s, s.h, "data on the socket tuple, unmigrated", in, n, 0,
+		       s.h->pass, in, n, &r);
+		if (commit_both(unit_failed, &s))
+			continue;
+
+		/* fixed end's view: cli -> srv on the old tuple */
+		expect(unit_failed, &s, s.h, "fixed end: data on the retired tuple", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		p.flags = F_FIN | F_ACK;
+		p.plen = 0;
+		n = fx_build(&p, in);
+		expect(unit_failed, &s, s.h, "fixed end: FIN on the retired tuple", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		/* mover's view: srv -> cli on the old tuple */
+		n = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			     c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, in);
+		expect(unit_failed, &s, s.h, "mover: data on the retired tuple", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_RETIRED_DROP) == 3, "%s [%s]: retired_dropped %llu",
+		      s.fam, s.h->name,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_RETIRED_DROP));
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 0, "rewrote a retired segment");
+		CHECK(ingress_is(&c->srv.t, &c->srv.t, MIG_IN_RETIRED) &&
+		      ingress_is(&c->cli.t, &c->cli.t, MIG_IN_RETIRED), "retired entries changed");
+
+		/* the new wire tuple still works */
+		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr, c->srv.t.lport,
+			     c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
+		memcpy(p.saddr, c->cli.t.laddr, 16);
+		p.sport = ntohs(c->cli.t.lport);
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, s.h, "data on the new tuple", in, n, 0, s.h->pass,
+		       want, wn, &r);
+		CHECK(fx_stat(skel, MIG_STAT_RETIRED_DROP) == 3, "retired_dropped");
+	}
+}
+
 /* The mover moves again (reqno 2, from NEW2): the translation follows,
- * the old wire tuple's entry goes, segments from it reach the kernel as
- * they are. */
+ * NEW is retired (dropped), the socket tuple retired before is forgotten
+ * (its segments reach the kernel as they are). */
 TEST(second_migration)
 {
-	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], nonce[8], mac[8];
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], nonce[8];
 	struct mig_flow f, fw;
-	struct mig_in in_e;
-	struct mig_out out_e;
 	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
@@ -967,19 +1680,19 @@ TEST(second_migration)
 			if (answer_msyn(unit_failed, &s, a, port,
 					reqno == 1 ? &s.a_wire : &s.a_wire2, reqno, nonce))
 				break;
-			fx_mac(fx_k_i, MIG_SUB_CONFIRM, reqno, mac);
-			n = confirm(&s, a, port, reqno, nonce, mac, &p, in);
+			n = confirm_ok(&s, a, port, reqno, nonce, &p, in);
 			expect(unit_failed, &s, s.h, "CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
 		}
-		CHECK(map_get(skel->maps.mig_ingress, &s.a_wire, &in_e) == -ENOENT,
-		      "%s [%s]: old wire tuple still translated", s.fam, s.h->name);
-		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire2, &in_e) &&
-		      in_e.type == MIG_IN_XLATE && !memcmp(&in_e.sock, &s.c->srv.t, sizeof(in_e.sock)),
+		CHECK(ingress_is(&s.a_wire, &s.c->srv.t, MIG_IN_RETIRED),
+		      "%s [%s]: old wire tuple not retired", s.fam, s.h->name);
+		CHECK(ingress_is(&s.a_wire2, &s.c->srv.t, MIG_IN_XLATE),
 		      "%s [%s]: new wire tuple not translated", s.fam, s.h->name);
-		CHECK(!map_get(skel->maps.mig_egress, &s.c->srv.t, &out_e) &&
-		      !memcmp(&out_e.wire, &s.a_wire2, sizeof(out_e.wire)), "egress not moved");
+		CHECK(fx_map_count(skel->maps.mig_ingress) == 2, "%s [%s]: %d ingress entries",
+		      s.fam, s.h->name, fx_map_count(skel->maps.mig_ingress));
+		CHECK(egress_is(&s.c->srv.t, &s.a_wire2), "egress not moved");
 		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw) && fw.migrations == 2 &&
-		      fw.peer_reqno == 2 && !memcmp(&fw.wire, &s.a_wire2, sizeof(fw.wire)),
+		      fw.peer_reqno == 2 && tuple_eq(&fw.wire, &s.a_wire2) &&
+		      tuple_eq(&fw.prev, &s.a_wire),
 		      "%s [%s]: flow after the second commit", s.fam, s.h->name);
 
 		n = data_seg(s.family, s.new_addr2, s.new_port2, s.c->srv.t.laddr,
@@ -990,20 +1703,26 @@ TEST(second_migration)
 		expect(unit_failed, &s, s.h, "data from NEW2", in, n, 0, s.h->pass, want, wn, &r);
 		n = data_seg(s.family, s.new_addr, s.new_port, s.c->srv.t.laddr,
 			     s.c->srv.t.lport, s.c->cli.snd_nxt, s.c->cli.rcv_nxt, &p, in);
-		expect(unit_failed, &s, s.h, "data from the old NEW", in, n, 0, s.h->pass,
+		expect(unit_failed, &s, s.h, "data from the old NEW", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_RETIRED_DROP) == 1, "retired_dropped");
+		n = data_seg(s.family, s.c->cli.t.laddr, s.c->cli.t.lport, s.c->srv.t.laddr,
+			     s.c->srv.t.lport, s.c->cli.snd_nxt, s.c->cli.rcv_nxt, &p, in);
+		expect(unit_failed, &s, s.h, "data on the socket tuple", in, n, 0, s.h->pass,
 		       in, n, &r);
 	}
 }
 
-/* An egress HOLD (our address went away, not migrated yet) drops. */
+/* mig_hold drops a flow's segments, only while mig_host.holds says there
+ * are holds. */
 TEST(egress_hold)
 {
-	__u8 in[FX_PKT_MAX];
-	struct mig_out hold;
+	__u8 in[FX_PKT_MAX], in2[FX_PKT_MAX];
+	struct mig_hold hold;
 	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
-	size_t n;
+	size_t n, n2;
 
 	if (setup()) {
 		CHECK(0, "setup");
@@ -1013,18 +1732,50 @@ TEST(egress_hold)
 		if (s.h != &hooks[0])
 			continue;         /* egress is TC only */
 		memset(&hold, 0, sizeof(hold));
-		hold.wire = s.c->cli.t;
-		hold.type = MIG_OUT_HOLD;
-		CHECK(!map_put(skel->maps.mig_egress, &s.c->cli.t, &hold), "put");
+		hold.since_ns = fx_now_ns();
+		CHECK(!map_put(skel->maps.mig_hold, &s.c->cli.t, &hold), "put");
 		n = data_seg(s.family, s.c->cli.t.laddr, s.c->cli.t.lport, s.c->srv.t.laddr,
 			     s.c->srv.t.lport, s.c->cli.snd_nxt, s.c->cli.rcv_nxt, &p, in);
+		n2 = data_seg(s.family, s.c->srv.t.laddr, s.c->srv.t.lport, s.c->cli.t.laddr,
+			      s.c->cli.t.lport, s.c->srv.snd_nxt, s.c->srv.rcv_nxt, &p, in2);
+
+		/* mig_host.holds == 0: the egress program does not look */
+		expect(unit_failed, &s, &out_hook, "hold, gate closed", in, n, 0, out_hook.pass,
+		       in, n, &r);
+		CHECK(fx_stat(skel, MIG_STAT_HOLD_DROP) == 0, "held_dropped");
+
+		CHECK(!fx_host(skel, 1), "mig_host");
 		expect(unit_failed, &s, &out_hook, "held segment", in, n, 0, out_hook.drop,
 		       NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_HOLD_DROP) == 1, "%s: held_dropped %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_HOLD_DROP));
+		/* another flow's segments pass */
+		expect(unit_failed, &s, &out_hook, "segment not held", in2, n2, 0, out_hook.pass,
+		       in2, n2, &r);
+		/* our own answers (MIG_MARK) are never held */
+		expect(unit_failed, &s, &out_hook, "held flow, MIG_MARK", in, n, MIG_MARK,
+		       out_hook.pass, in, n, &r);
+		/* the hold removed */
+		CHECK(!map_del(skel->maps.mig_hold, &s.c->cli.t), "del");
+		expect(unit_failed, &s, &out_hook, "hold removed", in, n, 0, out_hook.pass,
+		       in, n, &r);
 		CHECK(fx_stat(skel, MIG_STAT_HOLD_DROP) == 1, "held_dropped");
+
+		/* a hold that began after the last commit holds a migrated
+		 * flow too (and its segments are not translated) */
+		fx_reset(skel);
+		if (commit_both(unit_failed, &s))
+			continue;
+		hold.since_ns = fx_now_ns();
+		CHECK(!map_put(skel->maps.mig_hold, &s.c->cli.t, &hold), "put");
+		CHECK(!fx_host(skel, 1), "mig_host");
+		expect(unit_failed, &s, &out_hook, "held migrated flow", in, n, 0, out_hook.drop,
+		       NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_HOLD_DROP) == 1 &&
+		      fx_stat(skel, MIG_STAT_XLATE_OUT) == 0, "held migrated flow");
 	}
 }
-
-/* ---- (f) everything else passes untouched ------------------------------- */
+/* ---- everything else passes untouched ------------------------------------ */
 
 static size_t udp_frame(int family, const struct fx_conn *c, __u8 *f)
 {
@@ -1136,6 +1887,7 @@ TEST(passthrough)
 
 		CHECK(fx_map_count(skel->maps.mig_ingress) == 0, "ingress entry");
 		CHECK(fx_map_count(skel->maps.mig_egress) == 0, "egress entry");
+		CHECK(fx_map_count(skel->maps.mig_cand) == 0, "candidate");
 		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 0 && fx_stat(skel, MIG_STAT_XLATE_OUT) == 0,
 		      "rewrote something");
 		CHECK(fx_stat(skel, MIG_STAT_MSYN_IN) == 0, "took a plain SYN for a Migrate SYN");

@@ -53,8 +53,8 @@ keyed_case() {
 		eq ESTABLISHED,ESTABLISHED eval 'echo "$(lab_ctl client dump | cut -f6),$(lab_ctl server dump | cut -f6)"'
 	t_check "$name: bpftool prints the flow by field name" \
 		sh -c "bpftool map dump pinned $(lab_pindir client)/mig_flows | grep -q '\"token\"'"
-	t_check "$name: one token and one secret entry per host" \
-		test "$(map_count client mig_tokens)$(map_count server mig_secrets)" = 11
+	t_check "$name: one token and one flow entry per host" \
+		test "$(map_count client mig_tokens)$(map_count server mig_flows)" = 11
 	lab_bg_wait "cli-$name" 8
 	lab_capture_stop "$name"
 	tcpdump -nr "$LAB_DIR/$name.pcap" 2>/dev/null > "$LAB_DIR/$name.txt"
@@ -71,8 +71,8 @@ keyed_case() {
 		test "$(grep -c 'unknown-253 0x4d4701' "$LAB_DIR/$name.txt")" -le 8
 	t_check "$name: closing removes the flow on both hosts" \
 		lab_wait_until 3 eq 00 both_flows
-	t_check "$name: closing removes tokens and secrets" \
-		test "$(map_count client mig_tokens)$(map_count client mig_secrets)$(map_count server mig_tokens)$(map_count server mig_secrets)" = 0000
+	t_check "$name: closing removes tokens and flows" \
+		test "$(map_count client mig_tokens)$(map_count client mig_flows)$(map_count server mig_tokens)$(map_count server mig_flows)" = 0000
 	lab_bg_stop "srv-$name"
 }
 

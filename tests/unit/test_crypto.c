@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * test_crypto.c - mig_crypto against RFC 7748 (X25519), RFC 5869 (HKDF)
- * and the project's own derivation vectors, which come from the independent
- * Python implementation in tests/unit/derive_vectors.py (see also
+ * test_crypto.c - mig_crypto against RFC 7748 (X25519), RFC 5869 (HKDF),
+ * mig_siphash.h against the SipHash paper's vectors, and both against the
+ * project's own version 2 vectors, which come from the independent Python
+ * implementation in tests/unit/derive_vectors.py (see also
  * docs/protocol.md, "Test vectors").
  */
 #include <errno.h>
 #include <stdint.h>
 
 #include "mig_crypto.h"
+#include "migrate/mig_siphash.h"
 #include "unit.h"
 
 #define HEX(s, buf) unit_hex(s, buf, sizeof(buf))
@@ -20,18 +22,38 @@
 #define BOB_PUB    "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
 #define SHARED_K   "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
 
-/* tests/unit/derive_vectors.py: Alice initiator, Bob responder,
- * ISN_i 0x01020304, ISN_r 0xa0b0c0d0 */
+/* tests/unit/derive_vectors.py (protocol version 2): Alice initiator,
+ * Bob responder, ISN_i 0x01020304, ISN_r 0xa0b0c0d0 */
 #define VEC_ISN_I  0x01020304u
 #define VEC_ISN_R  0xa0b0c0d0u
 #define VEC_PRK    "98fa1bad28df141620e95f3b425cf0c3d2b3ba6d6c3f72d397bf7e6bd78724ae"
-#define VEC_TOKEN  "0f078ec0294539e3"
-#define VEC_K_I    "5358b4254c4f473f6bfdde71696976f8cb580001d2314e001476adde97073595"
-#define VEC_K_R    "ebd212c37ca938e52df261caf47eb6503f406e80b5f00022865628cb9571a0d6"
-#define VEC_MAC_I2 "ad8198f2fb91d160"   /* mac(k_i, 2, token, 1) */
-#define VEC_MAC_R3 "8ab61d73c6ca0142"   /* mac(k_r, 3, token, 1) */
-#define VEC_MAC_I4 "e8b3efd653b72367"   /* mac(k_i, 4, token, 1) */
-#define VEC_MAC_R2 "f3d26780bb402772"   /* mac(k_r, 2, token, 0xfffffffe) */
+#define VEC_TOKEN  "c6dbbfb43c16f180"
+#define VEC_K_I    "7504ac1165a2f3e770df1c6757fe83140d035a38d2f37e737ac340328e517f9b"
+#define VEC_K_R    "b0cfeebd8f24532fa255e63ebf19207413069ac29f6a463afc04a6698557b836"
+#define VEC_S_I    "3565710a4c21f09e9181a5cdd022dbfe"
+#define VEC_S_R    "7f6ba92d958679615cb3e02f3e2cf9b8"
+
+/* The mac and nonce examples (derive_vectors.py): reqno 1, challenge
+ * 0x11223344, RESET seq 0x01020305 ack 0xa0b0c0d1, nonce key b = 10..1f,
+ * wire = struct mig_tuple of 192.0.2.1:443 <-> 198.51.100.7:50000. */
+#define VEC_REQNO     1u
+#define VEC_CHALLENGE 0x11223344u
+#define VEC_SEQ       0x01020305u
+#define VEC_ACK       0xa0b0c0d1u
+#define VEC_B         "101112131415161718191a1b1c1d1e1f"
+#define VEC_WIRE      "c0000201000000000000000000000000" \
+		      "c6336407000000000000000000000000" \
+		      "01bbc35002000000"
+#define VEC_NONCE_MSG VEC_WIRE "c6dbbfb43c16f18000000001"
+#define VEC_NONCE     "370c398b23148251"
+#define VEC_MIGRATE_MSG "02c6dbbfb43c16f18000000001"
+#define VEC_MIGRATE     "84fc0a60d89c573f"   /* SipHash(s_i, ...) */
+#define VEC_ACK_MSG     "030000000111223344370c398b23148251"
+#define VEC_ACK_MAC     "021c720f6adb0183"   /* SipHash(s_r, ...) */
+#define VEC_CONFIRM_MSG "0400000001370c398b23148251"
+#define VEC_CONFIRM     "7373d7483598d94a"   /* SipHash(s_i, ...) */
+#define VEC_RESET_MSG   "0501020305a0b0c0d1"
+#define VEC_RESET       "193dade47f35fb8b"   /* SipHash(s_r, ...) */
 
 TEST(x25519_rfc7748_5_2)
 {
@@ -187,7 +209,8 @@ TEST(hkdf_rfc5869)
 
 TEST(derive_vectors)
 {
-	uint8_t A[32], B[32], K[32], token[8], k_i[32], k_r[32];
+	uint8_t A[32], B[32], K[32], token[8], k_i[32], k_r[32], s_i[16],
+		s_r[16];
 	struct mig_keys keys;
 
 	HEX(ALICE_PUB, A);
@@ -196,6 +219,8 @@ TEST(derive_vectors)
 	HEX(VEC_TOKEN, token);
 	HEX(VEC_K_I, k_i);
 	HEX(VEC_K_R, k_r);
+	HEX(VEC_S_I, s_i);
+	HEX(VEC_S_R, s_r);
 
 	/* the intermediate PRK, salt = ISN_i || ISN_r big-endian */
 	{
@@ -213,7 +238,10 @@ TEST(derive_vectors)
 	CHECK_MEM(keys.token, token, 8);
 	CHECK_MEM(keys.k_i, k_i, 32);
 	CHECK_MEM(keys.k_r, k_r, 32);
+	CHECK_MEM(keys.s_i, s_i, 16);
+	CHECK_MEM(keys.s_r, s_r, 16);
 	CHECK(memcmp(keys.k_i, keys.k_r, 32) != 0, "k_i == k_r");
+	CHECK(memcmp(keys.s_i, keys.s_r, 16) != 0, "s_i == s_r");
 
 	/* every input matters: swapped ISNs, swapped keys */
 	CHECK(mig_derive(K, VEC_ISN_R, VEC_ISN_I, A, B, &keys) == 0, "derive");
@@ -222,43 +250,151 @@ TEST(derive_vectors)
 	CHECK(memcmp(keys.token, token, 8) != 0, "key order ignored");
 }
 
-TEST(mac_vectors)
+/* SipHash paper (Aumasson, Bernstein), appendix A and the reference
+ * vectors.h: key 00 01 .. 0f, message 00 01 .. len-1, output bytes; the
+ * lengths 0..MIG_SIP_MSG_MAX of the 64 (derive_vectors.py prints the same). */
+TEST(siphash_paper_vectors)
 {
-	uint8_t token[8], k_i[32], k_r[32], want[8], got[8];
-	uint8_t m2[8], m3[8], m4[8];
+	static const char *const v[MIG_SIP_MSG_MAX + 1] = {
+		"310e0edd47db6f72", "fd67dc93c539f874", "5a4fa9d909806c0d", "2d7efbd796666785",
+		"b7877127e09427cf", "8da699cd64557618", "cee3fe586e46c9cb", "37d1018bf50002ab",
+		"6224939a79f5f593", "b0e4a90bdf82009e", "f3b9dd94c5bb5d7a", "a7ad6b22462fb3f4",
+		"fbe50e86bc8f1e75", "903d84c02756ea14", "eef27a8e90ca23f7", "e545be4961ca29a1",
+		"db9bc2577fcc2a3f", "9447be2cf5e99a69", "9cd38d96f0b3c14b", "bd6179a71dc96dbb",
+		"98eea21af25cd6be", "c7673b2eb0cbf2d0", "883ea3e395675393", "c8ce5ccd8c030ca8",
+		"94af49f6c650adb8", "eab8858ade92e1bc", "f315bb5bb835d817", "adcf6b0763612e2f",
+		"a5c91da7acaa4dde", "716595876650a2a6", "28ef495c53a387ad", "42c341d8fa92d832",
+		"ce7cf2722f512771", "e37859f94623f3a7", "381205bb1ab0e012", "ae97a10fd434e015",
+		"b4a31508beff4d31", "81396229f0907902", "4d0cf49ee5d4dcca", "5c73336a76d8bf9a",
+		"d0a704536ba93e0e", "925958fcd6420cad", "a915c29bc8067318", "952b79f3bc0aa6d4",
+		"f21df2e41d4535f9", "87577519048f53a9", "10a56cf5dfcd9adb", "eb75095ccd986cd0",
+		"51a9cb9ecba312e6", "96afadfc2ce666c7", "72fe52975a4364ee", "5a1645b276d592a1",
+		"b274cb8ebf87870a", "6f9bb4203de7b381", "eaecb2a30b22a87f", "9924a43cc1315724",
+		"bd838d3aafbf8db7",
+	};
+	uint8_t key[16], msg[MIG_SIP_MSG_MAX], want[8], got[8];
+	uint32_t n;
+
+	for (n = 0; n < 16; n++)
+		key[n] = (uint8_t)n;
+	for (n = 0; n < MIG_SIP_MSG_MAX; n++)
+		msg[n] = (uint8_t)n;
+	for (n = 0; n <= MIG_SIP_MSG_MAX; n++) {
+		HEX(v[n], want);
+		memset(got, 0xaa, sizeof(got));
+		mig_siphash_out(mig_siphash(key, msg, n), got);
+		CHECK(unit_memeq(got, want, 8, "siphash"), "length %u", n);
+	}
+	/* the paper's example as an integer: 15 bytes -> 0xa129ca6149be45e5 */
+	CHECK(mig_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL, "paper vector");
+	/* and serialised little-endian */
+	mig_siphash_out(0xa129ca6149be45e5ULL, got);
+	HEX("e545be4961ca29a1", want);
+	CHECK_MEM(got, want, 8);
+	/* unaligned input: the loads are byte-wise */
+	{
+		uint8_t shifted[MIG_SIP_MSG_MAX + 1];
+
+		for (n = 0; n < MIG_SIP_MSG_MAX; n++)
+			shifted[n + 1] = (uint8_t)n;
+		mig_siphash_out(mig_siphash(key, shifted + 1, 55), got);
+		HEX(v[55], want);
+		CHECK_MEM(got, want, 8);
+	}
+}
+
+/* Check that a builder wrote exactly want_hex into buf[0..len-1] and left
+ * the rest of buf alone (it was 0xaa). */
+static int msg_is(const uint8_t *buf, uint32_t len, const char *want_hex)
+{
+	uint8_t want[MIG_SIP_MSG_MAX];
+	size_t n = unit_hex(want_hex, want, sizeof(want)), i;
+
+	if (n != len || !unit_memeq(buf, want, n, "message"))
+		return 0;
+	for (i = n; i < MIG_SIP_MSG_MAX; i++)
+		if (buf[i] != 0xaa)
+			return 0;
+	return 1;
+}
+
+TEST(sip_message_layouts)
+{
+	uint8_t token[8], nonce[8], wire[40], buf[MIG_SIP_MSG_MAX];
 
 	HEX(VEC_TOKEN, token);
-	HEX(VEC_K_I, k_i);
-	HEX(VEC_K_R, k_r);
+	HEX(VEC_NONCE, nonce);
+	CHECK(HEX(VEC_WIRE, wire) == 40, "hex");
 
-	CHECK(mig_mac(k_i, 2, token, 1, got) == 0, "mac");
-	HEX(VEC_MAC_I2, want);
+	memset(buf, 0xaa, sizeof(buf));
+	CHECK(msg_is(buf, mig_sip_msg_migrate(token, VEC_REQNO, buf),
+		     VEC_MIGRATE_MSG), "MIGRATE message");
+	memset(buf, 0xaa, sizeof(buf));
+	CHECK(msg_is(buf, mig_sip_msg_ack(VEC_REQNO, VEC_CHALLENGE, nonce, buf),
+		     VEC_ACK_MSG), "MIGRATE_ACK message");
+	memset(buf, 0xaa, sizeof(buf));
+	CHECK(msg_is(buf, mig_sip_msg_confirm(VEC_REQNO, nonce, buf),
+		     VEC_CONFIRM_MSG), "CONFIRM message");
+	memset(buf, 0xaa, sizeof(buf));
+	CHECK(msg_is(buf, mig_sip_msg_reset(VEC_SEQ, VEC_ACK, buf),
+		     VEC_RESET_MSG), "RESET message");
+	memset(buf, 0xaa, sizeof(buf));
+	CHECK(msg_is(buf, mig_sip_msg_nonce(wire, token, VEC_REQNO, buf),
+		     VEC_NONCE_MSG), "nonce message");
+}
+
+TEST(sip_mac_vectors)
+{
+	uint8_t s_i[16], s_r[16], b[16], token[8], nonce[8], wire[40],
+		buf[MIG_SIP_MSG_MAX], want[8], got[8], other[8];
+
+	HEX(VEC_S_I, s_i);
+	HEX(VEC_S_R, s_r);
+	HEX(VEC_B, b);
+	HEX(VEC_TOKEN, token);
+	CHECK(HEX(VEC_WIRE, wire) == 40, "hex");
+
+	mig_sip_nonce(b, wire, token, VEC_REQNO, buf, nonce);
+	HEX(VEC_NONCE, want);
+	CHECK_MEM(nonce, want, 8);
+
+	mig_sip_mac_migrate(s_i, token, VEC_REQNO, buf, got);
+	HEX(VEC_MIGRATE, want);
 	CHECK_MEM(got, want, 8);
-	CHECK(mig_mac(k_r, 3, token, 1, got) == 0, "mac");
-	HEX(VEC_MAC_R3, want);
+	mig_sip_mac_ack(s_r, VEC_REQNO, VEC_CHALLENGE, nonce, buf, got);
+	HEX(VEC_ACK_MAC, want);
 	CHECK_MEM(got, want, 8);
-	CHECK(mig_mac(k_i, 4, token, 1, got) == 0, "mac");
-	HEX(VEC_MAC_I4, want);
+	mig_sip_mac_confirm(s_i, VEC_REQNO, nonce, buf, got);
+	HEX(VEC_CONFIRM, want);
 	CHECK_MEM(got, want, 8);
-	CHECK(mig_mac(k_r, 2, token, 0xfffffffeu, got) == 0, "mac");
-	HEX(VEC_MAC_R2, want);
+	mig_sip_mac_reset(s_r, VEC_SEQ, VEC_ACK, buf, got);
+	HEX(VEC_RESET, want);
 	CHECK_MEM(got, want, 8);
 
-	/* the type byte and the key separate the three messages */
-	CHECK(mig_mac(k_i, 2, token, 7, m2) == 0, "mac");
-	CHECK(mig_mac(k_i, 3, token, 7, m3) == 0, "mac");
-	CHECK(mig_mac(k_i, 4, token, 7, m4) == 0, "mac");
-	CHECK(memcmp(m2, m3, 8) && memcmp(m2, m4, 8) && memcmp(m3, m4, 8),
-	      "mac types 2/3/4 collide");
-	CHECK(mig_mac(k_r, 2, token, 7, got) == 0, "mac");
-	CHECK(memcmp(got, m2, 8) != 0, "k_i and k_r give the same mac");
-	CHECK(mig_mac(k_i, 2, token, 8, got) == 0, "mac");
-	CHECK(memcmp(got, m2, 8) != 0, "reqno ignored");
+	/* every input matters */
+	mig_sip_mac_migrate(s_r, token, VEC_REQNO, buf, other);
+	HEX(VEC_MIGRATE, want);
+	CHECK(memcmp(other, want, 8) != 0, "MIGRATE ignores the key");
+	mig_sip_mac_migrate(s_i, token, VEC_REQNO + 1, buf, other);
+	CHECK(memcmp(other, want, 8) != 0, "MIGRATE ignores reqno");
+	mig_sip_mac_ack(s_r, VEC_REQNO, VEC_CHALLENGE ^ 1, nonce, buf, other);
+	HEX(VEC_ACK_MAC, want);
+	CHECK(memcmp(other, want, 8) != 0, "ACK ignores the challenge");
+	mig_sip_mac_reset(s_r, VEC_SEQ, VEC_ACK + 1, buf, other);
+	HEX(VEC_RESET, want);
+	CHECK(memcmp(other, want, 8) != 0, "RESET ignores ack");
+	wire[36] ^= 1;   /* the family byte */
+	mig_sip_nonce(b, wire, token, VEC_REQNO, buf, other);
+	CHECK(memcmp(other, nonce, 8) != 0, "nonce ignores the tuple");
+	wire[36] ^= 1;
+	token[7] ^= 1;
+	mig_sip_nonce(b, wire, token, VEC_REQNO, buf, other);
+	CHECK(memcmp(other, nonce, 8) != 0, "nonce ignores the token");
 }
 
 TEST(bad_arguments)
 {
-	uint8_t k[32] = { 9 }, out[72], tok[8] = { 0 };
+	uint8_t k[32] = { 9 }, out[72];
 	struct mig_keys keys;
 
 	CHECK(mig_x25519_keypair(NULL, out) == -EINVAL, "keypair priv");
@@ -283,10 +419,6 @@ TEST(bad_arguments)
 	CHECK(mig_derive(k, 1, 2, NULL, k, &keys) == -EINVAL, "derive pub_i");
 	CHECK(mig_derive(k, 1, 2, k, NULL, &keys) == -EINVAL, "derive pub_r");
 	CHECK(mig_derive(k, 1, 2, k, k, NULL) == -EINVAL, "derive out");
-
-	CHECK(mig_mac(NULL, 2, tok, 1, out) == -EINVAL, "mac k");
-	CHECK(mig_mac(k, 2, NULL, 1, out) == -EINVAL, "mac token");
-	CHECK(mig_mac(k, 2, tok, 1, NULL) == -EINVAL, "mac out");
 
 	mig_wipe(NULL, 10);   /* must not crash */
 }

@@ -8,6 +8,8 @@
 
 #include "migrate/mig_abi.h"
 
+struct bpf_object;
+
 /* Private keys waiting in the BPF pool (QUEUED) or taken by a connection
  * that has not finished its key agreement yet (TAKEN). */
 enum pool_state { SLOT_FREE = 0, SLOT_QUEUED, SLOT_TAKEN };
@@ -46,6 +48,7 @@ struct move {
 	uint64_t next_ns;          /* next Migrate SYN */
 	uint64_t started_ns;
 	uint64_t dns_gen;          /* peer lookup asked for at this generation */
+	uint32_t challenge;        /* c of this reqno (getrandom) */
 	bool dns_asked;
 	bool active;
 };
@@ -61,14 +64,16 @@ struct agent {
 	const char *pidfile;
 	char cgroup[4096];
 	unsigned int pool_target;
-	int flows_fd, tokens_fd, secrets_fd, pool_fd, stats_fd, meta_fd, events_fd;
+	unsigned int max_flows;    /* --max-flows, or what the pinned maps hold */
+	int flows_fd, tokens_fd, pool_fd, stats_fd, meta_fd, events_fd;
 	int ncpus;
 	struct key_pool pool;
 	/* data path */
 	struct mig_dp *dp;
 	struct mig_iter *iter;
 	struct bpf_link *iter_link;
-	int ingress_fd, egress_fd;
+	int ingress_fd, egress_fd, cand_fd, pend_fd, hold_fd, host_fd;
+	struct mig_host host;      /* what we wrote to mig_host */
 	int attached[64];
 	size_t n_attached;
 	/* moves */
@@ -79,9 +84,9 @@ struct agent {
 	struct move moves[MAX_MOVES];
 	/* translations of closed flows, removed when due */
 	struct forget {
-		struct mig_tuple sock, wire;
+		struct mig_tuple sock, wire, prev;
 		uint64_t due_ns;
-	} forget[256];
+	} forget[1024];
 	size_t n_forget;
 	/* addresses we put on lo to keep old sockets working */
 	struct mig_tuple kept[64]; /* laddr and family used */
@@ -107,9 +112,11 @@ struct pool_slot *pool_find(struct key_pool *p, uint64_t id);
 void pool_release(struct pool_slot *s);
 
 int events_handle(void *ctx, void *data, size_t len);
-int flow_fill_macs(struct mig_flow *f, const struct mig_secret *sec);
 
 /* dp.c */
+int dp_sizes(struct agent *a, struct bpf_object *obj);
+int dp_host_init(struct agent *a);
+int dp_host_holds(struct agent *a, int delta);
 int dp_load(struct agent *a);
 void dp_unload(struct agent *a);
 int dp_attach_all(struct agent *a);
@@ -130,13 +137,13 @@ void addr_release_unused(struct agent *a);
 /* mover.c */
 #define XLATE_TIMEWAIT_NS (65ULL * 1000000000ULL)
 void xlate_forget(struct agent *a, const struct mig_tuple *sock,
-		  const struct mig_tuple *wire, uint64_t due_ns);
+		  const struct mig_tuple *wire, const struct mig_tuple *prev,
+		  uint64_t due_ns);
 void xlate_forget_due(struct agent *a);
 void mover_reconcile(struct agent *a);
 void mover_tick(struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);
-int refresh_macs(struct agent *a, const struct mig_tuple *sock);
 const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len);
 
 #endif

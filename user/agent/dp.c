@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -35,6 +36,87 @@ static int pin_maps(struct bpf_object *obj, const char *dir)
 	return 0;
 }
 
+/*
+ * Map sizes, before an object is loaded (rule 2: settable at load time).
+ * Maps that are pinned already keep their size: libbpf refuses to reuse a
+ * pin whose size differs, and replacing them would drop live flows.  So
+ * the pinned mig_flows decides, and a different --max-flows says how to
+ * apply it.
+ */
+int dp_sizes(struct agent *a, struct bpf_object *obj)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_MAP_FLOWS);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		err = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		if (!err && info.max_entries != a->max_flows) {
+			pr_warn("the pinned maps hold %u flows; --max-flows %u applies after "
+				"'migrate-agent --detach' (which drops every keyed flow)",
+				info.max_entries, a->max_flows);
+			a->max_flows = info.max_entries;
+		}
+	}
+	bpf_object__for_each_map(map, obj) {
+		const char *n = bpf_map__name(map);
+		__u32 size = 0;
+
+		if (!strcmp(n, MIG_MAP_FLOWS) || !strcmp(n, MIG_MAP_TOKENS) ||
+		    !strcmp(n, MIG_MAP_EGRESS) || !strcmp(n, MIG_MAP_PEND) ||
+		    !strcmp(n, MIG_MAP_HOLD))
+			size = a->max_flows;
+		else if (!strcmp(n, MIG_MAP_INGRESS) || !strcmp(n, MIG_MAP_CAND))
+			size = 2 * a->max_flows;
+		if (size && (err = bpf_map__set_max_entries(map, size))) {
+			pr_err("cannot size %s to %u entries: %s", n, size, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* mig_host: the boot secret b that keys the nonces (made once, from
+ * getrandom, and kept with the pins so that an agent restart answers
+ * retransmitted Migrate SYNs alike), and the hold gate. */
+int dp_host_init(struct agent *a)
+{
+	static const __u8 zero_key[MIG_SIP_KEY_LEN];
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(a->host_fd, &zero, &a->host)) {
+		pr_err("cannot read %s: %s", MIG_MAP_HOST, strerror(errno));
+		return -errno;
+	}
+	if (!memcmp(a->host.boot, zero_key, sizeof(zero_key)) &&
+	    getrandom(a->host.boot, sizeof(a->host.boot), 0) != sizeof(a->host.boot)) {
+		pr_err("getrandom: %s", strerror(errno));
+		return -EIO;
+	}
+	return dp_host_holds(a, 0);
+}
+
+/* The egress program looks for holds only while the count is non-zero. */
+int dp_host_holds(struct agent *a, int delta)
+{
+	__u32 zero = 0;
+
+	if (delta < 0 && a->host.holds < (__u32)-delta)
+		a->host.holds = 0;
+	else
+		a->host.holds += delta;
+	if (bpf_map_update_elem(a->host_fd, &zero, &a->host, BPF_ANY)) {
+		pr_err("cannot write %s: %s", MIG_MAP_HOST, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int dp_load(struct agent *a)
 {
 	int err;
@@ -45,7 +127,7 @@ int dp_load(struct agent *a)
 		pr_err("cannot open the data path objects: %s", strerror(errno));
 		return -errno;
 	}
-	err = pin_maps(a->dp->obj, a->pin_dir);
+	err = pin_maps(a->dp->obj, a->pin_dir) ?: dp_sizes(a, a->dp->obj);
 	if (!err)
 		err = mig_dp__load(a->dp);
 	if (!err)
@@ -57,6 +139,13 @@ int dp_load(struct agent *a)
 	}
 	a->ingress_fd = bpf_map__fd(a->dp->maps.mig_ingress);
 	a->egress_fd = bpf_map__fd(a->dp->maps.mig_egress);
+	a->cand_fd = bpf_map__fd(a->dp->maps.mig_cand);
+	a->pend_fd = bpf_map__fd(a->dp->maps.mig_pend);
+	a->hold_fd = bpf_map__fd(a->dp->maps.mig_hold);
+	a->host_fd = bpf_map__fd(a->dp->maps.mig_host);
+	err = dp_host_init(a);
+	if (err)
+		return err;
 	a->iter_link = bpf_program__attach_iter(a->iter->progs.mig_iter_tcp, NULL);
 	err = libbpf_get_error(a->iter_link);
 	if (err) {

@@ -32,33 +32,11 @@ const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len)
 	return buf;
 }
 
-/* Authenticators for request numbers base+1 .. base+W (PROTOCOL.md 4),
- * the bases being the last committed request numbers. */
-int flow_fill_macs(struct mig_flow *f, const struct mig_secret *sec)
-{
-	int i, err = 0;
-
-	f->peer_base = f->peer_reqno;
-	f->own_base = f->own_reqno;
-	for (i = 0; i < MIG_MAC_WINDOW && !err; i++) {
-		uint32_t rp = f->peer_base + 1 + i, ro = f->own_base + 1 + i;
-		struct mig_macs *m = &f->macs[i];
-
-		err = mig_mac(sec->k_peer, MIG_SUB_MIGRATE, f->token, rp, m->peer_migrate) ?:
-		      mig_mac(sec->k_own, MIG_SUB_MIGRATE_ACK, f->token, rp, m->own_ack) ?:
-		      mig_mac(sec->k_peer, MIG_SUB_CONFIRM, f->token, rp, m->peer_confirm) ?:
-		      mig_mac(sec->k_peer, MIG_SUB_MIGRATE_ACK, f->token, ro, m->peer_ack) ?:
-		      mig_mac(sec->k_own, MIG_SUB_CONFIRM, f->token, ro, m->own_confirm);
-	}
-	return err;
-}
-
 static void on_keyed(struct agent *a, const struct mig_event *ev)
 {
 	uint8_t K[MIG_X25519_LEN];
 	const uint8_t *pub_i, *pub_r;
 	struct mig_token_key tk;
-	struct mig_secret sec;
 	struct mig_keys keys;
 	struct mig_flow flow;
 	struct pool_slot *s;
@@ -105,15 +83,12 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 	flow.isn_r = ev->isn_r;
 	flow.role = ev->role;
 	flow.state = ev->state;
-	memcpy(sec.k_own, ev->role == MIG_ROLE_INITIATOR ? keys.k_i : keys.k_r, 32);
-	memcpy(sec.k_peer, ev->role == MIG_ROLE_INITIATOR ? keys.k_r : keys.k_i, 32);
+	memcpy(flow.s_own, ev->role == MIG_ROLE_INITIATOR ? keys.s_i : keys.s_r,
+	       MIG_SIP_KEY_LEN);
+	memcpy(flow.s_peer, ev->role == MIG_ROLE_INITIATOR ? keys.s_r : keys.s_i,
+	       MIG_SIP_KEY_LEN);
 	mig_wipe(&keys, sizeof(keys));
 	flow.wire = ev->tuple;
-	err = flow_fill_macs(&flow, &sec);
-	if (err) {
-		pr_warn("%s: authenticators failed: %s", ts, strerror(-err));
-		goto out;
-	}
 
 	memcpy(tk.token, flow.token, sizeof(tk.token));
 	if (bpf_map_update_elem(a->tokens_fd, &tk, &ev->tuple, BPF_NOEXIST)) {
@@ -122,16 +97,21 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 			pr_warn("%s: token collides with a live connection's: left plain", ts);
 		} else {
 			stat_add(a, MIG_STAT_MAP_FULL, 1);
-			pr_warn("%s: cannot store token: %s", ts, strerror(errno));
+			pr_warn("%s: cannot store token (%s): left plain", ts, strerror(errno));
 		}
 		goto out;
 	}
-	if (bpf_map_update_elem(a->secrets_fd, &ev->tuple, &sec, BPF_ANY) ||
-	    bpf_map_update_elem(a->flows_fd, &ev->tuple, &flow, BPF_ANY)) {
-		stat_add(a, MIG_STAT_MAP_FULL, 1);
-		pr_warn("%s: cannot store flow: %s", ts, strerror(errno));
+	/* The one write of this value by the agent: from now on the data
+	 * path owns its fields (struct mig_flow). */
+	if (bpf_map_update_elem(a->flows_fd, &ev->tuple, &flow, BPF_NOEXIST)) {
+		if (errno == E2BIG || errno == ENOMEM) {
+			stat_add(a, MIG_STAT_MAP_FULL, 1);
+			pr_warn("%s: %s is full (--max-flows %u): left plain", ts,
+				MIG_MAP_FLOWS, a->max_flows);
+		} else {
+			pr_warn("%s: cannot store flow: %s", ts, strerror(errno));
+		}
 		bpf_map_delete_elem(a->tokens_fd, &tk);
-		bpf_map_delete_elem(a->secrets_fd, &ev->tuple);
 		goto out;
 	}
 	stat_add(a, MIG_STAT_KEYED, 1);
@@ -140,7 +120,6 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 		flow.token[0], flow.token[1], flow.token[2], flow.token[3],
 		flow.token[4], flow.token[5], flow.token[6], flow.token[7]);
 out:
-	mig_wipe(&sec, sizeof(sec));
 	mig_wipe(&flow, sizeof(flow));
 }
 
@@ -160,11 +139,10 @@ static void on_closed(struct agent *a, const struct mig_event *ev)
 		memcpy(tk.token, flow.token, sizeof(tk.token));
 		bpf_map_delete_elem(a->tokens_fd, &tk);
 		bpf_map_delete_elem(a->flows_fd, &ev->tuple);
-		bpf_map_delete_elem(a->secrets_fd, &ev->tuple);
 		mig_wipe(&flow, sizeof(flow));
 	}
 	if (ev->wire.family)
-		xlate_forget(a, &ev->tuple, &ev->wire,
+		xlate_forget(a, &ev->tuple, &ev->wire, &ev->prev,
 			     ev->timewait ? mono_ns() + XLATE_TIMEWAIT_NS : 0);
 	pr_debug("closed %s%s", tuple_str(&ev->tuple, ts, sizeof(ts)),
 		 ev->timewait ? " (time-wait)" : "");

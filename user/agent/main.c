@@ -30,7 +30,9 @@
 #include "mig_config.h"
 #include "mig_sockops.skel.h"
 
-#define MIG_VERSION "0.1.0"
+#define MIG_VERSION "0.2.0"
+/* mig_ingress and mig_cand hold twice --max-flows (a u32) */
+#define MIG_FLOWS_LIMIT (1U << 30)
 
 static volatile sig_atomic_t stop;
 
@@ -72,6 +74,9 @@ static void usage(FILE *f)
 "                        (default: the root of the cgroup v2 mount)\n"
 "  -k, --pool N          public keys kept ready, 0..%d (default 64;\n"
 "                        0 leaves every new connection plain)\n"
+"  -m, --max-flows N     keyed connections the maps hold, %u..%u (default\n"
+"                        %u; memory grows with use, see migrate-agent(8));\n"
+"                        pinned maps keep their size until --detach\n"
 "  -p, --pidfile FILE    write the pid once attached and ready\n"
 "  -C, --config FILE     configuration file (default %s if present;\n"
 "                        options given here override it)\n"
@@ -87,7 +92,8 @@ static void usage(FILE *f)
 "                        (detaches the programs) and exit\n"
 "  -h, --help            this text\n"
 "  -V, --version         print the version\n",
-		MIG_PIN_DIR_DEFAULT, MIG_POOL_MAX, MIG_CONFIG_DEFAULT);
+		MIG_PIN_DIR_DEFAULT, MIG_POOL_MAX, MIG_MIN_FLOWS, MIG_FLOWS_LIMIT,
+		MIG_MAX_FLOWS, MIG_CONFIG_DEFAULT);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned int max,
@@ -127,10 +133,12 @@ static int mkdir_p(const char *path)
 }
 
 static const char *const pinned_names[] = {
-	MIG_LINK_SOCKOPS, MIG_MAP_FLOWS, MIG_MAP_TOKENS, MIG_MAP_SECRETS,
+	MIG_LINK_SOCKOPS, MIG_MAP_FLOWS, MIG_MAP_TOKENS,
 	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
-	MIG_MAP_DNS,
+	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
+	/* version 1 left these */
+	"mig_secrets",
 };
 
 static int do_detach(const char *dir)
@@ -221,6 +229,7 @@ int main(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'd' },
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "pool", required_argument, NULL, 'k' },
+		{ "max-flows", required_argument, NULL, 'm' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "iface", required_argument, NULL, 'i' },
@@ -233,7 +242,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
-	struct agent a = { .pin_dir = NULL, .pool_target = 64 };
+	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS };
 	static struct mig_config cfg;
 	const char *config_path = NULL;
 	bool pool_set = false;
@@ -251,7 +260,7 @@ int main(int argc, char **argv)
 
 	mig_log_init("migrate-agent", level);
 	mig_config_init(&cfg);
-	while ((c = getopt_long(argc, argv, "d:c:k:p:C:i:xl:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:c:k:m:p:C:i:xl:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			a.pin_dir = optarg;
@@ -267,6 +276,15 @@ int main(int argc, char **argv)
 			if (parse_uint("--pool", optarg, MIG_POOL_MAX, &a.pool_target))
 				return 2;
 			pool_set = true;
+			break;
+		case 'm':
+			if (parse_uint("--max-flows", optarg, MIG_FLOWS_LIMIT, &a.max_flows))
+				return 2;
+			if (a.max_flows < MIG_MIN_FLOWS) {
+				pr_err("invalid --max-flows value '%s': expected a number %u..%u",
+				       optarg, MIG_MIN_FLOWS, MIG_FLOWS_LIMIT);
+				return 2;
+			}
 			break;
 		case 'C':
 			config_path = optarg;
@@ -388,6 +406,8 @@ int main(int argc, char **argv)
 		if (bpf_map__set_pin_path(map, path))
 			goto out;
 	}
+	if (dp_sizes(&a, skel->obj))
+		goto out;
 	e = mig_sockops__load(skel);
 	if (e) {
 		pr_err("cannot load the BPF programs: %s (run with -v for the verifier's and libbpf's log;"
@@ -397,7 +417,6 @@ int main(int argc, char **argv)
 	}
 	a.flows_fd = bpf_map__fd(skel->maps.mig_flows);
 	a.tokens_fd = bpf_map__fd(skel->maps.mig_tokens);
-	a.secrets_fd = bpf_map__fd(skel->maps.mig_secrets);
 	a.pool_fd = bpf_map__fd(skel->maps.mig_pool);
 	a.stats_fd = bpf_map__fd(skel->maps.mig_stats);
 	a.meta_fd = bpf_map__fd(skel->maps.mig_meta);
@@ -408,6 +427,7 @@ int main(int argc, char **argv)
 	meta.pool_target = a.pool_target;
 	meta.agent_pid = (uint64_t)getpid();
 	meta.started_ns = mono_ns();
+	meta.max_flows = a.max_flows;
 	if (bpf_map_update_elem(a.meta_fd, &zero, &meta, BPF_ANY)) {
 		pr_err("cannot write %s: %s", MIG_MAP_META, strerror(errno));
 		goto out;

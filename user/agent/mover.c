@@ -4,9 +4,12 @@
  * the flow's segments back, keep the old address local, pick the new
  * source with a route lookup and send the Migrate SYN from a raw socket,
  * again with backoff until the data path commits.  After every commit
- * (either end moving) refresh the flow's authenticators and undo the
- * kernel's retransmission backoff so data flows again within about a
- * round trip.
+ * (either end moving) undo the kernel's retransmission backoff so data
+ * flows again within about a round trip.
+ *
+ * What the agent writes: mig_pend (our outstanding requests) and mig_hold
+ * (flows whose address went away), both its own; it reads mig_flows and
+ * never writes an existing entry (the data path owns its fields).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -25,6 +29,7 @@
 #include "mig_crypto.h"
 #include "mig_log.h"
 #include "migrate/mig_opt.h"
+#include "migrate/mig_siphash.h"
 
 #define MSYN_FIRST_MS 200
 #define MSYN_MAX_MS   2000
@@ -251,47 +256,70 @@ static struct move *move_of(struct agent *a, const struct mig_tuple *sock, bool 
 
 static void drop_pending(struct agent *a, const struct move *m)
 {
-	struct mig_in in;
+	struct mig_pend pe;
 
-	if (!bpf_map_lookup_elem(a->ingress_fd, &m->wire, &in) &&
-	    in.type == MIG_IN_PENDING)
-		bpf_map_delete_elem(a->ingress_fd, &m->wire);
+	if (!bpf_map_lookup_elem(a->pend_fd, &m->wire, &pe) &&
+	    !memcmp(&pe.sock, &m->sock, sizeof(m->sock)))
+		bpf_map_delete_elem(a->pend_fd, &m->wire);
+}
+
+/* Our request from m->wire, for the data path to check the answer. */
+static int put_pending(struct agent *a, const struct move *m)
+{
+	struct mig_pend pe = {};
+
+	pe.sock = m->sock;
+	pe.reqno = m->reqno;
+	pe.challenge = m->challenge;
+	if (bpf_map_update_elem(a->pend_fd, &m->wire, &pe, BPF_ANY)) {
+		pr_warn("cannot store the pending migration: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* A fresh challenge c for a new request number (PROTOCOL.md 9). */
+static int new_challenge(struct move *m)
+{
+	if (getrandom(&m->challenge, sizeof(m->challenge), 0) != sizeof(m->challenge))
+		return -EIO;
+	return 0;
 }
 
 static int send_msyn(struct agent *a, struct move *m)
 {
+	uint8_t tcp[MIG_OPT_LEN_SIG + 23], mac[8], buf[MIG_SIP_MSG_MAX];
 	struct mig_sockinfo si;
-	struct mig_secret sec;
 	struct mig_flow f;
-	uint8_t tcp[MIG_OPT_LEN_SIG + 23], mac[8];
 	uint32_t seq;
 	uint16_t cs;
 	char ts[128];
 	int err;
 
-	if (bpf_map_lookup_elem(a->flows_fd, &m->sock, &f) ||
-	    bpf_map_lookup_elem(a->secrets_fd, &m->sock, &sec))
+	if (bpf_map_lookup_elem(a->flows_fd, &m->sock, &f))
 		return -ENOENT;
 	err = dp_sockinfo_one(a, &m->sock, &si);
 	if (err || !may_move(si.state)) {
-		mig_wipe(&sec, sizeof(sec));
+		mig_wipe(&f, sizeof(f));
 		return -ENOENT;
 	}
-	err = mig_mac(sec.k_own, MIG_SUB_MIGRATE, f.token, m->reqno, mac);
-	mig_wipe(&sec, sizeof(sec));
-	if (err)
-		return err;
-	/* 20-byte header + MIGRATE (25) + 3 NOPs = 48 */
+	mig_sip_mac_migrate(f.s_own, f.token, m->reqno, buf, mac);
+	/* 20-byte header + MIGRATE (25) + 3 NOPs = 48; the ack field (ACK
+	 * flag clear) carries our challenge */
 	memset(tcp, 0, sizeof(tcp));
 	memcpy(tcp, &m->wire.lport, 2);
 	memcpy(tcp + 2, &m->wire.rport, 2);
 	seq = htonl(si.snd_una - 1);
 	memcpy(tcp + 4, &seq, 4);
+	seq = htonl(m->challenge);
+	memcpy(tcp + 8, &seq, 4);
 	tcp[12] = (48 / 4) << 4;
 	tcp[13] = 0x02;                     /* SYN */
 	tcp[14] = 0xff;
 	tcp[15] = 0xff;
 	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE, m->reqno, f.token, mac);
+	mig_wipe(&f, sizeof(f));
+	mig_wipe(buf, sizeof(buf));
 	put_wscale(tcp + 45, si.rcv_wscale);
 	cs = htons(l4_csum(af_of(&m->wire), m->wire.laddr, m->wire.raddr, 6, tcp, 48));
 	memcpy(tcp + 16, &cs, 2);
@@ -310,7 +338,6 @@ static int send_msyn(struct agent *a, struct move *m)
 static void start_move(struct agent *a, const struct mig_tuple *sock,
 		       const struct mig_flow *f, const uint32_t *src)
 {
-	struct mig_in pend = {};
 	struct move *m;
 	uint32_t reqno;
 	char t1[128], t2[128];
@@ -329,8 +356,6 @@ static void start_move(struct agent *a, const struct mig_tuple *sock,
 		if (m->reqno + 1 - f->own_reqno <= MIG_MAC_WINDOW)
 			reqno = m->reqno + 1;
 	}
-	if (reqno - f->own_base - 1 >= MIG_MAC_WINDOW)
-		reqno = f->own_base + 1;
 	m->wire = f->wire;
 	memcpy(m->wire.laddr, src, 16);
 	m->reqno = reqno;
@@ -338,11 +363,7 @@ static void start_move(struct agent *a, const struct mig_tuple *sock,
 	m->backoff_ms = MSYN_FIRST_MS;
 	m->started_ns = mono_ns();
 	m->next_ns = m->started_ns + (uint64_t)m->backoff_ms * 1000000ULL;
-	pend.sock = *sock;
-	pend.type = MIG_IN_PENDING;
-	pend.reqno = reqno;
-	if (bpf_map_update_elem(a->ingress_fd, &m->wire, &pend, BPF_ANY)) {
-		pr_warn("cannot store the pending migration: %s", strerror(errno));
+	if (new_challenge(m) || put_pending(a, m)) {
 		m->active = false;
 		return;
 	}
@@ -353,31 +374,31 @@ static void start_move(struct agent *a, const struct mig_tuple *sock,
 
 static void hold(struct agent *a, const struct mig_tuple *sock)
 {
-	struct mig_out out = {}, cur;
+	struct mig_hold h = {};
 
-	if (!bpf_map_lookup_elem(a->egress_fd, sock, &cur) && cur.type == MIG_OUT_HOLD)
+	if (!bpf_map_lookup_elem(a->hold_fd, sock, &h))
 		return;
-	out.type = MIG_OUT_HOLD;
-	bpf_map_update_elem(a->egress_fd, sock, &out, BPF_ANY);
+	h.since_ns = mono_ns();
+	if (bpf_map_update_elem(a->hold_fd, sock, &h, BPF_NOEXIST)) {
+		pr_warn("cannot hold a flow's segments: %s", strerror(errno));
+		return;
+	}
+	dp_host_holds(a, 1);
 	stat_add(a, MIG_STAT_MOVES, 1);
 }
 
-/* Our address came back before any migration: undo the hold. */
-static void unhold(struct agent *a, const struct mig_tuple *sock,
-		   const struct mig_flow *f)
+static void hold_end(struct agent *a, const struct mig_tuple *sock)
 {
-	struct mig_out out = {}, cur;
+	if (!bpf_map_delete_elem(a->hold_fd, sock))
+		dp_host_holds(a, -1);
+}
+
+/* Our address came back before any migration: undo the hold. */
+static void unhold(struct agent *a, const struct mig_tuple *sock)
+{
 	struct move *m;
 
-	if (bpf_map_lookup_elem(a->egress_fd, sock, &cur) || cur.type != MIG_OUT_HOLD)
-		return;
-	if (!memcmp(&f->wire, sock, sizeof(*sock))) {
-		bpf_map_delete_elem(a->egress_fd, sock);
-	} else {
-		out.type = MIG_OUT_XLATE;
-		out.wire = f->wire;
-		bpf_map_update_elem(a->egress_fd, sock, &out, BPF_ANY);
-	}
+	hold_end(a, sock);
 	m = move_of(a, sock, false);
 	if (m) {
 		drop_pending(a, m);
@@ -401,7 +422,7 @@ void mover_reconcile(struct agent *a)
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !may_move(f.state))
 			continue;
 		if (addr_usable(&h, af_of(&f.wire), f.wire.laddr)) {
-			unhold(a, &key, &f);
+			unhold(a, &key);
 			continue;
 		}
 		/* our side of the flow lost its address */
@@ -416,7 +437,7 @@ void mover_reconcile(struct agent *a)
 }
 
 static void xlate_remove(struct agent *a, const struct mig_tuple *sock,
-			 const struct mig_tuple *wire)
+			 const struct mig_tuple *wire, const struct mig_tuple *prev)
 {
 	struct mig_out out;
 	struct mig_in in;
@@ -424,14 +445,19 @@ static void xlate_remove(struct agent *a, const struct mig_tuple *sock,
 	if (!bpf_map_lookup_elem(a->ingress_fd, wire, &in) &&
 	    !memcmp(&in.sock, sock, sizeof(*sock)))
 		bpf_map_delete_elem(a->ingress_fd, wire);
+	if (prev->family && !bpf_map_lookup_elem(a->ingress_fd, prev, &in) &&
+	    !memcmp(&in.sock, sock, sizeof(*sock)))
+		bpf_map_delete_elem(a->ingress_fd, prev);
 	if (!bpf_map_lookup_elem(a->egress_fd, sock, &out) &&
-	    (out.type == MIG_OUT_HOLD || !memcmp(&out.wire, wire, sizeof(*wire))))
+	    !memcmp(&out.wire, wire, sizeof(*wire)))
 		bpf_map_delete_elem(a->egress_fd, sock);
+	hold_end(a, sock);
 }
 
 /* Remove a closed flow's translation now (due_ns 0) or when due. */
 void xlate_forget(struct agent *a, const struct mig_tuple *sock,
-		  const struct mig_tuple *wire, uint64_t due_ns)
+		  const struct mig_tuple *wire, const struct mig_tuple *prev,
+		  uint64_t due_ns)
 {
 	struct move *m = move_of(a, sock, false);
 
@@ -440,11 +466,12 @@ void xlate_forget(struct agent *a, const struct mig_tuple *sock,
 		m->active = false;
 	}
 	if (!due_ns || a->n_forget >= sizeof(a->forget) / sizeof(a->forget[0])) {
-		xlate_remove(a, sock, wire);   /* (a full list: LRU is the backstop) */
+		xlate_remove(a, sock, wire, prev);
 		return;
 	}
 	a->forget[a->n_forget].sock = *sock;
 	a->forget[a->n_forget].wire = *wire;
+	a->forget[a->n_forget].prev = *prev;
 	a->forget[a->n_forget].due_ns = due_ns;
 	a->n_forget++;
 }
@@ -461,7 +488,8 @@ void xlate_forget_due(struct agent *a)
 		}
 		/* a new flow may have taken the socket tuple meanwhile */
 		if (bpf_map_lookup_elem(a->flows_fd, &a->forget[i].sock, &(struct mig_flow){}))
-			xlate_remove(a, &a->forget[i].sock, &a->forget[i].wire);
+			xlate_remove(a, &a->forget[i].sock, &a->forget[i].wire,
+				     &a->forget[i].prev);
 		a->forget[i] = a->forget[--a->n_forget];
 	}
 }
@@ -475,7 +503,6 @@ void xlate_forget_due(struct agent *a)
 static void retarget(struct agent *a, struct move *m, uint64_t now)
 {
 	struct mig_peer_addr pa[MIG_DNS_MAX_PEER_ADDRS];
-	struct mig_in pend = {};
 	uint64_t gen;
 	char t1[128], t2[128];
 	int n, i;
@@ -499,10 +526,7 @@ static void retarget(struct agent *a, struct move *m, uint64_t now)
 			continue;
 		drop_pending(a, m);
 		memcpy(m->wire.raddr, pa[i].addr, 16);
-		pend.sock = m->sock;
-		pend.type = MIG_IN_PENDING;
-		pend.reqno = m->reqno;
-		bpf_map_update_elem(a->ingress_fd, &m->wire, &pend, BPF_ANY);
+		put_pending(a, m);
 		m->backoff_ms = MSYN_FIRST_MS;
 		m->next_ns = now;   /* at once */
 		pr_info("the peer of %s moved too (DNS): asking at %s",
@@ -528,6 +552,8 @@ void mover_tick(struct agent *a)
 			continue;
 		}
 		if ((int32_t)(f.own_reqno - m->reqno) >= 0) {
+			drop_pending(a, m);
+			hold_end(a, &m->sock);
 			m->active = false;   /* committed */
 			continue;
 		}
@@ -542,25 +568,6 @@ void mover_tick(struct agent *a)
 		m->backoff_ms = m->backoff_ms * 2 > MSYN_MAX_MS ? MSYN_MAX_MS : m->backoff_ms * 2;
 		m->next_ns = now + (uint64_t)m->backoff_ms * 1000000ULL;
 	}
-}
-
-/* Authenticators for the window after the last committed request
- * numbers (PROTOCOL.md 4). */
-int refresh_macs(struct agent *a, const struct mig_tuple *sock)
-{
-	struct mig_secret sec;
-	struct mig_flow f;
-	int err;
-
-	if (bpf_map_lookup_elem(a->flows_fd, sock, &f) ||
-	    bpf_map_lookup_elem(a->secrets_fd, sock, &sec))
-		return -ENOENT;
-	err = flow_fill_macs(&f, &sec);
-	mig_wipe(&sec, sizeof(sec));
-	if (!err && bpf_map_update_elem(a->flows_fd, sock, &f, BPF_EXIST))
-		err = -errno;
-	mig_wipe(&f, sizeof(f));
-	return err;
 }
 
 /*
@@ -683,12 +690,10 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 	if (m && (role == 1 ||
 		  (!bpf_map_lookup_elem(a->flows_fd, sock, &f) &&
 		   addr_usable(&h, af_of(&f.wire), f.wire.laddr)))) {
-		if (role != 1)
-			drop_pending(a, m);
+		drop_pending(a, m);
 		m->active = false;
+		hold_end(a, sock);
 	}
-	if (refresh_macs(a, sock))
-		pr_warn("%s: cannot refresh authenticators", tuple_str(sock, t1, sizeof(t1)));
 	if (!a->no_resume)
 		kick(a, sock);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
@@ -698,23 +703,29 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 }
 
 /* The CONFIRM of a candidate was lost and its mover already sends data:
- * send the candidate's Migrate SYN/ACK again. */
+ * send the candidate's Migrate SYN/ACK again (the same nonce, mac and
+ * challenge the data path answered with). */
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
 {
+	uint8_t tcp[48], mac[8], buf[MIG_SIP_MSG_MAX];
+	struct mig_cand_ref ref;
 	struct mig_sockinfo si;
+	const struct mig_cand *cd = NULL;
 	struct mig_flow f;
-	struct mig_in in;
-	uint8_t tcp[48];
-	uint32_t v, idx;
+	uint32_t v;
 	uint16_t cs;
+	int i;
 
-	if (bpf_map_lookup_elem(a->ingress_fd, wire, &in) || in.type != MIG_IN_CANDIDATE ||
-	    in.reqno != reqno || bpf_map_lookup_elem(a->flows_fd, &in.sock, &f) ||
-	    dp_sockinfo_one(a, &in.sock, &si))
+	if (bpf_map_lookup_elem(a->cand_fd, wire, &ref) ||
+	    bpf_map_lookup_elem(a->flows_fd, &ref.sock, &f))
 		return;
-	idx = reqno - f.peer_base - 1;
-	if (idx >= MIG_MAC_WINDOW)
-		return;
+	for (i = 0; i < MIG_NCAND; i++)
+		if (f.cand[i].wire.family && f.cand[i].reqno == reqno &&
+		    !memcmp(&f.cand[i].wire, wire, sizeof(*wire)))
+			cd = &f.cand[i];
+	if (!cd || dp_sockinfo_one(a, &ref.sock, &si))
+		goto out;
+	mig_sip_mac_ack(f.s_own, reqno, cd->challenge, cd->nonce, buf, mac);
 	memset(tcp, 0, sizeof(tcp));
 	memcpy(tcp, &wire->lport, 2);
 	memcpy(tcp + 2, &wire->rport, 2);
@@ -725,10 +736,11 @@ void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
 	tcp[12] = (48 / 4) << 4;
 	tcp[13] = 0x12;                     /* SYN, ACK */
 	tcp[14] = tcp[15] = 0xff;
-	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE_ACK, reqno, in.nonce,
-			  f.macs[idx].own_ack);
+	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE_ACK, reqno, cd->nonce, mac);
 	put_wscale(tcp + 45, si.rcv_wscale);
 	cs = htons(l4_csum(af_of(wire), wire->laddr, wire->raddr, 6, tcp, 48));
 	memcpy(tcp + 16, &cs, 2);
 	send_raw(af_of(wire), wire->laddr, wire->raddr, 6, tcp, 48);
+out:
+	mig_wipe(&f, sizeof(f));
 }

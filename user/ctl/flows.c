@@ -129,7 +129,7 @@ int ctl_flows_load(struct ctl_flow **out, size_t *nout)
 
 	*out = NULL;
 	*nout = 0;
-	fd = ctl_map_open(MIG_MAP_FLOWS, BPF_MAP_TYPE_LRU_HASH, sizeof(struct mig_tuple),
+	fd = ctl_map_open(MIG_MAP_FLOWS, BPF_MAP_TYPE_HASH, sizeof(struct mig_tuple),
 			  sizeof(struct mig_flow), &info);
 	if (fd < 0)
 		return fd;

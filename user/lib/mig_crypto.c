@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * mig_crypto.c - X25519, HKDF-SHA256 and the option authenticators of
- * PROTOCOL.md sections 3 and 4, on OpenSSL 3's EVP interfaces.
+ * mig_crypto.c - X25519, HKDF-SHA256 and the key derivation of PROTOCOL.md
+ * section 3 (protocol version 2), on OpenSSL 3's EVP interfaces.  The
+ * version 2 authenticators are SipHash tags (include/migrate/mig_siphash.h).
  *
  * Every function returns 0 or -errno: -EINVAL for bad input (including an
  * all-zero X25519 result), -ENOMEM when an allocation fails, -EIO when
@@ -22,10 +23,8 @@
 
 #include "mig_crypto.h"
 
-#define MIG_INFO_LABEL     "tcp-migrate v1"
+#define MIG_INFO_LABEL     "tcp-migrate v2"
 #define MIG_INFO_LABEL_LEN 14           /* no NUL */
-#define MIG_MAC_LABEL      "MIG1"
-#define MIG_MAC_LABEL_LEN  4
 #define MIG_HKDF_MAX       (255 * MIG_SHA256_LEN)
 
 void mig_wipe(void *p, size_t n)
@@ -269,7 +268,7 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* PROTOCOL.md 3.4 and 4                                               */
+/* PROTOCOL.md 3.4                                                    */
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -309,35 +308,12 @@ int mig_derive(const uint8_t K[MIG_X25519_LEN], uint32_t isn_i, uint32_t isn_r,
 	memcpy(out->token, okm, sizeof(out->token));
 	memcpy(out->k_i, okm + 8, sizeof(out->k_i));
 	memcpy(out->k_r, okm + 40, sizeof(out->k_r));
+	memcpy(out->s_i, okm + 72, sizeof(out->s_i));
+	memcpy(out->s_r, okm + 88, sizeof(out->s_r));
 out:
 	if (err)
 		mig_wipe(out, sizeof(*out));
 	mig_wipe(prk, sizeof(prk));
 	mig_wipe(okm, sizeof(okm));
-	return err;
-}
-
-int mig_mac(const uint8_t k[32], uint8_t type, const uint8_t token[8],
-	    uint32_t reqno, uint8_t mac[8])
-{
-	uint8_t msg[MIG_MAC_LABEL_LEN + 1 + 8 + 4];
-	uint8_t full[MIG_SHA256_LEN];
-	struct piece in[1];
-	int err;
-
-	if (!k || !token || !mac)
-		return -EINVAL;
-	memcpy(msg, MIG_MAC_LABEL, MIG_MAC_LABEL_LEN);
-	msg[MIG_MAC_LABEL_LEN] = type;
-	memcpy(msg + MIG_MAC_LABEL_LEN + 1, token, 8);
-	put_be32(msg + MIG_MAC_LABEL_LEN + 1 + 8, reqno);
-	in[0] = (struct piece){ msg, sizeof(msg) };
-
-	err = hmac_sha256(k, 32, in, 1, full);
-	if (err)
-		mig_wipe(mac, 8);
-	else
-		memcpy(mac, full, 8);
-	mig_wipe(full, sizeof(full));
 	return err;
 }
