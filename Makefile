@@ -85,10 +85,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_SRCS) $(LIB_HDRS) tests/unit/un
 	$(CC) $(CFLAGS) $(SAN) $(NL_CFLAGS) -Itests/unit -o $@ $< $(LIB_SRCS) $(NL_LIBS) $(LDLIBS)
 
 # BPF tests: programs run through bpf_prog_test_run with packet fixtures.
-$(BUILD)/tests/test_%: tests/bpf/test_%.c $(SKELS) $(BUILD)/libmig.a tests/unit/unit.h | $(BUILD)/tests
+$(BUILD)/tests/test_%: tests/bpf/test_%.c $(SKELS) $(BUILD)/libmig.a tests/unit/unit.h \
+		$(wildcard tests/bpf/*.h) $(BPF_HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmig.a $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(SKELS) $(BUILD)/libmig.a | $(BUILD)/bench
+$(BUILD)/bench/%: bench/%.c $(SKELS) $(BUILD)/libmig.a $(wildcard tests/bpf/*.h) \
+		$(BPF_HDRS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmig.a $(LDLIBS)
 
 unit: $(UNIT_BINS)

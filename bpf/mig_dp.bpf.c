@@ -456,11 +456,18 @@ static __always_inline int cand_claim(struct mig_ctx *c, struct mig_flow *f,
 	if (!mig_tuple_eq(w, sock) && live_socket(c, w))
 		goto taken;
 
-	i = f->next_cand & (MIG_NCAND - 1);
+	/* A live candidate is never replaced: a replayer that could evict
+	 * the mover's would send the mover's CONFIRM, and then its data, to
+	 * the kernel, whose RST would end the connection.  A full flow
+	 * refuses new candidates until one expires (the mover retries). */
 	if (!cand_live(&f->cand[0], now))
 		i = 0;
 	else if (!cand_live(&f->cand[1], now))
 		i = 1;
+	else {
+		mig_count(MIG_STAT_CAND_BUSY);
+		return -1;
+	}
 	cand_clear(f, sock, i);
 	ref->sock = *sock;
 	ref->resend_ms = 0;
@@ -596,10 +603,14 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 	if (!boot)
 		return V_DROP;
 	cd = &f->cand[i & 1];
-	cd->wire = *key;
-	cd->reqno = o->reqno;
+	if (!mig_tuple_eq(&cd->wire, key) || cd->reqno != o->reqno) {
+		/* a new candidate; a repeat keeps its expiry (a replayer cannot
+		 * hold a slot longer than MIG_CAND_TTL_NS per tuple) */
+		cd->wire = *key;
+		cd->reqno = o->reqno;
+		cd->expires_ns = now + MIG_CAND_TTL_NS;
+	}
 	cd->challenge = p->ack;
-	cd->expires_ns = now + MIG_CAND_TTL_NS;
 	mig_sip_nonce(boot, key, f->token, o->reqno, sc->sip, cd->nonce);
 	mig_sip_mac_ack(f->s_own, o->reqno, p->ack, cd->nonce, sc->sip, sc->tag);
 	mig_opt_build_sig(sc->opt, MIG_SUB_MIGRATE_ACK, o->reqno, cd->nonce, sc->tag);
@@ -689,7 +700,7 @@ static __always_inline enum verdict on_confirm(const struct mig_tuple *key,
 {
 	struct scratch *sc = scratch();
 	const struct mig_tuple *s = sp;   /* scratch: stays put */
-	struct mig_cand *cd, *other;
+	struct mig_cand *cd;
 	struct mig_flow *f;
 	__u64 now;
 	__u32 d, i;
@@ -702,7 +713,6 @@ static __always_inline enum verdict on_confirm(const struct mig_tuple *key,
 		goto bad;
 	now = bpf_ktime_get_ns();
 	cd = &f->cand[i & 1];
-	other = &f->cand[(i + 1) & 1];
 	if (!cand_live(cd, now) || o->reqno != cd->reqno || !mac_eq(cd->nonce, o->id))
 		goto bad;
 	d = o->reqno - f->peer_reqno;
@@ -711,13 +721,6 @@ static __always_inline enum verdict on_confirm(const struct mig_tuple *key,
 	mig_sip_mac_confirm(f->s_peer, o->reqno, o->id, sc->sip, sc->tag);
 	if (!mac_eq(sc->tag, o->mac))
 		goto bad;
-	/* The same request from two places: one of them replayed it.  The
-	 * mover may have been led to confirm the other's nonce, so neither
-	 * commits until the other candidate expired (docs/protocol.md). */
-	if (cand_live(other, now) && other->reqno == o->reqno) {
-		mig_count(MIG_STAT_CONFIRM_CONTESTED);
-		return V_DROP;
-	}
 	f->peer_reqno = o->reqno;
 	if (commit(f, s, key))
 		return V_DROP;

@@ -389,11 +389,12 @@ _Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 	X(REJ_TUPLE,        "reject_tuple")      /* candidate tuple taken by another connection */ \
 	X(CAND_FULL,        "candidate_map_full") /* mig_cand full: Migrate SYN dropped */ \
 	X(CAND_EXPIRED,     "candidate_expired") /* a candidate's time ran out */ \
-	X(CONFIRM_CONTESTED, "confirm_contested") /* two tuples asked with one reqno: none commits */ \
+	X(CONFIRM_CONTESTED, "confirm_contested") /* unused since the contest rule was dropped (names are append-only) */ \
 	X(RETIRED_DROP,     "retired_dropped")   /* segment on a flow's previous wire tuple */ \
 	X(TRANSIT,          "transit_passed")    /* signalling not addressed to us: untouched */ \
 	X(SYNCOOKIE,        "syncookie_plain")   /* SYN answered with a syncookie: no key taken */ \
-	X(XLATE_FULL,       "xlate_map_full")    /* no room for a translation: commit refused */
+	X(XLATE_FULL,       "xlate_map_full")    /* no room for a translation: commit refused */ \
+	X(CAND_BUSY,        "candidate_busy")    /* both candidate slots of the flow live: refused */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

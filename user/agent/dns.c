@@ -81,6 +81,10 @@ struct mig_dns {
 	bool resolve_req;       /* the mover asked for the peers' addresses */
 	struct mig_peer_addr peers[MIG_DNS_MAX_PEER_ADDRS];
 	int n_peers;
+	/* every (name, address) a lookup returned, oldest dropped first:
+	 * which name a flow's peer went by */
+	struct mig_peer_addr seen[4 * MIG_DNS_MAX_PEER_ADDRS];
+	int n_seen;
 	uint64_t peers_gen;     /* bumped by every finished lookup */
 
 	/* worker thread only from here on */
@@ -1133,6 +1137,27 @@ static void addresses_now(struct mig_dns *d, bool *empty_warned)
 	}
 }
 
+static bool peer_eq(const struct mig_peer_addr *a, int family, const uint32_t *addr)
+{
+	return a->family == family && !memcmp(a->addr, addr, family == AF_INET ? 4 : 16);
+}
+
+/* (under d->lock) */
+static void seen_add(struct mig_dns *d, const struct mig_peer_addr *p)
+{
+	const int max = (int)(sizeof(d->seen) / sizeof(d->seen[0]));
+	int i;
+
+	for (i = 0; i < d->n_seen; i++)
+		if (d->seen[i].name == p->name && peer_eq(&d->seen[i], p->family, p->addr))
+			return;
+	if (d->n_seen == max) {
+		memmove(d->seen, d->seen + 1, sizeof(d->seen[0]) * (size_t)(max - 1));
+		d->n_seen--;
+	}
+	d->seen[d->n_seen++] = *p;
+}
+
 /*
  * Look the configured peer names up again (A and AAAA, at the zone's
  * primary, which is authoritative for them): the mover's last resort when
@@ -1177,6 +1202,7 @@ static void resolve_peers(struct mig_dns *d)
 				if (ldns_rdf_size(rd) != (t == 0 ? 4u : 16u))
 					continue;
 				memcpy(found[n].addr, ldns_rdf_data(rd), ldns_rdf_size(rd));
+				found[n].name = i;
 				inet_ntop(found[n].family, found[n].addr, text, sizeof(text));
 				pr_info("dns: peer %s is at %s", d->cfg.peers[i], text);
 				n++;
@@ -1189,6 +1215,8 @@ static void resolve_peers(struct mig_dns *d)
 	memcpy(d->peers, found, sizeof(found[0]) * (size_t)n);
 	d->n_peers = n;
 	d->peers_gen++;
+	for (i = 0; i < n; i++)
+		seen_add(d, &found[i]);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -1207,7 +1235,7 @@ static void *worker(void *arg)
 {
 	struct mig_dns *d = arg;
 	uint64_t backoff = 0, next = 0, now, delay, step;
-	bool empty_warned = false, pending, some_failed;
+	bool empty_warned = false, pending, some_failed, looked_up = false;
 	int i, r, failed;
 
 	addresses_now(d, &empty_warned);
@@ -1219,6 +1247,13 @@ static void *worker(void *arg)
 		pending = false;
 		for (i = 0; i < d->cfg.n_names; i++)
 			pending |= !d->done[i];
+		/* Once our own names are published, where the peers are now:
+		 * a later lookup can then tell which name a flow's peer went
+		 * by (rule 6 in docs/protocol.md). */
+		if (!looked_up && !pending && d->cfg.n_peers) {
+			looked_up = true;
+			resolve_peers(d);
+		}
 		now = mono_ms();
 		if (pending && (d->cur.n4 || d->cur.n6) && now >= next) {
 			step = backoff ? backoff * 2 : BACKOFF_FIRST_MS;
@@ -1446,6 +1481,28 @@ int dns_peer_addrs(struct mig_dns *d, uint64_t *gen, struct mig_peer_addr *out, 
 	*gen = d->peers_gen;
 	for (n = 0; n < d->n_peers && n < max; n++)
 		out[n] = d->peers[n];
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}
+
+int dns_peer_addrs_of(struct mig_dns *d, int family, const uint32_t *addr, uint64_t *gen,
+		      struct mig_peer_addr *out, int max)
+{
+	bool mine[MIG_CONF_MAX_NAMES] = { false };
+	int n = 0, i;
+
+	if (!d)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	*gen = d->peers_gen;
+	for (i = 0; i < d->n_seen; i++)
+		if (peer_eq(&d->seen[i], family, addr) && d->seen[i].name >= 0 &&
+		    d->seen[i].name < MIG_CONF_MAX_NAMES)
+			mine[d->seen[i].name] = true;
+	for (i = 0; i < d->n_peers && n < max; i++)
+		if (d->peers[i].name >= 0 && d->peers[i].name < MIG_CONF_MAX_NAMES &&
+		    mine[d->peers[i].name])
+			out[n++] = d->peers[i];
 	pthread_mutex_unlock(&d->lock);
 	return n;
 }

@@ -27,11 +27,16 @@ void dns_addresses_changed(struct mig_dns *d);
 struct mig_peer_addr {
 	int family;
 	uint32_t addr[4];
+	int name;                /* index of the peer name in the configuration */
 };
 /* Ask the worker to look the peer names up again (non-blocking). */
 void dns_resolve_peers(struct mig_dns *d);
 /* The addresses of the last lookup; *gen changes with every lookup. */
 int dns_peer_addrs(struct mig_dns *d, uint64_t *gen, struct mig_peer_addr *out, int max);
+/* The same, limited to the peer names that ever resolved to addr (the
+ * names that belong to a flow whose peer was at addr). */
+int dns_peer_addrs_of(struct mig_dns *d, int family, const uint32_t *addr, uint64_t *gen,
+		      struct mig_peer_addr *out, int max);
 
 /* Stop the worker and free everything (NULL is fine). */
 void dns_stop(struct mig_dns *d);

@@ -509,7 +509,14 @@ static void retarget(struct agent *a, struct move *m, uint64_t now)
 
 	if (!a->dns || now - m->started_ns < PEER_LOOKUP_NS)
 		return;
-	n = dns_peer_addrs(a->dns, &gen, pa, MIG_DNS_MAX_PEER_ADDRS);
+	/* only the addresses of the name this flow's peer went by: a peer
+	 * name of another flow (or another peer's DNS answer) never moves
+	 * this one (rule 6 in docs/protocol.md) */
+	n = dns_peer_addrs_of(a->dns, af_of(&m->wire), m->wire.raddr, &gen, pa,
+			      MIG_DNS_MAX_PEER_ADDRS);
+	if (!n)
+		n = dns_peer_addrs_of(a->dns, af_of(&m->sock), m->sock.raddr, &gen, pa,
+				      MIG_DNS_MAX_PEER_ADDRS);
 	if (!m->dns_asked) {
 		m->dns_asked = true;
 		m->dns_gen = gen;
