@@ -825,6 +825,8 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 			if (sig_opt(c, &p, o) == MIG_OPT_FOUND && o->type == MIG_OPT_T_CONFIRM)
 				return V_DROP;
 		}
+		if (!e->seen)
+			e->seen = 1;   /* once per translation */
 		if (mig_rewrite(c, &p, &e->sock, true))
 			return V_DROP;
 		mig_count(MIG_STAT_XLATE_IN);

@@ -3,7 +3,8 @@
 #
 # tests/run.sh [FILTER] - run every test runner and sum their results: first
 # the unit and BPF test programs (build/tests/test_*), then the namespace
-# integration tests (tests/integration/test_*.sh). Each runner ends with a
+# integration tests (tests/integration/test_*.sh) and the attack tests
+# (tests/adversarial/test_*.sh). Each runner ends with a
 # line "N passed, N failed"; a runner without that line, or one that exits
 # non-zero without reporting a failure, counts as 1 failed. FILTER keeps only
 # runners whose name contains it. Called by `make test`; needs root.
@@ -99,7 +100,7 @@ for bin in "$build"/tests/test_*; do
 	run_one "${bin#"$PWD"/}" "${UNIT_TIMEOUT:-300}" "$bin"
 	ran=$((ran + 1))
 done
-for t in tests/integration/test_*.sh; do
+for t in tests/integration/test_*.sh tests/adversarial/test_*.sh; do
 	[[ -f $t ]] || continue
 	((interrupted)) && break
 	matches "${t##*/}" || continue

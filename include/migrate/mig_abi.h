@@ -177,7 +177,10 @@ enum mig_in_type {
 struct mig_in {
 	struct mig_tuple sock;   /* the socket tuple */
 	__u8  type;              /* enum mig_in_type */
-	__u8  pad[7];
+	__u8  seen;              /* XLATE: a segment of the peer arrived here
+				  * (set once by the ingress program): the
+				  * peer has committed us onto this tuple */
+	__u8  pad[6];
 };
 _Static_assert(sizeof(struct mig_in) == 48, "mig_in size");
 

@@ -51,6 +51,11 @@ struct move {
 	uint32_t challenge;        /* c of this reqno (getrandom) */
 	bool dns_asked;
 	bool active;
+	/* we committed; our CONFIRM is sent again until the peer's segments
+	 * arrive on the new tuple (a lost CONFIRM on a download would
+	 * otherwise leave the peer waiting for a segment we never send) */
+	bool confirming;
+	int confirms;
 };
 #define MAX_MOVES 1024
 

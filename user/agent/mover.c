@@ -360,6 +360,7 @@ static void start_move(struct agent *a, const struct mig_tuple *sock,
 	memcpy(m->wire.laddr, src, 16);
 	m->reqno = reqno;
 	m->active = true;
+	m->confirming = false;
 	m->backoff_ms = MSYN_FIRST_MS;
 	m->started_ns = mono_ns();
 	m->next_ns = m->started_ns + (uint64_t)m->backoff_ms * 1000000ULL;
@@ -400,7 +401,7 @@ static void unhold(struct agent *a, const struct mig_tuple *sock)
 
 	hold_end(a, sock);
 	m = move_of(a, sock, false);
-	if (m) {
+	if (m && !m->confirming) {
 		drop_pending(a, m);
 		m->active = false;
 	}
@@ -542,6 +543,68 @@ static void retarget(struct agent *a, struct move *m, uint64_t now)
 	}
 }
 
+/*
+ * After our commit.  The peer commits when our CONFIRM arrives; if it is
+ * lost, the peer asks again only when a segment of ours arrives from the
+ * new tuple, and a mover that only receives may send none.  So the CONFIRM
+ * goes again at 200, 400, 800 ms... (CONFIRM_MAX times, inside the peer's
+ * candidate lifetime of 5 s) until a segment of the peer arrives on the new
+ * tuple.  A CONFIRM that arrives after the peer committed is dropped there.
+ */
+#define CONFIRM_MAX 5
+
+static void start_confirming(struct agent *a, struct move *m, uint64_t now)
+{
+	drop_pending(a, m);
+	hold_end(a, &m->sock);
+	m->confirming = true;
+	m->confirms = 0;
+	m->backoff_ms = MSYN_FIRST_MS;
+	m->next_ns = now + (uint64_t)m->backoff_ms * 1000000ULL;
+}
+
+static bool peer_seen(struct agent *a, const struct mig_flow *f)
+{
+	struct mig_in in;
+
+	return !bpf_map_lookup_elem(a->ingress_fd, &f->wire, &in) &&
+	       in.type == MIG_IN_XLATE && in.seen;
+}
+
+static void send_confirm(struct agent *a, const struct move *m, const struct mig_flow *f)
+{
+	uint8_t tcp[48], mac[8], buf[MIG_SIP_MSG_MAX];
+	const struct mig_tuple *w = &f->wire;
+	struct mig_sockinfo si;
+	uint32_t v;
+	uint16_t cs;
+	char ts[128];
+
+	if (dp_sockinfo_one(a, &m->sock, &si))
+		return;
+	mig_sip_mac_confirm(f->s_own, f->own_reqno, f->last_nonce, buf, mac);
+	memset(tcp, 0, sizeof(tcp));
+	memcpy(tcp, &w->lport, 2);
+	memcpy(tcp + 2, &w->rport, 2);
+	v = htonl(si.snd_nxt);
+	memcpy(tcp + 4, &v, 4);
+	v = htonl(si.rcv_nxt);
+	memcpy(tcp + 8, &v, 4);
+	tcp[12] = (48 / 4) << 4;
+	tcp[13] = 0x10;                     /* ACK */
+	tcp[14] = tcp[15] = 0xff;
+	mig_opt_build_sig(tcp + 20, MIG_SUB_CONFIRM, f->own_reqno, f->last_nonce, mac);
+	put_wscale(tcp + 45, MIG_NO_WSCALE);
+	cs = htons(l4_csum(af_of(w), w->laddr, w->raddr, 6, tcp, 48));
+	memcpy(tcp + 16, &cs, 2);
+	if (send_raw(af_of(w), w->laddr, w->raddr, 6, tcp, 48) == 0) {
+		stat_add(a, MIG_STAT_CONFIRM_SENT, 1);
+		pr_debug("CONFIRM again for %s (reqno %u)", tuple_str(&m->sock, ts, sizeof(ts)),
+			 f->own_reqno);
+	}
+	mig_wipe(buf, sizeof(buf));
+}
+
 void mover_tick(struct agent *a)
 {
 	uint64_t now = mono_ns();
@@ -559,9 +622,21 @@ void mover_tick(struct agent *a)
 			continue;
 		}
 		if ((int32_t)(f.own_reqno - m->reqno) >= 0) {
-			drop_pending(a, m);
-			hold_end(a, &m->sock);
-			m->active = false;   /* committed */
+			if (!m->confirming) {
+				start_confirming(a, m, now);
+				continue;
+			}
+			if (peer_seen(a, &f) || m->confirms >= CONFIRM_MAX) {
+				m->active = false;   /* committed, and the peer knows */
+				m->confirming = false;
+				continue;
+			}
+			if (now >= m->next_ns) {
+				send_confirm(a, m, &f);
+				m->confirms++;
+				m->backoff_ms *= 2;
+				m->next_ns = now + (uint64_t)m->backoff_ms * 1000000ULL;
+			}
 			continue;
 		}
 		retarget(a, m, now);
@@ -694,11 +769,13 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 		host_addrs_read(&h);
 	/* We moved and committed; or we were moving too and the peer, which
 	 * found our new address, committed us onto it: nothing left to ask. */
-	if (m && (role == 1 ||
-		  (!bpf_map_lookup_elem(a->flows_fd, sock, &f) &&
-		   addr_usable(&h, af_of(&f.wire), f.wire.laddr)))) {
+	if (m && role == 1 && !m->confirming) {
+		start_confirming(a, m, mono_ns());
+	} else if (m && role != 1 && !bpf_map_lookup_elem(a->flows_fd, sock, &f) &&
+		   addr_usable(&h, af_of(&f.wire), f.wire.laddr)) {
 		drop_pending(a, m);
 		m->active = false;
+		m->confirming = false;
 		hold_end(a, sock);
 	}
 	if (!a->no_resume)
