@@ -529,6 +529,7 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	f->wire = *w;
 	f->migrations++;
 	f->migrated_ns = bpf_ktime_get_ns();
+	f->rst_held_ms = 0;     /* a held RST came from where the peer was */
 	return 0;
 }
 
@@ -772,6 +773,103 @@ static __noinline enum verdict on_cand(struct mig_ctx *c, struct mig_pkt *p,
 	return V_DROP;
 }
 
+/*
+ * Rule 8 (MIGRATE-WAIT).  Every RST of a keyed flow that our stack sends
+ * carries an 8-byte tag as its payload, SipHash(s_own, 5||seq||ack)
+ * (docs/protocol.md: payload, not the RESET option, because the egress
+ * hook cannot grow a TCP header safely; receivers ignore data on a RST).
+ * A RST from the peer with a valid tag takes effect at once; any other RST
+ * of a keyed flow (the new owner of an address the peer left, a spoofer
+ * with the sequence numbers) is dropped for MIG_RST_HOLD_MS from the first
+ * one, a commit meanwhile discards it, and after that RSTs take effect for
+ * as long again.
+ */
+static __noinline int rst_sign(struct __sk_buff *skb, struct mig_pkt *p,
+			       const struct mig_tuple *sock)
+{
+	struct scratch *sc = scratch();
+	__u32 csum_off = l4_csum_off(p), off = p->l4 + p->hdr_len;
+	__u16 olen, nlen;
+	struct mig_flow *f;
+	__s64 diff;
+
+	if (!sc)
+		return 0;
+	f = bpf_map_lookup_elem(&mig_flows, sock);
+	if (!f)
+		return 0;
+	mig_sip_mac_reset(f->s_own, p->seq, p->ack, sc->sip, sc->tag);
+	if (bpf_skb_change_tail(skb, skb->len + MIG_RST_TAG_LEN, 0))
+		return 0;                  /* sent unsigned: held at the peer */
+	if (bpf_skb_store_bytes(skb, off, sc->tag, MIG_RST_TAG_LEN, 0))
+		return -1;
+	diff = bpf_csum_diff(NULL, 0, (__be32 *)sc->tag, MIG_RST_TAG_LEN, 0);
+	olen = bpf_htons(p->hdr_len);
+	nlen = bpf_htons(p->hdr_len + MIG_RST_TAG_LEN);
+	/* data: only a full checksum covers it (helper knows which); length:
+	 * the pseudo header, in both cases */
+	if (bpf_l4_csum_replace(skb, csum_off, 0, diff, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, olen, nlen, BPF_F_PSEUDO_HDR | 2))
+		return -1;
+	if (p->family == AF_INET) {
+		__u16 ot, nt;
+
+		if (bpf_skb_load_bytes(skb, p->l3 + 2, &ot, 2))
+			return -1;
+		nt = bpf_htons(bpf_ntohs(ot) + MIG_RST_TAG_LEN);
+		if (bpf_skb_store_bytes(skb, p->l3 + 2, &nt, 2, 0) ||
+		    bpf_l3_csum_replace(skb, p->l3 + 10, ot, nt, 2))
+			return -1;
+	} else {
+		__u16 ol, nl;
+
+		if (bpf_skb_load_bytes(skb, p->l3 + 4, &ol, 2))
+			return -1;
+		nl = bpf_htons(bpf_ntohs(ol) + MIG_RST_TAG_LEN);
+		if (bpf_skb_store_bytes(skb, p->l3 + 4, &nl, 2, 0))
+			return -1;
+	}
+	p->payload = MIG_RST_TAG_LEN;
+	mig_count(MIG_STAT_RST_SIGNED);
+	return 0;
+}
+
+static __noinline enum verdict rst_check(struct mig_ctx *c, struct mig_pkt *p,
+					 const struct mig_tuple *sock)
+{
+	struct scratch *sc = scratch();
+	struct mig_flow *f;
+	__u32 now_ms, held;
+
+	if (!sc)
+		return V_PASS;
+	f = bpf_map_lookup_elem(&mig_flows, sock);
+	if (!f)
+		return V_PASS;
+	if (p->payload == MIG_RST_TAG_LEN &&
+	    !ctx_load(c, p->l4 + p->hdr_len, sc->mac, MIG_RST_TAG_LEN)) {
+		mig_sip_mac_reset(f->s_peer, p->seq, p->ack, sc->sip, sc->tag);
+		if (mac_eq(sc->tag, sc->mac)) {
+			mig_count(MIG_STAT_RST_AUTH);
+			return V_PASS;
+		}
+	}
+	now_ms = bpf_ktime_get_ns() / 1000000;
+	if (!now_ms)
+		now_ms = 1;
+	held = f->rst_held_ms;
+	if (!held || now_ms - held >= 2 * MIG_RST_HOLD_MS) {
+		f->rst_held_ms = now_ms;
+		held = now_ms;
+	}
+	if (now_ms - held < MIG_RST_HOLD_MS) {
+		mig_count(MIG_STAT_RST_HELD);
+		return V_DROP;
+	}
+	mig_count(MIG_STAT_RST_RELEASED);
+	return V_PASS;
+}
+
 static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 {
 	struct mig_cand_ref *r;
@@ -825,6 +923,8 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 			if (sig_opt(c, &p, o) == MIG_OPT_FOUND && o->type == MIG_OPT_T_CONFIRM)
 				return V_DROP;
 		}
+		if ((fl & TCP_RST) && rst_check(c, &p, &e->sock) == V_DROP)
+			return V_DROP;
 		if (!e->seen)
 			e->seen = 1;   /* once per translation */
 		if (mig_rewrite(c, &p, &e->sock, true))
@@ -833,9 +933,11 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 		return V_PASS;
 	}
 	r = bpf_map_lookup_elem(&mig_cand, &key);
-	if (!r)
-		return V_PASS;
-	return on_cand(c, &p, &key, r);
+	if (r)
+		return on_cand(c, &p, &key, r);
+	if (fl & TCP_RST)
+		return rst_check(c, &p, &key);
+	return V_PASS;
 }
 
 static __always_inline enum verdict egress(struct mig_ctx *c)
@@ -864,6 +966,9 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 			}
 		}
 	}
+	if ((p.flags & TCP_RST) && !p.payload &&
+	    rst_sign((struct __sk_buff *)c->ctx, &p, &key))
+		return V_DROP;
 	e = bpf_map_lookup_elem(&mig_egress, &key);
 	if (!e)
 		return V_PASS;

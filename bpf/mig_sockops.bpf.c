@@ -207,7 +207,8 @@ static __always_inline struct mig_sk *sk_state(struct bpf_sock_ops *skops,
 static __always_inline int need_key2(const struct mig_sk *st)
 {
 	return (st->flags & MIG_SK_NEGOTIATED) &&
-	       (!(st->flags & MIG_SK_PEER_HAS) || (st->flags & MIG_SK_REPLY));
+	       (!(st->flags & MIG_SK_PEER_HAS) ||
+		(st->flags & (MIG_SK_REPLY | MIG_SK_SEND_KEY1)));
 }
 
 /* Both sides hold both keys and nothing is owed: stop the per-segment
@@ -215,31 +216,55 @@ static __always_inline int need_key2(const struct mig_sk *st)
 static __always_inline void maybe_finish(struct bpf_sock_ops *skops,
 					 struct mig_sk *st)
 {
-	if ((st->flags & (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS | MIG_SK_REPLY)) ==
-	    (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS))
+	if ((st->flags & (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS | MIG_SK_REPLY |
+			  MIG_SK_SEND_KEY1)) == (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS))
 		bpf_sock_ops_cb_flags_set(skops, CB_KEYED);
+}
+
+static __always_inline void report_keyed(struct bpf_sock_ops *skops, struct mig_sk *st)
+{
+	struct mig_tuple t;
+
+	if (!(st->flags & MIG_SK_HAVE_PEER) || (st->flags & MIG_SK_REPORTED) ||
+	    skops_tuple(skops, &t))
+		return;
+	st->flags |= MIG_SK_REPORTED;
+	mig_count(MIG_STAT_EV_KEYED);
+	emit(MIG_EV_KEYED, skops, &t, st, st->key_id);
 }
 
 static __always_inline void on_key2(struct bpf_sock_ops *skops,
 				    struct mig_sk *st, const struct mig_opt *o)
 {
-	struct mig_tuple t;
-
 	mig_count(MIG_STAT_KEY2_IN);
-	if (!(st->flags & MIG_SK_HAVE_PEER)) {
+	if (!(st->flags & (MIG_SK_HAVE_PEER | MIG_SK_HALF2))) {
 		__builtin_memcpy(st->peer_pub + MIG_HALF_LEN, o->half, MIG_HALF_LEN);
-		st->flags |= MIG_SK_HAVE_PEER;
+		st->flags |= (st->flags & MIG_SK_NEED_HALF1) ? MIG_SK_HALF2 : MIG_SK_HAVE_PEER;
 	}
 	if (o->flags & MIG_KEY2_HAVE)
 		st->flags |= MIG_SK_PEER_HAS;
+	/* the responder lacks our first half: send it (KEY1) */
+	if ((o->flags & MIG_KEY2_NEED1) && st->role == MIG_ROLE_INITIATOR)
+		st->flags |= MIG_SK_SEND_KEY1;
 	/* Answer every KEY2 that is not itself a final answer (docs/protocol.md:
 	 * the DONE bit ends the exchange without a ping-pong). */
 	if (!(o->flags & MIG_KEY2_DONE))
 		st->flags |= MIG_SK_REPLY;
-	if (!(st->flags & MIG_SK_REPORTED) && !skops_tuple(skops, &t)) {
-		st->flags |= MIG_SK_REPORTED;
-		mig_count(MIG_STAT_EV_KEYED);
-		emit(MIG_EV_KEYED, skops, &t, st, st->key_id);
+	report_keyed(skops, st);
+}
+
+/* Responder without request state: the first half of the peer's key. */
+static __always_inline void on_key1(struct bpf_sock_ops *skops,
+				    struct mig_sk *st, const struct mig_opt *o)
+{
+	if (st->role != MIG_ROLE_RESPONDER || !(st->flags & MIG_SK_NEED_HALF1))
+		return;
+	mig_count(MIG_STAT_KEY1_IN);
+	__builtin_memcpy(st->peer_pub, o->half, MIG_HALF_LEN);
+	st->flags &= ~MIG_SK_NEED_HALF1;
+	if (st->flags & MIG_SK_HALF2) {
+		st->flags |= MIG_SK_HAVE_PEER | MIG_SK_REPLY;
+		report_keyed(skops, st);
 	}
 }
 
@@ -274,6 +299,33 @@ static __always_inline void on_connect(struct bpf_sock_ops *skops)
 	bpf_sock_ops_cb_flags_set(skops, CB_NEGOTIATE);
 }
 
+/* The responder key of this epoch, or NULL (counted as an empty pool). */
+static __always_inline struct mig_rkey *rkey(void)
+{
+	__u32 zero = 0;
+	struct mig_rkey *rk = bpf_map_lookup_elem(&mig_rkey, &zero);
+
+	if (!rk || !rk->id) {
+		mig_count(MIG_STAT_POOL_EMPTY);
+		return NULL;
+	}
+	return rk;
+}
+
+/* A syncookie SYN/ACK answering an MP_SYN: the responder key, no state. */
+static __always_inline struct mig_rkey *synack_cookie(struct bpf_sock_ops *skops)
+{
+	struct mig_opt o = {};
+	int r;
+
+	if (skops->args[0] != BPF_WRITE_HDR_TCP_SYNACK_COOKIE)
+		return NULL;
+	r = syn_mpsyn(skops, &o);
+	if (r != MIG_OPT_FOUND || o.type != MIG_OPT_T_MPSYN)
+		return NULL;
+	return rkey();
+}
+
 /* SYN/ACK of a listener: answer an MP_SYN with ours (request state in
  * mig_reqs, reused by retransmitted SYN/ACKs). */
 static __always_inline struct mig_req *synack_req(struct bpf_sock_ops *skops,
@@ -281,7 +333,7 @@ static __always_inline struct mig_req *synack_req(struct bpf_sock_ops *skops,
 {
 	struct mig_tuple t;
 	struct mig_opt o = {};
-	struct mig_pool_key k;
+	struct mig_rkey *rk;
 	struct mig_req *req, nreq;
 	int r;
 
@@ -290,23 +342,22 @@ static __always_inline struct mig_req *synack_req(struct bpf_sock_ops *skops,
 	req = bpf_map_lookup_elem(&mig_reqs, &t);
 	if (req || !create)
 		return req;
-	/* A syncookie SYN/ACK keeps no request state, and a SYN flood is
-	 * what makes the kernel send them: take no key (the connection stays
-	 * plain), so that a flood cannot empty the pool. */
-	if (skops->args[0] == BPF_WRITE_HDR_TCP_SYNACK_COOKIE) {
-		mig_count(MIG_STAT_SYNCOOKIE);
+	/* A syncookie SYN/ACK keeps no request state (the kernel sends them
+	 * under a SYN flood): it carries the responder key too, and the
+	 * handshake is finished with KEY1 (on_passive_estab). */
+	if (skops->args[0] == BPF_WRITE_HDR_TCP_SYNACK_COOKIE)
 		return NULL;
-	}
 	r = syn_mpsyn(skops, &o);
 	if (r != MIG_OPT_FOUND || o.type != MIG_OPT_T_MPSYN) {
 		count_opt_error(r);
 		return NULL;
 	}
-	if (pool_take(&k))
+	rk = rkey();
+	if (!rk)
 		return NULL;
 	__builtin_memset(&nreq, 0, sizeof(nreq));
-	nreq.key_id = k.id;
-	__builtin_memcpy(nreq.own_pub, k.pub, MIG_PUB_LEN);
+	nreq.key_id = rk->id;
+	__builtin_memcpy(nreq.own_pub, rk->pub, MIG_PUB_LEN);
 	__builtin_memcpy(nreq.peer_half, o.half, MIG_HALF_LEN);
 	if (bpf_map_update_elem(&mig_reqs, &t, &nreq, BPF_ANY))
 		return NULL;
@@ -321,7 +372,7 @@ static __always_inline void on_opt_len(struct bpf_sock_ops *skops)
 
 	if (fl & TCPHDR_SYN) {
 		if (fl & TCPHDR_ACK) {
-			if (synack_req(skops, 1))
+			if (synack_req(skops, 1) || synack_cookie(skops))
 				len = MIG_OPT_LEN_MPSYN;
 		} else {
 			st = sk_state(skops, 0);
@@ -341,15 +392,23 @@ static __always_inline void on_opt_write(struct bpf_sock_ops *skops)
 {
 	__u32 fl = skops->skb_tcp_flags;
 	__u8 opt[MIG_OPT_LEN_KEY2];
+	struct mig_rkey *rk;
 	struct mig_req *req;
 	struct mig_sk *st;
+	__u8 kf;
 
 	if (fl & TCPHDR_SYN) {
 		if (fl & TCPHDR_ACK) {
 			req = synack_req(skops, 0);
-			if (!req)
-				return;
-			mig_opt_build_mpsyn(opt, req->own_pub);
+			if (req) {
+				mig_opt_build_mpsyn(opt, req->own_pub);
+			} else {
+				rk = synack_cookie(skops);
+				if (!rk)
+					return;
+				mig_opt_build_mpsyn(opt, rk->pub);
+				mig_count(MIG_STAT_SYNCOOKIE);
+			}
 			if (!bpf_store_hdr_opt(skops, opt, MIG_OPT_LEN_MPSYN, 0))
 				mig_count(MIG_STAT_SYNACK_OUT);
 			return;
@@ -365,10 +424,19 @@ static __always_inline void on_opt_write(struct bpf_sock_ops *skops)
 	st = sk_state(skops, 0);
 	if (!st || !need_key2(st))
 		return;
-	mig_opt_build_key2(opt,
-			   ((st->flags & MIG_SK_HAVE_PEER) ? MIG_KEY2_HAVE : 0) |
-			   ((st->flags & MIG_SK_PEER_HAS) ? MIG_KEY2_DONE : 0),
-			   st->own_pub);
+	kf = ((st->flags & MIG_SK_HAVE_PEER) ? MIG_KEY2_HAVE : 0) |
+	     ((st->flags & MIG_SK_PEER_HAS) ? MIG_KEY2_DONE : 0) |
+	     ((st->flags & MIG_SK_NEED_HALF1) ? MIG_KEY2_NEED1 : 0);
+	if (st->flags & MIG_SK_SEND_KEY1) {
+		mig_opt_build_key1(opt, kf, st->own_pub);
+		if (bpf_store_hdr_opt(skops, opt, MIG_OPT_LEN_KEY2, 0))
+			return;
+		mig_count(MIG_STAT_KEY1_OUT);
+		st->flags &= ~MIG_SK_SEND_KEY1;
+		maybe_finish(skops, st);
+		return;
+	}
+	mig_opt_build_key2(opt, kf, st->own_pub);
 	if (bpf_store_hdr_opt(skops, opt, MIG_OPT_LEN_KEY2, 0))
 		return;
 	mig_count(MIG_STAT_KEY2_OUT);
@@ -413,6 +481,36 @@ static __always_inline void on_active_estab(struct bpf_sock_ops *skops)
 	/* flags stay CB_NEGOTIATE: the ACK that follows carries KEY2 */
 }
 
+/* Responder, no request state, the handshake's ACK carries KEY2: key with
+ * the responder key of this epoch and ask for the first half (KEY1).  (If
+ * the epoch turned between our SYN/ACK and now, the two ends derive
+ * different keys and this connection cannot migrate: docs/protocol.md.) */
+static __always_inline void passive_nostate(struct bpf_sock_ops *skops,
+				       const struct mig_opt *o, __u32 seq, __u32 ack)
+{
+	struct mig_rkey *rk = rkey();
+	struct mig_sk *st;
+
+	if (!rk) {
+		go_plain(skops);
+		return;
+	}
+	st = sk_state(skops, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		go_plain(skops);
+		return;
+	}
+	__builtin_memset(st, 0, sizeof(*st));
+	st->key_id = rk->id;
+	__builtin_memcpy(st->own_pub, rk->pub, MIG_PUB_LEN);
+	st->role = MIG_ROLE_RESPONDER;
+	st->flags = MIG_SK_NEGOTIATED | MIG_SK_NEED_HALF1;
+	st->isn_i = seq - 1;
+	st->isn_r = ack - 1;
+	bpf_sock_ops_cb_flags_set(skops, CB_NEGOTIATE);
+	on_key2(skops, st, o);
+}
+
 static __always_inline void on_passive_estab(struct bpf_sock_ops *skops)
 {
 	struct walk_ctx w;
@@ -429,8 +527,14 @@ static __always_inline void on_passive_estab(struct bpf_sock_ops *skops)
 	}
 	req = bpf_map_lookup_elem(&mig_reqs, &t);
 	if (!req) {
-		/* We did not answer with MP_SYN: the peer offered none (count
-		 * it), or the pool was empty (counted when answering). */
+		/* No request state: a syncookie SYN/ACK (or state lost) that
+		 * carried the responder key, if the ACK carries KEY2; else we
+		 * did not answer with MP_SYN (no offer, or no responder key). */
+		r = skb_opts(skops, &w, &seq, &ack);
+		if (r == MIG_OPT_FOUND && w.o.type == MIG_OPT_T_KEY2) {
+			passive_nostate(skops, &w.o, seq, ack);
+			return;
+		}
 		r = syn_mpsyn(skops, &o);
 		if (r == MIG_OPT_NONE)
 			mig_count(MIG_STAT_FALLBACK_SYN);
@@ -478,6 +582,8 @@ static __always_inline void on_parse(struct bpf_sock_ops *skops)
 	if (r == MIG_OPT_FOUND) {
 		if (w.o.type == MIG_OPT_T_KEY2)
 			on_key2(skops, st, &w.o);
+		else if (w.o.type == MIG_OPT_T_KEY1)
+			on_key1(skops, st, &w.o);
 	} else {
 		count_opt_error(r);
 	}

@@ -126,6 +126,14 @@ struct {
 	__type(value, struct mig_hold);
 } mig_hold SEC(".maps");
 
+/* The responder key of the current epoch (agent only; struct mig_rkey). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mig_rkey);
+} mig_rkey SEC(".maps");
+
 /* Boot secret and the hold gate (agent only). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

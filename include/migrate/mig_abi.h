@@ -38,6 +38,7 @@
 #define MIG_MAP_PEND     "mig_pend"
 #define MIG_MAP_HOLD     "mig_hold"
 #define MIG_MAP_HOST     "mig_host"
+#define MIG_MAP_RKEY     "mig_rkey"
 #define MIG_LINK_SOCKOPS "link_sockops"
 #define MIG_LINK_ITER    "link_iter"
 
@@ -83,6 +84,12 @@
 /* A candidate (a Migrate SYN answered, no CONFIRM yet) lives this long. */
 #define MIG_CAND_TTL_NS (5ULL * 1000000000ULL)
 #define MIG_NCAND 2
+/* MIGRATE-WAIT: a RST of a keyed flow without the peer's tag is held back
+ * (dropped) this long from the first one; a commit meanwhile discards it;
+ * after it, such RSTs take effect (for as long again). */
+#define MIG_RST_HOLD_MS 60000
+/* The tag our data path appends to every RST of a keyed flow. */
+#define MIG_RST_TAG_LEN 8
 
 enum mig_role {
 	MIG_ROLE_NONE      = 0,
@@ -153,7 +160,7 @@ struct mig_flow {
 	__u32 own_reqno;              /* last committed reqno of this host */
 	__u32 last_challenge;         /* mover: c of own_reqno */
 	__u8  last_nonce[8];          /* mover: the nonce it confirmed for own_reqno */
-	__u32 pad2;
+	__u32 rst_held_ms;            /* first unauthenticated RST held (bpf_ktime ms), 0: none */
 	/* where the flow is on the wire now (== the socket tuple until the
 	 * first migration), and where it was before the last commit (family
 	 * 0: nowhere); segments arriving there never reach the socket */
@@ -258,6 +265,23 @@ struct mig_token_key {
 };
 _Static_assert(sizeof(struct mig_token_key) == 8, "mig_token_key size");
 
+/*
+ * mig_rkey: one entry, the responder key (rule 7).  Every SYN/ACK this
+ * host answers an MP_SYN with carries the public key of the current epoch,
+ * shared by all handshakes of that epoch, so that no SYN takes a key from
+ * the pool and syncookie handshakes can be keyed too; K still differs per
+ * connection (the initiator's key is fresh, the ISNs salt HKDF).  Written
+ * by the agent, which rotates it every MIG_RKEY_EPOCH_S seconds and erases
+ * its private half two epochs later.  id 0: none (connections answered
+ * stay plain).
+ */
+struct mig_rkey {
+	__u64 id;
+	__u8  pub[MIG_PUB_LEN];
+};
+_Static_assert(sizeof(struct mig_rkey) == 40, "mig_rkey size");
+#define MIG_RKEY_EPOCH_S 60
+
 /* mig_pool: BPF queue of public keys the agent made; sock_ops pops one
  * per migratable connection.  The private halves stay in the agent. */
 struct mig_pool_key {
@@ -282,6 +306,9 @@ enum mig_sk_flags {
 	MIG_SK_REPLY      = 1 << 2,  /* owe the peer one KEY2 */
 	MIG_SK_REPORTED   = 1 << 3,  /* "keyed" event sent */
 	MIG_SK_NEGOTIATED = 1 << 4,  /* MP_SYN seen both ways */
+	MIG_SK_NEED_HALF1 = 1 << 5,  /* responder: no request state, ask for KEY1 */
+	MIG_SK_HALF2      = 1 << 6,  /* responder: second half of the peer's key known */
+	MIG_SK_SEND_KEY1  = 1 << 7,  /* initiator: the peer asked for KEY1 */
 };
 struct mig_sk {
 	__u64 key_id;
@@ -395,9 +422,15 @@ _Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 	X(CONFIRM_CONTESTED, "confirm_contested") /* unused since the contest rule was dropped (names are append-only) */ \
 	X(RETIRED_DROP,     "retired_dropped")   /* segment on a flow's previous wire tuple */ \
 	X(TRANSIT,          "transit_passed")    /* signalling not addressed to us: untouched */ \
-	X(SYNCOOKIE,        "syncookie_plain")   /* SYN answered with a syncookie: no key taken */ \
+	X(SYNCOOKIE,        "syncookie_answered") /* syncookie SYN/ACK with the responder key, no state */ \
 	X(XLATE_FULL,       "xlate_map_full")    /* no room for a translation: commit refused */ \
-	X(CAND_BUSY,        "candidate_busy")    /* both candidate slots of the flow live: refused */
+	X(CAND_BUSY,        "candidate_busy")    /* both candidate slots of the flow live: refused */ \
+	X(RST_SIGNED,       "rst_signed")        /* our RST of a keyed flow: tag appended */ \
+	X(RST_AUTH,         "rst_authenticated") /* the peer's RST with a valid tag: passed */ \
+	X(RST_HELD,         "rst_held")          /* RST without the peer's tag: held back (dropped) */ \
+	X(RST_RELEASED,     "rst_released")      /* ... passed after MIG_RST_HOLD_MS */ \
+	X(KEY1_OUT,         "key1_sent")         /* initiator: first half sent again, asked for */ \
+	X(KEY1_IN,          "key1_received")     /* responder: keyed without request state */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

@@ -41,9 +41,14 @@
 #define MIG_SUB_MIGRATE     2
 #define MIG_SUB_MIGRATE_ACK 3
 #define MIG_SUB_CONFIRM     4
+/* 5 is RESET in PROTOCOL.md section 9 (sent as a RST payload tag here) */
+#define MIG_SUB_KEY1        6   /* first half of the initiator's key, asked for */
 
 #define MIG_KEY2_HAVE 0x01  /* "I hold your whole key" */
 #define MIG_KEY2_DONE 0x02  /* "I saw your HAVE: do not answer this one" */
+#define MIG_KEY2_NEED1 0x04 /* responder: "I lack the first half of your key"
+			     * (its SYN/ACK was a syncookie, or its request
+			     * state was lost): answered with KEY1 */
 
 /* TCP options fill at most 40 bytes.  Option starts are masked to 0..63
  * for the verifier; buffers are larger so that a read at any masked start
@@ -58,6 +63,7 @@ enum mig_opt_type {
 	MIG_OPT_T_MIGRATE,
 	MIG_OPT_T_MIGRATE_ACK,
 	MIG_OPT_T_CONFIRM,
+	MIG_OPT_T_KEY1,
 };
 
 /* Results of the parser: > 0 found, 0 none, < 0 malformed (and why). */
@@ -111,10 +117,10 @@ static __always_inline int mig_opt_parse_at(const __u8 *buf, __u32 off,
 	if (len < 5)
 		return MIG_OPT_BAD_LEN;
 	sub = buf[off + 4];
-	if (sub == MIG_SUB_KEY2) {
+	if (sub == MIG_SUB_KEY2 || sub == MIG_SUB_KEY1) {
 		if (len != MIG_OPT_LEN_KEY2)
 			return MIG_OPT_BAD_LEN;
-		o->type = MIG_OPT_T_KEY2;
+		o->type = sub == MIG_SUB_KEY2 ? MIG_OPT_T_KEY2 : MIG_OPT_T_KEY1;
 		o->flags = buf[off + 5];
 		for (i = 0; i < 16; i++)
 			o->half[i] = buf[off + 6 + i];
@@ -236,6 +242,19 @@ static __always_inline void mig_opt_build_key2(__u8 out[MIG_OPT_LEN_KEY2],
 	out[5] = flags;
 	for (i = 0; i < 16; i++)
 		out[6 + i] = pub[16 + i];
+}
+
+/* KEY1: the same layout as KEY2, with the first half of the key. */
+static __always_inline void mig_opt_build_key1(__u8 out[MIG_OPT_LEN_KEY2],
+					       __u8 flags, const __u8 *pub /* 32 */)
+{
+	int i;
+
+	mig_opt_hdr(out, MIG_OPT_LEN_KEY2);
+	out[4] = MIG_SUB_KEY1;
+	out[5] = flags;
+	for (i = 0; i < 16; i++)
+		out[6 + i] = pub[i];
 }
 
 static __always_inline void mig_opt_build_sig(__u8 out[MIG_OPT_LEN_SIG],

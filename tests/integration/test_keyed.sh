@@ -97,6 +97,28 @@ t_check "no token collisions, no lost events" \
 	test "$(counter client token_collision)$(counter server events_lost)" = 00
 lab_bg_stop srv-many
 
+t_begin "syncookies: keyed without request state (responder key, KEY1), no pool key per SYN"
+# tcp_syncookies=2: every SYN/ACK is a syncookie, as under a SYN flood
+lab_exec server sysctl -qw net.ipv4.tcp_syncookies=2
+taken=$(counter server pool_taken)
+lab_bg server srv-ck socat TCP4-LISTEN:5006,reuseaddr,fork EXEC:cat
+lab_wait_listen server 5006
+lab_bg client cli-ck sh -c "(echo hello-ck; sleep 4) | socat - TCP:192.0.2.2:5006"
+t_check "echo came back" lab_wait_until 3 grep -q hello-ck "$LAB_DIR/cli-ck.log"
+t_check "the server answered with a syncookie carrying the responder key" \
+	lab_wait_until 2 ge 1 counter server syncookie_answered
+t_check "client lists the flow as keyed" lab_wait_until 2 eq 1 nflows client
+t_check "server lists the flow as keyed" lab_wait_until 2 eq 1 nflows server
+t1=$(token_of client 5006); t2=$(token_of server 5006)
+t_check "both hosts hold the same token ($t1 / $t2)" test -n "$t1" -a "$t1" = "$t2"
+t_check "the client sent KEY1 when asked, the server took it" \
+	eval '[ "$(counter client key1_sent)" -ge 1 ] && [ "$(counter server key1_received)" -ge 1 ]'
+t_check "no request state, no pool key taken by the server" \
+	eq "0 $taken" eval 'echo "$(map_count server mig_reqs) $(counter server pool_taken)"'
+lab_bg_wait cli-ck 8
+lab_bg_stop srv-ck
+lab_exec server sysctl -qw net.ipv4.tcp_syncookies=1
+
 t_begin "loopback connections are left alone"
 lab_bg client lo-srv socat TCP4-LISTEN:5005,bind=127.0.0.1,reuseaddr EXEC:cat
 lab_wait_listen client 5005

@@ -31,7 +31,13 @@ struct key_pool {
 	uint64_t taken_seen;       /* value of the pool_taken counter */
 	unsigned int target;
 	bool full_warned;
+	/* responder keys (struct mig_rkey): the current epoch's and the two
+	 * before it, whose handshakes may still finish; mlocked */
+	struct pool_slot *rk;
+	int rk_cur;
+	uint64_t rk_since_ns;
 };
+#define POOL_RKEYS 3
 
 struct mig_dns;
 struct mig_dp;
@@ -77,7 +83,7 @@ struct agent {
 	struct mig_dp *dp;
 	struct mig_iter *iter;
 	struct bpf_link *iter_link;
-	int ingress_fd, egress_fd, cand_fd, pend_fd, hold_fd, host_fd;
+	int ingress_fd, egress_fd, cand_fd, pend_fd, hold_fd, host_fd, rkey_fd;
 	struct mig_host host;      /* what we wrote to mig_host */
 	int attached[64];
 	size_t n_attached;
@@ -114,7 +120,8 @@ int pool_drain(struct agent *a);
 int pool_refill(struct agent *a);
 void pool_expire(struct agent *a);
 struct pool_slot *pool_find(struct key_pool *p, uint64_t id);
-void pool_release(struct pool_slot *s);
+void pool_release(struct key_pool *p, struct pool_slot *s);
+int pool_rkey_rotate(struct agent *a, bool force);
 
 int events_handle(void *ctx, void *data, size_t len);
 

@@ -143,6 +143,7 @@ int dp_load(struct agent *a)
 	a->pend_fd = bpf_map__fd(a->dp->maps.mig_pend);
 	a->hold_fd = bpf_map__fd(a->dp->maps.mig_hold);
 	a->host_fd = bpf_map__fd(a->dp->maps.mig_host);
+	a->rkey_fd = bpf_map__fd(a->dp->maps.mig_rkey);
 	err = dp_host_init(a);
 	if (err)
 		return err;

@@ -60,7 +60,7 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 	}
 	err = mig_x25519(s->priv, ev->peer_pub, K);
 	if (err) {
-		pool_release(s);
+		pool_release(&a->pool, s);
 		stat_add(a, err == -EINVAL ? MIG_STAT_ZERO_SECRET : MIG_STAT_UNKNOWN_KEY, 1);
 		pr_warn("%s: key agreement failed (%s): left plain", ts,
 			err == -EINVAL ? "all-zero shared secret" : strerror(-err));
@@ -69,7 +69,7 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 	err = mig_derive(K, ev->isn_i, ev->isn_r, pub_i, pub_r, &keys);
 	mig_wipe(K, sizeof(K));
 	/* the private key has done its one job */
-	pool_release(s);
+	pool_release(&a->pool, s);
 	if (err) {
 		pr_warn("%s: key derivation failed: %s", ts, strerror(-err));
 		return;
@@ -164,7 +164,7 @@ int events_handle(void *ctx, void *data, size_t len)
 	case MIG_EV_RELEASE:
 		s = pool_find(&a->pool, ev->key_id);
 		if (s)
-			pool_release(s);
+			pool_release(&a->pool, s);
 		break;
 	case MIG_EV_CLOSED:
 		on_closed(a, ev);

@@ -137,6 +137,7 @@ static const char *const pinned_names[] = {
 	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
+	MIG_MAP_RKEY,
 	/* version 1 left these */
 	"mig_secrets",
 };
@@ -441,7 +442,10 @@ int main(int argc, char **argv)
 		pr_err("cannot open the event ring buffer: %s", strerror(errno));
 		goto out;
 	}
-	if (dp_load(&a) || attach(&a, skel) || netwatch_open(&a))
+	/* (a new responder key before sock_ops answers anyone: the pinned
+	 * one's private half died with the last run) */
+	if (dp_load(&a) || pool_rkey_rotate(&a, true) || attach(&a, skel) ||
+	    netwatch_open(&a))
 		goto out;
 	dp_attach_all(&a);
 	a.recheck = true;
@@ -505,6 +509,7 @@ int main(int argc, char **argv)
 		xlate_forget_due(&a);
 		pool_refill(&a);
 		pool_expire(&a);
+		pool_rkey_rotate(&a, false);
 	}
 	/* Without the agent nobody can finish a key agreement: leave new
 	 * connections plain until it is back. */

@@ -26,11 +26,13 @@ int pool_init(struct key_pool *p, unsigned int target)
 	p->fifo_cap = MIG_POOL_MAX;
 	p->slots = calloc(p->cap, sizeof(*p->slots));
 	p->fifo = calloc(p->fifo_cap, sizeof(*p->fifo));
-	if (!p->slots || !p->fifo) {
+	p->rk = calloc(POOL_RKEYS, sizeof(*p->rk));
+	if (!p->slots || !p->fifo || !p->rk) {
 		pool_free(p);
 		return -ENOMEM;
 	}
-	if (mlock(p->slots, p->cap * sizeof(*p->slots)))
+	if (mlock(p->slots, p->cap * sizeof(*p->slots)) ||
+	    mlock(p->rk, POOL_RKEYS * sizeof(*p->rk)))
 		pr_warn("cannot lock key memory (%s): private keys may reach swap",
 			strerror(errno));
 	/* ids need only be unique per agent run; random start so that a
@@ -40,8 +42,12 @@ int pool_init(struct key_pool *p, unsigned int target)
 	return 0;
 }
 
-void pool_release(struct pool_slot *s)
+/* A key has done its job: erase it.  Responder keys serve every
+ * handshake of their epoch and are erased by the rotation instead. */
+void pool_release(struct key_pool *p, struct pool_slot *s)
 {
+	if (p->rk && s >= p->rk && s < p->rk + POOL_RKEYS)
+		return;
 	mig_wipe(s, sizeof(*s));
 }
 
@@ -51,10 +57,16 @@ void pool_free(struct key_pool *p)
 		mig_wipe(p->slots, p->cap * sizeof(*p->slots));
 		munlock(p->slots, p->cap * sizeof(*p->slots));
 	}
+	if (p->rk) {
+		mig_wipe(p->rk, POOL_RKEYS * sizeof(*p->rk));
+		munlock(p->rk, POOL_RKEYS * sizeof(*p->rk));
+	}
 	free(p->slots);
 	free(p->fifo);
+	free(p->rk);
 	p->slots = NULL;
 	p->fifo = NULL;
+	p->rk = NULL;
 }
 
 struct pool_slot *pool_find(struct key_pool *p, uint64_t id)
@@ -64,7 +76,51 @@ struct pool_slot *pool_find(struct key_pool *p, uint64_t id)
 	for (i = 0; i < p->cap; i++)
 		if (p->slots[i].state != SLOT_FREE && p->slots[i].id == id)
 			return &p->slots[i];
+	for (i = 0; p->rk && i < POOL_RKEYS; i++)
+		if (p->rk[i].id && p->rk[i].id == id)
+			return &p->rk[i];
 	return NULL;
+}
+
+/*
+ * Rule 7: the responder key.  A new one every MIG_RKEY_EPOCH_S seconds (at
+ * once when forced: at start, the pinned one's private half died with the
+ * previous run); the slot reused is the one of two epochs ago, whose
+ * private half is erased.  A pool target of 0 publishes none: connections
+ * this host answers stay plain, as with an empty pool.
+ */
+int pool_rkey_rotate(struct agent *a, bool force)
+{
+	struct key_pool *p = &a->pool;
+	struct mig_rkey rk = {};
+	struct pool_slot *s;
+	uint64_t now = mono_ns();
+	uint32_t zero = 0;
+	int err;
+
+	if (!force && p->rk_since_ns &&
+	    now - p->rk_since_ns < MIG_RKEY_EPOCH_S * 1000000000ULL)
+		return 0;
+	if (p->target) {
+		p->rk_cur = (p->rk_cur + 1) % POOL_RKEYS;
+		s = &p->rk[p->rk_cur];
+		mig_wipe(s, sizeof(*s));
+		err = mig_x25519_keypair(s->priv, s->pub);
+		if (err) {
+			pr_warn("cannot make a responder key: %s", strerror(-err));
+			return err;
+		}
+		s->id = p->next_id++;
+		s->taken_ns = now;
+		rk.id = s->id;
+		memcpy(rk.pub, s->pub, sizeof(rk.pub));
+	}
+	if (bpf_map_update_elem(a->rkey_fd, &zero, &rk, BPF_ANY)) {
+		pr_warn("cannot write %s: %s", MIG_MAP_RKEY, strerror(errno));
+		return -errno;
+	}
+	p->rk_since_ns = now;
+	return 0;
 }
 
 /* Public keys left in the queue by an earlier run have no private half
@@ -137,7 +193,7 @@ int pool_refill(struct agent *a)
 		p->full_warned = false;
 		err = mig_x25519_keypair(s->priv, s->pub);
 		if (err) {
-			pool_release(s);
+			pool_release(p, s);
 			pr_warn("key pool: key generation failed: %s", strerror(-err));
 			return err;
 		}
@@ -148,7 +204,7 @@ int pool_refill(struct agent *a)
 		memcpy(k.pub, s->pub, sizeof(k.pub));
 		if (bpf_map_update_elem(a->pool_fd, NULL, &k, BPF_ANY)) {
 			err = -errno;
-			pool_release(s);
+			pool_release(p, s);
 			pr_warn("key pool: push failed: %s", strerror(-err));
 			return err;
 		}
@@ -169,7 +225,7 @@ void pool_expire(struct agent *a)
 		struct pool_slot *s = &p->slots[i];
 
 		if (s->state == SLOT_TAKEN && now - s->taken_ns > POOL_TAKEN_TTL_NS) {
-			pool_release(s);
+			pool_release(p, s);
 			stat_add(a, MIG_STAT_KEYS_EXPIRED, 1);
 		}
 	}
