@@ -221,6 +221,12 @@ static __always_inline void maybe_finish(struct bpf_sock_ops *skops,
 		bpf_sock_ops_cb_flags_set(skops, CB_KEYED);
 }
 
+/* Plain from here on: no callbacks at all. */
+static __always_inline void go_plain(struct bpf_sock_ops *skops)
+{
+	bpf_sock_ops_cb_flags_set(skops, 0);
+}
+
 static __always_inline void report_keyed(struct bpf_sock_ops *skops, struct mig_sk *st)
 {
 	struct mig_tuple t;
@@ -260,6 +266,17 @@ static __always_inline void on_key1(struct bpf_sock_ops *skops,
 	if (st->role != MIG_ROLE_RESPONDER || !(st->flags & MIG_SK_NEED_HALF1))
 		return;
 	mig_count(MIG_STAT_KEY1_IN);
+	/* The mark is the first byte of the responder key our syncookie
+	 * SYN/ACK carried.  If the epoch turned between that SYN/ACK and the
+	 * handshake's ACK, the initiator holds the other key's halves: keyed
+	 * on different keys the connection could not migrate anyway, so it
+	 * stays plain, counted (docs/protocol.md, rule 7). */
+	if (o->flags != st->own_pub[0]) {
+		mig_count(MIG_STAT_KEY1_EPOCH);
+		st->flags = 0;
+		go_plain(skops);
+		return;
+	}
 	__builtin_memcpy(st->peer_pub, o->half, MIG_HALF_LEN);
 	st->flags &= ~MIG_SK_NEED_HALF1;
 	if (st->flags & MIG_SK_HALF2) {
@@ -428,7 +445,7 @@ static __always_inline void on_opt_write(struct bpf_sock_ops *skops)
 	     ((st->flags & MIG_SK_PEER_HAS) ? MIG_KEY2_DONE : 0) |
 	     ((st->flags & MIG_SK_NEED_HALF1) ? MIG_KEY2_NEED1 : 0);
 	if (st->flags & MIG_SK_SEND_KEY1) {
-		mig_opt_build_key1(opt, kf, st->own_pub);
+		mig_opt_build_key1(opt, st->peer_pub[0], st->own_pub);
 		if (bpf_store_hdr_opt(skops, opt, MIG_OPT_LEN_KEY2, 0))
 			return;
 		mig_count(MIG_STAT_KEY1_OUT);
@@ -444,11 +461,6 @@ static __always_inline void on_opt_write(struct bpf_sock_ops *skops)
 	maybe_finish(skops, st);
 }
 
-/* Plain from here on: no callbacks at all. */
-static __always_inline void go_plain(struct bpf_sock_ops *skops)
-{
-	bpf_sock_ops_cb_flags_set(skops, 0);
-}
 
 static __always_inline void on_active_estab(struct bpf_sock_ops *skops)
 {

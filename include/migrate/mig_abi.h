@@ -430,7 +430,8 @@ _Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 	X(RST_HELD,         "rst_held")          /* RST without the peer's tag: held back (dropped) */ \
 	X(RST_RELEASED,     "rst_released")      /* ... passed after MIG_RST_HOLD_MS */ \
 	X(KEY1_OUT,         "key1_sent")         /* initiator: first half sent again, asked for */ \
-	X(KEY1_IN,          "key1_received")     /* responder: keyed without request state */
+	X(KEY1_IN,          "key1_received")     /* responder: keyed without request state */ \
+	X(KEY1_EPOCH,       "key1_epoch_missed") /* responder key turned mid-handshake: left plain */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

@@ -244,15 +244,17 @@ static __always_inline void mig_opt_build_key2(__u8 out[MIG_OPT_LEN_KEY2],
 		out[6 + i] = pub[16 + i];
 }
 
-/* KEY1: the same layout as KEY2, with the first half of the key. */
+/* KEY1: the layout of KEY2 with the first half of the key; its second
+ * byte is not flags but a mark: the first byte of the responder's public
+ * key as the initiator received it (which epoch's responder key). */
 static __always_inline void mig_opt_build_key1(__u8 out[MIG_OPT_LEN_KEY2],
-					       __u8 flags, const __u8 *pub /* 32 */)
+					       __u8 mark, const __u8 *pub /* 32 */)
 {
 	int i;
 
 	mig_opt_hdr(out, MIG_OPT_LEN_KEY2);
 	out[4] = MIG_SUB_KEY1;
-	out[5] = flags;
+	out[5] = mark;
 	for (i = 0; i < 16; i++)
 		out[6 + i] = pub[i];
 }

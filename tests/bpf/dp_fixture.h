@@ -812,6 +812,21 @@ static inline void fx_mac_confirm(const __u8 s[16], __u32 reqno, const __u8 nonc
 	mig_sip_mac_confirm(s, reqno, nonce, buf, mac);
 }
 
+/* The tag of a RST (MIGRATE-WAIT): SipHash(s, 0x05 || seq || ack), s the
+ * sender's key; seq and ack in host order, as in the TCP header. */
+static inline void fx_mac_reset(const __u8 s[16], __u32 seq, __u32 ack, __u8 mac[8])
+{
+	__u8 buf[MIG_SIP_MSG_MAX];
+
+	mig_sip_mac_reset(s, seq, ack, buf, mac);
+}
+
+/* bpf_ktime_get_ns() / 10^6 as the data path keeps it (a __u32 of ms). */
+static inline __u32 fx_now_ms(void)
+{
+	return (__u32)(fx_now_ns() / 1000000ULL);
+}
+
 /* The nonce the fixed end (boot secret fx_boot) gives a Migrate SYN of
  * the test token from wire tuple w (its own view). */
 static inline void fx_nonce(const struct mig_tuple *w, __u32 reqno, __u8 nonce[8])

@@ -1754,6 +1754,549 @@ TEST(egress_hold)
 		      fx_stat(skel, MIG_STAT_XLATE_OUT) == 0, "held migrated flow");
 	}
 }
+/* ---- MIGRATE-WAIT: RST tags and the hold (rule 8) ---------------------- */
+
+/* The tag of a RST, its message built here byte by byte from the wire
+ * contract (0x05 || seq_be32 || ack_be32), independently of the message
+ * builder the data path uses. */
+static void rst_tag(const __u8 key[16], __u32 seq, __u32 ack, __u8 tag[8])
+{
+	const __u8 m[9] = {
+		0x05,
+		(__u8)(seq >> 24), (__u8)(seq >> 16), (__u8)(seq >> 8), (__u8)seq,
+		(__u8)(ack >> 24), (__u8)(ack >> 16), (__u8)(ack >> 8), (__u8)ack,
+	};
+
+	mig_siphash_out(mig_siphash(key, m, sizeof(m)), tag);
+}
+
+/* A RST (flags: RST, maybe ACK) from (sa, sp) to (da, dp), window 0,
+ * with timestamps if ts, carrying plen bytes of pl. */
+static size_t rst_seg(int family, const __u32 sa[4], __u16 sp, const __u32 da[4],
+		      __u16 dp, __u32 seq, __u32 ack, __u8 flags, bool ts,
+		      const __u8 *pl, __u16 plen, struct fx_pkt *p, __u8 *f)
+{
+	fx_pkt_in(p, family, sa, sp, da, dp);
+	p->seq = seq;
+	p->ack = ack;
+	p->flags = flags;
+	p->win = 0;
+	if (ts)
+		fx_opt_ts(p, 0x0badcafe, 0x00c0ffee);
+	p->payload = pl;
+	p->plen = plen;
+	return fx_build(p, f);
+}
+
+/* The four MIGRATE-WAIT counters are exactly these. */
+#define CHECK_RST_STATS(s, sg, au, he, re)                                          \
+	CHECK(fx_stat(skel, MIG_STAT_RST_SIGNED) == (sg) &&                          \
+	      fx_stat(skel, MIG_STAT_RST_AUTH) == (au) &&                            \
+	      fx_stat(skel, MIG_STAT_RST_HELD) == (he) &&                            \
+	      fx_stat(skel, MIG_STAT_RST_RELEASED) == (re),                          \
+	      "%s [%s]: rst_signed %llu rst_authenticated %llu rst_held %llu "       \
+	      "rst_released %llu, want %d %d %d %d", (s)->fam, (s)->h->name,          \
+	      (unsigned long long)fx_stat(skel, MIG_STAT_RST_SIGNED),                \
+	      (unsigned long long)fx_stat(skel, MIG_STAT_RST_AUTH),                  \
+	      (unsigned long long)fx_stat(skel, MIG_STAT_RST_HELD),                  \
+	      (unsigned long long)fx_stat(skel, MIG_STAT_RST_RELEASED),              \
+	      (int)(sg), (int)(au), (int)(he), (int)(re))
+
+/* The flow's rst_held_ms into *ms; 0 if the flow is there. */
+static int held_of(const struct mig_tuple *sock, __u32 *ms)
+{
+	struct mig_flow f;
+
+	if (map_get(skel->maps.mig_flows, sock, &f))
+		return -1;
+	*ms = f.rst_held_ms;
+	return 0;
+}
+
+/* Write rst_held_ms of the flow by hand. */
+static int set_held(const struct mig_tuple *sock, __u32 ms)
+{
+	struct mig_flow f;
+
+	if (map_get(skel->maps.mig_flows, sock, &f))
+		return -1;
+	f.rst_held_ms = ms;
+	return map_put(skel->maps.mig_flows, sock, &f);
+}
+
+/* The tag as the test computes it is the tag of mig_siphash.h's builder
+ * (which the data path uses), and it depends on key, seq and ack. */
+TEST(rst_tag_layout)
+{
+	__u8 a[8], b[8], x[8];
+
+	rst_tag(fx_s_r, 0x01020304, 0xa1b2c3d4, a);
+	fx_mac_reset(fx_s_r, 0x01020304, 0xa1b2c3d4, b);
+	CHECK(!memcmp(a, b, 8), "rst_tag and mig_sip_mac_reset differ");
+	rst_tag(fx_s_i, 0x01020304, 0xa1b2c3d4, x);
+	CHECK(memcmp(a, x, 8), "key not in the tag");
+	rst_tag(fx_s_r, 0x01020305, 0xa1b2c3d4, x);
+	CHECK(memcmp(a, x, 8), "seq not in the tag");
+	rst_tag(fx_s_r, 0x01020304, 0xa1b2c3d5, x);
+	CHECK(memcmp(a, x, 8), "ack not in the tag");
+	rst_tag(fx_s_r, 0xa1b2c3d4, 0x01020304, x);
+	CHECK(memcmp(a, x, 8), "seq and ack swapped, same tag");
+}
+
+/* Egress: every RST of a keyed flow (found by its socket tuple) leaves
+ * with SipHash(s_own, 5||seq||ack) as an 8-byte payload, IP length and
+ * checksums updated; nothing else is touched.  A migrated flow's signed
+ * RST is also rewritten to the wire tuple. */
+TEST(rst_signed)
+{
+	static const struct {
+		const char *name;
+		__u8 flags;
+		bool ts;
+		bool zero_ack;
+	} v[] = {
+		{ "RST|ACK out", F_RST | F_ACK, false, false },
+		{ "RST out (no ACK, ack 0)", F_RST, false, true },
+		{ "RST out (no ACK, ack field set)", F_RST, false, false },
+		{ "RST|ACK out, timestamps", F_RST | F_ACK, true, false },
+	};
+	static const __u8 junk[8] = { 0x6a, 0x75, 0x6e, 0x6b, 0x00, 0x01, 0x02, 0x03 };
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], tag[8];
+	const struct fx_conn *c;
+	struct mig_flow f, fc;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn, i;
+	__u32 seq, ack;
+	__u16 oport;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		if (s.h != &hooks[0])
+			continue;         /* egress is TC only */
+		c = s.c;
+		CHECK(!install_fixed(&s, 0, &f), "install");
+
+		/* the fixed end's (srv) RSTs: tag under s_own = s_r */
+		for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			seq = c->srv.snd_nxt;
+			ack = v[i].zero_ack ? 0 : c->srv.rcv_nxt;
+			n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+				    c->cli.t.lport, seq, ack, v[i].flags, v[i].ts, NULL, 0, &p, in);
+			rst_tag(fx_s_r, seq, ack, tag);
+			p.payload = tag;
+			p.plen = sizeof(tag);
+			wn = fx_build(&p, want);
+			CHECK(wn == n + 8, "expected frame length");
+			expect(unit_failed, &s, &out_hook, v[i].name, in, n, 0, out_hook.pass,
+			       want, wn, &r);
+		}
+		CHECK_RST_STATS(&s, 4, 0, 0, 0);
+		CHECK_FLOW_SAME(&c->srv.t, &f);
+
+		/* left unchanged: a RST of a tuple that is not keyed (another
+		 * remote port; the reverse direction, whose socket tuple is the
+		 * unkeyed cli), a RST that carries data already, data, FIN,
+		 * a bare ACK, and our own (MIG_MARK) segments */
+		seq = c->srv.snd_nxt;
+		ack = c->srv.rcv_nxt;
+		oport = htons(ntohs(c->cli.t.lport) ^ 0x5a5a);
+		n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr, oport,
+			    seq, ack, F_RST | F_ACK, false, NULL, 0, &p, in);
+		expect(unit_failed, &s, &out_hook, "RST out, tuple not keyed", in, n, 0,
+		       out_hook.pass, in, n, &r);
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, F_RST | F_ACK, false,
+			    NULL, 0, &p, in);
+		expect(unit_failed, &s, &out_hook, "RST out, the unkeyed reverse tuple", in, n, 0,
+		       out_hook.pass, in, n, &r);
+		n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			    c->cli.t.lport, seq, ack, F_RST | F_ACK, false, junk, 8, &p, in);
+		expect(unit_failed, &s, &out_hook, "RST out with 8 bytes of data", in, n, 0,
+		       out_hook.pass, in, n, &r);
+		n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			    c->cli.t.lport, seq, ack, F_RST, true, junk, 1, &p, in);
+		expect(unit_failed, &s, &out_hook, "RST out with 1 byte of data", in, n, 0,
+		       out_hook.pass, in, n, &r);
+		n = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			     c->cli.t.lport, seq, ack, &p, in);
+		expect(unit_failed, &s, &out_hook, "data out", in, n, 0, out_hook.pass, in, n, &r);
+		p.flags = F_FIN | F_ACK;
+		p.plen = 0;
+		n = fx_build(&p, in);
+		expect(unit_failed, &s, &out_hook, "FIN out", in, n, 0, out_hook.pass, in, n, &r);
+		p.flags = F_ACK;
+		n = fx_build(&p, in);
+		expect(unit_failed, &s, &out_hook, "ACK out", in, n, 0, out_hook.pass, in, n, &r);
+		n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			    c->cli.t.lport, seq, ack, F_RST | F_ACK, false, NULL, 0, &p, in);
+		expect(unit_failed, &s, &out_hook, "RST out, MIG_MARK", in, n, MIG_MARK,
+		       out_hook.pass, in, n, &r);
+		CHECK_RST_STATS(&s, 4, 0, 0, 0);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_OUT) == 0, "rewrote an unmigrated flow");
+		CHECK_FLOW_SAME(&c->srv.t, &f);
+
+		/* migrated: signed, then rewritten to the wire tuple */
+		fx_reset(skel);
+		if (commit_both(unit_failed, &s))
+			continue;
+		CHECK(!map_get(skel->maps.mig_flows, &c->srv.t, &f) &&
+		      !map_get(skel->maps.mig_flows, &c->cli.t, &fc), "flows gone");
+		/* fixed end: srv -> cli leaves as srv -> NEW, tag under s_r */
+		seq = c->srv.snd_nxt;
+		ack = c->srv.rcv_nxt;
+		n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			    c->cli.t.lport, seq, ack, F_RST | F_ACK, false, NULL, 0, &p, in);
+		rst_tag(fx_s_r, seq, ack, tag);
+		p.payload = tag;
+		p.plen = sizeof(tag);
+		memcpy(p.daddr, s.new_addr, 16);
+		p.dport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, &out_hook, "fixed end: RST out, migrated", in, n, 0,
+		       out_hook.pass, want, wn, &r);
+		/* mover: cli -> srv leaves as NEW -> srv, tag under s_i */
+		seq = c->cli.snd_nxt;
+		ack = c->cli.rcv_nxt;
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, true, NULL, 0, &p, in);
+		rst_tag(fx_s_i, seq, ack, tag);
+		p.payload = tag;
+		p.plen = sizeof(tag);
+		memcpy(p.saddr, s.new_addr, 16);
+		p.sport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, &out_hook, "mover: RST out, migrated, timestamps", in, n,
+		       0, out_hook.pass, want, wn, &r);
+		/* a migrated flow's RST with data: translated, not signed */
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, false, junk, 8, &p, in);
+		memcpy(p.saddr, s.new_addr, 16);
+		p.sport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, &out_hook, "mover: RST out with data, migrated", in, n,
+		       0, out_hook.pass, want, wn, &r);
+		CHECK_RST_STATS(&s, 2, 0, 0, 0);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_OUT) == 3, "%s: xlate_out %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_OUT));
+		CHECK_FLOW_SAME(&c->srv.t, &f);
+		CHECK_FLOW_SAME(&c->cli.t, &fc);
+	}
+}
+
+/* Ingress, unmigrated keyed flow: a RST with the peer's tag passes
+ * untouched; any other RST is held (dropped), the flow remembers when
+ * the first one came and nothing else of it changes.  RSTs of tuples that
+ * are not keyed pass untouched. */
+TEST(rst_authenticated)
+{
+	static const __u8 junk[8] = { 0x6a, 0x75, 0x6e, 0x6b, 0x00, 0x01, 0x02, 0x03 };
+	__u8 in[FX_PKT_MAX], tag[8], tag0[8], bad[16];
+	const struct fx_conn *c;
+	struct mig_flow f, fw, wf;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, i;
+	__u32 seq, ack, t0, t1, held = 0;
+	__u16 oport;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		c = s.c;
+		CHECK(!install_fixed(&s, 0, &f), "install");   /* s_peer = s_i */
+		seq = c->cli.snd_nxt;
+		ack = c->cli.rcv_nxt;
+		rst_tag(fx_s_i, seq, ack, tag);
+		rst_tag(fx_s_i, seq, 0, tag0);
+
+		/* authenticated: pass, bytes unchanged */
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, false, tag, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST|ACK in, right tag", in, n, 0, s.h->pass,
+		       in, n, &r);
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, 0, F_RST, false, tag0, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST in (no ACK), right tag", in, n, 0, s.h->pass,
+		       in, n, &r);
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, true, tag, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST|ACK in, timestamps, right tag", in, n, 0,
+		       s.h->pass, in, n, &r);
+		CHECK_RST_STATS(&s, 0, 3, 0, 0);
+		CHECK_FLOW_SAME(&c->srv.t, &f);
+
+		/* not keyed: another remote port; the reverse direction (to the
+		 * unkeyed cli socket) */
+		oport = htons(ntohs(c->cli.t.lport) ^ 0x5a5a);
+		n = rst_seg(s.family, c->cli.t.laddr, oport, c->srv.t.laddr, c->srv.t.lport,
+			    seq, ack, F_RST | F_ACK, false, NULL, 0, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, tuple not keyed", in, n, 0, s.h->pass,
+		       in, n, &r);
+		n = rst_seg(s.family, c->cli.t.laddr, oport, c->srv.t.laddr, c->srv.t.lport,
+			    seq, ack, F_RST | F_ACK, false, junk, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, tuple not keyed, wrong tag", in, n, 0,
+		       s.h->pass, in, n, &r);
+		n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			    c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, F_RST | F_ACK, false,
+			    NULL, 0, &p, in);
+		expect(unit_failed, &s, s.h, "RST in to the unkeyed cli socket", in, n, 0,
+		       s.h->pass, in, n, &r);
+		CHECK_RST_STATS(&s, 0, 3, 0, 0);
+		CHECK_FLOW_SAME(&c->srv.t, &f);
+
+		/* not authenticated: held */
+		for (i = 0; i < 9; i++) {
+			const char *name = "";
+			__u8 fl = F_RST | F_ACK;
+			__u16 len = 8;
+			bool ts = false;
+
+			memcpy(bad, tag, 8);
+			memcpy(bad + 8, tag, 8);
+			switch (i) {
+			case 0: name = "RST in, tag with a bit flipped"; bad[7] ^= 0x01; break;
+			case 1: name = "RST in, tag under the fixed end's own key";
+				rst_tag(fx_s_r, seq, ack, bad); break;
+			case 2: name = "RST in, tag of another seq";
+				rst_tag(fx_s_i, seq + 1, ack, bad); break;
+			case 3: name = "RST in, tag of another ack";
+				rst_tag(fx_s_i, seq, ack + 1, bad); break;
+			case 4: name = "RST in, 7 bytes (the tag's first 7)"; len = 7; break;
+			case 5: name = "RST in, 9 bytes (the tag and one more)"; len = 9;
+				bad[8] = 0; break;
+			case 6: name = "RST in, 16 bytes (the tag twice)"; len = 16; break;
+			case 7: name = "RST|ACK in, no payload"; len = 0; ts = true; break;
+			case 8: name = "RST in (no ACK), no payload"; len = 0; fl = F_RST; break;
+			}
+			n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+				    c->srv.t.lport, seq, fl == F_RST ? 0 : ack, fl, ts,
+				    len ? bad : NULL, len, &p, in);
+			t0 = fx_now_ms();
+			expect(unit_failed, &s, s.h, name, in, n, 0, s.h->drop, NULL, 0, &r);
+			t1 = fx_now_ms();
+			CHECK(!map_get(skel->maps.mig_flows, &c->srv.t, &fw), "flow gone");
+			if (i == 0) {
+				held = fw.rst_held_ms;
+				CHECK(held && held - t0 <= t1 - t0,
+				      "%s [%s]: rst_held_ms %u, want in [%u, %u]", s.fam,
+				      s.h->name, held, t0, t1);
+			}
+			/* only rst_held_ms moved, and only at the first one */
+			wf = f;
+			wf.rst_held_ms = held;
+			if (!unit_memeq(&fw, &wf, sizeof(fw), "flow"))
+				CHECK(0, "%s [%s]: %s: flow changed (rst_held_ms %u, first %u)",
+				      s.fam, s.h->name, name, fw.rst_held_ms, held);
+		}
+		CHECK_RST_STATS(&s, 0, 3, 9, 0);
+
+		/* held or not, the peer's tagged RST still passes at once; and
+		 * unkeyed RSTs are not held */
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, false, tag, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, right tag, while holding", in, n, 0,
+		       s.h->pass, in, n, &r);
+		n = rst_seg(s.family, c->cli.t.laddr, oport, c->srv.t.laddr, c->srv.t.lport,
+			    seq, ack, F_RST | F_ACK, false, NULL, 0, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, tuple not keyed, while holding", in, n, 0,
+		       s.h->pass, in, n, &r);
+		CHECK_RST_STATS(&s, 0, 4, 9, 0);
+		CHECK(!map_get(skel->maps.mig_flows, &c->srv.t, &fw) && fw.rst_held_ms == held,
+		      "%s [%s]: rst_held_ms moved", s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_flows) == 1 &&
+		      fx_map_count(skel->maps.mig_ingress) == 0 &&
+		      fx_map_count(skel->maps.mig_egress) == 0 &&
+		      fx_map_count(skel->maps.mig_cand) == 0, "%s [%s]: maps changed",
+		      s.fam, s.h->name);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 0, "rewrote something");
+	}
+}
+
+/* The hold's clock: MIG_RST_HOLD_MS after the first held RST, RSTs pass
+ * (released) until 2 * MIG_RST_HOLD_MS, then a new hold starts; a commit
+ * discards the hold; on a migrated flow's wire tuple the tagged RST
+ * passes, rewritten to the socket tuple. */
+TEST(rst_hold_window)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], tag[8], bad[8], nonce[8], amac[8];
+	const struct fx_conn *c;
+	struct mig_flow f, fm, fpre, fw, wf;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	__u32 seq, ack, held, got = 0, t0, t1;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		c = s.c;
+		CHECK(!install_fixed(&s, 0, &f) && !install_mover(&s, 1, &fm), "install");
+		seq = c->cli.snd_nxt;
+		ack = c->cli.rcv_nxt;
+		rst_tag(fx_s_i, seq, ack, tag);
+		memcpy(bad, tag, 8);
+		bad[0] ^= 0x80;
+
+		/* the hold began more than MIG_RST_HOLD_MS ago: released */
+		held = fx_now_ms() - MIG_RST_HOLD_MS - 1;
+		CHECK(!set_held(&c->srv.t, held), "set");
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, false, NULL, 0, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, no tag, after the hold", in, n, 0,
+		       s.h->pass, in, n, &r);
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, true, bad, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, wrong tag, after the hold", in, n, 0,
+		       s.h->pass, in, n, &r);
+		CHECK_RST_STATS(&s, 0, 0, 0, 2);
+		CHECK(!held_of(&c->srv.t, &got) && got == held,
+		      "%s [%s]: released RST moved rst_held_ms: %u, was %u", s.fam, s.h->name,
+		      got, held);
+		/* a tagged one is still authenticated, not released */
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, false, tag, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, right tag, after the hold", in, n, 0,
+		       s.h->pass, in, n, &r);
+		CHECK_RST_STATS(&s, 0, 1, 0, 2);
+
+		/* within the hold (5 s before its end): held, clock kept */
+		held = fx_now_ms() - MIG_RST_HOLD_MS + 5000;
+		CHECK(!set_held(&c->srv.t, held), "set");
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, false, NULL, 0, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, no tag, near the hold's end", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		CHECK_RST_STATS(&s, 0, 1, 1, 2);
+		CHECK(!held_of(&c->srv.t, &got) && got == held,
+		      "%s [%s]: held RST moved rst_held_ms: %u, was %u", s.fam, s.h->name,
+		      got, held);
+
+		/* more than 2 * MIG_RST_HOLD_MS ago: a new hold from now */
+		held = fx_now_ms() - 2 * MIG_RST_HOLD_MS - 1;
+		CHECK(!set_held(&c->srv.t, held), "set");
+		t0 = fx_now_ms();
+		expect(unit_failed, &s, s.h, "RST in, no tag, long after the hold", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		t1 = fx_now_ms();
+		CHECK_RST_STATS(&s, 0, 1, 2, 2);
+		CHECK(!held_of(&c->srv.t, &got) && got && got - t0 <= t1 - t0,
+		      "%s [%s]: rst_held_ms %u after an old hold, want in [%u, %u]", s.fam,
+		      s.h->name, got, t0, t1);
+		held = got;
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, false, bad, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST in, wrong tag, new hold", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		CHECK_RST_STATS(&s, 0, 1, 3, 2);
+		CHECK(!held_of(&c->srv.t, &got) && got == held, "rst_held_ms moved");
+
+		/* fixed end: the commit (Migrate SYN + CONFIRM) discards the hold */
+		if (answer_msyn(unit_failed, &s, s.new_addr, s.new_port, &s.a_wire, 1, nonce))
+			continue;
+		CHECK(!map_get(skel->maps.mig_flows, &c->srv.t, &fpre), "flow gone");
+		CHECK(fpre.rst_held_ms == held, "%s [%s]: Migrate SYN moved rst_held_ms",
+		      s.fam, s.h->name);
+		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nonce, &p, in);
+		expect(unit_failed, &s, s.h, "CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1, "not committed");
+		CHECK(!map_get(skel->maps.mig_flows, &c->srv.t, &fw), "flow gone");
+		committed_flow(&wf, &fpre, &fw, &s.a_wire, 1);
+		wf.rst_held_ms = 0;
+		CHECK(fw.rst_held_ms == 0, "%s [%s]: commit kept rst_held_ms %u", s.fam,
+		      s.h->name, fw.rst_held_ms);
+		CHECK_MEM(&fw, &wf, sizeof(fw));
+
+		/* on the wire tuple: an untagged RST is held before any
+		 * rewrite (the translation not marked seen) ... */
+		n = rst_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr, c->srv.t.lport,
+			    seq, ack, F_RST | F_ACK, false, bad, 8, &p, in);
+		t0 = fx_now_ms();
+		expect(unit_failed, &s, s.h, "RST in on the wire tuple, wrong tag", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		t1 = fx_now_ms();
+		CHECK_RST_STATS(&s, 0, 1, 4, 2);
+		CHECK(!held_of(&c->srv.t, &got) && got && got - t0 <= t1 - t0,
+		      "%s [%s]: rst_held_ms %u after a held RST on the wire tuple, want in "
+		      "[%u, %u]", s.fam, s.h->name, got, t0, t1);
+		CHECK(ingress_is(&s.a_wire, &c->srv.t, MIG_IN_XLATE),
+		      "%s [%s]: held RST changed the translation", s.fam, s.h->name);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 0, "held RST rewritten");
+		/* ... the tagged one passes, rewritten to the socket tuple */
+		n = rst_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr, c->srv.t.lport,
+			    seq, ack, F_RST | F_ACK, true, tag, 8, &p, in);
+		memcpy(p.saddr, c->cli.t.laddr, 16);
+		p.sport = ntohs(c->cli.t.lport);
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, s.h, "fixed end: RST in on the wire tuple, right tag", in,
+		       n, 0, s.h->pass, want, wn, &r);
+		CHECK_RST_STATS(&s, 0, 2, 4, 2);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 1, "%s [%s]: xlate_in %llu", s.fam,
+		      s.h->name, (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_IN));
+		/* the tagged RST on the retired socket tuple reaches nobody */
+		n = rst_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			    c->srv.t.lport, seq, ack, F_RST | F_ACK, false, tag, 8, &p, in);
+		expect(unit_failed, &s, s.h, "RST in on the retired tuple, right tag", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_RETIRED_DROP) == 1, "retired_dropped");
+		CHECK_RST_STATS(&s, 0, 2, 4, 2);
+
+		/* mover: a RST held on its socket tuple, then the commit (the
+		 * Migrate SYN/ACK) discards the hold */
+		seq = c->srv.snd_nxt;
+		ack = c->srv.rcv_nxt;
+		rst_tag(fx_s_r, seq, ack, tag);
+		n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			    c->cli.t.lport, seq, ack, F_RST | F_ACK, false, NULL, 0, &p, in);
+		t0 = fx_now_ms();
+		expect(unit_failed, &s, s.h, "mover: RST in, no tag", in, n, 0, s.h->drop,
+		       NULL, 0, &r);
+		t1 = fx_now_ms();
+		CHECK_RST_STATS(&s, 0, 2, 5, 2);
+		CHECK(!map_get(skel->maps.mig_flows, &c->cli.t, &fpre), "flow gone");
+		wf = fm;
+		wf.rst_held_ms = fpre.rst_held_ms;
+		CHECK(fpre.rst_held_ms && fpre.rst_held_ms - t0 <= t1 - t0,
+		      "%s [%s]: mover's rst_held_ms %u, want in [%u, %u]", s.fam, s.h->name,
+		      fpre.rst_held_ms, t0, t1);
+		CHECK_MEM(&fpre, &wf, sizeof(fpre));
+		fx_mac_ack(fx_s_r, 1, FX_CHALLENGE, nonce, amac);
+		n = msynack(&s, 1, nonce, amac, s.new_port, &p, in);
+		wn = want_confirm(&s, &p, 1, nonce, want);
+		expect(unit_failed, &s, s.h, "Migrate SYN/ACK", in, n, 0, s.h->tx, want, wn, &r);
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_MOVER) == 1, "mover not committed");
+		CHECK(!map_get(skel->maps.mig_flows, &c->cli.t, &fw), "flow gone");
+		mover_committed(&wf, &fpre, &fw, &s, 1, nonce);
+		wf.rst_held_ms = 0;
+		CHECK(fw.rst_held_ms == 0, "%s [%s]: mover's commit kept rst_held_ms %u",
+		      s.fam, s.h->name, fw.rst_held_ms);
+		CHECK_MEM(&fw, &wf, sizeof(fw));
+		/* the fixed end's tagged RST to the mover's wire tuple: passes as
+		 * srv -> cli */
+		n = rst_seg(s.family, c->srv.t.laddr, c->srv.t.lport, s.new_addr, s.new_port,
+			    seq, ack, F_RST | F_ACK, false, tag, 8, &p, in);
+		memcpy(p.daddr, c->cli.t.laddr, 16);
+		p.dport = ntohs(c->cli.t.lport);
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, s.h, "mover: RST in on the wire tuple, right tag", in, n,
+		       0, s.h->pass, want, wn, &r);
+		CHECK_RST_STATS(&s, 0, 3, 5, 2);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 2, "%s [%s]: xlate_in %llu", s.fam,
+		      s.h->name, (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_IN));
+		CHECK(!held_of(&c->cli.t, &got) && got == 0, "mover's rst_held_ms %u", got);
+	}
+}
+
 /* ---- everything else passes untouched ------------------------------------ */
 
 static size_t udp_frame(int family, const struct fx_conn *c, __u8 *f)

@@ -123,6 +123,24 @@ TEST(key2_flags)
 	}
 }
 
+/* KEY1 (asked for by KEY2's NEED1): the first half, and a mark byte */
+TEST(key1_mark)
+{
+	__u8 a[40] = { 0x01, 0x01, 0x08, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct mig_opt o;
+
+	mig_opt_build_key1(a + 12, 0xa7, pub);
+	CHECK(a[12] == 253 && a[13] == 22 && a[14] == 0x4D && a[15] == 0x47 &&
+	      a[16] == MIG_SUB_KEY1 && a[17] == 0xa7, "KEY1 header");
+	CHECK_MEM(a + 18, pub, 16);
+	CHECK(walk(a, 34, 34, &o) == MIG_OPT_FOUND, "KEY1 not found");
+	CHECK(o.type == MIG_OPT_T_KEY1, "type %u", o.type);
+	CHECK(o.flags == 0xa7, "mark %#x", o.flags);
+	CHECK_MEM(o.half, pub, 16);
+	a[13] = 21;   /* a KEY1 of the wrong length is malformed, not a KEY2 */
+	CHECK(walk(a, 34, 34, &o) == MIG_OPT_BAD_LEN, "bad length accepted");
+}
+
 TEST(sig_options)
 {
 	static const struct {
