@@ -59,6 +59,7 @@ struct bcase {
 	const struct mig_tuple *token_to;   /* point the test token at this flow first */
 	bool untouched;         /* the xlate counters must not move */
 	__u32 holds;            /* mig_host.holds during the case */
+	int cands;              /* -1: mig_cand emptied first; 1: one candidate live */
 	__u8 frame[FX_PKT_MAX];
 	size_t len;
 	double ns[16];          /* per round */
@@ -83,6 +84,27 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 
 	if (fx_host(skel, c->holds))
 		return -1;
+	/* the Migrate SYN rows leave candidates: the untouched rows say
+	 * whether one is live (mig_gate makes segments skip mig_cand while
+	 * there is none) */
+	if (c->cands) {
+		struct mig_gate g = { 0 };
+		struct mig_cand_ref ref = {};
+		struct mig_tuple w = {};
+		__u32 zero = 0;
+
+		fx_map_clear(skel->maps.mig_cand);
+		if (c->cands > 0) {
+			w.family = AF_INET;
+			w.lport = htons(1);
+			if (bpf_map_update_elem(bpf_map__fd(skel->maps.mig_cand), &w, &ref,
+						BPF_NOEXIST))
+				return -1;
+			g.cands = 1;
+		}
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.mig_gate), &zero, &g, BPF_ANY))
+			return -1;
+	}
 	/* both connections' flows share the fixture's token */
 	if (c->token_to) {
 		struct mig_token_key tk;
@@ -216,7 +238,7 @@ static size_t msyn_frame(const struct fx_conn *c, __u8 *f)
 int main(int argc, char **argv)
 {
 	enum { E_TC, E_XDP, E_TC_LOOP, E_XDP_LOOP, N_EMPTY };
-	static struct bcase cases[24];
+	static struct bcase cases[32];
 	int repeat = 1000000, loops = 100000, rounds = 5, opt, n = 0, i, k;
 	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc;
 	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1];
@@ -291,6 +313,12 @@ int main(int argc, char **argv)
 		b = ADD("ingress TC, untouched flow", in_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT__MAX);
 		b->untouched = true;
+		b->cands = -1;
+		b->len = data_frame(&plain, false, false, b->frame);
+		b = ADD("ingress TC, untouched flow, a candidate live", in_tc, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT__MAX);
+		b->untouched = true;
+		b->cands = 1;
 		b->len = data_frame(&plain, false, false, b->frame);
 		b = ADD("ingress TC, migrated flow v4", in_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_IN);
@@ -324,6 +352,7 @@ int main(int argc, char **argv)
 		b = ADD("ingress XDP, untouched flow", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT__MAX);
 		b->untouched = true;
+		b->cands = -1;
 		b->len = data_frame(&plain, false, false, b->frame);
 		b = ADD("ingress XDP, migrated flow v4", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT_XLATE_IN);

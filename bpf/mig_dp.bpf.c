@@ -398,7 +398,7 @@ static __always_inline void cand_clear(struct mig_flow *f, const struct mig_tupl
 	sc->w = f->cand[i].wire;
 	r = bpf_map_lookup_elem(&mig_cand, &sc->w);
 	if (r && mig_tuple_eq(&r->sock, sock))
-		bpf_map_delete_elem(&mig_cand, &sc->w);
+		mig_cand_del(&sc->w);
 	f->cand[i].wire.family = 0;
 }
 
@@ -418,7 +418,7 @@ static __always_inline __u32 cand_find(const struct mig_flow *f, const struct mi
  * takes nothing that belongs to another connection: not a translation or
  * retired tuple of another flow, not another flow's live candidate, not a
  * live kernel socket.  At most MIG_NCAND per flow: an empty or expired
- * slot, else the older one is replaced.  Returns the slot, or a negative
+ * slot, else none (a live one is never evicted).  Returns the slot, or a negative
  * value (counted).
  */
 static __always_inline int cand_claim(struct mig_ctx *c, struct mig_flow *f,
@@ -451,7 +451,7 @@ static __always_inline int cand_claim(struct mig_ctx *c, struct mig_flow *f,
 			mig_count(MIG_STAT_CAND_EXPIRED);
 		}
 		/* another flow's dead candidate, or a stale one of ours */
-		bpf_map_delete_elem(&mig_cand, w);
+		mig_cand_del(w);
 	}
 	if (!mig_tuple_eq(w, sock) && live_socket(c, w))
 		goto taken;
@@ -475,6 +475,7 @@ static __always_inline int cand_claim(struct mig_ctx *c, struct mig_flow *f,
 		mig_count(MIG_STAT_CAND_FULL);
 		return -1;
 	}
+	mig_gate_add(1);
 	f->next_cand = i + 1;
 	return i;
 taken:
@@ -760,11 +761,22 @@ static __noinline enum verdict on_cand(struct mig_ctx *c, struct mig_pkt *p,
 	f = bpf_map_lookup_elem(&mig_flows, &sc->s);
 	i = f ? cand_find(f, key) : MIG_NCAND;
 	if (i >= MIG_NCAND || !cand_live(&f->cand[i & 1], bpf_ktime_get_ns())) {
-		bpf_map_delete_elem(&mig_cand, key);
+		mig_cand_del(key);
 		mig_count(MIG_STAT_CAND_EXPIRED);
 		return V_PASS;
 	}
+	/* A RST from there: nobody at that address is migrating (a third
+	 * host that a keyed peer pointed us at answers our SYN/ACK so).  The
+	 * candidate goes, and no SYN/ACK is sent there again. */
+	if (p->flags & TCP_RST) {
+		cand_clear(f, &sc->s, i);
+		mig_count(MIG_STAT_CAND_RESET);
+		return V_DROP;
+	}
 	mig_count(MIG_STAT_CAND_DROP);
+	/* only the mover's own segments (ACK set) ask for the SYN/ACK again */
+	if (!(p->flags & TCP_ACK) || (p->flags & TCP_SYN))
+		return V_DROP;
 	now_ms = bpf_ktime_get_ns() / 1000000;
 	if (now_ms - r->resend_ms > 200) {
 		r->resend_ms = now_ms;
@@ -844,7 +856,7 @@ static __noinline enum verdict rst_check(struct mig_ctx *c, struct mig_pkt *p,
 	if (!sc)
 		return V_PASS;
 	f = bpf_map_lookup_elem(&mig_flows, sock);
-	if (!f)
+	if (!f || f->state == BPF_TCP_CLOSE)
 		return V_PASS;
 	if (p->payload == MIG_RST_TAG_LEN &&
 	    !ctx_load(c, p->l4 + p->hdr_len, sc->mac, MIG_RST_TAG_LEN)) {
@@ -870,8 +882,28 @@ static __noinline enum verdict rst_check(struct mig_ctx *c, struct mig_pkt *p,
 	return V_PASS;
 }
 
+static __noinline enum verdict stray_sig(struct mig_ctx *c, struct mig_pkt *p,
+					 __u32 ifindex)
+{
+	struct scratch *sc = scratch();
+
+	if (!sc)
+		return V_PASS;
+	__builtin_memset(&sc->o, 0, sizeof(sc->o));
+	if (sig_opt(c, p, &sc->o) != MIG_OPT_FOUND || sc->o.type != MIG_OPT_T_CONFIRM)
+		return V_PASS;
+	if (transit(c, p, sc, ifindex)) {
+		mig_count(MIG_STAT_TRANSIT);
+		return V_PASS;
+	}
+	mig_count(MIG_STAT_CONFIRM_BAD);
+	return V_DROP;
+}
+
 static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 {
+	struct mig_gate *g;
+	__u32 zero = 0;
 	struct mig_cand_ref *r;
 	struct scratch *sc;
 	struct mig_tuple key;
@@ -932,11 +964,18 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 		mig_count(MIG_STAT_XLATE_IN);
 		return V_PASS;
 	}
-	r = bpf_map_lookup_elem(&mig_cand, &key);
-	if (r)
-		return on_cand(c, &p, &key, r);
+	g = bpf_map_lookup_elem(&mig_gate, &zero);
+	if (g && g->cands) {
+		r = bpf_map_lookup_elem(&mig_cand, &key);
+		if (r)
+			return on_cand(c, &p, &key, r);
+	}
 	if (fl & TCP_RST)
 		return rst_check(c, &p, &key);
+	/* A CONFIRM nothing here asked for (PROTOCOL.md 6: dropped
+	 * silently), unless it is passing through */
+	if (!(fl & TCP_SYN) && maybe_sig(&p))
+		return stray_sig(c, &p, ifindex);
 	return V_PASS;
 }
 

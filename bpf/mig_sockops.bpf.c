@@ -273,8 +273,10 @@ static __always_inline void on_key1(struct bpf_sock_ops *skops,
 	 * stays plain, counted (docs/protocol.md, rule 7). */
 	if (o->flags != st->own_pub[0]) {
 		mig_count(MIG_STAT_KEY1_EPOCH);
-		st->flags = 0;
-		go_plain(skops);
+		/* never reported to the agent; one KEY2 with HAVE lets the
+		 * initiator end its side of the exchange */
+		st->flags = (st->flags & ~MIG_SK_NEED_HALF1) |
+			    MIG_SK_HAVE_PEER | MIG_SK_REPORTED | MIG_SK_REPLY;
 		return;
 	}
 	__builtin_memcpy(st->peer_pub, o->half, MIG_HALF_LEN);
@@ -316,6 +318,16 @@ static __always_inline void on_connect(struct bpf_sock_ops *skops)
 	bpf_sock_ops_cb_flags_set(skops, CB_NEGOTIATE);
 }
 
+static __always_inline bool half_eq(const __u8 *a, const __u8 *b)
+{
+	__u8 d = 0;
+	int i;
+
+	for (i = 0; i < MIG_HALF_LEN; i++)
+		d |= a[i] ^ b[i];
+	return !d;
+}
+
 /* The responder key of this epoch, or NULL (counted as an empty pool). */
 static __always_inline struct mig_rkey *rkey(void)
 {
@@ -354,21 +366,24 @@ static __always_inline struct mig_req *synack_req(struct bpf_sock_ops *skops,
 	struct mig_req *req, nreq;
 	int r;
 
-	if (skops_tuple(skops, &t) || loopback(&t))
-		return NULL;
-	req = bpf_map_lookup_elem(&mig_reqs, &t);
-	if (req || !create)
-		return req;
 	/* A syncookie SYN/ACK keeps no request state (the kernel sends them
 	 * under a SYN flood): it carries the responder key too, and the
 	 * handshake is finished with KEY1 (on_passive_estab). */
-	if (skops->args[0] == BPF_WRITE_HDR_TCP_SYNACK_COOKIE)
+	if (skops->args[0] == BPF_WRITE_HDR_TCP_SYNACK_COOKIE ||
+	    skops_tuple(skops, &t) || loopback(&t))
 		return NULL;
+	req = bpf_map_lookup_elem(&mig_reqs, &t);
+	if (!create)
+		return req;
 	r = syn_mpsyn(skops, &o);
 	if (r != MIG_OPT_FOUND || o.type != MIG_OPT_T_MPSYN) {
 		count_opt_error(r);
 		return NULL;
 	}
+	/* a retransmitted SYN/ACK answers the same key half; an entry with
+	 * another is a dead handshake's on the same tuple: replaced */
+	if (req && half_eq(req->peer_half, o.half))
+		return req;
 	rk = rkey();
 	if (!rk)
 		return NULL;
@@ -418,6 +433,12 @@ static __always_inline void on_opt_write(struct bpf_sock_ops *skops)
 		if (fl & TCPHDR_ACK) {
 			req = synack_req(skops, 0);
 			if (req) {
+				__u8 *h = (__u8 *)(long)skops->skb_data;
+
+				/* our SYN/ACK's ack is the SYN's ISN + 1 */
+				if (h + 12 <= (__u8 *)(long)skops->skb_data_end)
+					req->isn_i = ((__u32)h[8] << 24 | (__u32)h[9] << 16 |
+						      (__u32)h[10] << 8 | h[11]) - 1;
 				mig_opt_build_mpsyn(opt, req->own_pub);
 			} else {
 				rk = synack_cookie(skops);
@@ -538,11 +559,16 @@ static __always_inline void on_passive_estab(struct bpf_sock_ops *skops)
 		return;
 	}
 	req = bpf_map_lookup_elem(&mig_reqs, &t);
+	r = skb_opts(skops, &w, &seq, &ack);
+	if (req && req->isn_i != seq - 1) {
+		/* another, dead handshake's state on this tuple */
+		bpf_map_delete_elem(&mig_reqs, &t);
+		req = NULL;
+	}
 	if (!req) {
 		/* No request state: a syncookie SYN/ACK (or state lost) that
 		 * carried the responder key, if the ACK carries KEY2; else we
 		 * did not answer with MP_SYN (no offer, or no responder key). */
-		r = skb_opts(skops, &w, &seq, &ack);
 		if (r == MIG_OPT_FOUND && w.o.type == MIG_OPT_T_KEY2) {
 			passive_nostate(skops, &w.o, seq, ack);
 			return;
@@ -571,7 +597,6 @@ static __always_inline void on_passive_estab(struct bpf_sock_ops *skops)
 
 	/* skb_data is the ACK that ended the handshake: its seq is ISN_i + 1,
 	 * its ack ISN_r + 1, and it may already carry the initiator's KEY2. */
-	r = skb_opts(skops, &w, &seq, &ack);
 	st->isn_i = seq - 1;
 	st->isn_r = ack - 1;
 	if (r == MIG_OPT_FOUND && w.o.type == MIG_OPT_T_KEY2)
@@ -615,7 +640,7 @@ static __always_inline void drop_cands(struct mig_flow *f, const struct mig_tupl
 		w = f->cand[i].wire;
 		r = bpf_map_lookup_elem(&mig_cand, &w);
 		if (r && mig_tuple_eq(&r->sock, t))
-			bpf_map_delete_elem(&mig_cand, &w);
+			mig_cand_del(&w);
 	}
 }
 
@@ -653,7 +678,12 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 			bpf_ringbuf_submit(ev, 0);
 		}
 		drop_cands(f, &t);
-		bpf_map_delete_elem(&mig_flows, &t);
+		/* Not deleted here: the kernel sends an abortive close's RST
+		 * just after this state change, and the egress program signs
+		 * it with the flow's key (rule 8).  The agent deletes the
+		 * entry on the "closed" event, and sweeps CLOSE entries whose
+		 * event it missed. */
+		f->state = BPF_TCP_CLOSE;
 		mig_count(MIG_STAT_CLOSED);
 	}
 	/* keyed, but the agent has not stored the flow yet: tell it anyway */

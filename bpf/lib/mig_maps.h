@@ -134,6 +134,14 @@ struct {
 	__type(value, struct mig_rkey);
 } mig_rkey SEC(".maps");
 
+/* The candidate gate (data path only; struct mig_gate). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mig_gate);
+} mig_gate SEC(".maps");
+
 /* Boot secret and the hold gate (agent only). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -178,6 +186,26 @@ static __always_inline struct mig_event *mig_event_reserve(__u32 type)
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->type = type;
 	return ev;
+}
+
+/* mig_cand entries come and go only through these two, which keep
+ * mig_gate's count exact. */
+static __always_inline void mig_gate_add(__s64 d)
+{
+	__u32 zero = 0;
+	struct mig_gate *g = bpf_map_lookup_elem(&mig_gate, &zero);
+
+	if (g)
+		__sync_fetch_and_add(&g->cands, d);
+}
+
+static __always_inline long mig_cand_del(const struct mig_tuple *w)
+{
+	long r = bpf_map_delete_elem(&mig_cand, w);
+
+	if (!r)
+		mig_gate_add(-1);
+	return r;
 }
 
 /* (clang 14 leaves a non-constant __builtin_memcmp as a libc call) */

@@ -39,6 +39,7 @@
 #define MIG_MAP_HOLD     "mig_hold"
 #define MIG_MAP_HOST     "mig_host"
 #define MIG_MAP_RKEY     "mig_rkey"
+#define MIG_MAP_GATE     "mig_gate"
 #define MIG_LINK_SOCKOPS "link_sockops"
 #define MIG_LINK_ITER    "link_iter"
 
@@ -226,6 +227,14 @@ struct mig_hold {
 };
 _Static_assert(sizeof(struct mig_hold) == 8, "mig_hold size");
 
+/* mig_gate: one entry, written by the data path only (atomic adds): how
+ * many entries mig_cand holds, so that segments skip that lookup while
+ * there are none (the common case). */
+struct mig_gate {
+	__s64 cands;
+};
+_Static_assert(sizeof(struct mig_gate) == 8, "mig_gate size");
+
 /* mig_host: one entry, written by the agent. */
 struct mig_host {
 	__u8  boot[MIG_SIP_KEY_LEN];  /* nonce key b, from getrandom, kept with the pins */
@@ -296,8 +305,12 @@ struct mig_req {
 	__u64 key_id;
 	__u8  own_pub[MIG_PUB_LEN];
 	__u8  peer_half[MIG_HALF_LEN];
+	__u32 isn_i;             /* the SYN's ISN (from our SYN/ACK's ack - 1): the
+				  * handshake's ACK must match, else the entry is
+				  * another, dead handshake's */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct mig_req) == 56, "mig_req size");
+_Static_assert(sizeof(struct mig_req) == 64, "mig_req size");
 
 /* mig_sk (socket storage, BPF only): negotiation progress of one socket. */
 enum mig_sk_flags {
@@ -431,7 +444,8 @@ _Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 	X(RST_RELEASED,     "rst_released")      /* ... passed after MIG_RST_HOLD_MS */ \
 	X(KEY1_OUT,         "key1_sent")         /* initiator: first half sent again, asked for */ \
 	X(KEY1_IN,          "key1_received")     /* responder: keyed without request state */ \
-	X(KEY1_EPOCH,       "key1_epoch_missed") /* responder key turned mid-handshake: left plain */
+	X(KEY1_EPOCH,       "key1_epoch_missed") /* responder key turned mid-handshake: left plain */ \
+	X(CAND_RESET,       "candidate_reset")   /* a RST from a candidate's tuple: candidate dropped */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

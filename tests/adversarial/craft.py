@@ -30,10 +30,25 @@ nftables and still let ours out.
       Migrate SYN/ACK: --sub 3 --flags SA).  Prints {"sent", "tcp_hex"}.
   craft.py spray --src A --dst A --sport P --dport P --flags F
                  --seq N [--count N] [--step N] [--payload N] [--ack N]
+                 [--spoof]
       COUNT segments with seq SEQ, SEQ+STEP, ... (flags: letters of
-      FSRPAU), PAYLOAD bytes of b"INJECTED" each.  Prints {"sent"}.
+      FSRPAU), PAYLOAD bytes of b"INJECTED" each.  --spoof: SRC is not
+      ours; write the IP header ourselves (IP_HDRINCL).  Prints {"sent"}.
   craft.py pcap F [--src A] [--dst A]
-      The TCP segments of a capture as JSON, one object each.
+      The TCP segments of a capture as JSON, one object each (data_hex:
+      the first 64 bytes of payload the capture holds).
+  craft.py rsttag --pcap F --key HEX [--src A]
+      The RSTs of a capture, each with "tag_ok": its payload is the 8-byte
+      tag SipHash(KEY, 5 || seq || ack) (rule 8).
+  craft.py rst-server --port P [--max-seconds S]
+  craft.py rst-client --dst A --port P --go FILE [--max-seconds S]
+      The two ends of an ordinary connection (run them in the hosts'
+      cgroups, so that it is keyed).  The client sends 100 bytes every
+      50 ms until FILE exists, then closes with SO_LINGER {1, 0}: its
+      kernel sends a RST.  The server reads until the connection ends.
+      Each prints one JSON line per event, with CLOCK_REALTIME times:
+      client {"connected"}, {"closed": t}; server {"accepted"}, then
+      {"reset": t} (ECONNRESET; exit 0), {"eof": t} (1) or {"timeout"} (2).
 
 IPv4 only; run it inside a lab host (nsenter --net=...).
 """
@@ -98,6 +113,10 @@ def mac_migrate(s, token, reqno):
     return siphash24(s, b"\x02" + token + struct.pack("!I", reqno))
 
 
+def mac_reset(s, seq, ack):
+    return siphash24(s, b"\x05" + struct.pack("!II", seq & 0xFFFFFFFF, ack & 0xFFFFFFFF))
+
+
 def cmd_selftest(_a):
     k = bytes(range(16))
     assert siphash24(k, bytes(range(15))).hex() == "e545be4961ca29a1"
@@ -110,6 +129,7 @@ def cmd_selftest(_a):
         == "021c720f6adb0183"
     assert siphash24(s_i, b"\x04" + struct.pack("!I", 1) + nonce).hex() \
         == "7373d7483598d94a"
+    assert mac_reset(s_r, 0x01020305, 0xA0B0C0D1).hex() == "193dade47f35fb8b"
     print("siphash ok")
     return 0
 
@@ -145,12 +165,23 @@ def sig_header(sport, dport, seq, ack, flags, opt, tail=b"\x01\x01\x01", win=655
                        ack & 0xFFFFFFFF, 12 << 4, flags, win, 0, 0) + opt + tail
 
 
-def raw_socket(src):
+def raw_socket(src, hdrincl=False):
+    """hdrincl: we write the IP header (any source address)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
     s.setsockopt(socket.SOL_SOCKET, SO_MARK, MARK)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-    s.bind((src, 0))
+    if hdrincl:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+    else:
+        s.bind((src, 0))
     return s
+
+
+def ip_header(src, dst, tcp_len):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + tcp_len, random.getrandbits(16),
+                    0x4000, 64, socket.IPPROTO_TCP, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:]
 
 
 def parse_tcp(ip):
@@ -169,7 +200,7 @@ def parse_tcp(ip):
         "src": socket.inet_ntoa(ip[12:16]), "dst": socket.inet_ntoa(ip[16:20]),
         "sport": sport, "dport": dport, "seq": seq, "ack": ack,
         "flags": flags, "win": win, "hlen": hl, "plen": max(0, tot - ihl - hl),
-        "ttl": ip[8], "tcp_hex": t[:hl].hex(),
+        "ttl": ip[8], "tcp_hex": t[:hl].hex(), "data_hex": t[hl:hl + 64].hex(),
     }
     o = t[20:hl]
     if hl == 48 and len(o) == 28 and o[0] == KIND and o[1] == OPTLEN and \
@@ -331,7 +362,7 @@ def cmd_sig(a):
 
 
 def cmd_spray(a):
-    s = raw_socket(a.src)
+    s = raw_socket(a.src, a.spoof)
     flags = sum(FLAGS[c] for c in a.flags)
     payload = (b"INJECTED" * (a.payload // 8 + 1))[:a.payload]
     deadline = time.time() + a.max_seconds
@@ -341,7 +372,10 @@ def cmd_spray(a):
             break
         hdr = struct.pack("!HHIIBBHHH", a.sport, a.dport, (a.seq + i * a.step) & 0xFFFFFFFF,
                           a.ack & 0xFFFFFFFF, 5 << 4, flags, 65535, 0, 0)
-        s.sendto(with_csum(a.src, a.dst, hdr + payload), (a.dst, 0))
+        seg = with_csum(a.src, a.dst, hdr + payload)
+        if a.spoof:
+            seg = ip_header(a.src, a.dst, len(seg)) + seg
+        s.sendto(seg, (a.dst, 0))
         sent += 1
         if sent % 200 == 0:
             time.sleep(0.002)     # let the receivers' softirqs keep up
@@ -354,6 +388,77 @@ def cmd_pcap(a):
            if (not a.src or d["src"] == a.src) and (not a.dst or d["dst"] == a.dst)]
     json.dump(out, sys.stdout)
     print()
+    return 0
+
+
+def cmd_rsttag(a):
+    key = bytes.fromhex(a.key)
+    out = []
+    for d in read_pcap(a.pcap):
+        if not d["flags"] & FLAGS["R"] or (a.src and d["src"] != a.src):
+            continue
+        d["tag_ok"] = d["plen"] == 8 and \
+            d["data_hex"] == mac_reset(key, d["seq"], d["ack"]).hex()
+        out.append(d)
+    json.dump(out, sys.stdout)
+    print()
+    return 0
+
+
+def say(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def cmd_rst_server(a):
+    deadline = time.time() + a.max_seconds
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", a.port))
+    ls.listen(1)
+    ls.settimeout(a.max_seconds)
+    try:
+        c, peer = ls.accept()
+    except socket.timeout:
+        say(timeout=time.time(), received=0)
+        return 2
+    say(accepted="%s:%d" % peer, t=time.time())
+    n = 0
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            say(timeout=time.time(), received=n)
+            return 2
+        c.settimeout(left)
+        try:
+            b = c.recv(65536)
+        except ConnectionResetError:
+            say(reset=time.time(), received=n)
+            return 0
+        except socket.timeout:
+            say(timeout=time.time(), received=n)
+            return 2
+        if not b:
+            say(eof=time.time(), received=n)
+            return 1
+        n += len(b)
+
+
+def cmd_rst_client(a):
+    deadline = time.time() + a.max_seconds
+    s = socket.create_connection((a.dst, a.port), timeout=10)
+    say(connected="%s:%d" % s.getsockname(), t=time.time())
+    sent = 0
+    while not os.path.exists(a.go):
+        if time.time() >= deadline:
+            say(timeout=time.time(), sent=sent)
+            return 2
+        s.sendall(b"." * 100)
+        sent += 100
+        time.sleep(0.05)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    t = time.time()
+    s.close()
+    say(closed=t, sent=sent)
     return 0
 
 
@@ -410,14 +515,30 @@ def main():
     y.add_argument("--payload", type=num, default=0)
     y.add_argument("--ack", type=num, default=0)
     y.add_argument("--max-seconds", type=float, default=20.0)
+    y.add_argument("--spoof", action="store_true")
 
     c = sub.add_parser("pcap")
     c.add_argument("file")
     c.add_argument("--src")
     c.add_argument("--dst")
 
+    t = sub.add_parser("rsttag")
+    t.add_argument("--pcap", required=True)
+    t.add_argument("--key", required=True)
+    t.add_argument("--src")
+
+    v = sub.add_parser("rst-server")
+    v.add_argument("--port", type=num, required=True)
+    v.add_argument("--max-seconds", type=float, default=90.0)
+
+    w = sub.add_parser("rst-client")
+    w.add_argument("--dst", required=True)
+    w.add_argument("--port", type=num, required=True)
+    w.add_argument("--go", required=True)
+    w.add_argument("--max-seconds", type=float, default=60.0)
+
     a = p.parse_args()
-    return globals()["cmd_" + a.cmd](a)
+    return globals()["cmd_" + a.cmd.replace("-", "_")](a)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,14 @@
 #     or an on-path dropper does; the precondition of 2a, on a download);
 #  3  signalling through a router that runs the shim: forwarded untouched;
 #  4  the mobile's old net-A address taken over after the move: RSTs, data,
-#     SYNs and FINs on the old tuple reach nobody.
+#     SYNs and FINs on the old tuple reach nobody;
+#  5  ... taken over before the move commits (break-before-make): the new
+#     owner's kernel RSTs the server's retransmissions, an attacker forges
+#     in-window RSTs from the old address; all held (rule 8, MIGRATE-WAIT),
+#     the commit discards the hold;
+#  6  a genuine reset (SO_LINGER {1, 0}) still ends a keyed connection at
+#     once, its RST tagged by the mobile and authenticated by the server;
+#     6a without a migration, 6b after one (the RST travels translated).
 # craft.py (next to this file) builds and sends the segments from a raw
 # socket inside the attacker's namespace and reads the captures.
 #
@@ -26,6 +33,9 @@
 #                            x0 203.0.113.174/28  --- attacker eth0 203.0.113.161/28
 #   thief (case 4)           a0 192.0.2.254/24    - - thief eth0 192.0.2.1/24
 #                            (replaces the mobile's net-A link after the move)
+#   squatter (case 5)        a0 192.0.2.254/24    - - squatter eth0 192.0.2.1/24
+#                            (replaces it while the mobile is between nets)
+# Cases 5 and 6 give net A back to the mobile first (a new eth0 - a0 link).
 #
 # The attacker's /28 lies in the server side's second net (t0,
 # 203.0.113.128/25), which this test never uses; the longer prefix wins.
@@ -102,18 +112,22 @@ print(v)' "$1" "$2"
 
 # start_transfer NAME DIR(down|up) RATE: $LAB_DIR/big between mobile and
 # server through a rate limit at the receiver, into $LAB_DIR/NAME.got; returns
-# once the flow is keyed on both ends and data is arriving.
+# once the flow is keyed on both ends and data is arriving.  The sender
+# holds the connection open after the file until finish_transfer releases
+# it (the FIFO NAME.hold), so that however fast or slow the machine, the
+# attack runs during the connection.
 start_transfer() {
 	local name=$1 dir=$2 rate=$3
 	port=$((port + 1))
+	mkfifo "$LAB_DIR/$name.hold"
 	if [ "$dir" = down ]; then
-		lab_bg server "srv-$name" socat -u "OPEN:$LAB_DIR/big" "TCP4-LISTEN:$port,reuseaddr"
+		lab_bg server "srv-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP4-LISTEN:$port,reuseaddr"
 		lab_wait_listen server "$port"
 		lab_bg mobile "cli-$name" sh -c "socat -u TCP4:$SRV:$port STDOUT | pv -qL $rate > $LAB_DIR/$name.got"
 	else
 		lab_bg server "srv-$name" sh -c "socat -u TCP4-LISTEN:$port,reuseaddr STDOUT | pv -qL $rate > $LAB_DIR/$name.got"
 		lab_wait_listen server "$port"
-		lab_bg mobile "cli-$name" socat -u "OPEN:$LAB_DIR/big" "TCP4:$SRV:$port"
+		lab_bg mobile "cli-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP4:$SRV:$port"
 	fi
 	lab_wait_until 5 eq 1 nflows mobile
 	lab_wait_until 5 eq 1 nflows server
@@ -139,8 +153,12 @@ _settled() {
 # transfer is stopped so that the next case starts clean
 finish_transfer() {
 	local name=$1
-	t_check "$name: the transfer was still under way when the attack ended" \
-		test "$(fsize "$LAB_DIR/$name.got")" -lt $((SIZE_MB << 20))
+	t_check "$name: the connection was still open when the attack ended" \
+		eval '! _lab_dead "$(lab_bg_pid "cli-$name")" && ! _lab_dead "$(lab_bg_pid "srv-$name")"'
+	# release the sender (bounded: it opens the FIFO once the file is out)
+	if ! _lab_dead "$(lab_bg_pid "srv-$name")" && ! _lab_dead "$(lab_bg_pid "cli-$name")"; then
+		timeout 60 sh -c ": > '$LAB_DIR/$name.hold'" || true
+	fi
 	_set_size=-1 _set_since=$SECONDS
 	lab_wait_until 120 _settled "$name" || true
 	t_check "$name: sender and receiver finish" \
@@ -600,6 +618,175 @@ t_check "the capture (c4-thief) is complete" cap_whole c4-thief
 t_check "nothing of the connection went to the thief (no segment from the server)" \
 	eq 0 segs c4-thief "d['src'] == '$SRV'"
 finish_transfer c4
+fi
+
+# ---------------------------------------------------------------------------
+# Cases 5 and 6 start with the mobile on net A, on a link of its own again
+# (case 4 or 5 gave the router's a0 to another host).
+FLOW_RST_HELD=108 # struct mig_flow: rst_held_ms
+
+# attached HOST IF: the host's agent has its filters on IF
+attached() {
+	lab_nsexec "$1" tc filter show dev "$2" ingress | grep -q bpf &&
+		lab_nsexec "$1" tc filter show dev "$2" egress | grep -q bpf
+}
+# has_addr HOST IF ADDR: IF of HOST has the IPv4 address ADDR
+has_addr() { lab_nsexec "$1" ip -4 -o addr show dev "$2" 2>/dev/null | grep -qF " $3/"; }
+# mobile_home_a: the router's a0 leads to the mobile's eth0 (a new link if
+# another host had it; the agent attaches to it), the mobile is on net A only
+mobile_home_a() {
+	if ! lab_nsexec mobile ip link show eth0 >/dev/null 2>&1; then
+		lab_nsexec router ip link del a0 2>/dev/null || true
+		lab_link mobile eth0 router a0
+		lab_addr router a0 "${TOPO_GW4[a]}/24"
+		lab_addr router a0 "${TOPO_GW6[a]}/64"
+		lab_wait_until 5 attached mobile eth0
+	fi
+	if has_addr mobile eth1 "$MOB_B"; then
+		topo_leave mobile b
+	fi
+	if ! has_addr mobile eth0 "$MOB_A"; then
+		topo_at mobile a
+	fi
+}
+# srv_est: the server's socket on the current port is ESTABLISHED
+srv_est() { [[ -n $(lab_nsexec server ss -Htn state established "sport = :$port") ]]; }
+
+# ---------------------------------------------------------------------------
+if want 5; then
+t_begin "5. the mobile's old address taken over before the move commits: the new owner's RSTs and forged in-window RSTs are held, the commit discards the hold, the transfer survives"
+mobile_home_a
+start_transfer c5 down 4m
+mport=$(sflow mobile local.port)
+stats_snap server "$LAB_DIR/c5-stats"
+lab_capture_start server eth0 c5-srv -s 200 -B 16384 \
+	"tcp and src host $MOB_A and dst port $port and tcp[tcpflags] & tcp-rst != 0"
+# break: the mobile's net-A address goes away, then its link; the server
+# keeps retransmitting to the old address
+t_break=$EPOCHREALTIME
+topo_leave mobile a
+lab_nsexec router ip link del a0
+# the address's new owner on the router's net-A link; its kernel is not
+# kept quiet: it answers the server's segments (no socket there) with RSTs
+lab_host squatter
+lab_link squatter eth0 router a0
+lab_addr router a0 "${TOPO_GW4[a]}/24"
+lab_addr squatter eth0 "$MOB_A/24"
+lab_route squatter -4 replace default via "${TOPO_GW4[a]}"
+t_check "the squatter's RSTs for the server's retransmissions are held: rst_held > 0" \
+	lab_wait_until 15 ge 1 cdelta server "$LAB_DIR/c5-stats" rst_held
+echo "   first RST held $(python3 -c "print(round($EPOCHREALTIME - $t_break, 1))") s after the break"
+t_check "the server's socket survives them" srv_est
+t_check "the hold is recorded in the flow (rst_held_ms != 0)" \
+	ge 1 flow_bytes server "$FLOW_RST_HELD" 4 int
+# forged RSTs from the attacker with the old tuple and the exact RCV.NXT
+# (oracle: ISN from the map, byte count from ss; 0 on this download)
+isn_i=$(flow_bytes server "$FLOW_ISN_I" 4 int)
+rcvd=$(lab_nsexec server ss -Htin "sport = :$port" | grep -oE 'bytes_received:[0-9]+' | cut -d: -f2)
+rnxt=$(((isn_i + 1 + ${rcvd:-0}) & 0xffffffff))
+h0=$(cdelta server "$LAB_DIR/c5-stats" rst_held)
+forge() {
+	craft attacker spray --spoof --src "$MOB_A" --dst "$SRV" --sport "$mport" --dport "$port" \
+		--seq "$rnxt" "$@" | python3 -c 'import json, sys; print(json.load(sys.stdin)["sent"])'
+}
+n=$(($(forge --flags R --count 5) + $(forge --flags RA --ack 1 --count 5)))
+echo "   the attacker forged $n RSTs from $MOB_A:$mport, seq $rnxt (server RCV.NXT)"
+t_check "the attacker sent all 10" test "$n" = 10
+t_check "all held: rst_held +10 more" \
+	lab_wait_until 3 ge $((h0 + 10)) cdelta server "$LAB_DIR/c5-stats" rst_held
+t_check "none released, none authenticated (rst_released, rst_authenticated +0)" \
+	eq 0 cdelta server "$LAB_DIR/c5-stats" rst_released+rst_authenticated
+t_check "the server's socket survives them too" srv_est
+t_check "the flow has not moved yet" eq 0 sflow server migrations
+# make: the mobile comes up on net B; its migration commits
+topo_at mobile b
+t_check "the server commits the mobile's new tuple" \
+	lab_wait_until 10 eq "$MOB_B:$(sflow mobile wire.local.port)" server_peer
+t_check "the commit discarded the hold (rst_held_ms = 0)" eq 0 flow_bytes server "$FLOW_RST_HELD" 4 int
+echo "   committed $(python3 -c "print(round($EPOCHREALTIME - $t_break, 1))") s after the break"
+finish_transfer c5
+lab_capture_stop c5-srv
+t_check "the capture (c5-srv) is complete" cap_whole c5-srv
+# the squatter's kernel RSTs: window 0, no ACK (seq = the ack of our
+# segment); the attacker's: window 65535
+t_check "RSTs of the squatter's kernel reached the server" \
+	ge 1 segs c5-srv "d['flags'] == 0x04 and d['win'] == 0 and d['plen'] == 0"
+echo "   the server got $(segs c5-srv "d['win'] == 0") RSTs from the squatter, $(segs c5-srv "d['win'] == 65535") forged"
+t_check "and the 10 forged ones" eq 10 segs c5-srv "d['win'] == 65535"
+t_check "the forged seq is the one the squatter's kernel used (the server's RCV.NXT)" \
+	eq "$(segs c5-srv "d['win'] == 0")" segs c5-srv "d['win'] == 0 and d['seq'] == $rnxt"
+t_check "every RST from the old address held before the commit or dropped as retired after it" \
+	lab_wait_until 3 eq "$(segs c5-srv True)" cdelta server "$LAB_DIR/c5-stats" rst_held+retired_dropped
+t_check "still none released" eq 0 cdelta server "$LAB_DIR/c5-stats" rst_released
+fi
+
+# ---------------------------------------------------------------------------
+# rst_case NAME MOVE(0|1): a keyed connection between craft.py rst-client on
+# the mobile and rst-server on the server; with MOVE the mobile moves from
+# net A to net B first.  The client closes with SO_LINGER {1, 0}; its RST
+# must carry the mobile's tag and end the server's connection at once.
+rst_case() {
+	local name=$1 move=$2 key ev_c ev_s dt
+	mobile_home_a
+	port=$((port + 1))
+	lab_bg server "srv-$name" python3 "$here/craft.py" rst-server --port "$port" --max-seconds 60
+	lab_wait_listen server "$port"
+	lab_bg mobile "cli-$name" python3 "$here/craft.py" rst-client --dst "$SRV" --port "$port" \
+		--go "$LAB_DIR/$name.go" --max-seconds 60
+	t_check "the connection is keyed on both ends" \
+		lab_wait_until 5 eval 'sflow server token >/dev/null && sflow mobile token >/dev/null'
+	key=$(flow_bytes server "$FLOW_S_PEER" 16)
+	lab_capture_start server eth0 "$name-srv" -s 200 -B 16384 "tcp port $port and tcp[tcpflags] & tcp-rst != 0"
+	if ((move)); then
+		move_a_to_b
+		t_check "the server commits the mobile's new tuple" \
+			lab_wait_until 10 eq "$MOB_B:$(sflow mobile wire.local.port)" server_peer
+		t_check "one migration on each end" eq 1,1 eval 'echo "$(sflow server migrations),$(sflow mobile migrations)"'
+	fi
+	stats_snap server "$LAB_DIR/$name-stats"
+	stats_snap mobile "$LAB_DIR/$name-mstats"
+	: >"$LAB_DIR/$name.go"
+	t_check "the client closes (SO_LINGER {1, 0})" lab_bg_wait "cli-$name" 5
+	t_check "the server application sees ECONNRESET" lab_bg_wait "srv-$name" 5
+	ev_c=$(grep '"closed"' "$(lab_log "cli-$name")")
+	ev_s=$(tail -n 1 "$(lab_log "srv-$name")")
+	dt=$(python3 -c 'import json, sys
+c, s = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(round(s["reset"] - c["closed"], 3) if "reset" in s else "none")' "$ev_c" "$ev_s" 2>/dev/null)
+	echo "   server: $ev_s; the reset ${dt:-none} s after the close"
+	t_check "within 2 s of the close (not after the 60 s hold)" \
+		python3 -c 'import sys; d = sys.argv[1]; sys.exit(0 if d not in ("", "none") and 0 <= float(d) < 2 else 1)' "$dt"
+	echo "   mobile rst_signed +$(cdelta mobile "$LAB_DIR/$name-mstats" rst_signed);" \
+		"server $(for c in rst_authenticated rst_held rst_released; do
+			printf '%s +%s ' "$c" "$(cdelta server "$LAB_DIR/$name-stats" "$c")"; done)"
+	t_check "the mobile tagged its RST: rst_signed +1" eq 1 cdelta mobile "$LAB_DIR/$name-mstats" rst_signed
+	t_check "the server authenticated it: rst_authenticated +1, rst_held +0" \
+		eq 1,0 eval 'echo "$(cdelta server "$LAB_DIR/$name-stats" rst_authenticated),$(cdelta server "$LAB_DIR/$name-stats" rst_held)"'
+	lab_capture_stop "$name-srv"
+	local from=$MOB_A
+	((move)) && from=$MOB_B
+	t_check "on the wire: one RST from $from, its payload the 8-byte tag (oracle: the server's s_peer)" \
+		eq 1 eval "python3 $here/craft.py rsttag --pcap $LAB_DIR/$name-srv.pcap --key $key --src $from |
+			python3 -c 'import json, sys; print(sum(1 for d in json.load(sys.stdin) if d[\"tag_ok\"]))'"
+	if ((T_RC != 0)); then
+		echo "   RSTs captured: $(python3 "$here/craft.py" rsttag --pcap "$LAB_DIR/$name-srv.pcap" --key "$key" |
+			python3 -c 'import json, sys; print([(d["src"], d["flags"], d["plen"], d["tag_ok"]) for d in json.load(sys.stdin)])')"
+	fi
+	lab_bg_stop "cli-$name" 2>/dev/null
+	lab_bg_stop "srv-$name" 2>/dev/null
+	# a server socket the RST did not end would linger (FIN_WAIT1, its
+	# FINs answered by RSTs the next case would count)
+	lab_nsexec server ss -HK "sport = :$port" >/dev/null 2>&1 || true
+}
+
+if want 6a; then
+t_begin "6a. a genuine reset of a keyed connection takes effect at once: tagged by the mobile, authenticated by the server"
+rst_case c6a 0
+fi
+
+if want 6b; then
+t_begin "6b. the same after a migration: the tagged RST travels translated and takes effect at once"
+rst_case c6b 1
 fi
 
 t_summary

@@ -764,6 +764,12 @@ static inline void fx_reset(struct mig_dp *skel)
 	fx_map_clear(skel->maps.mig_cand);
 	fx_map_clear(skel->maps.mig_pend);
 	fx_map_clear(skel->maps.mig_hold);
+	{
+		struct mig_gate g = { 0 };   /* mig_cand is empty again */
+		__u32 zero = 0;
+
+		bpf_map_update_elem(bpf_map__fd(skel->maps.mig_gate), &zero, &g, BPF_ANY);
+	}
 	if (fx_host(skel, 0)) {
 		fprintf(stderr, "writing mig_host: %s\n", strerror(errno));
 		exit(EXIT_FAILURE);

@@ -978,11 +978,11 @@ TEST(confirm_commits)
 		      s.fam, s.h->name);
 
 		/* B's valid CONFIRM after the commit: its candidate went with
-		 * it, so the segment is nobody's here and reaches the kernel
-		 * as it is (which has no socket there) */
+		 * it, so nothing here asked for it: dropped silently
+		 * (PROTOCOL.md 6), never answered by the kernel */
 		n = confirm_ok(&s, s.new_addr2, s.new_port2, 2, nB, &p, in);
 		expect(unit_failed, &s, s.h, "late CONFIRM of the other candidate", in, n, 0,
-		       s.h->pass, in, n, &r);
+		       s.h->drop, NULL, 0, &r);
 		/* the same CONFIRM repeated: ours, dropped, not the kernel's */
 		n = confirm_ok(&s, s.new_addr, s.new_port, 1, nA, &p, in);
 		expect(unit_failed, &s, s.h, "repeated CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
@@ -1034,9 +1034,9 @@ TEST(confirm_nonce_binding)
 		 * kernel gets it as it is */
 		n = confirm_ok(&s, s.new_addr2, s.new_port, 1, nA, &p, in);
 		expect(unit_failed, &s, s.h, "CONFIRM of A from a third tuple", in, n, 0,
-		       s.h->pass, in, n, &r);
+		       s.h->drop, NULL, 0, &r);
 
-		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_BAD) == 3, "%s [%s]: confirm_dropped %llu",
+		CHECK(fx_stat(skel, MIG_STAT_CONFIRM_BAD) == 4, "%s [%s]: confirm_dropped %llu",
 		      s.fam, s.h->name,
 		      (unsigned long long)fx_stat(skel, MIG_STAT_CONFIRM_BAD));
 		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 0, "%s [%s]: committed",
@@ -1183,7 +1183,7 @@ TEST(cand_bounded)
 		fx_nonce(&w[2], 1, nonce);
 		n = confirm_ok(&s, w[2].raddr, w[2].rport, 1, nonce, &p, in);
 		expect(unit_failed, &s, s.h, "CONFIRM of a refused candidate", in, n, 0,
-		       s.h->pass, in, n, &r);
+		       s.h->drop, NULL, 0, &r);
 		CHECK(fx_map_count(skel->maps.mig_ingress) == 0 &&
 		      fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 0, "evicted one committed");
 	}

@@ -92,6 +92,7 @@ struct agent {
 	struct nl_sock *nl_cmd;    /* address changes we make */
 	bool recheck;              /* addresses or routes changed */
 	uint64_t recheck_ns;
+	uint64_t swept_ns;         /* last flows_sweep */
 	struct move moves[MAX_MOVES];
 	/* translations of closed flows, removed when due */
 	struct forget {
@@ -124,6 +125,9 @@ void pool_release(struct key_pool *p, struct pool_slot *s);
 int pool_rkey_rotate(struct agent *a, bool force);
 
 int events_handle(void *ctx, void *data, size_t len);
+void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig_flow *f);
+void flows_sweep(struct agent *a);
+#define FLOW_SWEEP_NS (10ULL * 1000000000ULL)
 
 /* dp.c */
 int dp_sizes(struct agent *a, struct bpf_object *obj);

@@ -102,7 +102,16 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 		goto out;
 	}
 	/* The one write of this value by the agent: from now on the data
-	 * path owns its fields (struct mig_flow). */
+	 * path owns its fields (struct mig_flow).  A closed flow on the same
+	 * tuple whose "closed" event is still on its way goes first. */
+	{
+		struct mig_flow old;
+
+		if (!bpf_map_lookup_elem(a->flows_fd, &ev->tuple, &old) &&
+		    old.state == BPF_TCP_CLOSE && old.cookie != flow.cookie)
+			flow_forget(a, &ev->tuple, &old);
+		mig_wipe(&old, sizeof(old));
+	}
 	if (bpf_map_update_elem(a->flows_fd, &ev->tuple, &flow, BPF_NOEXIST)) {
 		if (errno == E2BIG || errno == ENOMEM) {
 			stat_add(a, MIG_STAT_MAP_FULL, 1);
@@ -128,17 +137,55 @@ out:
  * the flow's translation: at once, or once TIME-WAIT is over, because the
  * time-wait socket still answers the peer on the wire tuple.  The cookie
  * check keeps a newer flow on the same tuple. */
-static void on_closed(struct agent *a, const struct mig_event *ev)
+/* A closed flow's entry and token (the data path marked it CLOSE). */
+void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig_flow *f)
 {
 	struct mig_token_key tk;
+	struct mig_tuple cur;
+
+	memcpy(tk.token, f->token, sizeof(tk.token));
+	if (!bpf_map_lookup_elem(a->tokens_fd, &tk, &cur) &&
+	    !memcmp(&cur, sock, sizeof(cur)))
+		bpf_map_delete_elem(a->tokens_fd, &tk);
+	bpf_map_delete_elem(a->flows_fd, sock);
+}
+
+/*
+ * Flows whose socket closed while nobody read the "closed" event (the
+ * agent was down, or the ring buffer was full): at start and every
+ * FLOW_SWEEP_NS, every entry still in state CLOSE goes, with its
+ * translation.
+ */
+void flows_sweep(struct agent *a)
+{
+	struct mig_tuple key, next;
+	struct mig_flow f;
+	int err, n = 0;
+
+	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
+	while (!err) {
+		key = next;
+		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
+		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || f.state != BPF_TCP_CLOSE)
+			continue;
+		flow_forget(a, &key, &f);
+		if (f.wire.family)
+			xlate_forget(a, &key, &f.wire, &f.prev, 0);
+		n++;
+	}
+	mig_wipe(&f, sizeof(f));
+	if (n)
+		pr_info("removed %d closed flow(s) whose close went unreported", n);
+}
+
+static void on_closed(struct agent *a, const struct mig_event *ev)
+{
 	struct mig_flow flow;
 	char ts[128];
 
 	if (!bpf_map_lookup_elem(a->flows_fd, &ev->tuple, &flow) &&
 	    flow.cookie == ev->cookie) {
-		memcpy(tk.token, flow.token, sizeof(tk.token));
-		bpf_map_delete_elem(a->tokens_fd, &tk);
-		bpf_map_delete_elem(a->flows_fd, &ev->tuple);
+		flow_forget(a, &ev->tuple, &flow);
 		mig_wipe(&flow, sizeof(flow));
 	}
 	if (ev->wire.family)

@@ -137,7 +137,7 @@ static const char *const pinned_names[] = {
 	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
-	MIG_MAP_RKEY,
+	MIG_MAP_RKEY, MIG_MAP_GATE,
 	/* version 1 left these */
 	"mig_secrets",
 };
@@ -449,6 +449,8 @@ int main(int argc, char **argv)
 		goto out;
 	dp_attach_all(&a);
 	a.recheck = true;
+	flows_sweep(&a);
+	a.swept_ns = mono_ns();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;   /* no SA_RESTART: poll returns EINTR */
@@ -510,10 +512,19 @@ int main(int argc, char **argv)
 		pool_refill(&a);
 		pool_expire(&a);
 		pool_rkey_rotate(&a, false);
+		if (mono_ns() - a.swept_ns > FLOW_SWEEP_NS) {
+			flows_sweep(&a);
+			a.swept_ns = mono_ns();
+		}
 	}
 	/* Without the agent nobody can finish a key agreement: leave new
 	 * connections plain until it is back. */
 	pool_drain(&a);
+	{
+		struct mig_rkey none = {};
+
+		bpf_map_update_elem(a.rkey_fd, &zero, &none, BPF_ANY);
+	}
 	pr_info("stopping; the data path stays attached (remove it with --detach)");
 	ret = EXIT_SUCCESS;
 out:
