@@ -51,6 +51,8 @@ keyed_case() {
 	t_check "$name: both hosts hold the same token ($t1 / $t2)" test -n "$t1" -a "$t1" = "$t2"
 	t_check "$name: both ends show it ESTABLISHED" \
 		eq ESTABLISHED,ESTABLISHED eval 'echo "$(lab_ctl client dump | cut -f6),$(lab_ctl server dump | cut -f6)"'
+	t_check "$name: show maps counts it in a map of the default size" \
+		eq "1 1048576" eval "lab_ctl server -j show maps | python3 -c 'import json, sys; m = json.load(sys.stdin)[\"maps\"][\"mig_flows\"]; print(m[\"entries\"], m[\"max\"])'"
 	t_check "$name: bpftool prints the flow by field name" \
 		sh -c "bpftool map dump pinned $(lab_pindir client)/mig_flows | grep -q '\"token\"'"
 	t_check "$name: one token and one flow entry per host" \
@@ -226,6 +228,30 @@ t_check "and left no request state" test "$(map_count server mig_reqs)" = 0
 t_check "the server still answers good connections" echo_ok 192.0.2.2:5020 ok
 t_check "and keys them" lab_wait_until 2 ge 1 counter server keyed
 lab_bg_stop srv-syn
+lab_agent_stop client
+lab_agent_stop server
+
+t_begin "a full flow map: new connections plain and counted, old ones kept (--max-flows 64)"
+lab_agent_start client
+lab_agent_start server --max-flows 64
+t_check "show maps reports the size asked for" \
+	eq 64 eval "lab_ctl server -j show maps | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"maps\"][\"mig_flows\"][\"max\"])'"
+lab_bg server srv-full socat TCP-LISTEN:5030,reuseaddr,fork EXEC:cat
+lab_wait_listen server 5030
+# 70 long-lived connections, each holding its socket until released
+mkfifo "$LAB_DIR/full-hold"
+for i in $(seq 1 70); do
+	lab_bg client "cli-full$i" sh -c "(echo x$i; cat $LAB_DIR/full-hold) | socat - TCP:192.0.2.2:5030"
+done
+t_check "64 keyed on the server, the map full" lab_wait_until 10 eq 64 nflows server
+t_check "the other 6 counted as map_full, left plain" lab_wait_until 5 ge 6 counter server map_full
+t_check "every connection works: 70 echoes came back" \
+	lab_wait_until 10 eval '[ "$(cat "$LAB_DIR"/cli-full*.log 2>/dev/null | grep -c "^x")" = 70 ]'
+t_check "the first 64 are still keyed" eq 64 nflows server
+timeout 10 sh -c ": > '$LAB_DIR/full-hold'" || true
+for i in $(seq 1 70); do lab_bg_stop "cli-full$i" 2>/dev/null; done
+t_check "closing empties the map" lab_wait_until 10 eq 0 nflows server
+lab_bg_stop srv-full
 lab_agent_stop client
 lab_agent_stop server
 

@@ -105,5 +105,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 /* "show dns" and "dns" (dns.c) */
 int cmd_dns(int argc, char **argv);
+/* "show maps" (fill.c) */
+int cmd_maps(int argc, char **argv);
 
 #endif

@@ -90,6 +90,7 @@ static void usage(FILE *f)
 		"  stats [NAME]        same as 'show stats'\n"
 		"  show dns            names kept current in DNS: addresses, result\n"
 		"  dns                 same as 'show dns'\n"
+		"  show maps           how full the connection-state maps are\n"
 		"  dump                keyed flows, tab-separated, no header\n"
 		"  help                this text\n"
 		"\n"

@@ -117,8 +117,10 @@ int cmd_show(int argc, char **argv)
 		return cmd_stats(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "dns"))
 		return cmd_dns(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "maps"))
+		return cmd_maps(argc - 1, argv + 1);
 	if (argv[1][0] == '-')
 		return ctl_unexpected("show", argv[1]);
-	ctl_err("unknown object '%s' for 'show': expected 'flows', 'stats' or 'dns'", argv[1]);
+	ctl_err("unknown object '%s' for 'show': expected 'flows', 'stats', 'dns' or 'maps'", argv[1]);
 	return CTL_EXIT_USAGE;
 }

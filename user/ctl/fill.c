@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * fill.c - "migratectl show maps": how full each map of connection state
+ * is (entries against max_entries).  The maps that hold live connections
+ * are never evicted (docs/protocol.md, rule 2); when one is full, new
+ * connections stay plain and the counters map_full, candidate_map_full and
+ * xlate_map_full say so.  Counting walks the keys: a moment's view.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "ctl.h"
+
+static const char *const fill_maps[] = {
+	MIG_MAP_FLOWS, MIG_MAP_TOKENS, MIG_MAP_INGRESS, MIG_MAP_EGRESS,
+	MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_REQS,
+};
+#define N_FILL (sizeof(fill_maps) / sizeof(fill_maps[0]))
+
+struct fill {
+	__u32 entries, max;
+	bool missing;
+};
+
+static int fill_one(const char *name, struct fill *f)
+{
+	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	void *key = NULL, *next = NULL;
+	int fd, err = 0;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(path, sizeof(path), "%s/%s", ctl.pin_dir, name);
+	fd = bpf_obj_get_opts(path, &opts);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			f->missing = true;
+			return 0;
+		}
+		err = -errno;
+		ctl_err("cannot open '%s': %s", path, strerror(errno));
+		return err;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		err = -errno;
+		ctl_err("cannot read '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	f->max = info.max_entries;
+	key = calloc(1, info.key_size);
+	next = calloc(1, info.key_size);
+	if (!key || !next) {
+		err = -ENOMEM;
+		ctl_err("out of memory");
+		goto out;
+	}
+	if (!bpf_map_get_next_key(fd, NULL, next)) {
+		do {
+			f->entries++;
+			memcpy(key, next, info.key_size);
+		} while (!bpf_map_get_next_key(fd, key, next) && f->entries < UINT_MAX);
+	}
+out:
+	free(key);
+	free(next);
+	close(fd);
+	return err;
+}
+
+int cmd_maps(int argc, char **argv)
+{
+	struct fill f[N_FILL];
+	struct json j;
+	size_t i;
+
+	if (argc > 1)
+		return ctl_unexpected(argv[0], argv[1]);
+	if (ctl_check_agent())
+		return EXIT_FAILURE;
+	for (i = 0; i < N_FILL; i++)
+		if (fill_one(fill_maps[i], &f[i]))
+			return EXIT_FAILURE;
+	if (ctl.json) {
+		ctl_json_begin(&j);
+		json_object_start(&j);
+		json_name(&j, "maps");
+		json_object_start(&j);
+		for (i = 0; i < N_FILL; i++) {
+			if (f[i].missing)
+				continue;
+			json_name(&j, fill_maps[i]);
+			json_object_start(&j);
+			json_uint_field(&j, "entries", f[i].entries);
+			json_uint_field(&j, "max", f[i].max);
+			json_object_end(&j);
+		}
+		json_object_end(&j);
+		json_object_end(&j);
+		json_finish(&j);
+		return EXIT_SUCCESS;
+	}
+	for (i = 0; i < N_FILL; i++) {
+		if (f[i].missing)
+			continue;
+		printf("%-12s  %10u of %10u  %5.1f%%\n", fill_maps[i], f[i].entries, f[i].max,
+		       f[i].max ? 100.0 * f[i].entries / f[i].max : 0.0);
+	}
+	return EXIT_SUCCESS;
+}
