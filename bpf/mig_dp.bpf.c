@@ -527,8 +527,11 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 			mig_count(MIG_STAT_XLATE_FULL);
 		f->prev = sc->prev;
 	}
+	/* (a mover that asks again from where it is already commits its own
+	 * tuple once more: not another migration) */
+	if (!mig_tuple_eq(&f->wire, w))
+		f->migrations++;
 	f->wire = *w;
-	f->migrations++;
 	f->migrated_ns = bpf_ktime_get_ns();
 	f->rst_held_ms = 0;     /* a held RST came from where the peer was */
 	return 0;

@@ -62,6 +62,7 @@ struct move {
 	 * otherwise leave the peer waiting for a segment we never send) */
 	bool confirming;
 	int confirms;
+	int reasks;                /* new requests after unconfirmed commits */
 };
 #define MAX_MOVES 1024
 

@@ -361,6 +361,7 @@ static void start_move(struct agent *a, const struct mig_tuple *sock,
 	m->reqno = reqno;
 	m->active = true;
 	m->confirming = false;
+	m->reasks = 0;
 	m->backoff_ms = MSYN_FIRST_MS;
 	m->started_ns = mono_ns();
 	m->next_ns = m->started_ns + (uint64_t)m->backoff_ms * 1000000ULL;
@@ -605,6 +606,34 @@ static void send_confirm(struct agent *a, const struct move *m, const struct mig
 	mig_wipe(buf, sizeof(buf));
 }
 
+/* Our CONFIRMs went unanswered until the peer's candidate (5 s) surely
+ * expired: a new request from the same tuple, a few times at most (each
+ * uses up one of the peer's MIG_MAC_WINDOW request numbers). */
+#define REASK_MAX 4
+
+static void reask(struct agent *a, struct move *m, const struct mig_flow *f, uint64_t now)
+{
+	char ts[128];
+
+	m->confirming = false;
+	if (++m->reasks > REASK_MAX || new_challenge(m)) {
+		pr_warn("%s: the peer never confirmed our migration (reqno %u); giving up",
+			tuple_str(&m->sock, ts, sizeof(ts)), m->reqno);
+		drop_pending(a, m);
+		m->active = false;
+		return;
+	}
+	m->reqno = f->own_reqno + 1;
+	m->backoff_ms = MSYN_FIRST_MS;
+	m->next_ns = now;
+	if (put_pending(a, m)) {
+		m->active = false;
+		return;
+	}
+	pr_info("%s: no segment of the peer on the new tuple: asking again (reqno %u)",
+		tuple_str(&m->sock, ts, sizeof(ts)), m->reqno);
+}
+
 void mover_tick(struct agent *a)
 {
 	uint64_t now = mono_ns();
@@ -626,9 +655,15 @@ void mover_tick(struct agent *a)
 				start_confirming(a, m, now);
 				continue;
 			}
-			if (peer_seen(a, &f) || m->confirms >= CONFIRM_MAX) {
+			if (peer_seen(a, &f)) {
 				m->active = false;   /* committed, and the peer knows */
 				m->confirming = false;
+				continue;
+			}
+			if (m->confirms >= CONFIRM_MAX) {
+				/* every CONFIRM lost while the peer's candidate
+				 * lived: ask again with the next request number */
+				reask(a, m, &f, now);
 				continue;
 			}
 			if (now >= m->next_ns) {
