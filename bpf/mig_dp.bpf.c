@@ -54,6 +54,7 @@ struct scratch {
 	struct mig_out out;
 	struct mig_cand_ref ref;
 	struct bpf_sock_tuple bst;
+	__u8 icmp[8 + 40 + 8];          /* ICMP header, quoted IP header, ports */
 };
 
 struct {
@@ -885,6 +886,99 @@ static __noinline enum verdict rst_check(struct mig_ctx *c, struct mig_pkt *p,
 	return V_PASS;
 }
 
+/*
+ * Replace the 32-bit word at off and keep one checksum right: at csum_off,
+ * as an IPv4 header checksum (kind 0), as data of an ICMP/ICMPv6 message
+ * (1), or through the ICMPv6 pseudo-header (2).
+ */
+static __always_inline int icmp_store32(struct mig_ctx *c, __u32 off, __be32 from,
+					__be32 to, __u32 csum_off, int kind)
+{
+	if (from == to)
+		return 0;
+	if (c->xdp)
+		return bpf_xdp_store_bytes(c->ctx, off, &to, 4) ||
+		       xdp_csum_update(c, csum_off, from, to);
+	if (bpf_skb_store_bytes(c->ctx, off, &to, 4, 0))
+		return -1;
+	if (kind == 0)
+		return bpf_l3_csum_replace(c->ctx, csum_off, from, to, 4);
+	return bpf_l4_csum_replace(c->ctx, csum_off, from, to,
+				   4 | (kind == 2 ? BPF_F_PSEUDO_HDR : 0));
+}
+
+/*
+ * An ICMP error about a segment we sent on a migrated flow quotes the wire
+ * tuple, which our kernel cannot match to a socket: path MTU discovery
+ * ("fragmentation needed", "packet too big") and unreachables would be
+ * lost.  Rewrite the quoted header and the destination to the socket
+ * tuple (issue: real networks).  Only quoted IPv4 headers without options.
+ */
+static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
+{
+	struct scratch *sc = scratch();
+	struct mig_tuple *k, *sk;
+	__u32 in3, icsum, n, i;
+	struct mig_in *e;
+	bool v4 = p->family == AF_INET;
+	__u8 *q;
+
+	if (!sc)
+		return V_PASS;
+	q = sc->icmp;
+	if (ctx_load(c, p->l4, q, v4 ? 8 + 20 + 8 : 8 + 40 + 8))
+		return V_PASS;
+	if (v4 ? !(q[0] == 3 || q[0] == 11 || q[0] == 12) :
+		 !(q[0] >= 1 && q[0] <= 4))
+		return V_PASS;
+	k = &sc->w;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	if (v4) {
+		if (q[8] != 0x45 || q[8 + 9] != IPPROTO_TCP)
+			return V_PASS;
+		__builtin_memcpy(&k->laddr[0], q + 8 + 12, 4);
+		__builtin_memcpy(&k->raddr[0], q + 8 + 16, 4);
+		__builtin_memcpy(&k->lport, q + 28, 2);
+		__builtin_memcpy(&k->rport, q + 30, 2);
+	} else {
+		if ((q[8] >> 4) != 6 || q[8 + 6] != IPPROTO_TCP)
+			return V_PASS;
+		__builtin_memcpy(k->laddr, q + 8 + 8, 16);
+		__builtin_memcpy(k->raddr, q + 8 + 24, 16);
+		__builtin_memcpy(&k->lport, q + 48, 2);
+		__builtin_memcpy(&k->rport, q + 50, 2);
+	}
+	e = bpf_map_lookup_elem(&mig_ingress, k);
+	if (!e || e->type != MIG_IN_XLATE)
+		return V_PASS;
+	sk = &sc->s;
+	*sk = e->sock;
+	in3 = p->l4 + 8;
+	icsum = p->l4 + 2;
+	n = v4 ? 1 : 4;
+	for (i = 0; i < 4; i++) {
+		if (i >= n)
+			break;
+		/* outer destination: our wire address -> the socket's */
+		if (icmp_store32(c, p->l3 + (v4 ? 16 : 24) + 4 * i, p->daddr[i],
+				 sk->laddr[i], v4 ? p->l3 + 10 : icsum, v4 ? 0 : 2) ||
+		    /* quoted source and destination (IPv4: its own header
+		     * checksum absorbs the change, the ICMP sum stays) */
+		    icmp_store32(c, in3 + (v4 ? 12 : 8) + 4 * i, k->laddr[i], sk->laddr[i],
+				 v4 ? in3 + 10 : icsum, v4 ? 0 : 1) ||
+		    icmp_store32(c, in3 + (v4 ? 16 : 24) + 4 * i, k->raddr[i], sk->raddr[i],
+				 v4 ? in3 + 10 : icsum, v4 ? 0 : 1))
+			return V_DROP;
+	}
+	if (icmp_store32(c, in3 + (v4 ? 20 : 40),
+			 (__u32)k->lport | (__u32)k->rport << 16,
+			 (__u32)sk->lport | (__u32)sk->rport << 16, icsum, 1))
+		return V_DROP;
+	mig_count(MIG_STAT_ICMP_XLATE);
+	return V_PASS;
+}
+
 static __noinline enum verdict stray_sig(struct mig_ctx *c, struct mig_pkt *p,
 					 __u32 ifindex)
 {
@@ -906,6 +1000,7 @@ static __noinline enum verdict stray_sig(struct mig_ctx *c, struct mig_pkt *p,
 static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 {
 	struct mig_gate *g;
+	int i;
 	__u32 zero = 0;
 	struct mig_cand_ref *r;
 	struct scratch *sc;
@@ -915,8 +1010,9 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 	struct mig_opt *o;
 	__u8 fl;
 
-	if (mig_parse(c, &p))
-		return V_PASS;
+	i = mig_parse(c, &p);
+	if (i)
+		return i == MIG_PARSE_ICMP ? icmp_in(c, &p) : V_PASS;
 	mig_pkt_key(&p, true, &key);
 	fl = p.flags;
 

@@ -17,6 +17,11 @@
 #define ETH_P_IPV6  0x86DD
 #define ETH_HLEN    14
 #define IPPROTO_TCP 6
+#define IPPROTO_ICMP 1
+#define IPPROTO_ICMPV6 58
+/* mig_parse: an ICMP or ICMPv6 message (l3, l4, family and addresses
+ * set); only the ingress program looks further (mig_dp: icmp_in) */
+#define MIG_PARSE_ICMP 1
 #ifndef AF_INET
 #define AF_INET  2
 #define AF_INET6 10
@@ -91,7 +96,20 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 		return -1;
 	p->l3 = ETH_HLEN;
 	if (b[12] == 0x08 && b[13] == 0x00) {            /* IPv4 */
-		if ((ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP)
+		if ((ip[0] >> 4) != 4)
+			return -1;
+		if (ip[9] == IPPROTO_ICMP && !(ip[6] & 0x3f) && !ip[7]) {
+			ihl = (ip[0] & 0x0f) * 4;
+			if (ihl < 20)
+				return -1;
+			p->family = AF_INET;
+			p->l4 = ETH_HLEN + ihl;
+			__builtin_memset(p->saddr, 0, 32);
+			__builtin_memcpy(&p->saddr[0], ip + 12, 4);
+			__builtin_memcpy(&p->daddr[0], ip + 16, 4);
+			return MIG_PARSE_ICMP;
+		}
+		if (ip[9] != IPPROTO_TCP)
 			return -1;
 		/* fragments: only whole segments are ours */
 		if ((ip[6] & 0x3f) || ip[7])
@@ -115,6 +133,13 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 			th = tcp;
 		}
 	} else if (b[12] == 0x86 && b[13] == 0xdd) {     /* IPv6 */
+		if ((ip[0] >> 4) == 6 && ip[6] == IPPROTO_ICMPV6) {
+			p->family = AF_INET6;
+			p->l4 = ETH_HLEN + 40;
+			__builtin_memcpy(p->saddr, ip + 8, 16);
+			__builtin_memcpy(p->daddr, ip + 24, 16);
+			return MIG_PARSE_ICMP;
+		}
 		if ((ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP ||
 		    ctx_load(c, ETH_HLEN + 40, b + ETH_HLEN + 40, 20))
 			return -1;

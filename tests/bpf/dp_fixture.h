@@ -2,7 +2,8 @@
 /*
  * dp_fixture.h - what tests/bpf/test_dp.c and bench/dp_bench.c share:
  * a private network namespace with real TCP connections in it, packet
- * builders with full checksums, checksum verification, a hex diff, and
+ * builders with full checksums (TCP segments, ICMP/ICMPv6 errors quoting
+ * them), checksum verification, a hex diff, and
  * helpers around bpf_prog_test_run_opts and the mig_dp maps.
  *
  *   netns (unshare(CLONE_NEWNET), dies with the process)
@@ -596,6 +597,172 @@ static inline void fx_pkt_reply(struct fx_pkt *r, const struct fx_pkt *in)
 	r->payload = NULL;
 	r->plen = 0;
 	r->optlen = 0;
+}
+
+/* ---- ICMP errors ------------------------------------------------------- */
+
+/* A router on the path (the source of ICMP errors); not local. */
+#define FX_RTR4 "198.51.100.254"
+#define FX_RTR6 "2001:db8:1::fe"
+
+/* Where the ICMP message of an ICMP/ICMPv6 frame is (outer IPv4 with any
+ * options, outer IPv6 without extension headers); -1 otherwise. */
+static inline int fx_icmp_layout(const __u8 *f, size_t len, int *family,
+				 size_t *l4, size_t *mlen)
+{
+	size_t tot;
+
+	if (len >= 34 && f[12] == 0x08 && f[13] == 0x00 && f[14 + 9] == IPPROTO_ICMP) {
+		*family = AF_INET;
+		*l4 = 14 + (size_t)(f[14] & 0x0f) * 4;
+		tot = (size_t)(f[16] << 8 | f[17]);
+		if (tot < *l4 - 14 || 14 + tot > len)
+			return -1;
+		*mlen = tot - (*l4 - 14);
+		return 0;
+	}
+	if (len >= 54 && f[12] == 0x86 && f[13] == 0xdd && f[14 + 6] == IPPROTO_ICMPV6) {
+		*family = AF_INET6;
+		*l4 = 54;
+		*mlen = (size_t)(f[18] << 8 | f[19]);
+		return 54 + *mlen > len ? -1 : 0;
+	}
+	return -1;
+}
+
+/* The ICMPv6 pseudo-header: source, destination, upper-layer length, 58. */
+static inline __u32 fx_icmp6_pseudo(const __u8 *f, size_t mlen)
+{
+	return fx_sum(f + 14 + 8, 32, 0) + (__u32)mlen + IPPROTO_ICMPV6;
+}
+
+/* Compute and store, from scratch, the checksums of an ICMP frame: the
+ * outer IPv4 header's, the quoted IPv4 header's (when the whole quoted
+ * header is there) and the ICMP checksum, or the ICMPv6 checksum with its
+ * pseudo-header.  The quoted transport checksum is left as it is. */
+static inline void fx_icmp_csum_fill(__u8 *f, size_t len)
+{
+	size_t l4, mlen, qhl;
+	int family;
+	__u16 c;
+	__u8 *m;
+
+	if (fx_icmp_layout(f, len, &family, &l4, &mlen))
+		return;
+	m = f + l4;
+	if (family == AF_INET) {
+		f[24] = f[25] = 0;
+		c = (__u16)~fx_fold(fx_sum(f + 14, l4 - 14, 0));
+		f[24] = (__u8)(c >> 8);
+		f[25] = (__u8)c;
+		qhl = mlen > 8 ? (size_t)(m[8] & 0x0f) * 4 : 0;
+		if ((m[8] >> 4) == 4 && qhl >= 20 && 8 + qhl <= mlen) {
+			m[8 + 10] = m[8 + 11] = 0;
+			c = (__u16)~fx_fold(fx_sum(m + 8, qhl, 0));
+			m[8 + 10] = (__u8)(c >> 8);
+			m[8 + 11] = (__u8)c;
+		}
+	}
+	m[2] = m[3] = 0;
+	c = (__u16)~fx_fold(fx_sum(m, mlen, family == AF_INET ? 0 : fx_icmp6_pseudo(f, mlen)));
+	m[2] = (__u8)(c >> 8);
+	m[3] = (__u8)c;
+}
+
+/* 1 if every checksum fx_icmp_csum_fill writes verifies by full
+ * recomputation (what the receiving kernel checks, and what it checks
+ * of the quoted IPv4 header); 0 otherwise or for a frame that is not
+ * ICMP. */
+static inline int fx_icmp_csum_ok(const __u8 *f, size_t len)
+{
+	size_t l4, mlen, qhl;
+	const __u8 *m;
+	int family;
+
+	if (fx_icmp_layout(f, len, &family, &l4, &mlen) || mlen < 8)
+		return 0;
+	m = f + l4;
+	if (family == AF_INET6)
+		return fx_fold(fx_sum(m, mlen, fx_icmp6_pseudo(f, mlen))) == 0xffff;
+	if (fx_fold(fx_sum(f + 14, l4 - 14, 0)) != 0xffff ||
+	    fx_fold(fx_sum(m, mlen, 0)) != 0xffff)
+		return 0;
+	qhl = mlen > 8 ? (size_t)(m[8] & 0x0f) * 4 : 0;
+	if ((m[8] >> 4) == 4 && qhl >= 20 && 8 + qhl <= mlen)
+		return fx_fold(fx_sum(m + 8, qhl, 0)) == 0xffff;
+	return 1;
+}
+
+/* As fx_csum_norm for ICMP frames: 0xffff where a full computation
+ * writes 0x0000, in each checksum fx_icmp_csum_fill writes. */
+static inline void fx_icmp_csum_norm(__u8 *f, size_t len)
+{
+	size_t l4, mlen;
+	int family;
+	__u8 *m;
+
+	if (fx_icmp_layout(f, len, &family, &l4, &mlen) || mlen < 8)
+		return;
+	m = f + l4;
+	if (m[2] == 0xff && m[3] == 0xff)
+		m[2] = m[3] = 0;
+	if (family != AF_INET)
+		return;
+	if (f[24] == 0xff && f[25] == 0xff)
+		f[24] = f[25] = 0;
+	if (mlen >= 8 + 12 && (m[8] >> 4) == 4 && m[8 + 10] == 0xff && m[8 + 11] == 0xff)
+		m[8 + 10] = m[8 + 11] = 0;
+}
+
+/*
+ * An ICMP (family AF_INET) or ICMPv6 error frame from saddr (a router) to
+ * daddr: type, code, the 4 bytes after the checksum in host order (the
+ * next-hop MTU of "fragmentation needed" in the low 16 bits, the MTU of
+ * "packet too big" in all 32), then the first qlen bytes of the IP packet
+ * of frame quote (from its IP header on; quote is a whole frame, as
+ * fx_build makes them).  Outer IPv4: TOS 0xc0, ID 0x0b0e, no DF, TTL 63;
+ * IPv6: traffic class 0xc0, no flow label, hop limit 63 (what Linux
+ * routers send, give or take the ID).  MACs as fx_pkt_in.  Checksums
+ * computed from scratch; the quoted packet's bytes are copied as they
+ * are.  Returns the frame length.
+ */
+static inline size_t fx_build_icmp(int family, const __u32 saddr[4], const __u32 daddr[4],
+				   __u8 type, __u8 code, __u32 rest, const __u8 *quote,
+				   size_t qlen, __u8 *f)
+{
+	size_t l4 = family == AF_INET ? 34 : 54, mlen = 8 + qlen;
+	__u8 *m = f + l4;
+
+	memcpy(f, fx_mac_ours, 6);
+	memcpy(f + 6, fx_mac_peer, 6);
+	if (family == AF_INET) {
+		__u16 tot = (__u16)(20 + mlen);
+
+		f[12] = 0x08; f[13] = 0x00;
+		f[14] = 0x45; f[15] = 0xc0;
+		f[16] = (__u8)(tot >> 8); f[17] = (__u8)tot;
+		f[18] = 0x0b; f[19] = 0x0e;
+		f[20] = 0; f[21] = 0;
+		f[22] = 63; f[23] = IPPROTO_ICMP;
+		f[24] = f[25] = 0;
+		memcpy(f + 26, saddr, 4);
+		memcpy(f + 30, daddr, 4);
+	} else {
+		f[12] = 0x86; f[13] = 0xdd;
+		f[14] = 0x6c; f[15] = 0x00; f[16] = 0; f[17] = 0;
+		f[18] = (__u8)(mlen >> 8); f[19] = (__u8)mlen;
+		f[20] = IPPROTO_ICMPV6; f[21] = 63;
+		memcpy(f + 22, saddr, 16);
+		memcpy(f + 38, daddr, 16);
+	}
+	m[0] = type;
+	m[1] = code;
+	m[2] = m[3] = 0;
+	m[4] = (__u8)(rest >> 24); m[5] = (__u8)(rest >> 16);
+	m[6] = (__u8)(rest >> 8); m[7] = (__u8)rest;
+	memcpy(m + 8, quote + 14, qlen);
+	fx_icmp_csum_fill(f, l4 + mlen);
+	return l4 + mlen;
 }
 
 /* ---- hex diff -------------------------------------------------------- */

@@ -19,6 +19,8 @@
  *   mover:      SYN/ACK      srv -> NEW   ==> mig_in_* ==>  CONFIRM, commit
  *   migrated:   data NEW -> srv  ==> mig_in_*  ==> cli -> srv
  *               data srv -> cli  ==> mig_out_tc ==> srv -> NEW
+ *               ICMP error quoting srv -> NEW (or NEW -> srv) ==> mig_in_*
+ *               ==> the same error quoting srv -> cli (cli -> srv)
  *
  * The data path reads the sockets' sequence numbers with
  * bpf_skc_lookup_tcp; the expected values come from TCP_REPAIR on the
@@ -2294,6 +2296,320 @@ TEST(rst_hold_window)
 		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 2, "%s [%s]: xlate_in %llu", s.fam,
 		      s.h->name, (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_IN));
 		CHECK(!held_of(&c->cli.t, &got) && got == 0, "mover's rst_held_ms %u", got);
+	}
+}
+
+/* ---- ICMP errors about migrated flows (icmp_in) ---------------------------- */
+
+/*
+ * A router on the new path answers a segment a host sent on a migrated
+ * flow with an ICMP error: the error quotes the wire tuple and is
+ * addressed to the wire address, which the kernel cannot match to the
+ * socket.  The ingress hooks rewrite it to the socket tuple:
+ *
+ *   fixed end:  rtr -> srv   ICMP [ srv:P   -> NEW:40000 TCP ]
+ *           ==> rtr -> srv   ICMP [ srv:P   -> cli:C     TCP ]
+ *   mover:      rtr -> NEW   ICMP [ NEW:40000 -> srv:P   TCP ]
+ *           ==> rtr -> cli   ICMP [ cli:C   -> srv:P     TCP ]
+ *
+ * Expected frames are the ICMP error a router would send about the
+ * socket-tuple segment, built from scratch, except for the quoted TCP
+ * checksum, which stays the wire segment's (nobody recomputes it).
+ */
+
+/* Quoted lengths: the whole segment (what Linux routers quote) and the
+ * minimum of RFC 792 (the IP header and 8 bytes of TCP). */
+#define Q_MIN(fam) ((fam) == AF_INET ? 20 + 8 : 40 + 8)
+
+/* Run ICMP frame in through s->h: passed, out exactly want, and every
+ * checksum of the output verifies by full recomputation. */
+static int expect_icmp(int *unit_failed, const struct sc *s, const char *what,
+		       const __u8 *in, size_t n, const __u8 *want, size_t wn)
+{
+	struct fx_res r;
+	int ok = 1;
+
+	if (fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r)) {
+		CHECK(0, "%s %s [%s]: test_run: %s", what, s->fam, s->h->name, strerror(-r.err));
+		return 0;
+	}
+	if (r.ret != s->h->pass) {
+		CHECK(0, "%s %s [%s]: verdict %u (%s), want pass", what, s->fam, s->h->name,
+		      r.ret, verdict_name(s->h, r.ret));
+		ok = 0;
+	}
+	if (!fx_icmp_csum_ok(r.out, r.len)) {
+		CHECK(0, "%s %s [%s]: output checksums do not verify", what, s->fam, s->h->name);
+		fx_hexdiff(stderr, r.out, r.len, want, wn);
+		ok = 0;
+	}
+	fx_icmp_csum_norm(r.out, r.len);
+	if (r.len != wn || memcmp(r.out, want, wn)) {
+		CHECK(0, "%s %s [%s]: output frame differs", what, s->fam, s->h->name);
+		fx_hexdiff(stderr, r.out, r.len, want, wn);
+		ok = 0;
+	}
+	return ok;
+}
+
+/* The TCP checksum of segment from, copied into segment to (same family,
+ * IPv4 without options). */
+static void keep_tcp_csum(int family, __u8 *to, const __u8 *from)
+{
+	size_t l4 = family == AF_INET ? 34 : 54;
+
+	memcpy(to + l4 + 16, from + l4 + 16, 2);
+}
+
+/* (wire segment, socket-tuple segment) of one end, as that end sends
+ * them: the fixed end srv -> NEW / srv -> cli, the mover NEW -> srv /
+ * cli -> srv.  Returns the length (both are the same size). */
+static size_t icmp_segs(const struct sc *s, bool mover, __u8 *wire, __u8 *sock)
+{
+	const struct fx_conn *c = s->c;
+	struct fx_pkt p;
+	size_t n;
+
+	if (mover) {
+		n = data_seg(s->family, s->new_addr, s->new_port, c->srv.t.laddr, c->srv.t.lport,
+			     c->cli.snd_nxt, c->cli.rcv_nxt, &p, wire);
+		data_seg(s->family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			 c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, sock);
+	} else {
+		n = data_seg(s->family, c->srv.t.laddr, c->srv.t.lport, s->new_addr, s->new_port,
+			     c->srv.snd_nxt, c->srv.rcv_nxt, &p, wire);
+		data_seg(s->family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			 c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, sock);
+	}
+	keep_tcp_csum(s->family, sock, wire);
+	return n;
+}
+
+/* Fragmentation needed (next-hop MTU 1280) / packet too big (MTU 1280). */
+#define ICMP_PMTU_TYPE(fam) ((fam) == AF_INET ? 3 : 2)
+#define ICMP_PMTU_CODE(fam) ((fam) == AF_INET ? 4 : 0)
+
+TEST(icmp_error_translated)
+{
+	__u8 wire[FX_PKT_MAX], sock[FX_PKT_MAX], in[FX_PKT_MAX], want[FX_PKT_MAX];
+	/* the other errors: unreachable, time exceeded, parameter problem */
+	static const __u8 other4[][2] = { { 3, 1 }, { 3, 3 }, { 11, 0 }, { 12, 0 } };
+	static const __u8 other6[][2] = { { 1, 4 }, { 1, 0 }, { 3, 0 }, { 4, 0 } };
+	const struct fx_conn *c;
+	__u32 rtr[4];
+	struct sc s;
+	size_t n, wn, sn, q, qlen[2];
+	__u64 want_ct;
+	int mover, i;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		__u8 type = ICMP_PMTU_TYPE(s.family), code = ICMP_PMTU_CODE(s.family);
+
+		c = s.c;
+		fx_addr(s.family, v4 ? FX_RTR4 : FX_RTR6, rtr);
+		if (commit_both(unit_failed, &s))
+			continue;
+		want_ct = 0;
+		for (mover = 0; mover < 2; mover++) {
+			const __u32 *wdst = mover ? s.new_addr : c->srv.t.laddr;
+			const __u32 *sdst = mover ? c->cli.t.laddr : c->srv.t.laddr;
+			const char *who = mover ? "mover" : "fixed end";
+
+			sn = icmp_segs(&s, mover, wire, sock);
+			qlen[0] = sn - 14;
+			qlen[1] = Q_MIN(s.family);
+			for (q = 0; q < 2; q++) {
+				char what[96];
+
+				snprintf(what, sizeof(what), "%s: %s, MTU 1280, %s quote", who,
+					 v4 ? "fragmentation needed" : "packet too big",
+					 q ? "8-byte" : "whole");
+				n = fx_build_icmp(s.family, rtr, wdst, type, code, 1280, wire,
+						  qlen[q], in);
+				wn = fx_build_icmp(s.family, rtr, sdst, type, code, 1280, sock,
+						   qlen[q], want);
+				CHECK(fx_icmp_csum_ok(in, n) && fx_icmp_csum_ok(want, wn),
+				      "builder checksums");
+				expect_icmp(unit_failed, &s, what, in, n, want, wn);
+				want_ct++;
+				CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE) == want_ct,
+				      "%s %s [%s]: icmp_xlate_in %llu, want %llu", what, s.fam,
+				      s.h->name,
+				      (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_XLATE),
+				      (unsigned long long)want_ct);
+			}
+			/* the other error types, whole quote */
+			for (i = 0; i < 4; i++) {
+				const __u8 *tc = v4 ? other4[i] : other6[i];
+				char what[64];
+
+				snprintf(what, sizeof(what), "%s: ICMP%s type %u code %u", who,
+					 v4 ? "" : "v6", tc[0], tc[1]);
+				n = fx_build_icmp(s.family, rtr, wdst, tc[0], tc[1], 0, wire, sn - 14,
+						  in);
+				wn = fx_build_icmp(s.family, rtr, sdst, tc[0], tc[1], 0, sock,
+						   sn - 14, want);
+				expect_icmp(unit_failed, &s, what, in, n, want, wn);
+				want_ct++;
+			}
+		}
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE) == want_ct,
+		      "%s [%s]: icmp_xlate_in %llu, want %llu", s.fam, s.h->name,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_XLATE),
+		      (unsigned long long)want_ct);
+		/* nothing else counted, no map changed */
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 0 &&
+		      fx_stat(skel, MIG_STAT_RETIRED_DROP) == 0, "%s [%s]: counted as TCP",
+		      s.fam, s.h->name);
+		CHECK(ingress_is(&s.a_wire, &c->srv.t, MIG_IN_XLATE) &&
+		      ingress_is(&s.b_wire, &c->cli.t, MIG_IN_XLATE),
+		      "%s [%s]: translations changed", s.fam, s.h->name);
+	}
+}
+
+/* A frame's IPv4 header gets a 4-byte option (Router Alert, IHL 6);
+ * checksums recomputed (the TCP checksum does not change). */
+static size_t ip4_add_opt(__u8 *f, size_t n)
+{
+	__u16 tot = (__u16)((f[16] << 8 | f[17]) + 4);
+
+	memmove(f + 38, f + 34, n - 34);
+	f[34] = 0x94; f[35] = 0x04; f[36] = 0; f[37] = 0;
+	f[14] = 0x46;
+	f[16] = (__u8)(tot >> 8);
+	f[17] = (__u8)tot;
+	fx_csum_fill(f, n + 4);
+	return n + 4;
+}
+
+/* A UDP datagram (16 bytes of payload) from (sa, sp) to (da, dp). */
+static size_t udp_seg(int family, const __u32 sa[4], __u16 sp, const __u32 da[4], __u16 dp,
+		      __u8 *f)
+{
+	size_t l4 = family == AF_INET ? 34 : 54, n = l4 + 8 + 16;
+	struct fx_pkt p;
+
+	fx_pkt_in(&p, family, sa, sp, da, dp);
+	fx_build(&p, f);
+	if (family == AF_INET) {
+		f[14 + 9] = IPPROTO_UDP;
+		f[16] = 0;
+		f[17] = 20 + 8 + 16;
+	} else {
+		f[20] = IPPROTO_UDP;
+		f[18] = 0;
+		f[19] = 8 + 16;
+	}
+	f[l4 + 4] = 0;
+	f[l4 + 5] = 8 + 16;
+	memcpy(f + l4 + 8, "udp payload 0123", 16);
+	fx_csum_fill(f, n);
+	return n;
+}
+
+/* Run an ICMP frame through s->h: passed, bytes unchanged, no ICMP
+ * translation counted. */
+static void icmp_untouched(int *unit_failed, const struct sc *s, const char *what,
+			   const __u8 *in, size_t n)
+{
+	struct fx_res r;
+
+	CHECK(fx_icmp_csum_ok(in, n), "%s %s: builder checksums", what, s->fam);
+	expect(unit_failed, s, s->h, what, in, n, 0, s->h->pass, in, n, &r);
+	CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE) == 0, "%s %s [%s]: icmp_xlate_in %llu", what,
+	      s->fam, s->h->name, (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_XLATE));
+}
+
+TEST(icmp_untouched)
+{
+	__u8 wire[FX_PKT_MAX], sock[FX_PKT_MAX], q[FX_PKT_MAX], in[FX_PKT_MAX];
+	const struct fx_conn *c;
+	struct fx_pkt p;
+	__u32 rtr[4];
+	struct sc s;
+	size_t n, qn, sn;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		__u8 type = ICMP_PMTU_TYPE(s.family), code = ICMP_PMTU_CODE(s.family);
+
+		c = s.c;
+		fx_addr(s.family, v4 ? FX_RTR4 : FX_RTR6, rtr);
+
+		/* before any migration: the socket tuple is the wire tuple */
+		qn = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			      c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, q);
+		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, q, qn - 14, in);
+		icmp_untouched(unit_failed, &s, "error about an unmigrated flow", in, n);
+
+		if (commit_both(unit_failed, &s))
+			continue;
+		sn = icmp_segs(&s, false, wire, sock);
+
+		/* a tuple nobody translates: another port on NEW */
+		qn = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, s.new_addr,
+			      htons(FX_NEW_PORT + 7), c->srv.snd_nxt, c->srv.rcv_nxt, &p, q);
+		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, q, qn - 14, in);
+		icmp_untouched(unit_failed, &s, "error quoting an unknown tuple", in, n);
+		/* the socket tuple, retired after the commit (not MIG_IN_XLATE) */
+		qn = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			      c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, q);
+		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, q, qn - 14, in);
+		icmp_untouched(unit_failed, &s, "error quoting the retired tuple", in, n);
+
+		/* echo request / reply whose data looks like a quoted wire segment */
+		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, v4 ? 8 : 128, 0, 0x4d470001,
+				  wire, sn - 14, in);
+		icmp_untouched(unit_failed, &s, "echo request", in, n);
+		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, v4 ? 0 : 129, 0, 0x4d470001,
+				  wire, sn - 14, in);
+		icmp_untouched(unit_failed, &s, "echo reply", in, n);
+		/* ICMPv6 informational messages past the errors (type 135,
+		 * neighbour solicitation); ICMPv4 source quench (4, deprecated) */
+		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, v4 ? 4 : 135, 0, 0, wire,
+				  sn - 14, in);
+		icmp_untouched(unit_failed, &s, v4 ? "source quench" : "neighbour solicitation",
+			       in, n);
+
+		/* an error quoting UDP on the wire addresses and ports */
+		qn = udp_seg(s.family, c->srv.t.laddr, c->srv.t.lport, s.new_addr, s.new_port, q);
+		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, q, qn - 14, in);
+		icmp_untouched(unit_failed, &s, "error quoting UDP", in, n);
+
+		/* a quote too short for the ports (4 bytes of TCP) */
+		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, wire,
+				  Q_MIN(s.family) - 4, in);
+		icmp_untouched(unit_failed, &s, "error with a 4-byte TCP quote", in, n);
+
+		if (v4) {
+			/* a quoted IPv4 header with options */
+			memcpy(q, wire, sn);
+			qn = ip4_add_opt(q, sn);
+			n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, q,
+					  qn - 14, in);
+			icmp_untouched(unit_failed, &s, "error quoting IPv4 with options", in, n);
+			/* ... whose option bytes read as the wire ports where a
+			 * header without options has them (an IHL-blind parser
+			 * would match the flow and rewrite the options) */
+			memcpy(q + 34, wire + 34, 4);
+			fx_csum_fill(q, qn);
+			n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, q,
+					  qn - 14, in);
+			icmp_untouched(unit_failed, &s, "error quoting IPv4 with port-like options",
+				       in, n);
+		}
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 0 &&
+		      fx_stat(skel, MIG_STAT_RETIRED_DROP) == 0, "%s [%s]: counted as TCP",
+		      s.fam, s.h->name);
 	}
 }
 
