@@ -6,6 +6,7 @@
 #   make bench      data-path benchmarks (root)
 #   make deps       install the Debian packages needed (root)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make uninstall  the same variables: removes what install put there
 
 PREFIX    ?= /usr/local
 DESTDIR   ?=
@@ -49,7 +50,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test unit demo bench deps install clean check-deps
+.PHONY: all test unit demo bench deps install uninstall clean check-deps
 all: $(BUILD)/migrate-agent $(BUILD)/migratectl $(BPF_OBJS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(BUILD)/bench:
@@ -120,6 +121,13 @@ install: all
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' packaging/systemd/migrate-agent.service.in \
 		> $(DESTDIR)/lib/systemd/system/migrate-agent.service
+
+# Exactly what install put there; directories are left (they may be shared).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/migrate-agent $(DESTDIR)$(PREFIX)/sbin/migratectl
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,$(notdir $(wildcard man/*.8)))
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(wildcard man/*.5)))
+	rm -f $(DESTDIR)/lib/systemd/system/migrate-agent.service
 
 clean:
 	rm -rf $(BUILD)

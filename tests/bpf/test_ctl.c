@@ -903,6 +903,14 @@ TEST(usage_errors)
 	CHECK(r.status == 0 && strstr(r.out, "Usage: migratectl"), "--help: %d", r.status);
 	run_raw(&r, "-V");
 	CHECK(r.status == 0 && strstr(r.out, "migratectl "), "-V: %d", r.status);
+	run_raw(&r, "version");
+	CHECK(r.status == 0 && strstr(r.out, "migratectl ") && strstr(r.out, "ABI version"),
+	      "version: %d '%s'", r.status, r.out);
+	run_raw(&r, "-j version");
+	CHECK(r.status == 0 && strstr(r.out, "\"abi_version\":"), "-j version: %d '%s'",
+	      r.status, r.out);
+	run_raw(&r, "version extra");
+	CHECK(r.status == 2 && strstr(r.err, "'extra'"), "version extra: %d '%s'", r.status, r.err);
 }
 
 UNIT_MAIN()

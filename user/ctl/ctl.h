@@ -20,7 +20,7 @@
 #include "json.h"
 
 #ifndef MIGRATECTL_VERSION
-#define MIGRATECTL_VERSION "0.1.0"
+#define MIGRATECTL_VERSION "0.2.0"
 #endif
 
 #define CTL_EXIT_USAGE 2

@@ -92,6 +92,7 @@ static void usage(FILE *f)
 		"  dns                 same as 'show dns'\n"
 		"  show maps           how full the connection-state maps are\n"
 		"  dump                keyed flows, tab-separated, no header\n"
+		"  version             the version and ABI version (as -V)\n"
 		"  help                this text\n"
 		"\n"
 		"Options:\n"
@@ -227,6 +228,11 @@ static int run(int argc, char **argv)
 	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return EXIT_SUCCESS;
+	}
+	if (!strcmp(argv[0], "version")) {
+		if (argc > 1)
+			return ctl_unexpected(argv[0], argv[1]);
+		return version();
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[0], commands[i].name))
