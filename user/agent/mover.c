@@ -234,6 +234,36 @@ static void put_wscale(uint8_t *p, uint8_t ws)
 	}
 }
 
+/*
+ * Send one signalling segment from wire tuple w (our view): a 20-byte
+ * header, our 25-byte option (sub, reqno, id, mac) and the window scale
+ * ws in the 3 bytes after it (MIG_NO_WSCALE: NOPs), 48 bytes in all.
+ */
+static int send_sig(const struct mig_tuple *w, uint32_t seq, uint32_t ack, uint8_t flags,
+		    uint8_t sub, uint32_t reqno, const uint8_t *id, const uint8_t *mac,
+		    uint8_t ws)
+{
+	uint8_t tcp[48];
+	uint32_t v;
+	uint16_t cs;
+
+	memset(tcp, 0, sizeof(tcp));
+	memcpy(tcp, &w->lport, 2);
+	memcpy(tcp + 2, &w->rport, 2);
+	v = htonl(seq);
+	memcpy(tcp + 4, &v, 4);
+	v = htonl(ack);
+	memcpy(tcp + 8, &v, 4);
+	tcp[12] = (48 / 4) << 4;
+	tcp[13] = flags;
+	tcp[14] = tcp[15] = 0xff;
+	mig_opt_build_sig(tcp + 20, sub, reqno, id, mac);
+	put_wscale(tcp + 45, ws);
+	cs = htons(l4_csum(af_of(w), w->laddr, w->raddr, 6, tcp, 48));
+	memcpy(tcp + 16, &cs, 2);
+	return send_raw(af_of(w), w->laddr, w->raddr, 6, tcp, 48);
+}
+
 static struct move *move_of(struct agent *a, const struct mig_tuple *sock, bool create)
 {
 	struct move *free_slot = NULL;
@@ -288,11 +318,9 @@ static int new_challenge(struct move *m)
 
 static int send_msyn(struct agent *a, struct move *m)
 {
-	uint8_t tcp[MIG_OPT_LEN_SIG + 23], mac[8], buf[MIG_SIP_MSG_MAX];
+	uint8_t mac[8], buf[MIG_SIP_MSG_MAX];
 	struct mig_sockinfo si;
 	struct mig_flow f;
-	uint32_t seq;
-	uint16_t cs;
 	char ts[128];
 	int err;
 
@@ -304,26 +332,11 @@ static int send_msyn(struct agent *a, struct move *m)
 		return -ENOENT;
 	}
 	mig_sip_mac_migrate(f.s_own, f.token, m->reqno, buf, mac);
-	/* 20-byte header + MIGRATE (25) + 3 NOPs = 48; the ack field (ACK
-	 * flag clear) carries our challenge */
-	memset(tcp, 0, sizeof(tcp));
-	memcpy(tcp, &m->wire.lport, 2);
-	memcpy(tcp + 2, &m->wire.rport, 2);
-	seq = htonl(si.snd_una - 1);
-	memcpy(tcp + 4, &seq, 4);
-	seq = htonl(m->challenge);
-	memcpy(tcp + 8, &seq, 4);
-	tcp[12] = (48 / 4) << 4;
-	tcp[13] = 0x02;                     /* SYN */
-	tcp[14] = 0xff;
-	tcp[15] = 0xff;
-	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE, m->reqno, f.token, mac);
+	/* the ack field (ACK flag clear) carries our challenge */
+	err = send_sig(&m->wire, si.snd_una - 1, m->challenge, 0x02 /* SYN */,
+		       MIG_SUB_MIGRATE, m->reqno, f.token, mac, si.rcv_wscale);
 	mig_wipe(&f, sizeof(f));
 	mig_wipe(buf, sizeof(buf));
-	put_wscale(tcp + 45, si.rcv_wscale);
-	cs = htons(l4_csum(af_of(&m->wire), m->wire.laddr, m->wire.raddr, 6, tcp, 48));
-	memcpy(tcp + 16, &cs, 2);
-	err = send_raw(af_of(&m->wire), m->wire.laddr, m->wire.raddr, 6, tcp, 48);
 	if (err) {
 		pr_warn("Migrate SYN for %s: %s", tuple_str(&m->sock, ts, sizeof(ts)),
 			strerror(-err));
@@ -376,13 +389,11 @@ static void start_move(struct agent *a, const struct mig_tuple *sock,
 
 static void hold(struct agent *a, const struct mig_tuple *sock)
 {
-	struct mig_hold h = {};
+	struct mig_hold h = { .since_ns = mono_ns() };
 
-	if (!bpf_map_lookup_elem(a->hold_fd, sock, &h))
-		return;
-	h.since_ns = mono_ns();
 	if (bpf_map_update_elem(a->hold_fd, sock, &h, BPF_NOEXIST)) {
-		pr_warn("cannot hold a flow's segments: %s", strerror(errno));
+		if (errno != EEXIST)   /* (EEXIST: held already) */
+			pr_warn("cannot hold a flow's segments: %s", strerror(errno));
 		return;
 	}
 	dp_host_holds(a, 1);
@@ -574,31 +585,15 @@ static bool peer_seen(struct agent *a, const struct mig_flow *f)
 
 static void send_confirm(struct agent *a, const struct move *m, const struct mig_flow *f)
 {
-	uint8_t tcp[48], mac[8], buf[MIG_SIP_MSG_MAX];
-	const struct mig_tuple *w = &f->wire;
+	uint8_t mac[8], buf[MIG_SIP_MSG_MAX];
 	struct mig_sockinfo si;
-	uint32_t v;
-	uint16_t cs;
 	char ts[128];
 
 	if (dp_sockinfo_one(a, &m->sock, &si))
 		return;
 	mig_sip_mac_confirm(f->s_own, f->own_reqno, f->last_nonce, buf, mac);
-	memset(tcp, 0, sizeof(tcp));
-	memcpy(tcp, &w->lport, 2);
-	memcpy(tcp + 2, &w->rport, 2);
-	v = htonl(si.snd_nxt);
-	memcpy(tcp + 4, &v, 4);
-	v = htonl(si.rcv_nxt);
-	memcpy(tcp + 8, &v, 4);
-	tcp[12] = (48 / 4) << 4;
-	tcp[13] = 0x10;                     /* ACK */
-	tcp[14] = tcp[15] = 0xff;
-	mig_opt_build_sig(tcp + 20, MIG_SUB_CONFIRM, f->own_reqno, f->last_nonce, mac);
-	put_wscale(tcp + 45, MIG_NO_WSCALE);
-	cs = htons(l4_csum(af_of(w), w->laddr, w->raddr, 6, tcp, 48));
-	memcpy(tcp + 16, &cs, 2);
-	if (send_raw(af_of(w), w->laddr, w->raddr, 6, tcp, 48) == 0) {
+	if (send_sig(&f->wire, si.snd_nxt, si.rcv_nxt, 0x10 /* ACK */, MIG_SUB_CONFIRM,
+		     f->own_reqno, f->last_nonce, mac, MIG_NO_WSCALE) == 0) {
 		stat_add(a, MIG_STAT_CONFIRM_SENT, 1);
 		pr_debug("CONFIRM again for %s (reqno %u)", tuple_str(&m->sock, ts, sizeof(ts)),
 			 f->own_reqno);
@@ -826,13 +821,11 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
  * challenge the data path answered with). */
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
 {
-	uint8_t tcp[48], mac[8], buf[MIG_SIP_MSG_MAX];
+	uint8_t mac[8], buf[MIG_SIP_MSG_MAX];
+	const struct mig_cand *cd = NULL;
 	struct mig_cand_ref ref;
 	struct mig_sockinfo si;
-	const struct mig_cand *cd = NULL;
 	struct mig_flow f;
-	uint32_t v;
-	uint16_t cs;
 	int i;
 
 	if (bpf_map_lookup_elem(a->cand_fd, wire, &ref) ||
@@ -842,24 +835,11 @@ void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
 		if (f.cand[i].wire.family && f.cand[i].reqno == reqno &&
 		    !memcmp(&f.cand[i].wire, wire, sizeof(*wire)))
 			cd = &f.cand[i];
-	if (!cd || dp_sockinfo_one(a, &ref.sock, &si))
-		goto out;
-	mig_sip_mac_ack(f.s_own, reqno, cd->challenge, cd->nonce, buf, mac);
-	memset(tcp, 0, sizeof(tcp));
-	memcpy(tcp, &wire->lport, 2);
-	memcpy(tcp + 2, &wire->rport, 2);
-	v = htonl(si.snd_una - 1);
-	memcpy(tcp + 4, &v, 4);
-	v = htonl(si.rcv_nxt);
-	memcpy(tcp + 8, &v, 4);
-	tcp[12] = (48 / 4) << 4;
-	tcp[13] = 0x12;                     /* SYN, ACK */
-	tcp[14] = tcp[15] = 0xff;
-	mig_opt_build_sig(tcp + 20, MIG_SUB_MIGRATE_ACK, reqno, cd->nonce, mac);
-	put_wscale(tcp + 45, si.rcv_wscale);
-	cs = htons(l4_csum(af_of(wire), wire->laddr, wire->raddr, 6, tcp, 48));
-	memcpy(tcp + 16, &cs, 2);
-	send_raw(af_of(wire), wire->laddr, wire->raddr, 6, tcp, 48);
-out:
+	if (cd && !dp_sockinfo_one(a, &ref.sock, &si)) {
+		mig_sip_mac_ack(f.s_own, reqno, cd->challenge, cd->nonce, buf, mac);
+		send_sig(wire, si.snd_una - 1, si.rcv_nxt, 0x12 /* SYN, ACK */,
+			 MIG_SUB_MIGRATE_ACK, reqno, cd->nonce, mac, si.rcv_wscale);
+		mig_wipe(buf, sizeof(buf));
+	}
 	mig_wipe(&f, sizeof(f));
 }
