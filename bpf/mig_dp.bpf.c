@@ -391,15 +391,12 @@ static __always_inline void cand_clear(struct mig_flow *f, const struct mig_tupl
 				       __u32 i)
 {
 	struct scratch *sc = scratch();
-	struct mig_cand_ref *r;
 
 	i &= MIG_NCAND - 1;
 	if (!sc || !f->cand[i].wire.family)
 		return;
 	sc->w = f->cand[i].wire;
-	r = bpf_map_lookup_elem(&mig_cand, &sc->w);
-	if (r && mig_tuple_eq(&r->sock, sock))
-		mig_cand_del(&sc->w);
+	mig_cand_forget(&sc->w, sock);
 	f->cand[i].wire.family = 0;
 }
 

@@ -630,18 +630,11 @@ static __always_inline void on_parse(struct bpf_sock_ops *skops)
 /* The flow's candidates go with it (the data path owns mig_cand). */
 static __always_inline void drop_cands(struct mig_flow *f, const struct mig_tuple *t)
 {
-	struct mig_cand_ref *r;
-	struct mig_tuple w;
 	int i;
 
-	for (i = 0; i < MIG_NCAND; i++) {
-		if (!f->cand[i].wire.family)
-			continue;
-		w = f->cand[i].wire;
-		r = bpf_map_lookup_elem(&mig_cand, &w);
-		if (r && mig_tuple_eq(&r->sock, t))
-			mig_cand_del(&w);
-	}
+	for (i = 0; i < MIG_NCAND; i++)
+		if (f->cand[i].wire.family)
+			mig_cand_forget(&f->cand[i].wire, t);
 }
 
 static __always_inline void on_state(struct bpf_sock_ops *skops)

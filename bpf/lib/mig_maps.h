@@ -188,7 +188,20 @@ static __always_inline struct mig_event *mig_event_reserve(__u32 type)
 	return ev;
 }
 
-/* mig_cand entries come and go only through these two, which keep
+/* (clang 14 leaves a non-constant __builtin_memcmp as a libc call) */
+static __always_inline bool mig_tuple_eq(const struct mig_tuple *a,
+					 const struct mig_tuple *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u32 d = 0;
+	int i;
+
+	for (i = 0; i < (int)(sizeof(*a) / 4); i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
+/* mig_cand entries come and go only through these, which keep
  * mig_gate's count exact. */
 static __always_inline void mig_gate_add(__s64 d)
 {
@@ -208,17 +221,15 @@ static __always_inline long mig_cand_del(const struct mig_tuple *w)
 	return r;
 }
 
-/* (clang 14 leaves a non-constant __builtin_memcmp as a libc call) */
-static __always_inline bool mig_tuple_eq(const struct mig_tuple *a,
-					 const struct mig_tuple *b)
+/* The mig_cand entry of wire tuple w goes if it is flow sock's. */
+static __always_inline void mig_cand_forget(const struct mig_tuple *w,
+					    const struct mig_tuple *sock)
 {
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-	__u32 d = 0;
-	int i;
+	struct mig_cand_ref *r = bpf_map_lookup_elem(&mig_cand, w);
 
-	for (i = 0; i < (int)(sizeof(*a) / 4); i++)
-		d |= x[i] ^ y[i];
-	return !d;
+	if (r && mig_tuple_eq(&r->sock, sock))
+		mig_cand_del(w);
 }
+
 
 #endif
