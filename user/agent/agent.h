@@ -93,7 +93,8 @@ struct agent {
 	struct nl_sock *nl_cmd;    /* address changes we make */
 	bool recheck;              /* addresses or routes changed */
 	uint64_t recheck_ns;
-	uint64_t swept_ns;         /* last flows_sweep */
+	uint64_t swept_ns;         /* last check for a flows_sweep */
+	uint64_t swept_lost;       /* events_lost at that check */
 	struct move moves[MAX_MOVES];
 	/* translations of closed flows, removed when due */
 	struct forget {

@@ -32,6 +32,22 @@ const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len)
 	return buf;
 }
 
+/* A closed flow on this tuple whose "closed" event is still on its way
+ * (or was lost) goes, so that the new connection can be stored. */
+static bool closed_on_tuple(struct agent *a, const struct mig_tuple *t, uint64_t cookie)
+{
+	struct mig_flow old;
+	bool gone = false;
+
+	if (!bpf_map_lookup_elem(a->flows_fd, t, &old) && old.state == BPF_TCP_CLOSE &&
+	    old.cookie != cookie) {
+		flow_forget(a, t, &old);
+		gone = true;
+	}
+	mig_wipe(&old, sizeof(old));
+	return gone;
+}
+
 static void on_keyed(struct agent *a, const struct mig_event *ev)
 {
 	uint8_t K[MIG_X25519_LEN];
@@ -102,17 +118,11 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 		goto out;
 	}
 	/* The one write of this value by the agent: from now on the data
-	 * path owns its fields (struct mig_flow).  A closed flow on the same
-	 * tuple whose "closed" event is still on its way goes first. */
-	{
-		struct mig_flow old;
-
-		if (!bpf_map_lookup_elem(a->flows_fd, &ev->tuple, &old) &&
-		    old.state == BPF_TCP_CLOSE && old.cookie != flow.cookie)
-			flow_forget(a, &ev->tuple, &old);
-		mig_wipe(&old, sizeof(old));
-	}
-	if (bpf_map_update_elem(a->flows_fd, &ev->tuple, &flow, BPF_NOEXIST)) {
+	 * path owns its fields (struct mig_flow). */
+	err = bpf_map_update_elem(a->flows_fd, &ev->tuple, &flow, BPF_NOEXIST);
+	if (err && errno == EEXIST && closed_on_tuple(a, &ev->tuple, flow.cookie))
+		err = bpf_map_update_elem(a->flows_fd, &ev->tuple, &flow, BPF_NOEXIST);
+	if (err) {
 		if (errno == E2BIG || errno == ENOMEM) {
 			stat_add(a, MIG_STAT_MAP_FULL, 1);
 			pr_warn("%s: %s is full (--max-flows %u): left plain", ts,
@@ -152,9 +162,9 @@ void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig
 
 /*
  * Flows whose socket closed while nobody read the "closed" event (the
- * agent was down, or the ring buffer was full): at start and every
- * FLOW_SWEEP_NS, every entry still in state CLOSE goes, with its
- * translation.
+ * agent was down, or the ring buffer was full): at start, and after
+ * events_lost grew (checked every FLOW_SWEEP_NS), every entry still in
+ * state CLOSE goes, with its translation.
  */
 void flows_sweep(struct agent *a)
 {

@@ -451,6 +451,7 @@ int main(int argc, char **argv)
 	a.recheck = true;
 	flows_sweep(&a);
 	a.swept_ns = mono_ns();
+	a.swept_lost = stat_get(&a, MIG_STAT_EV_LOST);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;   /* no SA_RESTART: poll returns EINTR */
@@ -512,8 +513,15 @@ int main(int argc, char **argv)
 		pool_refill(&a);
 		pool_expire(&a);
 		pool_rkey_rotate(&a, false);
+		/* a close event can only be missed when the ring buffer was
+		 * full: walk the flows again only then (a walk of a million
+		 * entries is not for every tick) */
 		if (mono_ns() - a.swept_ns > FLOW_SWEEP_NS) {
-			flows_sweep(&a);
+			uint64_t lost = stat_get(&a, MIG_STAT_EV_LOST);
+
+			if (lost != a.swept_lost)
+				flows_sweep(&a);
+			a.swept_lost = lost;
 			a.swept_ns = mono_ns();
 		}
 	}
