@@ -113,6 +113,10 @@ def mac_migrate(s, token, reqno):
     return siphash24(s, b"\x02" + token + struct.pack("!I", reqno))
 
 
+def mac_confirm(s, reqno, nonce):
+    return siphash24(s, b"\x04" + struct.pack("!I", reqno) + nonce)
+
+
 def mac_reset(s, seq, ack):
     return siphash24(s, b"\x05" + struct.pack("!II", seq & 0xFFFFFFFF, ack & 0xFFFFFFFF))
 
@@ -127,8 +131,7 @@ def cmd_selftest(_a):
     nonce = bytes.fromhex("370c398b23148251")
     assert siphash24(s_r, b"\x03" + struct.pack("!II", 1, 0x11223344) + nonce).hex() \
         == "021c720f6adb0183"
-    assert siphash24(s_i, b"\x04" + struct.pack("!I", 1) + nonce).hex() \
-        == "7373d7483598d94a"
+    assert mac_confirm(s_i, 1, nonce).hex() == "7373d7483598d94a"
     assert mac_reset(s_r, 0x01020305, 0xA0B0C0D1).hex() == "193dade47f35fb8b"
     print("siphash ok")
     return 0

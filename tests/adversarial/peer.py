@@ -44,9 +44,8 @@ import subprocess
 import sys
 import time
 
-KIND, EXID, OPTLEN = 253, 0x4D47, 25
-SUB_MIGRATE, SUB_ACK, SUB_CONFIRM = 2, 3, 4
-M64 = (1 << 64) - 1
+# the signalling layout and SipHash tags: one implementation, craft.py's
+from craft import SUB_CONFIRM, SUB_MIGRATE, mac_confirm, mac_migrate, sig_header, sig_option, siphash24  # noqa: E402,F401
 
 # struct mig_flow (include/migrate/mig_abi.h)
 F_TOKEN, F_COOKIE, F_ISN_I, F_ISN_R, F_ROLE = 0, 8, 24, 28, 32
@@ -54,52 +53,6 @@ F_S_OWN, F_S_PEER, F_STATE, F_MIGR = 40, 56, 72, 76
 F_PEER_REQNO, F_OWN_REQNO, F_WIRE, F_CAND = 88, 92, 112, 192
 CAND_SIZE, NCAND = 64, 2
 # struct mig_tuple: laddr[16] raddr[16] lport rport family
-
-
-# ---------------------------------------------------------------------------
-# SipHash-2-4 (include/migrate/mig_siphash.h)
-
-def _rotl(x, b):
-    return ((x << b) | (x >> (64 - b))) & M64
-
-
-def siphash24(key, msg):
-    k0, k1 = struct.unpack("<QQ", key)
-    v0 = 0x736F6D6570736575 ^ k0
-    v1 = 0x646F72616E646F6D ^ k1
-    v2 = 0x6C7967656E657261 ^ k0
-    v3 = 0x7465646279746573 ^ k1
-
-    def rnd():
-        nonlocal v0, v1, v2, v3
-        v0 = (v0 + v1) & M64; v1 = _rotl(v1, 13); v1 ^= v0; v0 = _rotl(v0, 32)
-        v2 = (v2 + v3) & M64; v3 = _rotl(v3, 16); v3 ^= v2
-        v0 = (v0 + v3) & M64; v3 = _rotl(v3, 21); v3 ^= v0
-        v2 = (v2 + v1) & M64; v1 = _rotl(v1, 17); v1 ^= v2; v2 = _rotl(v2, 32)
-
-    n = len(msg) - len(msg) % 8
-    for i in range(0, n, 8):
-        m, = struct.unpack("<Q", msg[i:i + 8])
-        v3 ^= m
-        rnd(); rnd()
-        v0 ^= m
-    b = (len(msg) & 0xFF) << 56
-    for i, c in enumerate(msg[n:]):
-        b |= c << (8 * i)
-    v3 ^= b
-    rnd(); rnd()
-    v0 ^= b
-    v2 ^= 0xFF
-    rnd(); rnd(); rnd(); rnd()
-    return struct.pack("<Q", v0 ^ v1 ^ v2 ^ v3)
-
-
-def mac_migrate(s, token, reqno):
-    return siphash24(s, b"\x02" + token + struct.pack("!I", reqno))
-
-
-def mac_confirm(s, reqno, nonce):
-    return siphash24(s, b"\x04" + struct.pack("!I", reqno) + nonce)
 
 
 def cmd_selftest(_a):
@@ -187,16 +140,6 @@ def fold(s):
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return (~s) & 0xFFFF
-
-
-def sig_option(sub, reqno, ident, mac):
-    return struct.pack("!BBHBI", KIND, OPTLEN, EXID, sub, reqno) + ident + mac
-
-
-def sig_header(sport, dport, seq, ack, flags, opt):
-    """A 48-byte signalling header: 20 bytes, our option, 3 NOPs."""
-    return struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
-                       12 << 4, flags, 65535, 0, 0) + opt + b"\x01\x01\x01"
 
 
 class Sender:

@@ -87,9 +87,7 @@ quiet_kernel() {
 }
 quiet_kernel attacker
 
-head -c "${SIZE_MB}M" /dev/urandom >"$LAB_DIR/big"
-want_sum=$(sha256sum <"$LAB_DIR/big" | cut -d' ' -f1)
-got_sum() { sha256sum <"$LAB_DIR/$1" | cut -d' ' -f1; }
+lab_payload "$SIZE_MB"
 port=6000
 
 # craft HOST ARGS...: craft.py in HOST's netns, pinned to one CPU so that
@@ -216,17 +214,6 @@ import json, sys
 for e in sorted(json.load(sys.stdin), key=lambda e: e["key"]):
     print(json.dumps(e, sort_keys=True))'
 	done
-}
-
-# stats_snap HOST FILE / cdelta HOST FILE NAME[+NAME...]: counters now minus
-# a snapshot (names joined by + are summed)
-stats_snap() { lab_ctl "$1" -j show stats >"$2"; }
-cdelta() {
-	lab_ctl "$1" -j show stats | python3 -c '
-import json, sys
-a = json.load(open(sys.argv[1]))["stats"]
-b = json.load(sys.stdin)["stats"]
-print(sum(b[n] - a[n] for n in sys.argv[2].split("+")))' "$2" "$3"
 }
 
 # segs PCAP FILTER: segments of a stopped capture matching a Python

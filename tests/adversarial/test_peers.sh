@@ -87,9 +87,7 @@ _cont_server() {
 }
 lab_defer _cont_server
 
-head -c "${SIZE_MB}M" /dev/urandom >"$LAB_DIR/big"
-want_sum=$(sha256sum <"$LAB_DIR/big" | cut -d' ' -f1)
-got_sum() { sha256sum <"$LAB_DIR/$1" | cut -d' ' -f1; }
+lab_payload "$SIZE_MB"
 SPIN=$(lab_pindir server)
 PPIN=$(lab_pindir peer)
 
@@ -164,17 +162,6 @@ sys.exit(0 if any(bytes(int(x, 16) for x in e["key"])[16:20] == a
 }
 # live_cands RADDR: live candidates of the server's flow with that client
 live_cands() { jfield "$(python3 "$here/peer.py" cands --pin "$SPIN" --raddr "$1")" live; }
-
-# stats_snap HOST FILE / cdelta HOST FILE NAME[+NAME...]: counters now minus
-# a snapshot (names joined by + are summed)
-stats_snap() { lab_ctl "$1" -j show stats >"$2"; }
-cdelta() {
-	lab_ctl "$1" -j show stats | python3 -c '
-import json, sys
-a = json.load(open(sys.argv[1]))["stats"]
-b = json.load(sys.stdin)["stats"]
-print(sum(b[n] - a[n] for n in sys.argv[2].split("+")))' "$2" "$3"
-}
 
 # client NAME PORT RATE HOST: HOST downloads $LAB_DIR/big from the server's
 # PORT through a rate limit into $LAB_DIR/NAME.got

@@ -25,10 +25,8 @@ topo_at mobile a
 topo_at server s
 lab_agent_start mobile
 lab_agent_start server
-head -c "${SIZE_MB}M" /dev/urandom > "$LAB_DIR/big"
-want_sum=$(sha256sum < "$LAB_DIR/big" | cut -d' ' -f1)
+lab_payload "$SIZE_MB"
 
-got_sum() { sha256sum < "$LAB_DIR/$1" | cut -d' ' -f1; }
 port=6000
 
 # start_transfer NAME FAMILY(4|6) DIR(down|up) SERVERNET: background transfer

@@ -37,10 +37,8 @@ topo_at mobile a
 topo_at server s
 lab_agent_start mobile
 lab_agent_start server
-head -c "${SIZE_MB}M" /dev/urandom > "$LAB_DIR/big"
-want_sum=$(sha256sum < "$LAB_DIR/big" | cut -d' ' -f1)
+lab_payload "$SIZE_MB"
 
-got_sum() { sha256sum < "$LAB_DIR/$1" | cut -d' ' -f1; }
 port=6100
 
 # start_download NAME FAMILY(4|6): server -> mobile, the mobile writes

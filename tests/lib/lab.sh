@@ -824,6 +824,23 @@ le() { local max=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -le "$max
 fsize() { local s; s=$(command stat -c %s "$1" 2>/dev/null) || s=0; echo "$s"; }
 # counter HOST NAME: one counter of HOST's agent
 counter() { lab_ctl "$1" show stats "$2"; }
+# lab_payload MB: $LAB_DIR/big, MB MiB of random bytes; sets want_sum
+lab_payload() {
+	head -c "${1}M" /dev/urandom >"$LAB_DIR/big"
+	want_sum=$(sha256sum <"$LAB_DIR/big" | cut -d' ' -f1)
+}
+# got_sum NAME: the sha256 of $LAB_DIR/NAME
+got_sum() { sha256sum <"$LAB_DIR/$1" | cut -d' ' -f1; }
+# stats_snap HOST FILE / cdelta HOST FILE NAME[+NAME...]: counters now minus
+# a snapshot (names joined by + are summed)
+stats_snap() { lab_ctl "$1" -j show stats >"$2"; }
+cdelta() {
+	lab_ctl "$1" -j show stats | python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))["stats"]
+b = json.load(sys.stdin)["stats"]
+print(sum(b[n] - a[n] for n in sys.argv[2].split("+")))' "$2" "$3"
+}
 # nflows HOST: keyed flows HOST's agent lists
 nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
 # map_count HOST MAP: entries of one of HOST's pinned maps
