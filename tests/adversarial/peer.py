@@ -45,7 +45,8 @@ import sys
 import time
 
 # the signalling layout and SipHash tags: one implementation, craft.py's
-from craft import SUB_CONFIRM, SUB_MIGRATE, mac_confirm, mac_migrate, sig_header, sig_option, siphash24  # noqa: E402,F401
+from craft import (EXID, KIND, OPTLEN, SUB_ACK, SUB_CONFIRM, SUB_MIGRATE,  # noqa: E402,F401
+                   mac_confirm, mac_migrate, sig_header, sig_option, siphash24)
 
 # struct mig_flow (include/migrate/mig_abi.h)
 F_TOKEN, F_COOKIE, F_ISN_I, F_ISN_R, F_ROLE = 0, 8, 24, 28, 32
