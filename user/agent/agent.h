@@ -96,6 +96,13 @@ struct agent {
 	uint64_t swept_ns;         /* last check for a flows_sweep */
 	uint64_t swept_lost;       /* events_lost at that check */
 	struct move moves[MAX_MOVES];
+	/* closed flows, forgotten CLOSE_GRACE_NS after their event */
+	struct closing {
+		struct mig_tuple sock, wire, prev;
+		uint64_t cookie, due_ns;
+		bool timewait;
+	} closing[1024];
+	size_t n_closing;
 	/* translations of closed flows, removed when due */
 	struct forget {
 		struct mig_tuple sock, wire, prev;
@@ -129,6 +136,8 @@ int pool_rkey_rotate(struct agent *a, bool force);
 int events_handle(void *ctx, void *data, size_t len);
 void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig_flow *f);
 void flows_sweep(struct agent *a);
+void closed_due(struct agent *a);
+#define CLOSE_GRACE_NS (500ULL * 1000000ULL)
 #define FLOW_SWEEP_NS (10ULL * 1000000000ULL)
 
 /* dp.c */

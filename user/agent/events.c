@@ -188,22 +188,62 @@ void flows_sweep(struct agent *a)
 		pr_info("removed %d closed flow(s) whose close went unreported", n);
 }
 
-static void on_closed(struct agent *a, const struct mig_event *ev)
+static void do_closed(struct agent *a, const struct mig_tuple *sock, uint64_t cookie,
+		      const struct mig_tuple *wire, const struct mig_tuple *prev, bool timewait)
 {
 	struct mig_flow flow;
 	char ts[128];
 
-	if (!bpf_map_lookup_elem(a->flows_fd, &ev->tuple, &flow) &&
-	    flow.cookie == ev->cookie) {
-		flow_forget(a, &ev->tuple, &flow);
-		mig_wipe(&flow, sizeof(flow));
-	}
-	if (ev->wire.family)
-		xlate_forget(a, &ev->tuple, &ev->wire, &ev->prev,
-			     ev->timewait ? mono_ns() + XLATE_TIMEWAIT_NS : 0);
-	pr_debug("closed %s%s", tuple_str(&ev->tuple, ts, sizeof(ts)),
-		 ev->timewait ? " (time-wait)" : "");
+	if (!bpf_map_lookup_elem(a->flows_fd, sock, &flow) && flow.cookie == cookie)
+		flow_forget(a, sock, &flow);
+	mig_wipe(&flow, sizeof(flow));
+	if (wire->family)
+		xlate_forget(a, sock, wire, prev, timewait ? mono_ns() + XLATE_TIMEWAIT_NS : 0);
+	pr_debug("closed %s%s", tuple_str(sock, ts, sizeof(ts)), timewait ? " (time-wait)" : "");
 	addr_release_unused(a);
+}
+
+/*
+ * The socket closed.  Its flow (marked CLOSE by sock_ops) and translation
+ * go CLOSE_GRACE_NS later, not at once: an abortive close's RST leaves
+ * just after the state change that raised this event, and the egress
+ * program needs the flow's key and translation to sign and rewrite it.
+ * The translation of a flow in TIME-WAIT stays until that is over, since
+ * the time-wait socket still answers the peer on the wire tuple.  The
+ * cookie check keeps a newer flow on the same tuple.
+ */
+static void on_closed(struct agent *a, const struct mig_event *ev)
+{
+	struct closing *c;
+
+	if (a->n_closing >= sizeof(a->closing) / sizeof(a->closing[0])) {
+		do_closed(a, &ev->tuple, ev->cookie, &ev->wire, &ev->prev, ev->timewait);
+		return;
+	}
+	c = &a->closing[a->n_closing++];
+	c->sock = ev->tuple;
+	c->wire = ev->wire;
+	c->prev = ev->prev;
+	c->cookie = ev->cookie;
+	c->timewait = ev->timewait;
+	c->due_ns = mono_ns() + CLOSE_GRACE_NS;
+}
+
+void closed_due(struct agent *a)
+{
+	uint64_t now = mono_ns();
+	size_t i = 0;
+
+	while (i < a->n_closing) {
+		struct closing c = a->closing[i];
+
+		if (c.due_ns > now) {
+			i++;
+			continue;
+		}
+		a->closing[i] = a->closing[--a->n_closing];
+		do_closed(a, &c.sock, c.cookie, &c.wire, &c.prev, c.timewait);
+	}
 }
 
 int events_handle(void *ctx, void *data, size_t len)

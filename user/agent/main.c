@@ -509,6 +509,7 @@ int main(int argc, char **argv)
 			dns_addresses_changed(dns);
 		}
 		mover_tick(&a);
+		closed_due(&a);
 		xlate_forget_due(&a);
 		pool_refill(&a);
 		pool_expire(&a);

@@ -137,8 +137,8 @@ int ctl_flows_load(struct ctl_flow **out, size_t *nout)
 	now = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 
 	/*
-	 * If the key we stand on is deleted under us (sock_ops removes
-	 * closed flows, LRU evicts), get_next_key starts over from the
+	 * If the key we stand on is deleted under us (the agent removes
+	 * closed flows), get_next_key starts over from the
 	 * first key: duplicates are removed after sorting, and the walk is
 	 * bounded so that heavy churn cannot keep us here.
 	 */
@@ -159,6 +159,10 @@ int ctl_flows_load(struct ctl_flow **out, size_t *nout)
 				MIG_MAP_FLOWS, strerror(-err));
 			goto fail;
 		}
+		/* a closed socket's entry, kept a moment for the RST that
+		 * follows its close (the agent removes it): not a flow */
+		if (val.state == BPF_TCP_CLOSE)
+			goto next;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
 			tmp = reallocarray(flows, cap, sizeof(*flows));
