@@ -158,6 +158,16 @@ int netwatch_fd(struct agent *a);
 /* Read pending events; returns 1 if addresses, routes or links changed. */
 int netwatch_read(struct agent *a);
 void netwatch_close(struct agent *a);
+/* The host's addresses a flow may use, read once per pass: every address
+ * on an interface that is up, but not those of scope host on lo (loopback,
+ * and the old addresses the agent keeps there).  Addresses of wider scope
+ * on lo (VIPs, anycast, direct server return) count. */
+struct host_addrs {
+	size_t n, cap;
+	struct { int af; uint32_t a[4]; } *v;
+};
+int host_addrs_read(struct agent *a, struct host_addrs *h);
+void host_addrs_free(struct host_addrs *h);
 int addr_keep_local(struct agent *a, const struct mig_tuple *t);
 void addr_release_unused(struct agent *a);
 

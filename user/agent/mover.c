@@ -13,7 +13,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -47,38 +46,10 @@ static int af_of(const struct mig_tuple *t)
 	return t->family == AF_INET6 ? AF_INET6 : AF_INET;
 }
 
-/* The host's addresses on interfaces other than lo, read once per pass. */
-struct host_addrs {
-	int n;
-	struct { int af; uint32_t a[4]; } v[128];
-};
-
-static void host_addrs_read(struct host_addrs *h)
-{
-	struct ifaddrs *ifa, *i;
-
-	h->n = 0;
-	if (getifaddrs(&ifa))
-		return;
-	for (i = ifa; i && h->n < (int)(sizeof(h->v) / sizeof(h->v[0])); i = i->ifa_next) {
-		if (!i->ifa_addr || !strcmp(i->ifa_name, "lo") || !(i->ifa_flags & IFF_UP))
-			continue;
-		memset(h->v[h->n].a, 0, 16);
-		if (i->ifa_addr->sa_family == AF_INET)
-			h->v[h->n].a[0] = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
-		else if (i->ifa_addr->sa_family == AF_INET6)
-			memcpy(h->v[h->n].a, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
-		else
-			continue;
-		h->v[h->n++].af = i->ifa_addr->sa_family;
-	}
-	freeifaddrs(ifa);
-}
-
-/* Is addr (our side) configured on an interface other than lo? */
+/* Is addr (our side) one of the host's usable addresses (host_addrs_read)? */
 static bool addr_usable(const struct host_addrs *h, int af, const uint32_t *addr)
 {
-	int i;
+	size_t i;
 
 	for (i = 0; i < h->n; i++)
 		if (h->v[i].af == af && !memcmp(h->v[i].a, addr, af == AF_INET ? 4 : 16))
@@ -422,12 +393,13 @@ static void unhold(struct agent *a, const struct mig_tuple *sock)
 void mover_reconcile(struct agent *a)
 {
 	struct mig_tuple key, next;
-	struct host_addrs h;
+	struct host_addrs h = {};
 	struct mig_flow f;
 	uint32_t src[4];
 	int err;
 
-	host_addrs_read(&h);
+	if (host_addrs_read(a, &h))
+		return;   /* (reported) nothing known: judge no flow */
 	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
 	while (!err) {
 		key = next;
@@ -447,6 +419,8 @@ void mover_reconcile(struct agent *a)
 		start_move(a, &key, &f, src);
 	}
 	addr_release_unused(a);
+	host_addrs_free(&h);
+	stat_add(a, MIG_STAT_ADDR_PASSES, 1);
 }
 
 static void xlate_remove(struct agent *a, const struct mig_tuple *sock,
@@ -789,14 +763,14 @@ static void kick(struct agent *a, const struct mig_tuple *sock)
 
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 {
-	struct host_addrs h;
+	struct host_addrs h = {};
 	struct mig_flow f;
 	struct move *m;
 	char t1[128], t2[128];
 
 	m = move_of(a, sock, false);
-	if (m && role != 1)
-		host_addrs_read(&h);
+	if (m && role != 1 && host_addrs_read(a, &h))
+		m = NULL;   /* (reported) leave the move as it is */
 	/* We moved and committed; or we were moving too and the peer, which
 	 * found our new address, committed us onto it: nothing left to ask. */
 	if (m && role == 1 && !m->confirming) {
@@ -808,6 +782,7 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 		m->confirming = false;
 		hold_end(a, sock);
 	}
+	host_addrs_free(&h);
 	if (!a->no_resume)
 		kick(a, sock);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))

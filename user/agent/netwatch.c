@@ -7,11 +7,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/link.h>
 #include <netlink/socket.h>
 #include <bpf/bpf.h>
 
@@ -85,6 +88,69 @@ void netwatch_close(struct agent *a)
 	nl_socket_free(a->nl);
 	nl_socket_free(a->nl_cmd);
 	a->nl = a->nl_cmd = NULL;
+}
+
+void host_addrs_free(struct host_addrs *h)
+{
+	free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+int host_addrs_read(struct agent *a, struct host_addrs *h)
+{
+	struct nl_cache *links = NULL, *addrs = NULL;
+	struct nl_object *o;
+	int err;
+
+	h->n = 0;
+	err = rtnl_link_alloc_cache(a->nl_cmd, AF_UNSPEC, &links);
+	if (!err)
+		err = rtnl_addr_alloc_cache(a->nl_cmd, &addrs);
+	if (err) {
+		pr_warn("cannot read the host's addresses: %s", nl_geterror(err));
+		nl_cache_free(links);
+		return -EIO;
+	}
+	for (o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *ra = (struct rtnl_addr *)o;
+		struct nl_addr *local = rtnl_addr_get_local(ra);
+		int af = rtnl_addr_get_family(ra);
+		int ifindex = rtnl_addr_get_ifindex(ra);
+		struct rtnl_link *l;
+		unsigned int flags;
+
+		if (!local || (af != AF_INET && af != AF_INET6) ||
+		    nl_addr_get_len(local) != (af == AF_INET ? 4U : 16U))
+			continue;
+		l = rtnl_link_get(links, ifindex);
+		if (!l)
+			continue;
+		flags = rtnl_link_get_flags(l);
+		rtnl_link_put(l);
+		if (!(flags & IFF_UP) ||
+		    ((flags & IFF_LOOPBACK) && rtnl_addr_get_scope(ra) == RT_SCOPE_HOST))
+			continue;
+		if (h->n == h->cap) {
+			size_t cap = h->cap ? 2 * h->cap : 64;
+			void *v = realloc(h->v, cap * sizeof(h->v[0]));
+
+			if (!v) {
+				nl_cache_free(addrs);
+				nl_cache_free(links);
+				pr_warn("cannot read the host's addresses: out of memory");
+				return -ENOMEM;
+			}
+			h->v = v;
+			h->cap = cap;
+		}
+		memset(&h->v[h->n], 0, sizeof(h->v[0]));
+		h->v[h->n].af = af;
+		memcpy(h->v[h->n].a, nl_addr_get_binary_addr(local), nl_addr_get_len(local));
+		h->n++;
+	}
+	nl_cache_free(addrs);
+	nl_cache_free(links);
+	return 0;
 }
 
 static struct rtnl_addr *lo_addr(const struct mig_tuple *t)
