@@ -55,6 +55,8 @@ struct scratch {
 	struct mig_cand_ref ref;
 	struct bpf_sock_tuple bst;
 	__u8 icmp[8 + 40 + 8];          /* ICMP header, quoted IP header, ports */
+	__u8 frame[ETH_HLEN + 40];      /* kept_*: Ethernet and IP or ARP header */
+	struct mig_addr ka;             /* kept_*: the address looked up */
 };
 
 struct {
@@ -994,6 +996,68 @@ static __noinline enum verdict stray_sig(struct mig_ctx *c, struct mig_pkt *p,
 	return V_DROP;
 }
 
+/* Is an old address kept on lo (mig_kept) in use?  Only then does the
+ * data path look at the frames below. */
+static __always_inline bool kept_gate(void)
+{
+	__u32 zero = 0;
+	struct mig_host *h = bpf_map_lookup_elem(&mig_host, &zero);
+
+	return h && h->kept;
+}
+
+/* An ARP request for an old address the agent keeps on lo: the address
+ * is no longer ours on any link, so the kernel must not answer for it
+ * (it would, from lo, whatever the scope). */
+static __noinline enum verdict kept_arp(struct mig_ctx *c)
+{
+	struct scratch *sc = scratch();
+	const __u8 *b;
+
+	if (!sc || ctx_load(c, 0, sc->frame, ETH_HLEN + 28))
+		return V_PASS;
+	b = sc->frame;
+	/* Ethernet, IPv4, 6 + 4 byte addresses, request */
+	if (b[12] != 0x08 || b[13] != 0x06 || b[14] || b[15] != 1 ||
+	    b[16] != 0x08 || b[17] || b[18] != 6 || b[19] != 4 || b[20] || b[21] != 1)
+		return V_PASS;
+	__builtin_memset(&sc->ka, 0, sizeof(sc->ka));
+	sc->ka.family = AF_INET;
+	__builtin_memcpy(&sc->ka.addr[0], b + ETH_HLEN + 24, 4);
+	if (!bpf_map_lookup_elem(&mig_kept, &sc->ka))
+		return V_PASS;
+	mig_count(MIG_STAT_KEPT_ARP);
+	return V_DROP;
+}
+
+/* A packet leaving from an old address the agent keeps on lo, that no
+ * translation rewrote: anything but a keyed flow's segments (a plain
+ * connection on the old address, a fragment, an ICMP error) would leak
+ * an address that is no longer ours onto the wire. */
+static __noinline enum verdict kept_src(struct mig_ctx *c)
+{
+	struct scratch *sc = scratch();
+	const __u8 *b;
+
+	if (!sc || ctx_load(c, 0, sc->frame, ETH_HLEN + 40))
+		return V_PASS;
+	b = sc->frame;
+	__builtin_memset(&sc->ka, 0, sizeof(sc->ka));
+	if (b[12] == 0x08 && b[13] == 0x00 && (b[ETH_HLEN] >> 4) == 4) {
+		sc->ka.family = AF_INET;
+		__builtin_memcpy(&sc->ka.addr[0], b + ETH_HLEN + 12, 4);
+	} else if (b[12] == 0x86 && b[13] == 0xdd && (b[ETH_HLEN] >> 4) == 6) {
+		sc->ka.family = AF_INET6;
+		__builtin_memcpy(sc->ka.addr, b + ETH_HLEN + 8, 16);
+	} else {
+		return V_PASS;
+	}
+	if (!bpf_map_lookup_elem(&mig_kept, &sc->ka))
+		return V_PASS;
+	mig_count(MIG_STAT_KEPT_SRC);
+	return V_DROP;
+}
+
 static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 {
 	struct mig_gate *g;
@@ -1008,8 +1072,10 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 	__u8 fl;
 
 	i = mig_parse(c, &p);
+	if (i == MIG_PARSE_ICMP)
+		return icmp_in(c, &p);
 	if (i)
-		return i == MIG_PARSE_ICMP ? icmp_in(c, &p) : V_PASS;
+		return kept_gate() ? kept_arp(c) : V_PASS;
 	mig_pkt_key(&p, true, &key);
 	fl = p.flags;
 
@@ -1083,12 +1149,16 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 	struct mig_pkt p;
 	__u32 zero = 0;
 
-	if (mig_parse(c, &p))
-		return V_PASS;
-	mig_pkt_key(&p, false, &key);
+	if (mig_parse(c, &p) == 0) {
+		mig_pkt_key(&p, false, &key);
+	} else {
+		key.family = 0;
+	}
+	h = bpf_map_lookup_elem(&mig_host, &zero);
+	if (!key.family)   /* not a TCP segment we may look at */
+		return h && h->kept ? kept_src(c) : V_PASS;
 	/* Our address went away: drop until the flow committed somewhere
 	 * newer than the hold (the agent ends the hold soon after). */
-	h = bpf_map_lookup_elem(&mig_host, &zero);
 	if (h && h->holds) {
 		struct mig_hold *hd = bpf_map_lookup_elem(&mig_hold, &key);
 		struct mig_flow *f;
@@ -1106,7 +1176,7 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 		return V_DROP;
 	e = bpf_map_lookup_elem(&mig_egress, &key);
 	if (!e)
-		return V_PASS;
+		return h && h->kept ? kept_src(c) : V_PASS;
 	w = e->wire;
 	if (mig_rewrite(c, &p, &w, false))
 		return V_DROP;

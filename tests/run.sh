@@ -27,6 +27,7 @@ filter=${1:-}
 build=${BUILD:-build}
 [[ $build == /* ]] || build=$PWD/$build
 export LAB_BUILD=${LAB_BUILD:-$build}
+export MIGRATECTL=${MIGRATECTL:-$build/migratectl}
 
 total_pass=0
 total_fail=0

@@ -126,6 +126,14 @@ struct {
 	__type(value, struct mig_hold);
 } mig_hold SEC(".maps");
 
+/* Old addresses kept on lo (agent only; see mig_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MIG_KEPT_MAX);
+	__type(key, struct mig_addr);
+	__type(value, __u64);    /* since, CLOCK_MONOTONIC */
+} mig_kept SEC(".maps");
+
 /* The responder key of the current epoch (agent only; struct mig_rkey). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -40,6 +40,7 @@
 #define MIG_MAP_HOST     "mig_host"
 #define MIG_MAP_RKEY     "mig_rkey"
 #define MIG_MAP_GATE     "mig_gate"
+#define MIG_MAP_KEPT     "mig_kept"
 #define MIG_LINK_SOCKOPS "link_sockops"
 #define MIG_LINK_ITER    "link_iter"
 
@@ -239,9 +240,25 @@ _Static_assert(sizeof(struct mig_gate) == 8, "mig_gate size");
 struct mig_host {
 	__u8  boot[MIG_SIP_KEY_LEN];  /* nonce key b, from getrandom, kept with the pins */
 	__u32 holds;                  /* entries in mig_hold */
-	__u32 pad;
+	__u32 kept;                   /* entries in mig_kept */
 };
 _Static_assert(sizeof(struct mig_host) == 24, "mig_host size");
+
+/*
+ * mig_kept: the old addresses the agent keeps on lo (host scope) for the
+ * sockets of migrated flows, while no interface has them (agent only).
+ * They are no longer this host's on any link: a packet leaving with one
+ * as its source is dropped at egress (kept_src_dropped) and an ARP request
+ * for one is not answered (kept_arp_dropped).  The data path looks only
+ * while mig_host.kept is not zero.
+ */
+struct mig_addr {
+	__u8  family;            /* AF_INET or AF_INET6 */
+	__u8  pad[3];
+	__u32 addr[4];           /* IPv4 in addr[0], the rest zero */
+};
+_Static_assert(sizeof(struct mig_addr) == 20, "mig_addr size");
+#define MIG_KEPT_MAX 256
 
 /* mig_rate: per-CPU token bucket for RSTs and repeated SYN/ACKs. */
 struct mig_bucket {
@@ -447,7 +464,9 @@ _Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 	X(KEY1_EPOCH,       "key1_epoch_missed") /* responder key turned mid-handshake: left plain */ \
 	X(CAND_RESET,       "candidate_reset")   /* a RST from a candidate's tuple: candidate dropped */ \
 	X(ICMP_XLATE,       "icmp_xlate_in")     /* ICMP error about a migrated flow: quoted tuple rewritten */ \
-	X(ADDR_PASSES,      "addr_passes")       /* agent: flows checked against the host's addresses */
+	X(ADDR_PASSES,      "addr_passes")       /* agent: flows checked against the host's addresses */ \
+	X(KEPT_SRC,         "kept_src_dropped")  /* egress packet from an old address kept on lo */ \
+	X(KEPT_ARP,         "kept_arp_dropped")  /* ARP request for an old address kept on lo */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

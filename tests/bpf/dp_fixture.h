@@ -928,6 +928,7 @@ static inline void fx_reset(struct mig_dp *skel)
 	fx_map_clear(skel->maps.mig_tokens);
 	fx_map_clear(skel->maps.mig_ingress);
 	fx_map_clear(skel->maps.mig_egress);
+	fx_map_clear(skel->maps.mig_kept);
 	fx_map_clear(skel->maps.mig_cand);
 	fx_map_clear(skel->maps.mig_pend);
 	fx_map_clear(skel->maps.mig_hold);

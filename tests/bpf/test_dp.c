@@ -2732,4 +2732,88 @@ TEST(passthrough)
 	}
 }
 
+/* mig_host.kept set: ARP requests for a kept address are dropped at
+ * ingress, and no packet leaves from one at egress unless a translation
+ * rewrote it. */
+static int put_kept(int family, const __u32 *addr, __u32 count)
+{
+	struct mig_addr k;
+	struct mig_host h;
+	__u64 since = fx_now_ns();
+	__u32 zero = 0;
+	int fd = bpf_map__fd(skel->maps.mig_host);
+
+	memset(&k, 0, sizeof(k));
+	k.family = family;
+	memcpy(k.addr, addr, family == AF_INET ? 4 : 16);
+	if (map_put(skel->maps.mig_kept, &k, &since) ||
+	    bpf_map_lookup_elem(fd, &zero, &h))
+		return -1;
+	h.kept = count;
+	return bpf_map_update_elem(fd, &zero, &h, BPF_ANY);
+}
+
+TEST(kept_addresses)
+{
+	__u8 in[FX_PKT_MAX], in2[FX_PKT_MAX];
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, n2;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		const struct fx_conn *c = s.c;
+		__u64 arp0, src0;
+
+		/* the client's address is the kept one; udp_frame and the
+		 * data segment leave from it, the ARP request asks for it */
+		n = udp_frame(s.family, c, in);
+		n2 = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			      c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in2);
+		CHECK(!put_kept(s.family, c->cli.t.laddr, 0), "put kept");
+		/* gate closed (mig_host.kept 0): nothing is looked at */
+		expect(unit_failed, &s, &out_hook, "UDP from kept, gate closed", in, n, 0,
+		       out_hook.pass, in, n, &r);
+		CHECK(!put_kept(s.family, c->cli.t.laddr, 1), "put kept");
+		arp0 = fx_stat(skel, MIG_STAT_KEPT_ARP);
+		src0 = fx_stat(skel, MIG_STAT_KEPT_SRC);
+		expect(unit_failed, &s, &out_hook, "UDP from kept", in, n, 0, out_hook.drop,
+		       NULL, 0, &r);
+		expect(unit_failed, &s, &out_hook, "TCP from kept, untranslated", in2, n2, 0,
+		       out_hook.drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_KEPT_SRC) == src0 + 2, "%s: kept_src_dropped %llu",
+		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_KEPT_SRC));
+		/* ingress is not egress: segments to the kept address pass in */
+		expect(unit_failed, &s, s.h, "UDP in (not egress)", in, n, 0, s.h->pass, in, n, &r);
+		/* the other end's address is not kept */
+		n2 = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			      c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, in2);
+		expect(unit_failed, &s, &out_hook, "TCP from another address", in2, n2, 0,
+		       out_hook.pass, in2, n2, &r);
+		if (s.family == AF_INET) {
+			/* arp_frame asks for 203.0.113.1 */
+			static const __u32 asked = 0x017100cb;   /* 203.0.113.1, be */
+
+			n = arp_frame(in);
+			expect(unit_failed, &s, s.h, "ARP for another address", in, n, 0,
+			       s.h->pass, in, n, &r);
+			CHECK(!put_kept(AF_INET, &asked, 2), "put kept");
+			expect(unit_failed, &s, s.h, "ARP for a kept address", in, n, 0,
+			       s.h->drop, NULL, 0, &r);
+			CHECK(fx_stat(skel, MIG_STAT_KEPT_ARP) == arp0 + 1,
+			      "kept_arp_dropped %llu",
+			      (unsigned long long)fx_stat(skel, MIG_STAT_KEPT_ARP));
+			/* a reply (op 2) is not a request */
+			in[14 + 7] = 2;
+			expect(unit_failed, &s, s.h, "ARP reply", in, n, 0, s.h->pass, in, n, &r);
+		}
+		CHECK(fx_map_count(skel->maps.mig_flows) == 0 &&
+		      fx_map_count(skel->maps.mig_ingress) == 0, "stored something");
+	}
+}
+
 UNIT_MAIN()

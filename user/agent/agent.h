@@ -85,6 +85,7 @@ struct agent {
 	struct mig_iter *iter;
 	struct bpf_link *iter_link;
 	int ingress_fd, egress_fd, cand_fd, pend_fd, hold_fd, host_fd, rkey_fd;
+	int kept_fd;
 	struct mig_host host;      /* what we wrote to mig_host */
 	int attached[64];
 	size_t n_attached;
@@ -110,7 +111,7 @@ struct agent {
 	} forget[1024];
 	size_t n_forget;
 	/* addresses we put on lo to keep old sockets working */
-	struct mig_tuple kept[64]; /* laddr and family used */
+	struct mig_tuple kept[MIG_KEPT_MAX]; /* laddr and family used; mirrored in mig_kept */
 	size_t n_kept;
 };
 
@@ -167,6 +168,9 @@ struct host_addrs {
 	struct { int af; uint32_t a[4]; } *v;
 };
 int host_addrs_read(struct agent *a, struct host_addrs *h);
+bool host_addrs_has(const struct host_addrs *h, int af, const uint32_t *addr);
+void addr_kept_sync(struct agent *a, const struct host_addrs *h);
+int addr_kept_load(struct agent *a);
 void host_addrs_free(struct host_addrs *h);
 int addr_keep_local(struct agent *a, const struct mig_tuple *t);
 void addr_release_unused(struct agent *a);

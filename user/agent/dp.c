@@ -98,7 +98,7 @@ int dp_host_init(struct agent *a)
 		pr_err("getrandom: %s", strerror(errno));
 		return -EIO;
 	}
-	return dp_host_holds(a, 0);
+	return addr_kept_load(a) ?: dp_host_holds(a, 0);
 }
 
 /* The egress program looks for holds only while the count is non-zero. */
@@ -144,6 +144,7 @@ int dp_load(struct agent *a)
 	a->hold_fd = bpf_map__fd(a->dp->maps.mig_hold);
 	a->host_fd = bpf_map__fd(a->dp->maps.mig_host);
 	a->rkey_fd = bpf_map__fd(a->dp->maps.mig_rkey);
+	a->kept_fd = bpf_map__fd(a->dp->maps.mig_kept);
 	err = dp_host_init(a);
 	if (err)
 		return err;

@@ -137,7 +137,7 @@ static const char *const pinned_names[] = {
 	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
-	MIG_MAP_RKEY, MIG_MAP_GATE,
+	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT,
 	/* version 1 left these */
 	"mig_secrets",
 };

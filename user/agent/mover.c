@@ -49,12 +49,7 @@ static int af_of(const struct mig_tuple *t)
 /* Is addr (our side) one of the host's usable addresses (host_addrs_read)? */
 static bool addr_usable(const struct host_addrs *h, int af, const uint32_t *addr)
 {
-	size_t i;
-
-	for (i = 0; i < h->n; i++)
-		if (h->v[i].af == af && !memcmp(h->v[i].a, addr, af == AF_INET ? 4 : 16))
-			return true;
-	return false;
+	return host_addrs_has(h, af, addr);
 }
 
 /* The source the kernel would use toward the peer now (no packet sent). */
@@ -400,6 +395,9 @@ void mover_reconcile(struct agent *a)
 
 	if (host_addrs_read(a, &h))
 		return;   /* (reported) nothing known: judge no flow */
+	/* first: an old address back on a link is a source again (a move
+	 * back to it sends from it) */
+	addr_kept_sync(a, &h);
 	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
 	while (!err) {
 		key = next;

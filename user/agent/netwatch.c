@@ -96,6 +96,26 @@ void host_addrs_free(struct host_addrs *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/* An address on lo that no flow may use on the wire: loopback and the
+ * other addresses of scope host, and the old addresses we keep there.
+ * (IPv6 ignores the scope asked for, so ours are known by the list, and
+ * after a restart by their zero preferred lifetime: deprecated.) */
+static bool lo_local_only(struct agent *a, struct rtnl_addr *ra, int af,
+			  struct nl_addr *local)
+{
+	size_t i;
+
+	if (rtnl_addr_get_scope(ra) == RT_SCOPE_HOST ||
+	    (rtnl_addr_get_flags(ra) & IFA_F_DEPRECATED))
+		return true;
+	for (i = 0; i < a->n_kept; i++)
+		if (a->kept[i].family == af &&
+		    !memcmp(a->kept[i].laddr, nl_addr_get_binary_addr(local),
+			    nl_addr_get_len(local)))
+			return true;
+	return false;
+}
+
 int host_addrs_read(struct agent *a, struct host_addrs *h)
 {
 	struct nl_cache *links = NULL, *addrs = NULL;
@@ -128,7 +148,7 @@ int host_addrs_read(struct agent *a, struct host_addrs *h)
 		flags = rtnl_link_get_flags(l);
 		rtnl_link_put(l);
 		if (!(flags & IFF_UP) ||
-		    ((flags & IFF_LOOPBACK) && rtnl_addr_get_scope(ra) == RT_SCOPE_HOST))
+		    ((flags & IFF_LOOPBACK) && lo_local_only(a, ra, af, local)))
 			continue;
 		if (h->n == h->cap) {
 			size_t cap = h->cap ? 2 * h->cap : 64;
@@ -151,6 +171,85 @@ int host_addrs_read(struct agent *a, struct host_addrs *h)
 	nl_cache_free(addrs);
 	nl_cache_free(links);
 	return 0;
+}
+
+bool host_addrs_has(const struct host_addrs *h, int af, const uint32_t *addr)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (h->v[i].af == af && !memcmp(h->v[i].a, addr, af == AF_INET ? 4 : 16))
+			return true;
+	return false;
+}
+
+static void kept_key(const struct mig_tuple *t, struct mig_addr *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = t->family;
+	memcpy(k->addr, t->laddr, t->family == AF_INET6 ? 16 : 4);
+}
+
+/* mig_host.kept: the data path looks in mig_kept only while it is not 0 */
+static void kept_count(struct agent *a)
+{
+	struct mig_addr k, next;
+	__u32 zero = 0, n = 0;
+	int err = bpf_map_get_next_key(a->kept_fd, NULL, &next);
+
+	while (!err) {
+		n++;
+		k = next;
+		err = bpf_map_get_next_key(a->kept_fd, &k, &next);
+	}
+	if (a->host.kept == n)
+		return;
+	a->host.kept = n;
+	if (bpf_map_update_elem(a->host_fd, &zero, &a->host, BPF_ANY))
+		pr_warn("cannot write %s: %s", MIG_MAP_HOST, strerror(errno));
+}
+
+/* At start: the old addresses an earlier run kept on lo (mig_kept is
+ * pinned), so that they are released once no flow needs them. */
+int addr_kept_load(struct agent *a)
+{
+	struct mig_addr k, next;
+	int err = bpf_map_get_next_key(a->kept_fd, NULL, &next);
+
+	a->n_kept = 0;
+	while (!err && a->n_kept < MIG_KEPT_MAX) {
+		k = next;
+		err = bpf_map_get_next_key(a->kept_fd, &k, &next);
+		if (k.family != AF_INET && k.family != AF_INET6) {
+			bpf_map_delete_elem(a->kept_fd, &k);
+			continue;
+		}
+		memset(&a->kept[a->n_kept], 0, sizeof(a->kept[0]));
+		a->kept[a->n_kept].family = k.family;
+		memcpy(a->kept[a->n_kept].laddr, k.addr, 16);
+		a->n_kept++;
+	}
+	kept_count(a);
+	return 0;
+}
+
+/* mig_kept holds the kept addresses that no interface has again: an
+ * address back on a link is a source like any other. */
+void addr_kept_sync(struct agent *a, const struct host_addrs *h)
+{
+	struct mig_addr k;
+	__u64 now = mono_ns();
+	size_t i;
+
+	for (i = 0; i < a->n_kept; i++) {
+		kept_key(&a->kept[i], &k);
+		if (host_addrs_has(h, a->kept[i].family == AF_INET6 ? AF_INET6 : AF_INET,
+				   a->kept[i].laddr))
+			bpf_map_delete_elem(a->kept_fd, &k);
+		else
+			bpf_map_update_elem(a->kept_fd, &k, &now, BPF_NOEXIST);
+	}
+	kept_count(a);
 }
 
 static struct rtnl_addr *lo_addr(const struct mig_tuple *t)
@@ -207,6 +306,16 @@ int addr_keep_local(struct agent *a, const struct mig_tuple *t)
 	a->kept[a->n_kept].family = t->family;
 	memcpy(a->kept[a->n_kept].laddr, t->laddr, 16);
 	a->n_kept++;
+	{
+		struct mig_addr k;
+		__u64 now = mono_ns();
+
+		kept_key(t, &k);
+		if (bpf_map_update_elem(a->kept_fd, &k, &now, BPF_ANY))
+			pr_warn("cannot record kept address in %s: %s", MIG_MAP_KEPT,
+				strerror(errno));
+		kept_count(a);
+	}
 	inet_ntop(t->family == AF_INET6 ? AF_INET6 : AF_INET, t->laddr, buf, sizeof(buf));
 	pr_info("keeping old address %s on lo for its connections", buf);
 	return 0;
@@ -245,6 +354,13 @@ void addr_release_unused(struct agent *a)
 		inet_ntop(a->kept[i].family == AF_INET6 ? AF_INET6 : AF_INET,
 			  a->kept[i].laddr, buf, sizeof(buf));
 		pr_info("old address %s no longer needed on lo", buf);
+		{
+			struct mig_addr k;
+
+			kept_key(&a->kept[i], &k);
+			bpf_map_delete_elem(a->kept_fd, &k);
+		}
 		a->kept[i] = a->kept[--a->n_kept];
+		kept_count(a);
 	}
 }

@@ -18,7 +18,7 @@
 
 static const char *const fill_maps[] = {
 	MIG_MAP_FLOWS, MIG_MAP_TOKENS, MIG_MAP_INGRESS, MIG_MAP_EGRESS,
-	MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_REQS,
+	MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_REQS, MIG_MAP_KEPT,
 };
 #define N_FILL (sizeof(fill_maps) / sizeof(fill_maps[0]))
 
