@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define MIG_ABI_VERSION 2
+#define MIG_ABI_VERSION 3
 
 /* Default pin directory of one agent instance (a host).  Tests and
  * multi-instance setups pass another with --pin-dir. */
@@ -372,8 +372,13 @@ struct mig_meta {
 	__u64 started_ns;    /* CLOCK_MONOTONIC */
 	__u32 max_flows;     /* --max-flows the maps were made with */
 	__u32 pad;
+	/* the agent's network namespace (SO_NETNS_COOKIE): sock_ops acts
+	 * only on sockets of this one, so that agents of several namespaces
+	 * can serve one cgroup (the root sees every namespace's sockets);
+	 * 0: any */
+	__u64 netns_cookie;
 };
-_Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
+_Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 
 /*
  * mig_stats: per-CPU array of __u64, one slot per counter.  The data path

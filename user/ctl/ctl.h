@@ -28,6 +28,7 @@
 /* Global options, set once by main before a subcommand runs. */
 struct ctl_opts {
 	const char *pin_dir;
+	const char *env_err;   /* why the pin directory is not on a bpffs */
 	bool json;
 	bool pretty;
 	bool verbose;

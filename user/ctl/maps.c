@@ -27,6 +27,10 @@ static const char *map_type_name(enum bpf_map_type type)
 
 static void no_agent_err(void)
 {
+	if (ctl.env_err) {
+		ctl_err("no migrate agent state in '%s': %s", ctl.pin_dir, ctl.env_err);
+		return;
+	}
 	ctl_err("no migrate agent state in '%s': is migrate-agent running? (see --pin-dir)",
 		ctl.pin_dir);
 }
@@ -56,7 +60,9 @@ static int map_get(const char *name, struct bpf_map_info *info)
 		ctl_debug("bpf_obj_get '%s': %s", path, strerror(-err));
 		if (err == -ENOENT)
 			return err;   /* the caller words this one */
-		if (!on_bpffs(path))
+		if (ctl.env_err)
+			ctl_err("cannot open '%s': %s", path, ctl.env_err);
+		else if (!on_bpffs(path))
 			/* the kernel answers EACCES or EINVAL for these */
 			ctl_err("cannot open '%s': not on a bpffs (is --pin-dir '%s' right?)",
 				path, ctl.pin_dir);
