@@ -451,7 +451,8 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(KEY1_IN,          "key1_received")     /* responder: keyed without request state */ \
 	X(KEY1_EPOCH,       "key1_epoch_missed") /* responder key turned mid-handshake: left plain */ \
 	X(CAND_RESET,       "candidate_reset")   /* a RST from a candidate's tuple: candidate dropped */ \
-	X(ICMP_XLATE,       "icmp_xlate_in")     /* ICMP error about a migrated flow: quoted tuple rewritten */
+	X(ICMP_XLATE,       "icmp_xlate_in")     /* ICMP error about a migrated flow: quoted tuple rewritten */ \
+	X(DNS_MALFORMED,    "dns_malformed")     /* agent: a DNS reply that does not parse, or unsigned where a signature is required: rejected */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

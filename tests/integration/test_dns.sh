@@ -312,7 +312,7 @@ lab_bg soa agent-soa unshare --mount --propagation private sh -c \
 LAB_PIN["soa"]=$(lab_pindir soa)   # so that lab_cleanup detaches it
 t_check "A s.example.test. lands" lab_wait_until 5 only dns A s.example.test. 192.0.2.129
 t_check "the log names the primary it found" \
-	grep -qF "primary server ns.example.test. (203.0.113.53 port 53, from the SOA record)" \
+	grep -qF "primary server ns.example.test. (203.0.113.53 port 53, from the SOA record, signed)" \
 	"$(lab_log agent-soa)"
 t_check_not "the machine's /etc/resolv.conf is not the lab's" grep -qF "$DNS4" /etc/resolv.conf
 lab_bg_stop agent-soa

@@ -429,6 +429,11 @@ int main(int argc, char **argv)
 		pr_err("cannot create pin directory '%s': %s", a.pin_dir, strerror(-e));
 		return EXIT_FAILURE;
 	}
+	/* The DNS worker parses replies from the network: it is forked
+	 * before any key exists here, and drops its privileges. */
+	if (dns_fork(&cfg.dns, &dns))
+		return EXIT_FAILURE;
+	explicit_bzero(cfg.dns.key_secret, sizeof(cfg.dns.key_secret));
 	if (pool_init(&a.pool, a.pool_target)) {
 		pr_err("out of memory for the key pool");
 		return EXIT_FAILURE;
@@ -501,7 +506,7 @@ int main(int argc, char **argv)
 		pr_err("cannot write pidfile '%s': %s", a.pidfile, strerror(-e));
 		goto out;
 	}
-	if (dns_start(&cfg.dns, a.pin_dir, a.stats_fd, a.ncpus, &dns))
+	if (dns_start(dns, &cfg.dns, a.pin_dir, a.stats_fd, a.ncpus))
 		goto out;
 	a.dns = dns;
 	pr_info("ready: pin directory '%s', %u keys in the pool", a.pin_dir,
@@ -519,6 +524,9 @@ int main(int argc, char **argv)
 		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 		ev.data.fd = netwatch_fd(&a);
 		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		ev.data.fd = dns_fd(dns);
+		if (ev.data.fd >= 0)
+			epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
 	while (!stop) {
 		struct epoll_event evs[4];
@@ -535,6 +543,8 @@ int main(int argc, char **argv)
 				a.recheck = true;
 				a.recheck_ns = mono_ns();
 			}
+			if (evs[i].data.fd == dns_fd(dns) && dns_read(dns))
+				epoll_ctl(epfd, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
 		}
 		e = ring_buffer__consume(rb);
 		if (e < 0 && e != -EINTR) {
