@@ -100,6 +100,7 @@ struct mig_dns {
 	int stats_fd, ncpus;
 	int map_fd;
 	bool started;
+	bool closing;           /* dns_stop: the worker's end is expected */
 
 	bool stop;              /* worker: the agent closed its end */
 	bool resolve_req;       /* the mover asked for the peers' addresses */
@@ -1447,7 +1448,11 @@ static void worker_main(struct mig_dns *d, pid_t agent, uid_t uid, gid_t gid)
 	struct dmsg m;
 	ssize_t n;
 
-	signal(SIGINT, SIG_IGN);   /* the agent says when: it closes its end */
+	/* the agent says when: it closes its end (a signal to the whole
+	 * process group must not cut the last status short) */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	prctl(PR_SET_NAME, "migrate-dns", 0, 0, 0);
 	if (dup2(d->sock, 3) < 0 || (d->sock != 3 && close(d->sock)) ||
 	    close_range(4, ~0U, 0)) {
@@ -1627,7 +1632,7 @@ static int dns_take(struct mig_dns *d, struct dmsg *m)
 	case DM_STATUS:
 		if (m->index >= (uint32_t)d->cfg.n_names || st->n_addr4 > MIG_DNS_MAX_ADDRS ||
 		    st->n_addr6 > MIG_DNS_MAX_ADDRS || st->n_want4 > MIG_DNS_MAX_ADDRS ||
-		    st->n_want6 > MIG_DNS_MAX_ADDRS || st->result > MIG_DNS_UNREACHABLE)
+		    st->n_want6 > MIG_DNS_MAX_ADDRS || st->result > MIG_DNS_ERROR)
 			return -EINVAL;
 		/* the name is ours to say */
 		memcpy(st->name, d->cfg.names[m->index], sizeof(st->name));
@@ -1670,6 +1675,8 @@ int dns_read(struct mig_dns *d)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		if (n == 0) {
+			if (d->closing)
+				return -1;
 			if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
 				d->pid = 0;
 				pr_warn("dns: the DNS worker exited (%s %d): names are no longer kept current",
@@ -1734,22 +1741,42 @@ void dns_addresses_changed(struct mig_dns *d)
 
 void dns_stop(struct mig_dns *d)
 {
-	uint64_t deadline;
+	uint64_t deadline, now;
+	struct pollfd p;
 	int st;
 
 	if (!d)
 		return;
 	if (d->pid > 0) {
-		/* the worker stops when it reads the end of its socket */
-		shutdown(d->sock, SHUT_RDWR);
+		/* The worker stops when it reads the end of its socket and
+		 * sends the status of an UPDATE it abandoned: take that, up
+		 * to its own end, for at most 3 s. */
+		d->closing = true;
+		shutdown(d->sock, SHUT_WR);
 		deadline = mono_ms() + 3000;
-		while (waitpid(d->pid, &st, WNOHANG) == 0) {
-			if (mono_ms() >= deadline) {
+		p.fd = d->sock;
+		p.events = POLLIN;
+		while ((now = mono_ms()) < deadline) {
+			if (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+				break;
+			if (d->started && dns_read(d)) {
+				break;
+			} else if (!d->started) {
+				char b;
+
+				if (recv(d->sock, &b, 1, MSG_DONTWAIT) == 0)
+					break;
+			}
+		}
+		if (d->pid > 0 && waitpid(d->pid, &st, WNOHANG) == 0) {
+			/* (it closed its end, or the time is up) */
+			deadline = mono_ms() + 500;
+			while (waitpid(d->pid, &st, WNOHANG) == 0 && mono_ms() < deadline)
+				poll(NULL, 0, 10);
+			if (waitpid(d->pid, &st, WNOHANG) == 0) {
 				kill(d->pid, SIGKILL);
 				waitpid(d->pid, &st, 0);
-				break;
 			}
-			poll(NULL, 0, 10);
 		}
 	}
 	dns_free(d);

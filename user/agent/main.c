@@ -265,7 +265,7 @@ int main(int argc, char **argv)
 	};
 	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS };
 	static struct mig_config cfg;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *pin_name;
 	bool pool_set = false;
 	struct mig_dns *dns = NULL;
 	enum mig_log_level level = MIG_LOG_INFO;
@@ -396,6 +396,7 @@ int main(int argc, char **argv)
 		pr_err("%s", err);
 		return EXIT_FAILURE;
 	}
+	pin_name = a.pin_dir;
 	if (*note) {
 		pr_info("%s", note);
 		a.pin_dir = shared_pin;
@@ -509,7 +510,7 @@ int main(int argc, char **argv)
 	if (dns_start(dns, &cfg.dns, a.pin_dir, a.stats_fd, a.ncpus))
 		goto out;
 	a.dns = dns;
-	pr_info("ready: pin directory '%s', %u keys in the pool", a.pin_dir,
+	pr_info("ready: pin directory '%s', %u keys in the pool", pin_name,
 		a.pool_target);
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);

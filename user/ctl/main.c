@@ -232,6 +232,7 @@ static int run(int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	ctl_debug("pin directory '%s'", ctl.pin_dir);
+	ctl.pin_name = ctl.pin_dir;
 	/* where the agent pinned, as it did: under `ip netns exec` the
 	 * shared BPF filesystem is bound in first */
 	if (mig_env_share_bpffs(ctl.pin_dir, shared_pin, sizeof(shared_pin), note, sizeof(note),
