@@ -65,7 +65,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: migrate-agent [OPTIONS]\n"
-"       migrate-agent --detach [--pin-dir DIR]\n"
+"       migrate-agent --detach [--pin-dir DIR] [--config FILE]\n"
 "\n"
 "Loads the migrate data path, attaches it to a cgroup, keeps the key pool\n"
 "filled and finishes the key agreement of migratable connections.\n"
