@@ -13,9 +13,11 @@
  * peer-lookup requests and, once, the names' previous status; the worker
  * sends status entries, counters and looked-up peer addresses, which the
  * agent checks before it writes them to the pinned maps (the worker
- * touches no BPF object).  For each configured name, one UPDATE that deletes the
- * name's A and AAAA RRsets and adds the current addresses, so the server
- * applies the change whole or not at all.  Retried with exponential backoff
+ * touches no BPF object).
+ *
+ * For each configured name, one UPDATE that deletes the name's A and AAAA
+ * RRsets and adds the current addresses, so the server applies the change
+ * whole or not at all.  Retried with exponential backoff
  * (1 s doubling to 60 s, +-20 % jitter) until the server answers NOERROR
  * with a reply whose TSIG verifies.  An address change (dns_addresses_changed)
  * resets the backoff and publishes at once; an UPDATE in flight for

@@ -72,33 +72,6 @@ int mig_env_check_cgroup2(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int mig_env_check_bpffs(const char *pin_dir, char *err, size_t errlen)
-{
-	char parent[PATH_MAX];
-	struct statfs sf;
-	char *slash;
-
-	if (strlen(pin_dir) >= sizeof(parent)) {
-		snprintf(err, errlen, "pin directory '%s': name too long", pin_dir);
-		return -ENAMETOOLONG;
-	}
-	strcpy(parent, pin_dir);
-	/* the pin dir itself may not exist yet: check what holds it */
-	while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
-		parent[strlen(parent) - 1] = '\0';
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent)
-		*slash = '\0';
-	else if (slash)
-		slash[1] = '\0';
-	if (statfs(parent, &sf) == 0 && (unsigned long)sf.f_type == BPF_FS_MAGIC)
-		return 0;
-	snprintf(err, errlen,
-		 "'%s' is not on a BPF filesystem: mount one with 'mount -t bpf bpf /sys/fs/bpf' or pass --pin-dir on one",
-		 parent);
-	return -ENOTDIR;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Network and mount namespaces */
 
@@ -197,14 +170,18 @@ static bool fs_is(const char *path, unsigned long magic)
 }
 
 /* The network namespace `ip netns exec` ran us in: it mounts its /sys
- * with the namespace's name as the source.  0 or -ENOENT. */
+ * with the namespace's name as the source (and that name under
+ * /run/netns is our network namespace).  0 or -ENOENT. */
 static int ip_netns_exec_name(char *out, size_t outlen)
 {
+	struct stat self, st;
 	char path[PATH_MAX];
 	struct mntent *m;
 	int ret = -ENOENT;
 	FILE *f;
 
+	if (stat("/proc/self/ns/net", &self))
+		return -ENOENT;
 	f = setmntent("/proc/self/mounts", "r");
 	if (!f)
 		return -ENOENT;
@@ -215,7 +192,8 @@ static int ip_netns_exec_name(char *out, size_t outlen)
 		if (!strcmp(m->mnt_fsname, "sysfs") || strchr(m->mnt_fsname, '/') ||
 		    strlen(m->mnt_fsname) >= outlen ||
 		    snprintf(path, sizeof(path), "%s/%s", MIG_NETNS_RUN_DIR, m->mnt_fsname) >=
-		    (int)sizeof(path) || access(path, F_OK))
+		    (int)sizeof(path) || stat(path, &st) ||
+		    st.st_dev != self.st_dev || st.st_ino != self.st_ino)
 			continue;
 		strcpy(out, m->mnt_fsname);
 		ret = 0;

@@ -16,8 +16,6 @@ int mig_env_check_btf(char *err, size_t errlen);
 int mig_env_find_cgroup2(char *out, size_t outlen, char *err, size_t errlen);
 /* 0 if path is a directory of a cgroup v2 hierarchy. */
 int mig_env_check_cgroup2(const char *path, char *err, size_t errlen);
-/* 0 if the directory that holds pin_dir is on a BPF filesystem. */
-int mig_env_check_bpffs(const char *pin_dir, char *err, size_t errlen);
 
 #define MIG_NETNS_RUN_DIR "/run/netns"
 
