@@ -316,6 +316,22 @@ t_check "the log names the primary it found" \
 	"$(lab_log agent-soa)"
 t_check_not "the machine's /etc/resolv.conf is not the lab's" grep -qF "$DNS4" /etc/resolv.conf
 lab_bg_stop agent-soa
+# the same with a key the server does not know: its answers come back
+# unsigned (NOTAUTH/BADKEY), and an unsigned SOA is not taken
+conf "$LAB_DIR/soa2.conf" s2.example.test. "" "$STRANGER"
+# shellcheck disable=SC2016 # expanded by that sh
+lab_bg soa agent-soa2 unshare --mount --propagation private sh -c \
+	'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$LAB_DIR/resolv.conf" \
+	"$LAB_BUILD/migrate-agent" --pin-dir "$(lab_pindir soa)" --cgroup "$(lab_cgroup soa)" \
+	--config "$LAB_DIR/soa2.conf"
+t_check "an unsigned SOA answer is not taken (key unknown to the resolver)" \
+	lab_wait_until 5 grep -qF "the answer to the example.test. query from 203.0.113.53 port 53 is not signed with key stranger.: not taken" \
+	"$(lab_log agent-soa2)"
+t_check "so no server is found, and it says so" \
+	grep -qF "dns: zone example.test.: the answer" "$(lab_log agent-soa2)"
+t_check "counted in dns_tsig_failed" ge 1 counter soa dns_tsig_failed
+t_check "nothing published for s2.example.test." eq "" dns_dig dns A s2.example.test.
+lab_bg_stop agent-soa2
 lab_agent_start soa
 t_check "an agent without [dns] removes the old status: 'no DNS names configured'" \
 	eq "no DNS names configured" lab_ctl soa show dns

@@ -72,6 +72,9 @@ t_check "it says how it reached the cgroup" \
 	grep -qF "cgroup '$SHARED' is not in this mount namespace: using it through" "$LAB_DIR/agent-client.log"
 t_check "the default pin dir is per namespace, seen by the host: $(pin_of client)" \
 	test -e "$(pin_of client)/mig_flows" -a -e "$(pin_of server)/mig_flows"
+t_check "it attached to the namespace's interface" \
+	grep -qF "attached to interface 'va' (TC ingress)" "$LAB_DIR/agent-client.log"
+t_check "the TC filter is there" sh -c "tc -n $(lab_ns client) filter show dev va ingress | grep -q mig_in_tc"
 t_check "the ready line names it" \
 	grep -qF "ready: pin directory '$(pin_of client)'" "$LAB_DIR/agent-client.log"
 t_check "the sock_ops link is pinned there (attached while pinned)" \
@@ -80,6 +83,8 @@ t_check "the sock_ops link is pinned there (attached while pinned)" \
 t_begin "migratectl under ip netns exec finds the agent's state without options"
 t_check "show: no keyed flows" eq "no keyed flows" ctlx client
 t_check "show maps reads the same maps" sh -c "ip netns exec $(lab_ns client) $LAB_BUILD/migratectl show maps | grep -q '^mig_flows'"
+t_check "nsenter --net, without -d: the same default pin dir" \
+	eq "$(ctlx client -j show stats)" lab_nsexec client "$LAB_BUILD/migratectl" -j show stats
 t_check "the same state as migratectl -d from the host's mount namespace" \
 	eq "$(lab_nsexec client "$LAB_BUILD/migratectl" -d "$(pin_of client)" -j show stats)" \
 	ctlx client -j show stats
