@@ -1636,9 +1636,11 @@ static int dns_take(struct mig_dns *d, struct dmsg *m)
 		    st->n_addr6 > MIG_DNS_MAX_ADDRS || st->n_want4 > MIG_DNS_MAX_ADDRS ||
 		    st->n_want6 > MIG_DNS_MAX_ADDRS || st->result > MIG_DNS_ERROR)
 			return -EINVAL;
-		/* the name is ours to say */
+		/* the name is ours to say; padding is zero */
 		memcpy(st->name, d->cfg.names[m->index], sizeof(st->name));
 		st->text[sizeof(st->text) - 1] = '\0';
+		memset(st->pad, 0, sizeof(st->pad));
+		st->pad2 = 0;
 		status_put(d, (int)m->index, st);
 		return 0;
 	case DM_COUNT:
