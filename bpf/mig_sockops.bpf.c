@@ -689,6 +689,14 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 SEC("sockops")
 int mig_sockops(struct bpf_sock_ops *skops)
 {
+	__u32 zero = 0;
+	struct mig_meta *m = bpf_map_lookup_elem(&mig_meta, &zero);
+
+	/* A cgroup's program sees the sockets of every network namespace
+	 * whose processes are in it: act only for our agent's namespace
+	 * (another agent serves the others). */
+	if (!m || (m->netns_cookie && bpf_get_netns_cookie(skops) != m->netns_cookie))
+		return 1;
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_LISTEN_CB:
 		/* the listener writes our option into SYN/ACKs; the child

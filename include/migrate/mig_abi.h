@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define MIG_ABI_VERSION 2
+#define MIG_ABI_VERSION 3
 
 /* Default pin directory of one agent instance (a host).  Tests and
  * multi-instance setups pass another with --pin-dir. */
@@ -389,8 +389,13 @@ struct mig_meta {
 	__u64 started_ns;    /* CLOCK_MONOTONIC */
 	__u32 max_flows;     /* --max-flows the maps were made with */
 	__u32 pad;
+	/* the agent's network namespace (SO_NETNS_COOKIE): sock_ops acts
+	 * only on sockets of this one, so that agents of several namespaces
+	 * can serve one cgroup (the root sees every namespace's sockets);
+	 * 0: any */
+	__u64 netns_cookie;
 };
-_Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
+_Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 
 /*
  * mig_stats: per-CPU array of __u64, one slot per counter.  The data path
@@ -466,7 +471,8 @@ _Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 	X(ICMP_XLATE,       "icmp_xlate_in")     /* ICMP error about a migrated flow: quoted tuple rewritten */ \
 	X(ADDR_PASSES,      "addr_passes")       /* agent: flows checked against the host's addresses */ \
 	X(KEPT_SRC,         "kept_src_dropped")  /* egress packet from an old address kept on lo */ \
-	X(KEPT_ARP,         "kept_arp_dropped")  /* ARP request for an old address kept on lo */
+	X(KEPT_ARP,         "kept_arp_dropped")  /* ARP request for an old address kept on lo */ \
+	X(DNS_MALFORMED,    "dns_malformed")     /* agent: a DNS reply that does not parse, or unsigned where a signature is required: rejected */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

@@ -312,10 +312,26 @@ lab_bg soa agent-soa unshare --mount --propagation private sh -c \
 LAB_PIN["soa"]=$(lab_pindir soa)   # so that lab_cleanup detaches it
 t_check "A s.example.test. lands" lab_wait_until 5 only dns A s.example.test. 192.0.2.129
 t_check "the log names the primary it found" \
-	grep -qF "primary server ns.example.test. (203.0.113.53 port 53, from the SOA record)" \
+	grep -qF "primary server ns.example.test. (203.0.113.53 port 53, from the SOA record, signed)" \
 	"$(lab_log agent-soa)"
 t_check_not "the machine's /etc/resolv.conf is not the lab's" grep -qF "$DNS4" /etc/resolv.conf
 lab_bg_stop agent-soa
+# the same with a key the server does not know: its answers come back
+# unsigned (NOTAUTH/BADKEY), and an unsigned SOA is not taken
+conf "$LAB_DIR/soa2.conf" s2.example.test. "" "$STRANGER"
+# shellcheck disable=SC2016 # expanded by that sh
+lab_bg soa agent-soa2 unshare --mount --propagation private sh -c \
+	'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$LAB_DIR/resolv.conf" \
+	"$LAB_BUILD/migrate-agent" --pin-dir "$(lab_pindir soa)" --cgroup "$(lab_cgroup soa)" \
+	--config "$LAB_DIR/soa2.conf"
+t_check "an unsigned SOA answer is not taken (key unknown to the resolver)" \
+	lab_wait_until 5 grep -qF "the answer to the example.test. query from 203.0.113.53 port 53 is not signed with key stranger.: not taken" \
+	"$(lab_log agent-soa2)"
+t_check "so no server is found, and it says so" \
+	grep -qF "dns: zone example.test.: the answer" "$(lab_log agent-soa2)"
+t_check "counted in dns_tsig_failed" ge 1 counter soa dns_tsig_failed
+t_check "nothing published for s2.example.test." eq "" dns_dig dns A s2.example.test.
+lab_bg_stop agent-soa2
 lab_agent_start soa
 t_check "an agent without [dns] removes the old status: 'no DNS names configured'" \
 	eq "no DNS names configured" lab_ctl soa show dns
@@ -350,5 +366,41 @@ t_check "a bad number" refused "$LAB_DIR/bad3.conf" \
 printf '[dns]\nzone = example.test.\nname = m.example.test.\n' >"$LAB_DIR/bad4.conf"
 t_check "[dns] without key_file" refused "$LAB_DIR/bad4.conf" \
 	"$LAB_DIR/bad4.conf:1: [dns] section without 'key_file = ...': '[dns]'"
+
+# ---------------------------------------------------------------------------
+t_begin "the DNS worker: its own process, no privileges, no keys; a hostile server's garbage rejected and counted"
+lab_bg dns hostile python3 "$here/dns_hostile.py" 203.0.113.53 5353
+t_check "the hostile server listens" lab_wait_until 5 grep -q listening "$(lab_log hostile)"
+conf "$LAB_DIR/hostile.conf" h.example.test. $DNS4 "$KEY"
+sed -i 's/^port = 53$/port = 5353/' "$LAB_DIR/hostile.conf"
+lab_agent_start other --config "$LAB_DIR/hostile.conf"
+apid=${LAB_AGENT_PID[other]}
+wpid() { pgrep -P "$apid" migrate-dns; }
+t_check "the agent has one child, the worker 'migrate-dns'" lab_wait_until 3 eq 1 eval 'wpid | wc -l'
+w=$(wpid)
+nobody=$(id -u nobody)
+status_of() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$w/status"; }
+t_check "the worker ($w) is not the agent ($apid)" test -n "$w" -a "$w" != "$apid"
+t_check "it runs as nobody ($nobody): real, effective, saved, fs uid" \
+	eq "$nobody $nobody $nobody $nobody" status_of Uid
+t_check "no capabilities: CapEff and CapPrm 0" \
+	eq "0000000000000000 0000000000000000" eval 'echo $(status_of CapEff) $(status_of CapPrm)'
+t_check "no new privileges" eq 1 status_of NoNewPrivs
+t_check "it holds no descriptor but stdio and its socket (no BPF map: no keys)" \
+	eq "0 1 2 3" eval "ls /proc/$w/fd | sort -n | xargs"
+t_check "no map or program among them" sh -c "! ls -l /proc/$w/fd | grep -q bpf"
+t_check "the garbage reply is rejected and counted (dns_malformed)" \
+	lab_wait_until 5 ge 1 counter other dns_malformed
+t_check "the log says so, with the server" \
+	log_has other "h.example.test.: update failed: malformed reply from 203.0.113.53 port 5353: rejected"
+t_check "show dns says 'malformed reply'" \
+	lab_wait_until 3 eq "malformed reply" field other h.example.test. 'e["detail"]'
+t_check "the agent keeps running" kill -0 "$apid"
+t_check "the worker keeps running, and retries (a second garbage answer)" \
+	lab_wait_until 5 eval 'kill -0 "$w" && [ "$(grep -c garbage "$(lab_log hostile)")" -ge 2 ]'
+t_check "nothing reached the zone" eq "" dns_dig dns A h.example.test.
+lab_agent_stop other
+t_check "stopping the agent ends the worker" lab_wait_until 3 eval '! kill -0 "$w" 2>/dev/null'
+lab_bg_stop hostile
 
 t_summary

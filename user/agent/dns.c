@@ -4,9 +4,20 @@
  * addresses on the zone's primary server, with RFC 2136 UPDATE signed with
  * TSIG (hmac-sha256), records with TTL 0.
  *
- * One thread.  For each configured name, one UPDATE that deletes the
- * name's A and AAAA RRsets and adds the current addresses, so the server
- * applies the change whole or not at all.  Retried with exponential backoff
+ * A process of its own, forked before the agent makes or loads any key
+ * (pool keys, responder keys, the boot secret), that drops to user nobody
+ * with no capabilities and PR_SET_NO_NEW_PRIVS: the replies it parses
+ * come from the network.  It holds the TSIG key and nothing else secret,
+ * and talks to the agent over a socketpair (SOCK_SEQPACKET) in fixed-size,
+ * length-checked messages (struct dmsg): the agent sends address changes,
+ * peer-lookup requests and, once, the names' previous status; the worker
+ * sends status entries, counters and looked-up peer addresses, which the
+ * agent checks before it writes them to the pinned maps (the worker
+ * touches no BPF object).
+ *
+ * For each configured name, one UPDATE that deletes the name's A and AAAA
+ * RRsets and adds the current addresses, so the server applies the change
+ * whole or not at all.  Retried with exponential backoff
  * (1 s doubling to 60 s, +-20 % jitter) until the server answers NOERROR
  * with a reply whose TSIG verifies.  An address change (dns_addresses_changed)
  * resets the backoff and publishes at once; an UPDATE in flight for
@@ -31,7 +42,9 @@
 #include <errno.h>
 #include <net/if.h>
 #include <poll.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +53,8 @@
 #include <unistd.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -68,17 +82,31 @@ struct addrset {
 	int dropped;            /* beyond MIG_DNS_MAX_ADDRS per family */
 };
 
+/* One message over the socketpair, either way; exactly this size. */
+enum { DM_INIT = 1, DM_START, DM_ADDRS, DM_RESOLVE, DM_STATUS, DM_COUNT, DM_PEERS };
+struct dmsg {
+	uint32_t type;
+	uint32_t index;         /* DM_INIT, DM_STATUS: name; DM_COUNT: counter;
+				 * DM_PEERS: how many */
+	union {
+		struct mig_dns_status st;
+		struct mig_peer_addr peers[MIG_DNS_MAX_PEER_ADDRS];
+	} u;
+};
+
 struct mig_dns {
-	struct mig_dns_config cfg;
+	struct mig_dns_config cfg;   /* the agent's copy has no TSIG secret */
+	int sock;               /* the socketpair: agent's end or worker's */
+	pid_t pid;              /* agent: the worker */
+	/* agent only */
 	int stats_fd, ncpus;
 	int map_fd;
-	int evfd;               /* wakes the worker: address change or stop */
-	pthread_t thread;
-	bool running;
+	bool started;
+	bool closing;           /* dns_stop: the worker's end is expected */
 
-	pthread_mutex_t lock;   /* guards stop and the peer fields */
-	bool stop;
+	bool stop;              /* worker: the agent closed its end */
 	bool resolve_req;       /* the mover asked for the peers' addresses */
+	/* agent: the last lookup's addresses */
 	struct mig_peer_addr peers[MIG_DNS_MAX_PEER_ADDRS];
 	int n_peers;
 	/* every (name, address) a lookup returned, oldest dropped first:
@@ -87,7 +115,7 @@ struct mig_dns {
 	int n_seen;
 	uint64_t peers_gen;     /* bumped by every finished lookup */
 
-	/* worker thread only from here on */
+	/* worker only from here on */
 	ldns_resolver *tsig;    /* carries the key for ldns_update_pkt_tsig_add */
 	struct addrset cur;
 	struct mig_dns_status st[MIG_DNS_MAX_NAMES];
@@ -138,18 +166,46 @@ static uint16_t random_id(void)
 
 static bool stopping(struct mig_dns *d)
 {
-	bool s;
+	return d->stop;
+}
 
-	pthread_mutex_lock(&d->lock);
-	s = d->stop;
-	pthread_mutex_unlock(&d->lock);
-	return s;
+static void dm_send(int sock, uint32_t type, uint32_t index, const void *payload, size_t len)
+{
+	struct dmsg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.index = index;
+	if (payload)
+		memcpy(&m.u, payload, len);
+	/* a full socket drops a wake-up or a counter, never blocks */
+	if (send(sock, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+		pr_debug("dns: message %u to the %s: %s", type,
+			 type >= DM_STATUS ? "agent" : "worker", strerror(errno));
+}
+
+/* Worker: take what the agent sent (wake-ups carry no more). */
+static void drain(struct mig_dns *d)
+{
+	struct dmsg m;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(d->sock, &m, sizeof(m), MSG_DONTWAIT);
+		if (n == 0) {
+			d->stop = true;   /* the agent is gone or stopping */
+			return;
+		}
+		if (n < 0)
+			return;
+		if (n == (ssize_t)sizeof(m) && m.type == DM_RESOLVE)
+			d->resolve_req = true;
+	}
 }
 
 static void count(struct mig_dns *d, enum mig_stat s)
 {
-	if (d->stats_fd >= 0)
-		mig_stat_add(d->stats_fd, d->ncpus, s, 1);
+	dm_send(d->sock, DM_COUNT, (uint32_t)s, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -502,12 +558,19 @@ static int status_open(const char *pin_dir)
 	return -EBUSY;
 }
 
-static void status_write(struct mig_dns *d, int i)
+/* Agent: write status entry i. */
+static void status_put(struct mig_dns *d, int i, const struct mig_dns_status *st)
 {
 	__u32 key = (__u32)i;
 
-	if (bpf_map_update_elem(d->map_fd, &key, &d->st[i], BPF_ANY))
+	if (bpf_map_update_elem(d->map_fd, &key, st, BPF_ANY))
 		pr_debug("dns: cannot write %s[%d]: %s", MIG_MAP_DNS, i, strerror(errno));
+}
+
+/* Worker: hand status entry i to the agent. */
+static void status_write(struct mig_dns *d, int i)
+{
+	dm_send(d->sock, DM_STATUS, (uint32_t)i, &d->st[i], sizeof(d->st[i]));
 }
 
 /* Entries whose name is still configured keep their history; the rest are
@@ -522,7 +585,7 @@ static void status_init(struct mig_dns *d)
 		key = (__u32)i;
 		memset(&d->st[i], 0, sizeof(d->st[i]));
 		if (i >= d->cfg.n_names) {
-			status_write(d, i);
+			status_put(d, i, &d->st[i]);
 			continue;
 		}
 		if (!bpf_map_lookup_elem(d->map_fd, &key, &old) &&
@@ -535,7 +598,8 @@ static void status_init(struct mig_dns *d)
 		}
 		/* both are MIG_DNS_NAME_MAX + 1 bytes, NUL-terminated */
 		memcpy(d->st[i].name, d->cfg.names[i], sizeof(d->st[i].name));
-		status_write(d, i);
+		status_put(d, i, &d->st[i]);
+		dm_send(d->sock, DM_INIT, (uint32_t)i, &d->st[i], sizeof(d->st[i]));
 	}
 }
 
@@ -566,10 +630,8 @@ static void sa_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 static int woken(struct mig_dns *d, const struct addrset *want)
 {
 	struct addrset now;
-	uint64_t v;
 
-	if (read(d->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		pr_debug("dns: eventfd read: %s", strerror(errno));
+	drain(d);
 	if (stopping(d))
 		return X_STOP;
 	if (want && !read_addrs(&now) && !addrset_eq(&now, want))
@@ -620,7 +682,7 @@ static int exchange(struct mig_dns *d, const struct sockaddr_storage *srv, sockl
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = fd, .events = POLLIN },
-			{ .fd = d->evfd, .events = POLLIN },
+			{ .fd = d->sock, .events = POLLIN },
 		};
 
 		now = mono_ms();
@@ -649,7 +711,11 @@ static int exchange(struct mig_dns *d, const struct sockaddr_storage *srv, sockl
 			goto out;
 		}
 		/* not a reply to this query: keep waiting */
-		if (n < 12 || memcmp(r, q, 2) || !(r[2] & 0x80))
+		if (n < 12) {
+			count(d, MIG_STAT_DNS_MALFORMED);
+			continue;
+		}
+		if (memcmp(r, q, 2) || !(r[2] & 0x80))
 			continue;
 		*rlen = (size_t)n;
 		ret = X_REPLY;
@@ -663,17 +729,25 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Finding the primary server from the zone's SOA (only without `server`) */
 
-/* Ask ns about name and type once (RD set: ns is a resolver). */
+/*
+ * Ask ns about name and type once (RD set: ns may be a resolver), signed
+ * with the TSIG key; only an answer signed with the same key is taken
+ * (the SOA that names the primary, the primary's address, the peers'
+ * addresses: an unsigned one could send our UPDATEs and migrations
+ * anywhere).
+ */
 static int query(struct mig_dns *d, const struct sockaddr_storage *ns, socklen_t nslen,
 		 const char *name, ldns_rr_type t, ldns_pkt **reply, char *why, size_t whylen)
 {
 	uint8_t *wire = NULL, rbuf[4096];
 	size_t wlen = 0, rlen = 0;
 	ldns_rdf *owner = ldns_dname_new_frm_str(name);
+	char where[INET6_ADDRSTRLEN + 16];
 	ldns_pkt *pkt;
 	int ret;
 
 	*reply = NULL;
+	sa_text(ns, where, sizeof(where));
 	pkt = owner ? ldns_pkt_query_new(owner, t, LDNS_RR_CLASS_IN, LDNS_RD) : NULL;
 	if (!pkt) {
 		ldns_rdf_deep_free(owner);
@@ -681,20 +755,40 @@ static int query(struct mig_dns *d, const struct sockaddr_storage *ns, socklen_t
 		return MIG_DNS_ERROR;
 	}
 	ldns_pkt_set_id(pkt, random_id());
-	if (ldns_pkt2wire(&wire, pkt, &wlen) != LDNS_STATUS_OK) {
+	if (ldns_pkt_tsig_sign(pkt, d->cfg.key_name, d->cfg.key_secret, 300, "hmac-sha256.",
+			       NULL) != LDNS_STATUS_OK || !ldns_pkt_tsig(pkt) ||
+	    ldns_pkt2wire(&wire, pkt, &wlen) != LDNS_STATUS_OK) {
 		ldns_pkt_free(pkt);
-		snprintf(why, whylen, "cannot build a query for %s", name);
+		snprintf(why, whylen, "cannot build a signed query for %s", name);
 		return MIG_DNS_ERROR;
 	}
-	ldns_pkt_free(pkt);
 	ret = exchange(d, ns, nslen, wire, wlen, NULL, rbuf, sizeof(rbuf), &rlen, why, whylen);
 	free(wire);
-	if (ret != X_REPLY)
+	if (ret != X_REPLY) {
+		ldns_pkt_free(pkt);
 		return ret;
+	}
 	if (ldns_wire2pkt(reply, rbuf, rlen) != LDNS_STATUS_OK) {
-		snprintf(why, whylen, "malformed reply to the %s query", name);
+		ldns_pkt_free(pkt);
+		*reply = NULL;
+		count(d, MIG_STAT_DNS_MALFORMED);
+		snprintf(why, whylen, "malformed reply to the %s query from %s: rejected", name,
+			 where);
 		return MIG_DNS_ERROR;
 	}
+	if (!ldns_pkt_tsig(*reply) ||
+	    !ldns_pkt_tsig_verify(*reply, rbuf, rlen, d->cfg.key_name, d->cfg.key_secret,
+				  ldns_rr_rdf(ldns_pkt_tsig(pkt), 3))) {
+		ldns_pkt_free(*reply);
+		ldns_pkt_free(pkt);
+		*reply = NULL;
+		count(d, MIG_STAT_DNS_TSIG_FAIL);
+		snprintf(why, whylen,
+			 "the answer to the %s query from %s is not signed with key %s: not taken (without 'server', the resolvers of /etc/resolv.conf must be servers that know the key)",
+			 name, where, d->cfg.key_name);
+		return MIG_DNS_TSIG;
+	}
+	ldns_pkt_free(pkt);
 	return X_REPLY;
 }
 
@@ -790,7 +884,7 @@ static int find_server(struct mig_dns *d, char *why, size_t whylen)
 		free(ns);
 		if (ret == X_REPLY) {
 			sa_text(&d->server, d->server_text, sizeof(d->server_text));
-			pr_info("dns: zone %s: primary server %s (%s, from the SOA record)",
+			pr_info("dns: zone %s: primary server %s (%s, from the SOA record, signed)",
 				d->cfg.zone, mname, d->server_text);
 			ret = 0;
 			break;
@@ -919,8 +1013,9 @@ static int judge(struct mig_dns *d, ldns_pkt *query_pkt, const uint8_t *wire, si
 	int ret;
 
 	if (ldns_wire2pkt(&reply, wire, len) != LDNS_STATUS_OK) {
+		count(d, MIG_STAT_DNS_MALFORMED);
 		snprintf(shorttxt, slen, "malformed reply");
-		snprintf(why, wlen, "malformed reply from %s", d->server_text);
+		snprintf(why, wlen, "malformed reply from %s: rejected", d->server_text);
 		return MIG_DNS_ERROR;
 	}
 	rcode = ldns_pkt_get_rcode(reply);
@@ -1089,8 +1184,7 @@ static uint64_t jitter(struct mig_dns *d, uint64_t ms)
  * removal and addition of a move are read as one change. */
 static int wait_event(struct mig_dns *d, int timeout_ms)
 {
-	struct pollfd p = { .fd = d->evfd, .events = POLLIN };
-	uint64_t v;
+	struct pollfd p = { .fd = d->sock, .events = POLLIN };
 	int r, i;
 
 	r = poll(&p, 1, timeout_ms);
@@ -1099,8 +1193,7 @@ static int wait_event(struct mig_dns *d, int timeout_ms)
 	if (r <= 0)
 		return stopping(d) ? X_STOP : 0;
 	for (i = 0; i < SETTLE_MAX; i++) {
-		if (read(d->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			break;
+		drain(d);
 		if (stopping(d))
 			return X_STOP;
 		if (poll(&p, 1, SETTLE_MS) <= 0)
@@ -1142,7 +1235,7 @@ static bool peer_eq(const struct mig_peer_addr *a, int family, const uint32_t *a
 	return a->family == family && !memcmp(a->addr, addr, family == AF_INET ? 4 : 16);
 }
 
-/* (under d->lock) */
+/* (agent) */
 static void seen_add(struct mig_dns *d, const struct mig_peer_addr *p)
 {
 	const int max = (int)(sizeof(d->seen) / sizeof(d->seen[0]));
@@ -1211,29 +1304,19 @@ static void resolve_peers(struct mig_dns *d)
 		}
 	}
 	count(d, MIG_STAT_DNS_RESOLVE);
-	pthread_mutex_lock(&d->lock);
-	memcpy(d->peers, found, sizeof(found[0]) * (size_t)n);
-	d->n_peers = n;
-	d->peers_gen++;
-	for (i = 0; i < n; i++)
-		seen_add(d, &found[i]);
-	pthread_mutex_unlock(&d->lock);
+	dm_send(d->sock, DM_PEERS, (uint32_t)n, found, sizeof(found[0]) * (size_t)n);
 }
 
 static bool take_resolve_req(struct mig_dns *d)
 {
-	bool r;
+	bool r = d->resolve_req;
 
-	pthread_mutex_lock(&d->lock);
-	r = d->resolve_req;
 	d->resolve_req = false;
-	pthread_mutex_unlock(&d->lock);
 	return r;
 }
 
-static void *worker(void *arg)
+static void worker(struct mig_dns *d)
 {
-	struct mig_dns *d = arg;
 	uint64_t backoff = 0, next = 0, now, delay, step;
 	bool empty_warned = false, pending, some_failed, looked_up = false;
 	int i, r, failed;
@@ -1341,7 +1424,6 @@ static void *worker(void *arg)
 			}
 		}
 	}
-	return NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1353,51 +1435,109 @@ static void dns_free(struct mig_dns *d)
 		return;
 	if (d->tsig)
 		ldns_resolver_deep_free(d->tsig);
-	if (d->evfd >= 0)
-		close(d->evfd);
+	if (d->sock >= 0)
+		close(d->sock);
 	if (d->map_fd >= 0)
 		close(d->map_fd);
-	pthread_mutex_destroy(&d->lock);
 	explicit_bzero(&d->cfg, sizeof(d->cfg));
 	free(d);
 }
 
-int dns_start(const struct mig_dns_config *cfg, const char *pin_dir,
-	      int stats_fd, int ncpus, struct mig_dns **out)
+/* The worker: no privileges, no descriptors but the socketpair and
+ * stdio, no way back to root (PR_SET_NO_NEW_PRIVS). */
+static void worker_main(struct mig_dns *d, pid_t agent, uid_t uid, gid_t gid)
 {
-	sigset_t all, old;
+	struct dmsg m;
+	ssize_t n;
+
+	/* the agent says when: it closes its end (a signal to the whole
+	 * process group must not cut the last status short) */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	prctl(PR_SET_NAME, "migrate-dns", 0, 0, 0);
+	if (dup2(d->sock, 3) < 0 || (d->sock != 3 && close(d->sock)) ||
+	    close_range(4, ~0U, 0)) {
+		pr_err("dns: worker: cannot close descriptors: %s", strerror(errno));
+		_exit(1);
+	}
+	d->sock = 3;
+	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid) ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || !setresuid(0, 0, 0)) {
+		pr_err("dns: worker: cannot drop privileges to uid %u: %s", (unsigned int)uid,
+		       strerror(errno));
+		_exit(1);
+	}
+	/* (after the uid change, which clears it) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != agent)
+		_exit(0);
+	d->tsig = ldns_resolver_new();
+	if (!d->tsig) {
+		pr_err("dns: worker: out of memory");
+		_exit(1);
+	}
+	ldns_resolver_set_tsig_keyname(d->tsig, d->cfg.key_name);
+	ldns_resolver_set_tsig_keydata(d->tsig, d->cfg.key_secret);
+	ldns_resolver_set_tsig_algorithm(d->tsig, "hmac-sha256.");
+	/* the names' previous status, then the go */
+	for (;;) {
+		n = recv(d->sock, &m, sizeof(m), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0);
+		if (n != (ssize_t)sizeof(m))
+			continue;
+		if (m.type == DM_START)
+			break;
+		if (m.type == DM_INIT && m.index < (uint32_t)d->cfg.n_names) {
+			d->st[m.index] = m.u.st;
+			memcpy(d->st[m.index].name, d->cfg.names[m.index],
+			       sizeof(d->st[m.index].name));
+			d->st[m.index].text[sizeof(d->st[m.index].text) - 1] = '\0';
+		}
+	}
+	worker(d);
+	_exit(0);
+}
+
+int dns_fork(const struct mig_dns_config *cfg, struct mig_dns **out)
+{
+	struct passwd *pw;
 	struct mig_dns *d;
-	char path[4200];
-	int e;
+	uid_t uid = 65534;
+	gid_t gid = 65534;
+	int sv[2];
+	pid_t pid, agent = getpid();
 
 	*out = NULL;
-	if (!cfg->enabled) {
-		/* a status map left by an earlier configuration would show
-		 * names nobody keeps current any more */
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, MIG_MAP_DNS);
-		if (!unlink(path))
-			pr_info("dns: no [dns] configured: removed the old '%s'", path);
+	if (!cfg->enabled)
 		return 0;
-	}
 	if (cfg->n_names < 1 || cfg->n_names > MIG_DNS_MAX_NAMES || !cfg->key_name[0] ||
 	    !cfg->key_secret[0]) {
 		pr_err("dns: incomplete [dns] configuration");
 		return -EINVAL;
+	}
+	pw = getpwnam("nobody");
+	if (pw) {
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (!uid) {
+		pr_err("dns: user nobody is root here: refusing to run the DNS worker as root");
+		return -EPERM;
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		pr_err("dns: out of memory");
 		return -ENOMEM;
 	}
-	d->evfd = -1;
+	d->sock = -1;
 	d->map_fd = -1;
-	pthread_mutex_init(&d->lock, NULL);
 	d->cfg = *cfg;
-	d->stats_fd = stats_fd;
-	d->ncpus = ncpus;
 	if (getrandom(&d->rng, sizeof(d->rng), 0) != sizeof(d->rng) || !d->rng)
 		d->rng = mono_ms() | 1;
-
 	if (d->cfg.have_server) {
 		if (d->cfg.server.ss_family == AF_INET) {
 			((struct sockaddr_in *)&d->server)->sin_family = AF_INET;
@@ -1414,61 +1554,154 @@ int dns_start(const struct mig_dns_config *cfg, const char *pin_dir,
 		}
 		sa_text(&d->server, d->server_text, sizeof(d->server_text));
 	}
-
-	d->tsig = ldns_resolver_new();
-	if (!d->tsig) {
-		e = -ENOMEM;
-		pr_err("dns: out of memory");
-		goto fail;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		pr_err("dns: socketpair: %s", strerror(errno));
+		dns_free(d);
+		return -errno;
 	}
-	ldns_resolver_set_tsig_keyname(d->tsig, d->cfg.key_name);
-	ldns_resolver_set_tsig_keydata(d->tsig, d->cfg.key_secret);
-	ldns_resolver_set_tsig_algorithm(d->tsig, "hmac-sha256.");
-
-	d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->evfd < 0) {
-		e = -errno;
-		pr_err("dns: eventfd: %s", strerror(-e));
-		goto fail;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		pr_err("dns: cannot start the worker process: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		dns_free(d);
+		return -errno;
 	}
-	d->map_fd = status_open(pin_dir);
-	if (d->map_fd < 0) {
-		e = d->map_fd;
-		goto fail;
+	if (pid == 0) {
+		close(sv[0]);
+		d->sock = sv[1];
+		worker_main(d, agent, uid, gid);
 	}
-	status_init(d);
-
-	/* Signals stay with the main thread, whose poll they interrupt. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = -pthread_create(&d->thread, NULL, worker, d);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e) {
-		pr_err("dns: cannot start the worker thread: %s", strerror(-e));
-		goto fail;
-	}
-	d->running = true;
-	pr_info("dns: keeping %d name%s of zone %s current (key %s, server %s)",
-		d->cfg.n_names, d->cfg.n_names == 1 ? "" : "s", d->cfg.zone, d->cfg.key_name,
-		d->cfg.have_server ? d->server_text : "from the zone's SOA");
+	close(sv[1]);
+	d->sock = sv[0];
+	d->pid = pid;
+	/* the agent signs nothing */
+	explicit_bzero(d->cfg.key_secret, sizeof(d->cfg.key_secret));
 	*out = d;
 	return 0;
-fail:
-	dns_free(d);
-	return e;
+}
+
+int dns_start(struct mig_dns *d, const struct mig_dns_config *cfg, const char *pin_dir,
+	      int stats_fd, int ncpus)
+{
+	char path[4200];
+
+	if (!cfg->enabled) {
+		/* a status map left by an earlier configuration would show
+		 * names nobody keeps current any more */
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, MIG_MAP_DNS);
+		if (!unlink(path))
+			pr_info("dns: no [dns] configured: removed the old '%s'", path);
+		return 0;
+	}
+	if (!d)
+		return -EINVAL;
+	d->stats_fd = stats_fd;
+	d->ncpus = ncpus;
+	d->map_fd = status_open(pin_dir);
+	if (d->map_fd < 0)
+		return d->map_fd;
+	status_init(d);
+	dm_send(d->sock, DM_START, 0, NULL, 0);
+	d->started = true;
+	pr_info("dns: keeping %d name%s of zone %s current (key %s, server %s; worker pid %d, user nobody)",
+		d->cfg.n_names, d->cfg.n_names == 1 ? "" : "s", d->cfg.zone, d->cfg.key_name,
+		d->cfg.have_server ? d->server_text : "from the zone's signed SOA", (int)d->pid);
+	return 0;
+}
+
+int dns_fd(struct mig_dns *d)
+{
+	return d ? d->sock : -1;
+}
+
+static bool dns_stat_ok(uint32_t s)
+{
+	return s == MIG_STAT_DNS_UPDATE_OK || s == MIG_STAT_DNS_UPDATE_FAIL ||
+	       s == MIG_STAT_DNS_TSIG_FAIL || s == MIG_STAT_DNS_RESOLVE ||
+	       s == MIG_STAT_DNS_MALFORMED;
+}
+
+/* One message from the worker, checked before anything is written. */
+static int dns_take(struct mig_dns *d, struct dmsg *m)
+{
+	struct mig_dns_status *st = &m->u.st;
+	uint32_t i;
+
+	switch (m->type) {
+	case DM_STATUS:
+		if (m->index >= (uint32_t)d->cfg.n_names || st->n_addr4 > MIG_DNS_MAX_ADDRS ||
+		    st->n_addr6 > MIG_DNS_MAX_ADDRS || st->n_want4 > MIG_DNS_MAX_ADDRS ||
+		    st->n_want6 > MIG_DNS_MAX_ADDRS || st->result > MIG_DNS_ERROR)
+			return -EINVAL;
+		/* the name is ours to say; padding is zero */
+		memcpy(st->name, d->cfg.names[m->index], sizeof(st->name));
+		st->text[sizeof(st->text) - 1] = '\0';
+		memset(st->pad, 0, sizeof(st->pad));
+		st->pad2 = 0;
+		status_put(d, (int)m->index, st);
+		return 0;
+	case DM_COUNT:
+		if (!dns_stat_ok(m->index))
+			return -EINVAL;
+		if (d->stats_fd >= 0)
+			mig_stat_add(d->stats_fd, d->ncpus, (enum mig_stat)m->index, 1);
+		return 0;
+	case DM_PEERS:
+		if (m->index > MIG_DNS_MAX_PEER_ADDRS)
+			return -EINVAL;
+		for (i = 0; i < m->index; i++)
+			if ((m->u.peers[i].family != AF_INET && m->u.peers[i].family != AF_INET6) ||
+			    m->u.peers[i].name < 0 || m->u.peers[i].name >= d->cfg.n_peers)
+				return -EINVAL;
+		memcpy(d->peers, m->u.peers, sizeof(d->peers[0]) * m->index);
+		d->n_peers = (int)m->index;
+		d->peers_gen++;
+		for (i = 0; i < m->index; i++)
+			seen_add(d, &d->peers[i]);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int dns_read(struct mig_dns *d)
+{
+	struct dmsg m;
+	ssize_t n;
+	int st;
+
+	if (!d)
+		return -1;
+	for (;;) {
+		n = recv(d->sock, &m, sizeof(m), MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		if (n == 0) {
+			if (d->closing)
+				return -1;
+			if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+				d->pid = 0;
+				pr_warn("dns: the DNS worker exited (%s %d): names are no longer kept current",
+					WIFSIGNALED(st) ? "signal" : "status",
+					WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			} else {
+				pr_warn("dns: the DNS worker closed its end: names are no longer kept current");
+			}
+			return -1;
+		}
+		if (n != (ssize_t)sizeof(m) || dns_take(d, &m))
+			pr_warn("dns: ignored a malformed message from the DNS worker (%zd bytes, type %u)",
+				n, n >= 4 ? m.type : 0);
+	}
 }
 
 void dns_resolve_peers(struct mig_dns *d)
 {
-	uint64_t one = 1;
-
 	if (!d || !d->cfg.n_peers)
 		return;
-	pthread_mutex_lock(&d->lock);
-	d->resolve_req = true;
-	pthread_mutex_unlock(&d->lock);
-	if (write(d->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_debug("dns: eventfd write: %s", strerror(errno));
+	dm_send(d->sock, DM_RESOLVE, 0, NULL, 0);
 }
 
 int dns_peer_addrs(struct mig_dns *d, uint64_t *gen, struct mig_peer_addr *out, int max)
@@ -1477,11 +1710,9 @@ int dns_peer_addrs(struct mig_dns *d, uint64_t *gen, struct mig_peer_addr *out, 
 
 	if (!d)
 		return 0;
-	pthread_mutex_lock(&d->lock);
 	*gen = d->peers_gen;
 	for (n = 0; n < d->n_peers && n < max; n++)
 		out[n] = d->peers[n];
-	pthread_mutex_unlock(&d->lock);
 	return n;
 }
 
@@ -1493,7 +1724,6 @@ int dns_peer_addrs_of(struct mig_dns *d, int family, const uint32_t *addr, uint6
 
 	if (!d)
 		return 0;
-	pthread_mutex_lock(&d->lock);
 	*gen = d->peers_gen;
 	for (i = 0; i < d->n_seen; i++)
 		if (peer_eq(&d->seen[i], family, addr) && d->seen[i].name >= 0 &&
@@ -1503,31 +1733,55 @@ int dns_peer_addrs_of(struct mig_dns *d, int family, const uint32_t *addr, uint6
 		if (d->peers[i].name >= 0 && d->peers[i].name < MIG_CONF_MAX_NAMES &&
 		    mine[d->peers[i].name])
 			out[n++] = d->peers[i];
-	pthread_mutex_unlock(&d->lock);
 	return n;
 }
 
 void dns_addresses_changed(struct mig_dns *d)
 {
-	uint64_t one = 1;
-
 	if (!d)
 		return;
-	/* non-blocking: the counter saturates long before that matters */
-	if (write(d->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_debug("dns: eventfd write: %s", strerror(errno));
+	dm_send(d->sock, DM_ADDRS, 0, NULL, 0);
 }
 
 void dns_stop(struct mig_dns *d)
 {
+	uint64_t deadline, now;
+	struct pollfd p;
+	int st;
+
 	if (!d)
 		return;
-	if (d->running) {
-		pthread_mutex_lock(&d->lock);
-		d->stop = true;
-		pthread_mutex_unlock(&d->lock);
-		dns_addresses_changed(d);
-		pthread_join(d->thread, NULL);
+	if (d->pid > 0) {
+		/* The worker stops when it reads the end of its socket and
+		 * sends the status of an UPDATE it abandoned: take that, up
+		 * to its own end, for at most 3 s. */
+		d->closing = true;
+		shutdown(d->sock, SHUT_WR);
+		deadline = mono_ms() + 3000;
+		p.fd = d->sock;
+		p.events = POLLIN;
+		while ((now = mono_ms()) < deadline) {
+			if (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+				break;
+			if (d->started && dns_read(d)) {
+				break;
+			} else if (!d->started) {
+				char b;
+
+				if (recv(d->sock, &b, 1, MSG_DONTWAIT) == 0)
+					break;
+			}
+		}
+		if (d->pid > 0 && waitpid(d->pid, &st, WNOHANG) == 0) {
+			/* (it closed its end, or the time is up) */
+			deadline = mono_ms() + 500;
+			while (waitpid(d->pid, &st, WNOHANG) == 0 && mono_ms() < deadline)
+				poll(NULL, 0, 10);
+			if (waitpid(d->pid, &st, WNOHANG) == 0) {
+				kill(d->pid, SIGKILL);
+				waitpid(d->pid, &st, 0);
+			}
+		}
 	}
 	dns_free(d);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * dns.h - keeping this host's names current in DNS (RFC 2136 UPDATE with
- * TSIG, TTL 0) and looking peers' names up again.  Runs in its own thread:
- * a DNS failure never blocks or delays a migration.
+ * TSIG, TTL 0) and looking peers' names up again.  Runs in a process of
+ * its own without privileges (it parses replies from the network), forked
+ * before any key exists: a DNS failure never blocks or delays a migration,
+ * and a DNS reply never meets a flow key.
  */
 #ifndef MIGRATE_AGENT_DNS_H
 #define MIGRATE_AGENT_DNS_H
@@ -13,13 +15,19 @@
 
 struct mig_dns;
 
-/* Start the DNS worker if cfg->enabled (else *out = NULL, returns 0).
- * stats_fd: the pinned mig_stats map (the worker adds its counters to
- * CPU 0's slots with the same read-add-write as the agent's stat_add; the
- * agent guards that with mig_stats_lock()).  pin_dir: where the worker
- * pins its status map for `migratectl show dns`. */
-int dns_start(const struct mig_dns_config *cfg, const char *pin_dir,
-	      int stats_fd, int ncpus, struct mig_dns **out);
+/* Fork the DNS worker if cfg->enabled (else *out = NULL, returns 0): call
+ * before any key is made or loaded.  The worker waits for dns_start. */
+int dns_fork(const struct mig_dns_config *cfg, struct mig_dns **out);
+/* Open (or create) the pinned status map mig_dns under pin_dir, hand the
+ * names' previous status to the worker and let it start.  Counters go to
+ * stats_fd (CPU 0's slots).  With [dns] not configured, removes an old
+ * status map and returns 0. */
+int dns_start(struct mig_dns *d, const struct mig_dns_config *cfg, const char *pin_dir,
+	      int stats_fd, int ncpus);
+/* The agent's end of the socketpair (poll it for input), or -1. */
+int dns_fd(struct mig_dns *d);
+/* Take the worker's messages: 0, or -1 once it is gone (stop polling). */
+int dns_read(struct mig_dns *d);
 /* The host's addresses changed: publish them again (non-blocking). */
 void dns_addresses_changed(struct mig_dns *d);
 /* An address of a configured peer name, as last looked up. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,12 +65,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: migrate-agent [OPTIONS]\n"
-"       migrate-agent --detach [--pin-dir DIR]\n"
+"       migrate-agent --detach [--pin-dir DIR] [--config FILE]\n"
 "\n"
 "Loads the migrate data path, attaches it to a cgroup, keeps the key pool\n"
 "filled and finishes the key agreement of migratable connections.\n"
 "\n"
-"  -d, --pin-dir DIR     pin directory on a BPF filesystem (default %s)\n"
+"  -d, --pin-dir DIR     pin directory on a BPF filesystem (default %s,\n"
+"                        %s-NAME in a network namespace named NAME)\n"
 "  -c, --cgroup PATH     cgroup v2 directory whose sockets are served\n"
 "                        (default: the root of the cgroup v2 mount)\n"
 "  -k, --pool N          public keys kept ready, 0..%d (default 64;\n"
@@ -92,7 +94,7 @@ static void usage(FILE *f)
 "                        (detaches the programs) and exit\n"
 "  -h, --help            this text\n"
 "  -V, --version         print the version\n",
-		MIG_PIN_DIR_DEFAULT, MIG_POOL_MAX, MIG_MIN_FLOWS, MIG_FLOWS_LIMIT,
+		MIG_PIN_DIR_DEFAULT, MIG_PIN_DIR_DEFAULT, MIG_POOL_MAX, MIG_MIN_FLOWS, MIG_FLOWS_LIMIT,
 		MIG_MAX_FLOWS, MIG_CONFIG_DEFAULT);
 }
 
@@ -208,6 +210,24 @@ static int attach(struct agent *a, struct mig_sockops *skel)
 	return 0;
 }
 
+/* This network namespace's cookie, as bpf_get_netns_cookie() gives it. */
+static int netns_cookie(__u64 *out)
+{
+	socklen_t len = sizeof(*out);
+	int fd, e = 0;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) ||
+	    len != sizeof(*out)) {
+		e = -errno;
+		pr_err("cannot read the network namespace cookie (SO_NETNS_COOKIE, Linux 5.14): %s",
+		       strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return e ? e : 0;
+}
+
 static int write_pidfile(const char *path)
 {
 	char tmp[PATH_MAX];
@@ -245,7 +265,7 @@ int main(int argc, char **argv)
 	};
 	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS };
 	static struct mig_config cfg;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *pin_name;
 	bool pool_set = false;
 	struct mig_dns *dns = NULL;
 	enum mig_log_level level = MIG_LOG_INFO;
@@ -254,7 +274,8 @@ int main(int argc, char **argv)
 	struct bpf_map *map;
 	struct sigaction sa;
 	struct mig_meta meta;
-	char err[512], path[PATH_MAX];
+	char err[1024], note[1024], path[PATH_MAX];
+	static char default_pin[PATH_MAX], shared_pin[PATH_MAX];
 	bool detach = false, fresh = false;
 	uint32_t zero = 0;
 	int c, ret = EXIT_FAILURE, e, epfd = -1;
@@ -345,8 +366,15 @@ int main(int argc, char **argv)
 		pr_err("%s", err);
 		return EXIT_FAILURE;
 	}
-	if (!a.pin_dir)
-		a.pin_dir = *cfg.pin_dir ? cfg.pin_dir : MIG_PIN_DIR_DEFAULT;
+	if (!a.pin_dir && *cfg.pin_dir)
+		a.pin_dir = cfg.pin_dir;
+	if (!a.pin_dir) {
+		if (mig_env_default_pin_dir(default_pin, sizeof(default_pin))) {
+			pr_err("cannot name a pin directory for this network namespace: pass --pin-dir");
+			return 2;
+		}
+		a.pin_dir = default_pin;
+	}
 	if (!*a.cgroup && *cfg.cgroup)
 		snprintf(a.cgroup, sizeof(a.cgroup), "%s", cfg.cgroup);
 	if (!pool_set && cfg.pool >= 0)
@@ -363,6 +391,16 @@ int main(int argc, char **argv)
 	mig_log_init("migrate-agent", level);
 	mig_log_libbpf();
 
+	if (mig_env_share_bpffs(a.pin_dir, shared_pin, sizeof(shared_pin), note, sizeof(note),
+				err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_FAILURE;
+	}
+	pin_name = a.pin_dir;
+	if (*note) {
+		pr_info("%s", note);
+		a.pin_dir = shared_pin;
+	}
 	if (detach)
 	{
 		/* filters on this network namespace's interfaces go first */
@@ -372,12 +410,12 @@ int main(int argc, char **argv)
 
 	/* What the kernel and the mounts must offer, each with one line. */
 	if (mig_env_check_btf(err, sizeof(err)) ||
-	    mig_env_check_bpffs(a.pin_dir, err, sizeof(err)) ||
-	    (!*a.cgroup && mig_env_find_cgroup2(a.cgroup, sizeof(a.cgroup), err, sizeof(err))) ||
-	    mig_env_check_cgroup2(a.cgroup, err, sizeof(err))) {
+	    mig_env_cgroup(a.cgroup, sizeof(a.cgroup), note, sizeof(note), err, sizeof(err))) {
 		pr_err("%s", err);
 		return EXIT_FAILURE;
 	}
+	if (*note)
+		pr_info("%s", note);
 	a.ncpus = libbpf_num_possible_cpus();
 	if (a.ncpus <= 0) {
 		pr_err("cannot count the possible CPUs: %s", strerror(-a.ncpus));
@@ -392,6 +430,11 @@ int main(int argc, char **argv)
 		pr_err("cannot create pin directory '%s': %s", a.pin_dir, strerror(-e));
 		return EXIT_FAILURE;
 	}
+	/* The DNS worker parses replies from the network: it is forked
+	 * before any key exists here, and drops its privileges. */
+	if (dns_fork(&cfg.dns, &dns))
+		return EXIT_FAILURE;
+	explicit_bzero(cfg.dns.key_secret, sizeof(cfg.dns.key_secret));
 	if (pool_init(&a.pool, a.pool_target)) {
 		pr_err("out of memory for the key pool");
 		return EXIT_FAILURE;
@@ -429,6 +472,8 @@ int main(int argc, char **argv)
 	meta.agent_pid = (uint64_t)getpid();
 	meta.started_ns = mono_ns();
 	meta.max_flows = a.max_flows;
+	if (netns_cookie(&meta.netns_cookie))
+		goto out;
 	if (bpf_map_update_elem(a.meta_fd, &zero, &meta, BPF_ANY)) {
 		pr_err("cannot write %s: %s", MIG_MAP_META, strerror(errno));
 		goto out;
@@ -462,10 +507,10 @@ int main(int argc, char **argv)
 		pr_err("cannot write pidfile '%s': %s", a.pidfile, strerror(-e));
 		goto out;
 	}
-	if (dns_start(&cfg.dns, a.pin_dir, a.stats_fd, a.ncpus, &dns))
+	if (dns_start(dns, &cfg.dns, a.pin_dir, a.stats_fd, a.ncpus))
 		goto out;
 	a.dns = dns;
-	pr_info("ready: pin directory '%s', %u keys in the pool", a.pin_dir,
+	pr_info("ready: pin directory '%s', %u keys in the pool", pin_name,
 		a.pool_target);
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -480,6 +525,9 @@ int main(int argc, char **argv)
 		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 		ev.data.fd = netwatch_fd(&a);
 		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		ev.data.fd = dns_fd(dns);
+		if (ev.data.fd >= 0)
+			epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 	}
 	while (!stop) {
 		struct epoll_event evs[4];
@@ -496,6 +544,8 @@ int main(int argc, char **argv)
 				a.recheck = true;
 				a.recheck_ns = mono_ns();
 			}
+			if (evs[i].data.fd == dns_fd(dns) && dns_read(dns))
+				epoll_ctl(epfd, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
 		}
 		e = ring_buffer__consume(rb);
 		if (e < 0 && e != -EINTR) {

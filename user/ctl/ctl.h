@@ -27,7 +27,9 @@
 
 /* Global options, set once by main before a subcommand runs. */
 struct ctl_opts {
-	const char *pin_dir;
+	const char *pin_dir;   /* where to open the pins */
+	const char *pin_name;  /* the same as the user named it (messages) */
+	const char *env_err;   /* why the pin directory is not on a bpffs */
 	bool json;
 	bool pretty;
 	bool verbose;

@@ -155,7 +155,7 @@ int ctl_flows_load(struct ctl_flow **out, size_t *nout)
 		if (err == -ENOENT)
 			goto next;   /* deleted since get_next_key */
 		if (err) {
-			ctl_err("cannot read '%s/%s': %s", ctl.pin_dir,
+			ctl_err("cannot read '%s/%s': %s", ctl.pin_name,
 				MIG_MAP_FLOWS, strerror(-err));
 			goto fail;
 		}
@@ -192,7 +192,7 @@ next:
 		err = bpf_map_get_next_key(fd, &key, &next);
 	}
 	if (err && err != -ENOENT) {
-		ctl_err("cannot walk '%s/%s': %s", ctl.pin_dir, MIG_MAP_FLOWS,
+		ctl_err("cannot walk '%s/%s': %s", ctl.pin_name, MIG_MAP_FLOWS,
 			strerror(-err));
 		goto fail;
 	}

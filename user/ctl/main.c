@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "ctl.h"
+#include "mig_env.h"
 
 struct ctl_opts ctl;
 
@@ -99,11 +100,12 @@ static void usage(FILE *f)
 		"  -j, --json          JSON output\n"
 		"  -p, --pretty        indented JSON output (implies -j)\n"
 		"  -d, --pin-dir DIR   the agent's pin directory\n"
-		"                      (default: $MIGRATE_PIN_DIR, else %s)\n"
+		"                      (default: $MIGRATE_PIN_DIR, else %s,\n"
+		"                      or %s-NAME in a network namespace named NAME)\n"
 		"  -v, --verbose       debug messages, libbpf's included\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n",
-		prog, MIG_PIN_DIR_DEFAULT);
+		prog, MIG_PIN_DIR_DEFAULT, MIG_PIN_DIR_DEFAULT);
 }
 
 static int version(void)
@@ -160,13 +162,15 @@ static int run(int argc, char **argv)
 	};
 	char show[] = "show", *show_argv[] = { show, NULL };
 	bool help = false, want_version = false;
-	char optbuf[3];
+	static char default_pin[4096], shared_pin[4096];
+	static char err[1024];
+	char optbuf[3], note[1024];
 	const char *env;
 	size_t i;
 	int opt, prev_optind;
 
 	env = getenv("MIGRATE_PIN_DIR");
-	ctl.pin_dir = env && *env ? env : MIG_PIN_DIR_DEFAULT;
+	ctl.pin_dir = env && *env ? env : NULL;
 
 	/* "+": stop at the subcommand; ':': report missing arguments
 	 * ourselves, in our format. */
@@ -215,11 +219,29 @@ static int run(int argc, char **argv)
 	}
 	if (want_version)
 		return version();
+	if (!ctl.pin_dir) {
+		/* the agent's default, for this network namespace */
+		if (mig_env_default_pin_dir(default_pin, sizeof(default_pin))) {
+			ctl_err("cannot name a pin directory for this network namespace: pass --pin-dir");
+			return CTL_EXIT_USAGE;
+		}
+		ctl.pin_dir = default_pin;
+	}
 	if (!*ctl.pin_dir) {
 		ctl_err("invalid pin directory '' (see '%s --help')", prog);
 		return CTL_EXIT_USAGE;
 	}
 	ctl_debug("pin directory '%s'", ctl.pin_dir);
+	ctl.pin_name = ctl.pin_dir;
+	/* where the agent pinned, as it did: under `ip netns exec` the
+	 * shared BPF filesystem is bound in first */
+	if (mig_env_share_bpffs(ctl.pin_dir, shared_pin, sizeof(shared_pin), note, sizeof(note),
+				err, sizeof(err))) {
+		ctl.env_err = err;
+	} else if (*note) {
+		ctl_debug("%s", note);
+		ctl.pin_dir = shared_pin;
+	}
 
 	argc -= optind;
 	argv += optind;

@@ -27,8 +27,12 @@ static const char *map_type_name(enum bpf_map_type type)
 
 static void no_agent_err(void)
 {
+	if (ctl.env_err) {
+		ctl_err("no migrate agent state in '%s': %s", ctl.pin_name, ctl.env_err);
+		return;
+	}
 	ctl_err("no migrate agent state in '%s': is migrate-agent running? (see --pin-dir)",
-		ctl.pin_dir);
+		ctl.pin_name);
 }
 
 static bool on_bpffs(const char *path)
@@ -47,7 +51,7 @@ static int map_get(const char *name, struct bpf_map_info *info)
 	int fd, err;
 
 	if (snprintf(path, sizeof(path), "%s/%s", ctl.pin_dir, name) >= (int)sizeof(path)) {
-		ctl_err("pin directory name too long: '%s'", ctl.pin_dir);
+		ctl_err("pin directory name too long: '%s'", ctl.pin_name);
 		return -ENAMETOOLONG;
 	}
 	fd = bpf_obj_get_opts(path, &opts);
@@ -56,10 +60,12 @@ static int map_get(const char *name, struct bpf_map_info *info)
 		ctl_debug("bpf_obj_get '%s': %s", path, strerror(-err));
 		if (err == -ENOENT)
 			return err;   /* the caller words this one */
-		if (!on_bpffs(path))
+		if (ctl.env_err)
+			ctl_err("cannot open '%s': %s", path, ctl.env_err);
+		else if (!on_bpffs(path))
 			/* the kernel answers EACCES or EINVAL for these */
 			ctl_err("cannot open '%s': not on a bpffs (is --pin-dir '%s' right?)",
-				path, ctl.pin_dir);
+				path, ctl.pin_name);
 		else if (err == -EINVAL)   /* a read-only open refuses progs and links */
 			ctl_err("cannot open '%s': %s (not a map?)", path, strerror(-err));
 		else if (err == -EPERM || err == -EACCES)
@@ -93,7 +99,7 @@ int ctl_map_open(const char *name, enum bpf_map_type type, __u32 key_size,
 	fd = map_get(name, info);
 	if (fd == -ENOENT) {
 		ctl_err("cannot open '%s/%s': %s (agent state incomplete: restart migrate-agent)",
-			ctl.pin_dir, name, strerror(ENOENT));
+			ctl.pin_name, name, strerror(ENOENT));
 		return fd;
 	}
 	if (fd < 0)
@@ -101,7 +107,7 @@ int ctl_map_open(const char *name, enum bpf_map_type type, __u32 key_size,
 	if (info->type != type || info->key_size != key_size ||
 	    info->value_size != value_size) {
 		ctl_err("'%s/%s' is a %s map with key %u and value %u bytes, expected %s with %u and %u: agent and migratectl differ",
-			ctl.pin_dir, name, map_type_name(info->type),
+			ctl.pin_name, name, map_type_name(info->type),
 			info->key_size, info->value_size,
 			map_type_name(type), key_size, value_size);
 		close(fd);
@@ -131,7 +137,7 @@ int ctl_check_agent(void)
 	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(key) ||
 	    info.value_size < sizeof(meta->abi_version)) {
 		ctl_err("'%s/%s' is not a migrate meta map: agent and migratectl differ",
-			ctl.pin_dir, MIG_MAP_META);
+			ctl.pin_name, MIG_MAP_META);
 		err = -EPROTO;
 		goto out;
 	}
@@ -143,7 +149,7 @@ int ctl_check_agent(void)
 	}
 	if (bpf_map_lookup_elem(fd, &key, meta)) {
 		err = -errno;
-		ctl_err("cannot read '%s/%s': %s", ctl.pin_dir, MIG_MAP_META,
+		ctl_err("cannot read '%s/%s': %s", ctl.pin_name, MIG_MAP_META,
 			strerror(-err));
 		goto out;
 	}
@@ -151,19 +157,19 @@ int ctl_check_agent(void)
 		/* Array values start zeroed: the agent pinned its maps but
 		 * has not written mig_meta yet, or died doing so. */
 		ctl_err("migrate agent state in '%s' is not initialized: is migrate-agent starting?",
-			ctl.pin_dir);
+			ctl.pin_name);
 		err = -EAGAIN;
 		goto out;
 	}
 	if (meta->abi_version != MIG_ABI_VERSION) {
 		ctl_err("'%s' holds state of ABI version %u, this migratectl reads version %d: use the migratectl that came with the running agent",
-			ctl.pin_dir, meta->abi_version, MIG_ABI_VERSION);
+			ctl.pin_name, meta->abi_version, MIG_ABI_VERSION);
 		err = -EPROTO;
 		goto out;
 	}
 	if (info.value_size != sizeof(*meta)) {
 		ctl_err("'%s/%s' has values of %u bytes, expected %zu: agent and migratectl differ",
-			ctl.pin_dir, MIG_MAP_META, info.value_size, sizeof(*meta));
+			ctl.pin_name, MIG_MAP_META, info.value_size, sizeof(*meta));
 		err = -EPROTO;
 		goto out;
 	}

@@ -42,7 +42,7 @@ static int stats_read(__u64 sums[MIG_STAT__MAX])
 		return fd;
 	if (info.max_entries < MIG_STAT__MAX) {
 		ctl_err("'%s/%s' has %u counters, expected %d: agent and migratectl differ",
-			ctl.pin_dir, MIG_MAP_STATS, info.max_entries, MIG_STAT__MAX);
+			ctl.pin_name, MIG_MAP_STATS, info.max_entries, MIG_STAT__MAX);
 		err = -EPROTO;
 		goto out;
 	}
@@ -64,7 +64,7 @@ static int stats_read(__u64 sums[MIG_STAT__MAX])
 		err = bpf_map_lookup_elem(fd, &key, percpu);
 		if (err) {
 			ctl_err("cannot read counter '%s' from '%s/%s': %s",
-				stat_names[key], ctl.pin_dir, MIG_MAP_STATS,
+				stat_names[key], ctl.pin_name, MIG_MAP_STATS,
 				strerror(-err));
 			goto out;
 		}
