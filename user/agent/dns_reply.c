@@ -154,6 +154,25 @@ static const char *rcode_name(unsigned int rcode, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * ldns_pkt_tsig_verify, keeping the TSIG record tsig of reply in it: ldns
+ * (1.8.3) detaches it while it computes the MAC and does not put it back
+ * when that fails (a TSIG algorithm it does not know), so ldns_pkt_free
+ * would no longer free it, and every such reply leaked it (found by
+ * tests/fuzz/fuzz_dns.c; corpus/dns/leak-tsig-unknown-algorithm).
+ */
+static bool tsig_verify(ldns_pkt *reply, ldns_rr *tsig, const uint8_t *wire, size_t len,
+			const char *key_name, const char *key_secret, const ldns_rdf *query_mac)
+{
+	bool ok = ldns_pkt_tsig_verify(reply, wire, len, key_name, key_secret, query_mac);
+
+	if (ldns_pkt_tsig(reply) != tsig) {
+		ldns_rr_free(ldns_pkt_tsig(reply));
+		ldns_pkt_set_tsig(reply, tsig);
+	}
+	return ok;
+}
+
 int dns_reply_judge(const uint8_t *wire, size_t len, const ldns_rdf *query_mac,
 		    const char *server, const char *key_name, const char *key_secret,
 		    char *shorttxt, size_t slen, char *why, size_t wlen)
@@ -202,9 +221,7 @@ int dns_reply_judge(const uint8_t *wire, size_t len, const ldns_rdf *query_mac,
 			 server,
 			 rcode == LDNS_RCODE_NOTAUTH ? " (the server does not accept our key?)" : "");
 		ret = MIG_DNS_TSIG;
-	} else if (!ldns_pkt_tsig_verify(reply, wire, len, key_name, key_secret, query_mac)) {
-		/* ldns_pkt_tsig_verify may detach the TSIG record on failure;
-		 * nothing below reads it again */
+	} else if (!tsig_verify(reply, tsig, wire, len, key_name, key_secret, query_mac)) {
 		snprintf(shorttxt, slen, "TSIG failure (bad reply signature)");
 		snprintf(why, wlen, "TSIG failure: the %s reply from %s does not verify with key %s",
 			 rn, server, key_name);
