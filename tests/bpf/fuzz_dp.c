@@ -11,7 +11,7 @@
  * quiet IPv4 and a quiet IPv6 TCP connection, cli (the mover, moved to
  * NEW) and srv (the fixed end), flows installed as the agent installs
  * them.  Packets run in batches of BATCH; before each batch the maps are
- * emptied and one of three states is set up for one family, the honest
+ * emptied and one of four states is set up for one family, the honest
  * way (real signalling packets through the programs):
  *
  *   keyed      both flows keyed, the mover's request in mig_pend
@@ -31,7 +31,8 @@
  *
  *   verdict   TC ingress: OK, SHOT, or REDIRECT with MIG_MARK; XDP: PASS,
  *             DROP, TX; egress: OK or SHOT.  A TX/REDIRECT only in answer
- *             to a SYN carrying a Migrate option: a RST|ACK, a SYN/ACK
+ *             to a SYN carrying a Migrate option, MACs, addresses and
+ *             ports swapped: a RST|ACK, a SYN/ACK
  *             with MIGRATE_ACK only for a Migrate SYN whose mac verifies,
  *             a CONFIRM only for a SYN/ACK whose mac verifies.
  *   output    an answer: the frame's size, addresses and ports swapped, a
@@ -929,6 +930,8 @@ static const char *check_answer(const __u8 *in, size_t inlen, const struct tcpv 
 	tcp_view(out, r->len, &ov);
 	if (!ov.tcp || ov.family != iv->family || ov.l4 != iv->l4)
 		return "the answer is not a TCP segment of the same family";
+	if (memcmp(out, in + 6, 6) || memcmp(out + 6, in, 6))
+		return "the answer's MAC addresses are not the segment's swapped";
 	if (memcmp(out + sa, in + sa + al, al) || memcmp(out + sa + al, in + sa, al))
 		return "the answer's addresses are not the segment's swapped";
 	if (memcmp(out + ov.l4, in + iv->l4 + 2, 2) || memcmp(out + ov.l4 + 2, in + iv->l4, 2))
