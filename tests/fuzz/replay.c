@@ -2,8 +2,8 @@
 /*
  * replay.c - main() for a fuzz harness built without libFuzzer: feeds each
  * file named on the command line to LLVMFuzzerTestOneInput once, as the
- * regression run of the committed corpus (tests/fuzz/test_corpus.sh).  A
- * harness's assertion or a sanitizer's report ends the process with a
+ * regression run of the committed corpus (tests/fuzz/test_fuzz_corpus.sh).
+ * A harness's assertion or a sanitizer's report ends the process with a
  * non-zero status.
  */
 #include <stdint.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# tests/fuzz/test_dp_fuzz.sh - the data path fuzzer (tests/bpf/fuzz_dp.c)
+# tests/fuzz/test_fuzz_dp.sh - the data path fuzzer (tests/bpf/fuzz_dp.c)
 # as a regression test: FUZZ_DP_TEST_COUNT (default 50000) random and
 # mutated packets from a fixed seed, so a run is repeatable and quick.
 # `make fuzz` runs it with 1,000,000 packets and a new seed.  It prints

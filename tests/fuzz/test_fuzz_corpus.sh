@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# tests/fuzz/test_corpus.sh - the committed fuzz corpus as regression tests:
-# each file of tests/fuzz/corpus/NAME/ goes once through the harness
+# tests/fuzz/test_fuzz_corpus.sh - the committed fuzz corpus as regression
+# tests: each file of tests/fuzz/corpus/NAME/ goes once through the harness
 # tests/fuzz/fuzz_NAME.c built without libFuzzer, with ASan and UBSan
 # ($BUILD/fuzz/replay_NAME, made by `make test`).  One case per file: it
 # passes when the harness returns (no assertion, no sanitizer report, no
