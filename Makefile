@@ -152,16 +152,18 @@ bench: all $(BENCH_BINS)
 # new goes to $(BUILD)/fuzz/corpus-NAME, a crashing input to
 # $(BUILD)/fuzz/crash-NAME/ (add it to tests/fuzz/corpus/NAME once fixed).
 fuzz: all $(FUZZ_BINS) $(BUILD)/tests/fuzz_dp
-	@set -e; for h in $(FUZZ_NAMES); do \
+	@failed=; for h in $(FUZZ_NAMES); do \
 		mkdir -p $(BUILD)/fuzz/corpus-$$h $(BUILD)/fuzz/crash-$$h; \
 		echo "=== fuzz_$$h: $(FUZZ_SECONDS) s"; \
 		$(BUILD)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-rss_limit_mb=2048 -print_final_stats=1 \
 			-artifact_prefix=$(BUILD)/fuzz/crash-$$h/ \
-			$(BUILD)/fuzz/corpus-$$h tests/fuzz/corpus/$$h; \
-	done
-	@echo "=== fuzz_dp: $(FUZZ_DP_COUNT) packets"
-	$(BUILD)/tests/fuzz_dp $(FUZZ_DP_COUNT)
+			$(BUILD)/fuzz/corpus-$$h tests/fuzz/corpus/$$h || failed="$$failed fuzz_$$h"; \
+	done; \
+	echo "=== fuzz_dp: $(FUZZ_DP_COUNT) packets"; \
+	$(BUILD)/tests/fuzz_dp $(FUZZ_DP_COUNT) || failed="$$failed fuzz_dp"; \
+	if [ -n "$$failed" ]; then echo "make fuzz: found something:$$failed" >&2; exit 1; fi; \
+	echo "make fuzz: nothing found"
 
 # Write the seed corpus again (it is committed; see tests/fuzz/mkcorpus.c).
 fuzz-corpus: $(BUILD)/fuzz/mkcorpus

@@ -13,6 +13,73 @@
 #include <migrate/mig_abi.h>
 #include "dns_reply.h"
 
+/* Skip the domain name at *pos (labels, ending in a zero byte or a
+ * compression pointer).  false if it runs past len or is malformed. */
+static bool skip_name(const uint8_t *w, size_t len, size_t *pos)
+{
+	size_t p = *pos, n = 0;
+
+	for (;;) {
+		if (p >= len || ++n > 128)
+			return false;
+		if (w[p] == 0) {
+			*pos = p + 1;
+			return true;
+		}
+		if ((w[p] & 0xc0) == 0xc0) {
+			if (p + 2 > len)
+				return false;
+			*pos = p + 2;
+			return true;
+		}
+		if (w[p] & 0xc0)
+			return false;
+		p += 1 + (size_t)w[p];
+	}
+}
+
+/*
+ * ldns_wire2pkt, after a walk over the message that refuses one with more
+ * than one TSIG or OPT record in its additional section (RFC 8945 5.1,
+ * RFC 6891 6.1.1: a FORMERR).  ldns (1.8.3) keeps only the last of each and
+ * leaks the others, so every such reply leaked memory (found by
+ * tests/fuzz/fuzz_dns.c; corpus/dns/leak-two-tsig).
+ */
+static ldns_status reply_parse(ldns_pkt **pkt, const uint8_t *w, size_t len)
+{
+	size_t pos = 12, i, n, rdlen;
+	unsigned int qd, an, ns, ar, tsig = 0, opt = 0;
+	uint16_t type;
+
+	*pkt = NULL;
+	if (len < 12)
+		return LDNS_STATUS_PACKET_OVERFLOW;
+	qd = (unsigned int)(w[4] << 8 | w[5]);
+	an = (unsigned int)(w[6] << 8 | w[7]);
+	ns = (unsigned int)(w[8] << 8 | w[9]);
+	ar = (unsigned int)(w[10] << 8 | w[11]);
+	for (i = 0; i < qd; i++)
+		if (!skip_name(w, len, &pos) || (pos += 4) > len)
+			return LDNS_STATUS_PACKET_OVERFLOW;
+	n = (size_t)an + ns + ar;
+	for (i = 0; i < n; i++) {
+		if (!skip_name(w, len, &pos) || pos + 10 > len)
+			return LDNS_STATUS_PACKET_OVERFLOW;
+		type = (uint16_t)(w[pos] << 8 | w[pos + 1]);
+		rdlen = (size_t)(w[pos + 8] << 8 | w[pos + 9]);
+		pos += 10 + rdlen;
+		if (pos > len)
+			return LDNS_STATUS_PACKET_OVERFLOW;
+		if (i >= (size_t)an + ns) {
+			if (type == LDNS_RR_TYPE_TSIG && ++tsig > 1)
+				return LDNS_STATUS_WIRE_INCOMPLETE_ADDITIONAL;
+			if (type == LDNS_RR_TYPE_OPT && ++opt > 1)
+				return LDNS_STATUS_WIRE_INCOMPLETE_ADDITIONAL;
+		}
+	}
+	return ldns_wire2pkt(pkt, w, len);
+}
+
 static ldns_rr *answer_of(ldns_pkt *p, ldns_rr_type t)
 {
 	ldns_rr_list *an = ldns_pkt_answer(p);
@@ -32,7 +99,7 @@ int dns_reply_soa(const uint8_t *wire, size_t len, const char *zone,
 	char *m = NULL;
 	int e = 0;
 
-	if (ldns_wire2pkt(&reply, wire, len) != LDNS_STATUS_OK) {
+	if (reply_parse(&reply, wire, len) != LDNS_STATUS_OK) {
 		snprintf(why, whylen, "malformed reply to the %s query", zone);
 		return -EINVAL;
 	}
@@ -77,7 +144,7 @@ int dns_reply_addr(const uint8_t *wire, size_t len, ldns_rr_type t, uint16_t por
 
 	if (t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA)
 		return -EINVAL;
-	if (ldns_wire2pkt(&reply, wire, len) != LDNS_STATUS_OK)
+	if (reply_parse(&reply, wire, len) != LDNS_STATUS_OK)
 		return -EINVAL;
 	rr = answer_of(reply, t);
 	if (rr)
@@ -114,7 +181,7 @@ int dns_reply_addrs(const uint8_t *wire, size_t len, ldns_rr_type t, int name,
 
 	if (t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA)
 		return -EINVAL;
-	if (ldns_wire2pkt(&reply, wire, len) != LDNS_STATUS_OK)
+	if (reply_parse(&reply, wire, len) != LDNS_STATUS_OK)
 		return -EINVAL;
 	an = ldns_pkt_answer(reply);
 	for (k = 0; an && k < ldns_rr_list_rr_count(an) && n < max; k++) {
@@ -184,7 +251,7 @@ int dns_reply_judge(const uint8_t *wire, size_t len, const ldns_rdf *query_mac,
 	const char *tn, *rn;
 	int ret;
 
-	if (ldns_wire2pkt(&reply, wire, len) != LDNS_STATUS_OK) {
+	if (reply_parse(&reply, wire, len) != LDNS_STATUS_OK) {
 		snprintf(shorttxt, slen, "malformed reply");
 		snprintf(why, wlen, "malformed reply from %s", server);
 		return MIG_DNS_ERROR;
