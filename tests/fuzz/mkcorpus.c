@@ -7,7 +7,9 @@
  * fuzz_dns.h's key over its query MAC).  `make fuzz-corpus` runs it into
  * tests/fuzz/corpus; the result is committed, so this only runs when the
  * seeds are to change.  Each DNS seed is checked to say what it was made
- * to say before it is written.
+ * to say before it is written.  The corpus also holds replies captured from
+ * a real BIND (tests/fuzz/capture_dns.sh, dns/bind-*) and the inputs that
+ * once crashed a harness.
  */
 #include <errno.h>
 #include <stdio.h>
