@@ -4,6 +4,10 @@
 #   make test       unit, BPF and namespace integration tests (root)
 #   make demo       the namespace-lab demo (root)
 #   make bench      data-path benchmarks (root)
+#   make fuzz       libFuzzer on the option, configuration and DNS reply
+#                   parsers (FUZZ_SECONDS=60 each, from tests/fuzz/corpus),
+#                   then FUZZ_DP_COUNT=1000000 random and mutated packets
+#                   through the data path programs (root)
 #   make deps       install the Debian packages needed (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make uninstall  the same variables: removes what install put there
@@ -47,13 +51,28 @@ SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 
+# Fuzz harnesses (tests/fuzz/fuzz_NAME.c) and the sources each one links.
+FUZZ_NAMES := opt config dns
+FUZZ_SRCS_opt    := tests/fuzz/fuzz_opt.c
+FUZZ_SRCS_config := tests/fuzz/fuzz_config.c user/lib/mig_config.c
+FUZZ_SRCS_dns    := tests/fuzz/fuzz_dns.c user/agent/dns_reply.c
+FUZZ_DEPS := $(wildcard tests/fuzz/*.c tests/fuzz/*.h) user/lib/mig_config.c \
+	user/agent/dns_reply.c user/agent/dns_reply.h user/agent/dns.h $(LIB_HDRS)
+FUZZ_CFLAGS := -g -Wall -Wextra $(WERROR) -Iinclude -Iuser/lib -Iuser/agent -Itests/fuzz \
+	-D_GNU_SOURCE -std=gnu11 -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_BINS   := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_NAMES))
+REPLAY_BINS := $(addprefix $(BUILD)/fuzz/replay_,$(FUZZ_NAMES))
+FUZZ_SECONDS  ?= 60
+FUZZ_DP_COUNT ?= 1000000
+
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test unit demo bench deps install uninstall clean check-deps
+.PHONY: all test unit demo bench fuzz fuzz-corpus deps install uninstall clean check-deps
 all: $(BUILD)/migrate-agent $(BUILD)/migratectl $(BPF_OBJS)
 
-$(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(BUILD)/bench:
+$(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(BUILD)/bench \
+		$(BUILD)/fuzz:
 	@mkdir -p $@
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
@@ -90,6 +109,25 @@ $(BUILD)/tests/test_%: tests/bpf/test_%.c $(SKELS) $(BUILD)/libmig.a tests/unit/
 		$(wildcard tests/bpf/*.h) $(BPF_HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmig.a $(LDLIBS)
 
+# The data path fuzzer: random and mutated packets through bpf_prog_test_run.
+$(BUILD)/tests/fuzz_dp: tests/bpf/fuzz_dp.c $(SKELS) $(BUILD)/libmig.a tests/unit/unit.h \
+		$(wildcard tests/bpf/*.h) $(BPF_HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmig.a $(LDLIBS)
+
+# Fuzz harnesses: with libFuzzer (make fuzz), and the same code with a
+# main that replays the committed corpus once (make test).  ASan and UBSan
+# in both; any UBSan report is fatal.
+$(BUILD)/fuzz/fuzz_%: $(FUZZ_DEPS) | $(BUILD)/fuzz
+	$(CLANG) -O1 $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ \
+		$(FUZZ_SRCS_$*) -lldns
+
+$(BUILD)/fuzz/replay_%: $(FUZZ_DEPS) | $(BUILD)/fuzz
+	$(CLANG) -O1 $(FUZZ_CFLAGS) -fsanitize=address,undefined -o $@ \
+		tests/fuzz/replay.c $(FUZZ_SRCS_$*) -lldns
+
+$(BUILD)/fuzz/mkcorpus: tests/fuzz/mkcorpus.c $(FUZZ_DEPS) | $(BUILD)/fuzz
+	$(CC) $(CFLAGS) -Iuser/agent -Itests/fuzz -o $@ $< user/agent/dns_reply.c -lldns
+
 $(BUILD)/bench/%: bench/%.c $(SKELS) $(BUILD)/libmig.a $(wildcard tests/bpf/*.h) \
 		$(BPF_HDRS) | $(BUILD)/bench
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmig.a $(LDLIBS)
@@ -99,7 +137,7 @@ unit: $(UNIT_BINS)
 # test and demo first install what is missing (Debian packages), then build.
 test:
 	scripts/install-deps.sh
-	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS)
+	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS) $(REPLAY_BINS) $(BUILD)/tests/fuzz_dp
 	tests/run.sh
 
 demo:
@@ -109,6 +147,27 @@ demo:
 
 bench: all $(BENCH_BINS)
 	bench/run.sh
+
+# Each harness runs FUZZ_SECONDS from the committed seeds; what it finds
+# new goes to $(BUILD)/fuzz/corpus-NAME, a crashing input to
+# $(BUILD)/fuzz/crash-NAME/ (add it to tests/fuzz/corpus/NAME once fixed).
+fuzz: all $(FUZZ_BINS) $(BUILD)/tests/fuzz_dp
+	@failed=; for h in $(FUZZ_NAMES); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$h $(BUILD)/fuzz/crash-$$h; \
+		echo "=== fuzz_$$h: $(FUZZ_SECONDS) s"; \
+		$(BUILD)/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/crash-$$h/ \
+			$(BUILD)/fuzz/corpus-$$h tests/fuzz/corpus/$$h || failed="$$failed fuzz_$$h"; \
+	done; \
+	echo "=== fuzz_dp: $(FUZZ_DP_COUNT) packets"; \
+	$(BUILD)/tests/fuzz_dp $(FUZZ_DP_COUNT) || failed="$$failed fuzz_dp"; \
+	if [ -n "$$failed" ]; then echo "make fuzz: found something:$$failed" >&2; exit 1; fi; \
+	echo "make fuzz: nothing found"
+
+# Write the seed corpus again (it is committed; see tests/fuzz/mkcorpus.c).
+fuzz-corpus: $(BUILD)/fuzz/mkcorpus
+	$(BUILD)/fuzz/mkcorpus tests/fuzz/corpus
 
 deps:
 	scripts/install-deps.sh

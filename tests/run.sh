@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # tests/run.sh [FILTER] - run every test runner and sum their results: first
-# the unit and BPF test programs (build/tests/test_*), then the namespace
+# the unit and BPF test programs (build/tests/test_*), then the fuzz corpus
+# and the data path fuzzer's short run (tests/fuzz/test_*.sh), the namespace
 # integration tests (tests/integration/test_*.sh) and the attack tests
 # (tests/adversarial/test_*.sh). Each runner ends with a
 # line "N passed, N failed"; a runner without that line, or one that exits
@@ -101,7 +102,7 @@ for bin in "$build"/tests/test_*; do
 	run_one "${bin#"$PWD"/}" "${UNIT_TIMEOUT:-300}" "$bin"
 	ran=$((ran + 1))
 done
-for t in tests/integration/test_*.sh tests/adversarial/test_*.sh; do
+for t in tests/fuzz/test_*.sh tests/integration/test_*.sh tests/adversarial/test_*.sh; do
 	[[ -f $t ]] || continue
 	((interrupted)) && break
 	matches "${t##*/}" || continue

@@ -353,8 +353,9 @@ static inline __u16 fx_fold(__u32 s)
 	return (__u16)s;
 }
 
-/* Where the L3 header and the L4 checksum of a frame are; 0 if the frame
- * is not IPv4/IPv6 carrying TCP or UDP. */
+/* Where the L3 header and the L4 checksum of a frame are; -1 if the frame
+ * is not IPv4/IPv6 carrying TCP or UDP, or its lengths do not add up (any
+ * frame may come here: tests/bpf/fuzz_dp.c feeds mutated ones). */
 struct fx_layout {
 	size_t l3, l4, l4_len;
 	int family;
@@ -371,10 +372,14 @@ static inline int fx_layout(const __u8 *f, size_t len, struct fx_layout *lo)
 	et = (__u16)(f[12] << 8 | f[13]);
 	lo->l3 = 14;
 	if (et == ETH_P_IP && len >= 34) {
+		size_t tot = (size_t)(f[16] << 8 | f[17]);
+
 		lo->family = AF_INET;
 		lo->l4 = 14 + (size_t)(f[14] & 0x0f) * 4;
 		lo->proto = f[14 + 9];
-		lo->l4_len = (size_t)(f[16] << 8 | f[17]) - (lo->l4 - 14);
+		if (lo->l4 < 34 || tot < lo->l4 - 14)
+			return -1;
+		lo->l4_len = tot - (lo->l4 - 14);
 	} else if (et == ETH_P_IPV6 && len >= 54) {
 		lo->family = AF_INET6;
 		lo->l4 = 54;
@@ -385,9 +390,9 @@ static inline int fx_layout(const __u8 *f, size_t len, struct fx_layout *lo)
 	}
 	if (lo->l4 + lo->l4_len > len)
 		return -1;
-	if (lo->proto == IPPROTO_TCP)
+	if (lo->proto == IPPROTO_TCP && lo->l4_len >= 20)
 		lo->csum = lo->l4 + 16;
-	else if (lo->proto == IPPROTO_UDP)
+	else if (lo->proto == IPPROTO_UDP && lo->l4_len >= 8)
 		lo->csum = lo->l4 + 6;
 	else
 		return -1;
@@ -616,7 +621,7 @@ static inline int fx_icmp_layout(const __u8 *f, size_t len, int *family,
 		*family = AF_INET;
 		*l4 = 14 + (size_t)(f[14] & 0x0f) * 4;
 		tot = (size_t)(f[16] << 8 | f[17]);
-		if (tot < *l4 - 14 || 14 + tot > len)
+		if (*l4 < 34 || tot < *l4 - 14 + 8 || 14 + tot > len)
 			return -1;
 		*mlen = tot - (*l4 - 14);
 		return 0;
@@ -625,7 +630,7 @@ static inline int fx_icmp_layout(const __u8 *f, size_t len, int *family,
 		*family = AF_INET6;
 		*l4 = 54;
 		*mlen = (size_t)(f[18] << 8 | f[19]);
-		return 54 + *mlen > len ? -1 : 0;
+		return *mlen < 8 || 54 + *mlen > len ? -1 : 0;
 	}
 	return -1;
 }

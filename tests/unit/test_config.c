@@ -721,4 +721,59 @@ TEST(reload_replaces)
 	      c.dns.n_names == 0 && !c.dns.key_secret[0], "replaced");
 }
 
+/* mig_config_parse: the same parser from a buffer.  With the key text
+ * given it opens nothing and gives what mig_config_load gives for the same
+ * files; without it, it reads key_file; errors name the buffer (and, for
+ * the key, key_file's path) and leave cfg as it was. */
+TEST(parse_from_buffer)
+{
+	static const char text[] = "pool = 3\ninterface = eth0\n" DNS_MIN;
+	struct mig_config a, b, before;
+	char conf[1024], e[512];
+	int r;
+
+	std_key();
+	CHECK(load(text, &a, e, sizeof(e)) == 0, "load: %s", e);
+	/* key_file names a path that does not exist: given text, not opened */
+	snprintf(conf, sizeof(conf), "pool = 3\ninterface = eth0\n[dns]\n"
+		 "zone = example.test.\nname = host.example.test.\n"
+		 "key_file = %s/none.key\n", dir);
+	mig_config_init(&b);
+	r = mig_config_parse("buf", conf, strlen(conf), KEY_OK, strlen(KEY_OK), &b, e, sizeof(e));
+	CHECK(r == 0, "parse: %d %s", r, e);
+	CHECK(a.pool == b.pool && a.n_ifaces == b.n_ifaces && !strcmp(a.ifaces[0], b.ifaces[0]) &&
+	      a.dns.enabled == b.dns.enabled && !strcmp(a.dns.zone, b.dns.zone) &&
+	      a.dns.n_names == b.dns.n_names && !strcmp(a.dns.names[0], b.dns.names[0]) &&
+	      !strcmp(a.dns.key_name, b.dns.key_name) &&
+	      !strcmp(a.dns.key_algorithm, b.dns.key_algorithm) &&
+	      !strcmp(a.dns.key_secret, b.dns.key_secret) && a.dns.port == b.dns.port,
+	      "parse gives what load gives");
+	CHECK(!strncmp(b.dns.key_file, dir, strlen(dir)) && strstr(b.dns.key_file, "/none.key"),
+	      "key_file kept: %s", b.dns.key_file);
+	/* NULL key text: key_file is read */
+	write_conf(text);
+	snprintf(conf, sizeof(conf), "[dns]\nzone = example.test.\nname = h.example.test.\n"
+		 "key_file = %s\n", keypath);
+	mig_config_init(&b);
+	r = mig_config_parse("buf", conf, strlen(conf), NULL, 0, &b, e, sizeof(e));
+	CHECK(r == 0 && !strcmp(b.dns.key_secret, SECRET), "key file read: %d %s", r, e);
+	/* refusals: located in the buffer, or in the key text under its path */
+	mig_config_init(&b);
+	b.pool = 9;
+	memcpy(&before, &b, sizeof(b));
+	r = mig_config_parse("buf", "pool = 1\npool = 2", 17, NULL, 0, &b, e, sizeof(e));
+	CHECK(r == -EINVAL && msg_is(e, "buf", 2, "duplicate key (first set on line 1): 'pool'"),
+	      "duplicate: %d", r);
+	CHECK(!memcmp(&b, &before, sizeof(b)), "cfg untouched");
+	snprintf(conf, sizeof(conf), "[dns]\nzone = example.test.\nname = h.example.test.\n"
+		 "key_file = /k.key\n");
+	r = mig_config_parse("buf", conf, strlen(conf), "key \"k\" { };", 12, &b, e, sizeof(e));
+	CHECK(r == -EINVAL && msg_is(e, "/k.key", 1, "key without 'algorithm hmac-sha256;': 'k.'"),
+	      "key text refused: %d", r);
+	CHECK(!memcmp(&b, &before, sizeof(b)), "cfg untouched");
+	/* a NUL byte in the text is refused as in a file */
+	r = mig_config_parse("buf", "pool = 1\0\n", 10, NULL, 0, &b, e, sizeof(e));
+	CHECK(r == -EINVAL && strstr(e, "NUL byte"), "NUL: %d %s", r, e);
+}
+
 UNIT_MAIN()

@@ -65,6 +65,7 @@
 
 #include <migrate/mig_abi.h>
 #include "dns.h"
+#include "dns_reply.h"
 #include "mig_log.h"
 #include "mig_stats.h"
 
@@ -737,16 +738,16 @@ out:
  * anywhere).
  */
 static int query(struct mig_dns *d, const struct sockaddr_storage *ns, socklen_t nslen,
-		 const char *name, ldns_rr_type t, ldns_pkt **reply, char *why, size_t whylen)
+		 const char *name, ldns_rr_type t, uint8_t *r, size_t rcap, size_t *rlen,
+		 char *why, size_t whylen)
 {
-	uint8_t *wire = NULL, rbuf[4096];
-	size_t wlen = 0, rlen = 0;
+	uint8_t *wire = NULL;
+	size_t wlen = 0;
 	ldns_rdf *owner = ldns_dname_new_frm_str(name);
 	char where[INET6_ADDRSTRLEN + 16];
 	ldns_pkt *pkt;
 	int ret;
 
-	*reply = NULL;
 	sa_text(ns, where, sizeof(where));
 	pkt = owner ? ldns_pkt_query_new(owner, t, LDNS_RR_CLASS_IN, LDNS_RD) : NULL;
 	if (!pkt) {
@@ -762,45 +763,27 @@ static int query(struct mig_dns *d, const struct sockaddr_storage *ns, socklen_t
 		snprintf(why, whylen, "cannot build a signed query for %s", name);
 		return MIG_DNS_ERROR;
 	}
-	ret = exchange(d, ns, nslen, wire, wlen, NULL, rbuf, sizeof(rbuf), &rlen, why, whylen);
+	ret = exchange(d, ns, nslen, wire, wlen, NULL, r, rcap, rlen, why, whylen);
 	free(wire);
-	if (ret != X_REPLY) {
-		ldns_pkt_free(pkt);
-		return ret;
-	}
-	if (ldns_wire2pkt(reply, rbuf, rlen) != LDNS_STATUS_OK) {
-		ldns_pkt_free(pkt);
-		*reply = NULL;
-		count(d, MIG_STAT_DNS_MALFORMED);
-		snprintf(why, whylen, "malformed reply to the %s query from %s: rejected", name,
-			 where);
-		return MIG_DNS_ERROR;
-	}
-	if (!ldns_pkt_tsig(*reply) ||
-	    !ldns_pkt_tsig_verify(*reply, rbuf, rlen, d->cfg.key_name, d->cfg.key_secret,
-				  ldns_rr_rdf(ldns_pkt_tsig(pkt), 3))) {
-		ldns_pkt_free(*reply);
-		ldns_pkt_free(pkt);
-		*reply = NULL;
-		count(d, MIG_STAT_DNS_TSIG_FAIL);
-		snprintf(why, whylen,
-			 "the answer to the %s query from %s is not signed with key %s: not taken (without 'server', the resolvers of /etc/resolv.conf must be servers that know the key)",
-			 name, where, d->cfg.key_name);
-		return MIG_DNS_TSIG;
+	if (ret == X_REPLY) {
+		int v = dns_reply_signed(r, *rlen, d->cfg.key_name, d->cfg.key_secret,
+					 ldns_rr_rdf(ldns_pkt_tsig(pkt), 3));
+
+		if (v == -EINVAL) {
+			count(d, MIG_STAT_DNS_MALFORMED);
+			snprintf(why, whylen, "malformed reply to the %s query from %s: rejected",
+				 name, where);
+			ret = MIG_DNS_ERROR;
+		} else if (v) {
+			count(d, MIG_STAT_DNS_TSIG_FAIL);
+			snprintf(why, whylen,
+				 "the answer to the %s query from %s is not signed with key %s: not taken (without 'server', the resolvers of /etc/resolv.conf must be servers that know the key)",
+				 name, where, d->cfg.key_name);
+			ret = MIG_DNS_TSIG;
+		}
 	}
 	ldns_pkt_free(pkt);
-	return X_REPLY;
-}
-
-static ldns_rr *answer_of(ldns_pkt *p, ldns_rr_type t)
-{
-	ldns_rr_list *an = ldns_pkt_answer(p);
-	size_t i;
-
-	for (i = 0; an && i < ldns_rr_list_rr_count(an); i++)
-		if (ldns_rr_get_type(ldns_rr_list_rr(an, i)) == t)
-			return ldns_rr_list_rr(an, i);
-	return NULL;
+	return ret;
 }
 
 /*
@@ -824,40 +807,33 @@ static int find_server(struct mig_dns *d, char *why, size_t whylen)
 	snprintf(why, whylen, "no 'server' configured and no nameserver in /etc/resolv.conf");
 	for (i = 0; i < ldns_resolver_nameserver_count(res); i++) {
 		struct sockaddr_storage *ns;
-		ldns_pkt *reply = NULL;
-		ldns_rr *soa, *rr;
-		char mname[LDNS_MAX_DOMAINLEN + 2], *m;
-		size_t nslen = 0;
+		uint8_t rbuf[4096];
+		char mname[LDNS_MAX_DOMAINLEN + 2];
+		size_t nslen = 0, rlen = 0;
 		int t;
 
 		ns = ldns_rdf2native_sockaddr_storage(ldns_resolver_nameservers(res)[i], 53, &nslen);
 		if (!ns)
 			continue;
-		ret = query(d, ns, (socklen_t)nslen, d->cfg.zone, LDNS_RR_TYPE_SOA, &reply, why, whylen);
+		ret = query(d, ns, (socklen_t)nslen, d->cfg.zone, LDNS_RR_TYPE_SOA, rbuf,
+			    sizeof(rbuf), &rlen, why, whylen);
 		if (ret != X_REPLY) {
 			free(ns);
 			if (ret == X_STOP)
 				break;
 			continue;
 		}
-		soa = answer_of(reply, LDNS_RR_TYPE_SOA);
-		if (!soa || ldns_rr_rd_count(soa) < 1 ||
-		    !(m = ldns_rdf2str(ldns_rr_rdf(soa, 0)))) {
-			snprintf(why, whylen, "no SOA record for zone %s (rcode %d)", d->cfg.zone,
-				 ldns_pkt_get_rcode(reply));
-			ldns_pkt_free(reply);
+		if (dns_reply_soa(rbuf, rlen, d->cfg.zone, mname, sizeof(mname), why, whylen)) {
 			free(ns);
 			ret = MIG_DNS_ERROR;
 			continue;
 		}
-		snprintf(mname, sizeof(mname), "%s", m);
-		free(m);
-		ldns_pkt_free(reply);
 		ret = MIG_DNS_ERROR;
 		snprintf(why, whylen, "no address for %s, the primary of zone %s", mname, d->cfg.zone);
 		for (t = 0; t < 2 && ret != X_REPLY && ret != X_STOP; t++) {
 			ldns_rr_type type = t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
-			int r = query(d, ns, (socklen_t)nslen, mname, type, &reply, why, whylen);
+			int r = query(d, ns, (socklen_t)nslen, mname, type, rbuf, sizeof(rbuf),
+				      &rlen, why, whylen);
 
 			if (r == X_STOP) {
 				ret = X_STOP;
@@ -865,21 +841,9 @@ static int find_server(struct mig_dns *d, char *why, size_t whylen)
 			}
 			if (r != X_REPLY)
 				continue;
-			rr = answer_of(reply, type);
-			if (rr && ldns_rr_rd_count(rr) == 1) {
-				ldns_rdf *a = ldns_rr_rdf(rr, 0);
-				size_t sl = 0;
-				struct sockaddr_storage *ss =
-					ldns_rdf2native_sockaddr_storage(a, (uint16_t)d->cfg.port, &sl);
-
-				if (ss) {
-					memcpy(&d->server, ss, sl);
-					d->server_len = (socklen_t)sl;
-					free(ss);
-					ret = X_REPLY;
-				}
-			}
-			ldns_pkt_free(reply);
+			if (!dns_reply_addr(rbuf, rlen, type, (uint16_t)d->cfg.port, &d->server,
+					    &d->server_len))
+				ret = X_REPLY;
 		}
 		free(ns);
 		if (ret == X_REPLY) {
@@ -976,106 +940,6 @@ static ldns_pkt *build_update(struct mig_dns *d, const char *name, const struct 
 	return pkt;
 }
 
-static const char *tsig_error_name(unsigned int e)
-{
-	switch (e) {
-	case 16: return "BADSIG";
-	case 17: return "BADKEY";
-	case 18: return "BADTIME";
-	case 22: return "BADTRUNC";
-	}
-	return NULL;
-}
-
-static const char *rcode_name(unsigned int rcode, char *buf, size_t len)
-{
-	ldns_lookup_table *lt = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
-
-	if (lt && lt->name)
-		return lt->name;
-	snprintf(buf, len, "RCODE%u", rcode);
-	return buf;
-}
-
-/*
- * What a reply says: MIG_DNS_OK, MIG_DNS_TSIG, MIG_DNS_RCODE or
- * MIG_DNS_ERROR; short (status) and long (log) texts.
- */
-static int judge(struct mig_dns *d, ldns_pkt *query_pkt, const uint8_t *wire, size_t len,
-		 char *shorttxt, size_t slen, char *why, size_t wlen)
-{
-	const ldns_rdf *mac = ldns_rr_rdf(ldns_pkt_tsig(query_pkt), 3);
-	unsigned int rcode, terr = 0;
-	ldns_pkt *reply = NULL;
-	ldns_rr *tsig;
-	char buf[16];
-	const char *tn, *rn;
-	int ret;
-
-	if (ldns_wire2pkt(&reply, wire, len) != LDNS_STATUS_OK) {
-		count(d, MIG_STAT_DNS_MALFORMED);
-		snprintf(shorttxt, slen, "malformed reply");
-		snprintf(why, wlen, "malformed reply from %s: rejected", d->server_text);
-		return MIG_DNS_ERROR;
-	}
-	rcode = ldns_pkt_get_rcode(reply);
-	rn = rcode_name(rcode, buf, sizeof(buf));
-	tsig = ldns_pkt_tsig(reply);
-	if (tsig && ldns_rr_rd_count(tsig) > 5)
-		terr = ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5));
-	if (ldns_pkt_get_opcode(reply) != LDNS_PACKET_UPDATE) {
-		snprintf(shorttxt, slen, "bad reply");
-		snprintf(why, wlen, "reply from %s is not an UPDATE reply", d->server_text);
-		ret = MIG_DNS_ERROR;
-	} else if (terr) {
-		/* The server refused our signature; its reply is unsigned
-		 * (BADSIG, BADKEY) or signed (BADTIME). */
-		char en[24];
-
-		tn = tsig_error_name(terr);
-		if (tn)
-			snprintf(en, sizeof(en), "%s", tn);
-		else
-			snprintf(en, sizeof(en), "TSIG error %u", terr);
-		snprintf(shorttxt, slen, "TSIG failure (%s)", en);
-		snprintf(why, wlen, "TSIG failure (%s/%s): %s %s key %s%s", rn, en, d->server_text,
-			 terr == 17 ? "does not know" : "rejected our signature with",
-			 d->cfg.key_name,
-			 terr == 18 ? " (clocks differ by more than 5 minutes)" :
-			 terr == 16 ? " (is the secret the server's?)" : "");
-		ret = MIG_DNS_TSIG;
-	} else if (!tsig) {
-		snprintf(shorttxt, slen, "TSIG failure (unsigned %s)", rn);
-		snprintf(why, wlen, "TSIG failure: the %s reply from %s is not signed%s", rn,
-			 d->server_text,
-			 rcode == LDNS_RCODE_NOTAUTH ? " (the server does not accept our key?)" : "");
-		ret = MIG_DNS_TSIG;
-	} else if (!ldns_pkt_tsig_verify(reply, wire, len, d->cfg.key_name,
-					 d->cfg.key_secret, mac)) {
-		/* ldns_pkt_tsig_verify may detach the TSIG record on failure;
-		 * nothing below reads it again */
-		snprintf(shorttxt, slen, "TSIG failure (bad reply signature)");
-		snprintf(why, wlen, "TSIG failure: the %s reply from %s does not verify with key %s",
-			 rn, d->server_text, d->cfg.key_name);
-		ret = MIG_DNS_TSIG;
-	} else if (rcode != LDNS_RCODE_NOERROR) {
-		snprintf(shorttxt, slen, "%s", rn);
-		snprintf(why, wlen, "%s from %s%s", rn, d->server_text,
-			 rcode == LDNS_RCODE_REFUSED ?
-				" (does the zone's allow-update or update-policy admit the key?)" :
-			 rcode == LDNS_RCODE_NOTAUTH ?
-				" (the server is not authoritative for the zone)" :
-			 rcode == LDNS_RCODE_NOTZONE ? " (name outside the zone)" : "");
-		ret = MIG_DNS_RCODE;
-	} else {
-		snprintf(shorttxt, slen, "NOERROR");
-		why[0] = '\0';
-		ret = MIG_DNS_OK;
-	}
-	ldns_pkt_free(reply);
-	return ret;
-}
-
 static void set_want(struct mig_dns *d, int i)
 {
 	struct mig_dns_status *st = &d->st[i];
@@ -1140,8 +1004,13 @@ static int publish(struct mig_dns *d, int i, uint64_t retry_ms)
 		ldns_pkt_free(pkt);
 		return ret;
 	}
-	if (ret == X_REPLY)
-		ret = judge(d, pkt, rbuf, rlen, shorttxt, sizeof(shorttxt), why, sizeof(why));
+	if (ret == X_REPLY) {
+		ret = dns_reply_judge(rbuf, rlen, ldns_rr_rdf(ldns_pkt_tsig(pkt), 3),
+				      d->server_text, d->cfg.key_name, d->cfg.key_secret,
+				      shorttxt, sizeof(shorttxt), why, sizeof(why));
+		if (!strcmp(shorttxt, "malformed reply"))
+			count(d, MIG_STAT_DNS_MALFORMED);
+	}
 	else if (ret == MIG_DNS_TIMEOUT)
 		snprintf(shorttxt, sizeof(shorttxt), "timeout");
 	else if (ret == MIG_DNS_UNREACHABLE)
@@ -1269,38 +1138,30 @@ static void resolve_peers(struct mig_dns *d)
 	for (i = 0; i < d->cfg.n_peers; i++) {
 		for (t = 0; t < 2; t++) {
 			ldns_rr_type type = t == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
-			ldns_rr_list *an;
-			ldns_pkt *reply = NULL;
-			size_t k;
+			uint8_t rbuf[4096];
+			size_t rlen = 0;
+			int got;
 
-			r = query(d, &d->server, d->server_len, d->cfg.peers[i], type, &reply,
-				  why, sizeof(why));
+			r = query(d, &d->server, d->server_len, d->cfg.peers[i], type, rbuf,
+				  sizeof(rbuf), &rlen, why, sizeof(why));
 			if (r == X_STOP)
 				return;
 			if (r != X_REPLY) {
 				pr_warn("dns: looking up peer %s: %s", d->cfg.peers[i], why);
 				continue;
 			}
-			an = ldns_pkt_answer(reply);
-			for (k = 0; an && k < ldns_rr_list_rr_count(an) &&
-				    n < MIG_DNS_MAX_PEER_ADDRS; k++) {
-				ldns_rr *rr = ldns_rr_list_rr(an, k);
-				ldns_rdf *rd;
-
-				if (ldns_rr_get_type(rr) != type || ldns_rr_rd_count(rr) != 1)
-					continue;
-				rd = ldns_rr_rdf(rr, 0);
-				memset(&found[n], 0, sizeof(found[n]));
-				found[n].family = t == 0 ? AF_INET : AF_INET6;
-				if (ldns_rdf_size(rd) != (t == 0 ? 4u : 16u))
-					continue;
-				memcpy(found[n].addr, ldns_rdf_data(rd), ldns_rdf_size(rd));
-				found[n].name = i;
+			got = dns_reply_addrs(rbuf, rlen, type, i, found + n,
+					      MIG_DNS_MAX_PEER_ADDRS - n);
+			if (got < 0) {
+				count(d, MIG_STAT_DNS_MALFORMED);
+				pr_warn("dns: looking up peer %s: malformed reply to the %s query",
+					d->cfg.peers[i], d->cfg.peers[i]);
+				continue;
+			}
+			for (; got > 0; got--, n++) {
 				inet_ntop(found[n].family, found[n].addr, text, sizeof(text));
 				pr_info("dns: peer %s is at %s", d->cfg.peers[i], text);
-				n++;
 			}
-			ldns_pkt_free(reply);
 		}
 	}
 	count(d, MIG_STAT_DNS_RESOLVE);

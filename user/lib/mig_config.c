@@ -317,35 +317,18 @@ static bool tok_copy(const struct tok *t, char *out, size_t size)
 	return true;
 }
 
-static int parse_key_file(const char *path, struct mig_dns_config *dns,
-			  char *err, size_t errlen)
+/* Parse the text of a key file (n bytes at buf, named path in messages)
+ * into dns->key_name, key_algorithm and key_secret.  0 or -EINVAL. */
+static int parse_key_text(const char *path, const char *buf, size_t n,
+			  struct mig_dns_config *dns, char *err, size_t errlen)
 {
-	char *buf = NULL, text[QUOTE_MAX + 4], word[512];
+	char text[QUOTE_MAX + 4], word[512];
 	struct lexer lx = { .line = 1, .path = path, .err = err, .errlen = errlen };
 	int alg_line = 0, secret_line = 0, key_line, e = 0;
 	const char *why = NULL;
 	struct tok t;
-	size_t n, declen;
-	FILE *f;
+	size_t declen;
 
-	f = fopen(path, "r");
-	if (!f) {
-		e = -errno;
-		snprintf(err, errlen, "%s: cannot read key file: %s", path, strerror(-e));
-		return e;
-	}
-	buf = malloc(KEY_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, KEY_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		e = -(errno ? errno : EIO);
-		snprintf(err, errlen, "%s: cannot read key file: %s", path, strerror(-e));
-		goto out;
-	}
 	if (n > KEY_FILE_MAX) {
 		snprintf(err, errlen, "%s: key file larger than %d bytes", path, KEY_FILE_MAX);
 		e = -EINVAL;
@@ -477,6 +460,36 @@ out:
 	if (e)
 		/* no half-read secret stays behind in the temporary */
 		explicit_bzero(dns->key_secret, sizeof(dns->key_secret));
+	return e;
+}
+
+static int parse_key_file(const char *path, struct mig_dns_config *dns,
+			  char *err, size_t errlen)
+{
+	char *buf;
+	size_t n;
+	FILE *f;
+	int e;
+
+	f = fopen(path, "r");
+	if (!f) {
+		e = -errno;
+		snprintf(err, errlen, "%s: cannot read key file: %s", path, strerror(-e));
+		return e;
+	}
+	buf = malloc(KEY_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, KEY_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		e = -(errno ? errno : EIO);
+		snprintf(err, errlen, "%s: cannot read key file: %s", path, strerror(-e));
+	} else {
+		e = parse_key_text(path, buf, n, dns, err, errlen);
+	}
 	free(buf);
 	fclose(f);
 	return e;
@@ -520,6 +533,8 @@ struct parser {
 	int dns_line;                         /* line of [dns], 0 if none */
 	int first[K__MAX];                    /* line a key was first set */
 	int name_line[MIG_CONF_MAX_NAMES];
+	const char *key_text;                 /* NULL: read key_file */
+	size_t key_len;
 };
 
 static int set_path(struct parser *p, const char *key, const char *v,
@@ -625,6 +640,9 @@ static int apply(struct parser *p, enum key_id k, const char *v)
 	case K_KEY_FILE:
 		if ((e = set_path(p, "key_file", v, d->key_file, sizeof(d->key_file))))
 			return e;
+		if (p->key_text)
+			return parse_key_text(d->key_file, p->key_text, p->key_len, d,
+					      p->err, p->errlen);
 		if ((e = parse_key_file(d->key_file, d, p->err, p->errlen)) == -EINVAL)
 			return e;  /* located in the key file */
 		if (e)
@@ -726,15 +744,28 @@ static int check_dns(struct parser *p)
 	return 0;
 }
 
+/* Where the text comes from: a file, or a buffer (p up to end). */
+struct src {
+	FILE *f;
+	const char *p, *end;
+};
+
+static int src_getc(struct src *s)
+{
+	if (s->f)
+		return getc(s->f);
+	return s->p < s->end ? (unsigned char)*s->p++ : EOF;
+}
+
 /* Read one line into buf (at most LINE_MAX_CHARS characters, without its
  * newline or a CR before it).  1: a line, 0: end of file, -E2BIG: longer,
  * -EILSEQ: a NUL byte, -errno: read error. */
-static int read_line(FILE *f, char buf[LINE_MAX_CHARS + 2], size_t *len)
+static int read_line(struct src *f, char buf[LINE_MAX_CHARS + 2], size_t *len)
 {
 	size_t n = 0;
 	int ch;
 
-	while ((ch = getc(f)) != EOF && ch != '\n') {
+	while ((ch = src_getc(f)) != EOF && ch != '\n') {
 		if (ch == '\0') {
 			buf[n] = '\0';
 			return -EILSEQ;
@@ -746,7 +777,7 @@ static int read_line(FILE *f, char buf[LINE_MAX_CHARS + 2], size_t *len)
 		}
 		buf[n++] = (char)ch;
 	}
-	if (ch == EOF && ferror(f))
+	if (ch == EOF && f->f && ferror(f->f))
 		return -(errno ? errno : EIO);
 	if (n && buf[n - 1] == '\r')
 		n--;
@@ -757,21 +788,15 @@ static int read_line(FILE *f, char buf[LINE_MAX_CHARS + 2], size_t *len)
 	return ch == EOF && n == 0 ? 0 : 1;
 }
 
-int mig_config_load(const char *path, struct mig_config *cfg, char *err, size_t errlen)
+static int parse(const char *path, struct src *f, const char *key_text, size_t key_len,
+		 struct mig_config *cfg, char *err, size_t errlen)
 {
 	char line[LINE_MAX_CHARS + 2];
 	struct parser *p = NULL;
 	struct mig_config *tmp = NULL;
 	int e = 0, r;
 	size_t len;
-	FILE *f;
 
-	f = fopen(path, "r");
-	if (!f) {
-		e = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(-e));
-		return e;
-	}
 	p = calloc(1, sizeof(*p));
 	tmp = malloc(sizeof(*tmp));
 	if (!p || !tmp) {
@@ -786,6 +811,8 @@ int mig_config_load(const char *path, struct mig_config *cfg, char *err, size_t 
 	p->errlen = errlen;
 	p->c = tmp;
 	p->sec = SEC_GLOBAL;
+	p->key_text = key_text;
+	p->key_len = key_len;
 
 	while ((r = read_line(f, line, &len)) != 0) {
 		p->line++;
@@ -818,6 +845,29 @@ out:
 		free(tmp);
 	}
 	free(p);
-	fclose(f);
 	return e;
+}
+
+int mig_config_load(const char *path, struct mig_config *cfg, char *err, size_t errlen)
+{
+	struct src s = { 0 };
+	int e;
+
+	s.f = fopen(path, "r");
+	if (!s.f) {
+		e = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-e));
+		return e;
+	}
+	e = parse(path, &s, NULL, 0, cfg, err, errlen);
+	fclose(s.f);
+	return e;
+}
+
+int mig_config_parse(const char *name, const char *text, size_t len, const char *key_text,
+		     size_t key_len, struct mig_config *cfg, char *err, size_t errlen)
+{
+	struct src s = { .p = text, .end = text + len };
+
+	return parse(name, &s, key_text, key_len, cfg, err, errlen);
 }

@@ -49,5 +49,11 @@ void mig_config_init(struct mig_config *cfg);
  * -errno or -EINVAL and writes one line "PATH:LINE: what is wrong: 'text'"
  * into err; cfg is then left as it was before the call. */
 int mig_config_load(const char *path, struct mig_config *cfg, char *err, size_t errlen);
+/* The same from len bytes of text (named name in messages).  key_text
+ * (key_len bytes): the text of the key file that `key_file` names, which
+ * is then not opened (its path is still checked and kept); NULL reads the
+ * file, as mig_config_load does. */
+int mig_config_parse(const char *name, const char *text, size_t len, const char *key_text,
+		     size_t key_len, struct mig_config *cfg, char *err, size_t errlen);
 
 #endif
