@@ -265,7 +265,7 @@ int dns_reply_judge(const uint8_t *wire, size_t len, const ldns_rdf *query_mac,
 
 	if (reply_parse(&reply, wire, len) != LDNS_STATUS_OK) {
 		snprintf(shorttxt, slen, "malformed reply");
-		snprintf(why, wlen, "malformed reply from %s", server);
+		snprintf(why, wlen, "malformed reply from %s: rejected", server);
 		return MIG_DNS_ERROR;
 	}
 	rcode = ldns_pkt_get_rcode(reply);
