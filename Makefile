@@ -15,17 +15,23 @@ CLANG     ?= clang
 CC        ?= cc
 BPFTOOL   ?= bpftool
 WERROR    ?= $(if $(CI),-Werror,)
+# Extra -D flags for every compilation, user space and BPF (a test build
+# that claims another ABI: DEFINES=-DMIG_ABI_VERSION_OVERRIDE=3), and for
+# the BPF objects only (a build whose programs differ by a marker
+# instruction: BPF_EXTRA=-DMIG_BPF_MARK=1).
+DEFINES   ?=
+BPF_EXTRA ?=
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-CFLAGS_COMMON := -O2 -g -Wall -Wextra $(WERROR) -Iinclude -Iuser/lib -I$(BUILD)
+CFLAGS_COMMON := -O2 -g -Wall -Wextra $(WERROR) $(DEFINES) -Iinclude -Iuser/lib -I$(BUILD)
 CFLAGS   ?= $(CFLAGS_COMMON) -D_GNU_SOURCE -std=gnu11 -fstack-protector-strong
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
 NL_LIBS   := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 LDLIBS    := -lbpf -lcrypto -lelf -lz -lldns -lpthread
 
 BPF_CFLAGS := -O2 -g -Wall -Wextra $(WERROR) -target bpf -D__TARGET_ARCH_$(ARCH) \
-	-Ivmlinux -Iinclude -Ibpf
+	$(DEFINES) $(BPF_EXTRA) -Ivmlinux -Iinclude -Ibpf
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))

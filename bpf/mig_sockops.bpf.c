@@ -689,6 +689,7 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 SEC("sockops")
 int mig_sockops(struct bpf_sock_ops *skops)
 {
+	MIG_BUILD_MARK();
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_LISTEN_CB:
 		/* the listener writes our option into SYN/ACKs; the child

@@ -17,6 +17,13 @@
 #endif
 
 #define MIG_ABI_VERSION 2
+/* Tests only: a build that claims another version (make
+ * DEFINES=-DMIG_ABI_VERSION_OVERRIDE=N), to see an agent refuse the
+ * pinned state of another ABI (tests/integration/test_upgrade.sh). */
+#ifdef MIG_ABI_VERSION_OVERRIDE
+#undef MIG_ABI_VERSION
+#define MIG_ABI_VERSION MIG_ABI_VERSION_OVERRIDE
+#endif
 
 /* Default pin directory of one agent instance (a host).  Tests and
  * multi-instance setups pass another with --pin-dir. */
@@ -42,6 +49,9 @@
 #define MIG_MAP_GATE     "mig_gate"
 #define MIG_LINK_SOCKOPS "link_sockops"
 #define MIG_LINK_ITER    "link_iter"
+/* Programs that other tools load (migrate-agent --adopt) are pinned in
+ * this subdirectory of the pin directory, under their own names. */
+#define MIG_PIN_PROGS    "prog"
 
 /* skb mark of the segments the agent and the data path make themselves
  * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them
