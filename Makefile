@@ -121,8 +121,11 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/lib/systemd/system
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/lib/migrate
 	install -m 0755 $(BUILD)/migrate-agent $(BUILD)/migratectl $(DESTDIR)$(PREFIX)/sbin/
+	# the objects the agent embeds, for loading with other tools (--adopt)
+	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(PREFIX)/lib/migrate/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' packaging/systemd/migrate-agent.service.in \
@@ -131,6 +134,8 @@ install: all
 # Exactly what install put there; directories are left (they may be shared).
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/migrate-agent $(DESTDIR)$(PREFIX)/sbin/migratectl
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/migrate/,$(notdir $(BPF_OBJS)))
+	rmdir $(DESTDIR)$(PREFIX)/lib/migrate 2>/dev/null || true
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,$(notdir $(wildcard man/*.8)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(wildcard man/*.5)))
 	rm -f $(DESTDIR)/lib/systemd/system/migrate-agent.service
