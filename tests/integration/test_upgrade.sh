@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Upgrades over live flows.  A second build of the same tree and ABI, whose
-# programs differ by a marker instruction (make BPF_EXTRA=-DMIG_BPF_MARK=1),
-# replaces the programs of both hosts in place while a download runs that
-# has migrated once already: no connection and no migration state is lost,
-# and the flow moves again under the new programs.  A build that claims
+# programs differ by a marker instruction (make BPF_EXTRA=-DMIG_BPF_MARK=1)
+# and which has one counter more (DEFINES=-DMIG_TEST_COUNTER), replaces the
+# programs of both hosts in place while a download runs that has migrated
+# once already: no connection, no migration state and no count is lost, and
+# the flow moves again under the new programs.  A build that claims
 # another ABI (make DEFINES=-DMIG_ABI_VERSION_OVERRIDE=3) is refused with
 # what to do, exit status 3, and changes nothing: the programs loaded keep
 # serving, with or without their agent.  Pinned maps of another layout or
@@ -28,8 +29,9 @@ A=$LAB_BUILD
 B=$LAB_DIR/buildB
 C=$LAB_DIR/buildC
 
-t_begin "two more builds of this tree: B (same ABI, marked programs), C (ABI 3)"
-t_check "build B" make -s -j2 -C "$LAB_REPO" BUILD="$B" BPF_EXTRA=-DMIG_BPF_MARK=1 "$B/migrate-agent"
+t_begin "two more builds of this tree: B (same ABI, marked programs, a counter more), C (ABI 3)"
+t_check "build B" make -s -j2 -C "$LAB_REPO" BUILD="$B" BPF_EXTRA=-DMIG_BPF_MARK=1 \
+	DEFINES=-DMIG_TEST_COUNTER "$B/migrate-agent"
 t_check "build C" make -s -j2 -C "$LAB_REPO" BUILD="$C" DEFINES=-DMIG_ABI_VERSION_OVERRIDE=3 "$C/migrate-agent"
 t_check "B has the ABI of A" eq "$("$A/migrate-agent" -V)" "$B/migrate-agent" -V
 t_check "C says ABI 3" eval '"$C/migrate-agent" -V | grep -q "(ABI 3)"'
@@ -134,6 +136,10 @@ dp_progs server >"$LAB_DIR/server.A"
 dp_progs mobile >"$LAB_DIR/mobile.A"
 links="$(link_id server) $(link_id mobile)"
 ingress_before=$(map_count server mig_ingress)
+stats_max() { bpftool -j map show pinned "$(lab_pindir "$1")/mig_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])'; }
+nstats=$(stats_max server)
+counts() { echo "$(counter server committed_fixed) $(counter server keyed) $(counter mobile committed_mover) $(counter mobile keyed)"; }
+counts_before=$(counts)
 : >"$LAB_DIR/up.go2"
 lab_wait_until 5 ge $(( $(phase_size up 1) + (1 << 20) )) fsize "$LAB_DIR/up.got"
 for h in server mobile; do
@@ -151,6 +157,9 @@ t_check "B says it replaced the sock_ops program" \
 t_check "the flow is still listed, same socket and token, 1 migration" \
 	eq "$cookie $token 1 1" eval 'echo "$(flow_field mobile cookie) $(flow_field server token) $(flow_field mobile migrations) $(flow_field server migrations)"'
 t_check "the server's translations are kept" eq "$ingress_before" map_count server mig_ingress
+t_check "mig_stats holds B's counters, one more" eq "$((nstats + 1)) $((nstats + 1))" eval 'echo "$(stats_max server) $(stats_max mobile)"'
+t_check "B says it carried the counts over" grep -q "mig_stats': $nstats counters carried over, $((nstats + 1)) now" "$LAB_DIR/agent-server.log"
+t_check "the counts are kept ($counts_before)" eq "$counts_before" counts
 t_check "phase 2 arrived through B's programs" lab_wait_until 20 eq "$(phase_size up 2)" fsize "$LAB_DIR/up.got"
 
 t_begin "a move under build B, the download completes byte-exact"

@@ -73,6 +73,7 @@ struct agent {
 	bool xdp;                  /* XDP ingress instead of TC */
 	bool adopt;                /* --adopt: other tools loaded and attached the data path */
 	bool scratch_stale;        /* pinned mig_scratch of another layout: made anew */
+	bool stats_regrow;         /* pinned mig_stats of another count: carried over */
 	uint32_t pinned_abi;       /* mig_meta's version when we started, 0: none */
 	bool no_resume;            /* diagnostic: leave resuming to the kernel */
 	struct mig_dns *dns;
@@ -157,6 +158,12 @@ int pin_map_get(const struct agent *a, const char *name, struct bpf_map_info *in
 int pins_check(struct agent *a, struct bpf_object *const *objs, int nobjs);
 /* --adopt: a sock_ops program of the pinned maps is attached to the cgroup */
 int pins_adopt_check(struct agent *a);
+/* A pinned mig_stats with another number of counters (a build that added
+ * some): before loading, a new one of this build's size goes into objs in
+ * its place; once the new programs are attached, the old counts are added
+ * to it and it replaces the pin. */
+int pins_stats_prepare(struct agent *a, struct bpf_object *const *objs, int nobjs);
+int pins_stats_commit(struct agent *a);
 
 /* dp.c */
 int dp_sizes(struct agent *a, struct bpf_object *obj);

@@ -143,7 +143,7 @@ static const char *const pinned_names[] = {
 	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
-	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_LINK_ITER,
+	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_LINK_ITER, MIG_MAP_STATS "_new",
 	/* programs other tools pinned (--adopt) */
 	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
 	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc", MIG_PIN_PROGS,
@@ -451,7 +451,7 @@ int main(int argc, char **argv)
 			ret = MIG_EXIT_STATE;
 		goto out;
 	}
-	if (a.adopt && pins_adopt_check(&a))
+	if ((a.adopt && pins_adopt_check(&a)) || pins_stats_prepare(&a, objs, 2))
 		goto out;
 	e = mkdir_p(a.pin_dir);
 	if (e) {
@@ -519,6 +519,8 @@ int main(int argc, char **argv)
 	    (!a.adopt && attach(&a, skel)) || netwatch_open(&a))
 		goto out;
 	dp_attach_all(&a);
+	if (pins_stats_commit(&a))
+		goto out;
 	a.recheck = true;
 	flows_sweep(&a);
 	a.swept_ns = mono_ns();

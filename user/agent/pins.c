@@ -177,6 +177,15 @@ static int check_map(struct agent *a, const struct bpf_map *m, bool *missing)
 		a->scratch_stale = true;
 		return 0;
 	}
+	/* counters only appended or dropped: carried over (not for --adopt,
+	 * whose programs use the pinned map as it is) */
+	if (!strcmp(name, MIG_MAP_STATS) && !a->adopt && i == 3 &&
+	    f[4].have == f[4].want) {
+		a->stats_regrow = true;
+		pr_info("pinned map '%s/%s' holds %u counters, this build %u: to be carried over",
+			a->pin_dir, name, f[3].have, f[3].want);
+		return 0;
+	}
 	for (; i < n; i++)
 		if (f[i].have != f[i].want)
 			pr_err("pinned map '%s/%s': %s %u, this build makes %u", a->pin_dir,
@@ -268,6 +277,80 @@ int pins_check(struct agent *a, struct bpf_object *const *objs, int nobjs)
 		pr_info("'%s' had another layout; made anew (it holds no state)", path);
 	}
 	return 0;
+}
+
+int pins_stats_prepare(struct agent *a, struct bpf_object *const *objs, int nobjs)
+{
+	struct bpf_map *m;
+	int fd, i, err = 0;
+
+	if (!a->stats_regrow)
+		return 0;
+	m = bpf_object__find_map_by_name(objs[0], MIG_MAP_STATS);
+	fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, MIG_MAP_STATS, bpf_map__key_size(m),
+			    bpf_map__value_size(m), bpf_map__max_entries(m), NULL);
+	if (fd < 0) {
+		pr_err("cannot make a new %s: %s", MIG_MAP_STATS, strerror(errno));
+		return -errno;
+	}
+	for (i = 0; i < nobjs && !err; i++) {
+		m = bpf_object__find_map_by_name(objs[i], MIG_MAP_STATS);
+		if (m)
+			err = bpf_map__set_pin_path(m, NULL) ?: bpf_map__reuse_fd(m, fd);
+	}
+	close(fd);
+	if (err)
+		pr_err("cannot use a new %s: %s", MIG_MAP_STATS, strerror(-err));
+	return err;
+}
+
+int pins_stats_commit(struct agent *a)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	struct bpf_map_info info, ninfo;
+	__u64 *o = NULL, *v = NULL;
+	__u32 key, n, len = sizeof(ninfo);
+	int fd, c, err = 0;
+
+	if (!a->stats_regrow)
+		return 0;
+	fd = pin_map_get(a, MIG_MAP_STATS, &info);
+	if (fd < 0)
+		return fd;
+	memset(&ninfo, 0, sizeof(ninfo));
+	o = calloc((size_t)a->ncpus, sizeof(*o));
+	v = calloc((size_t)a->ncpus, sizeof(*v));
+	if (!o || !v || bpf_obj_get_info_by_fd(a->stats_fd, &ninfo, &len)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* the old programs are detached: what they counted is final (the
+	 * new ones may be counting already, so add) */
+	n = info.max_entries < ninfo.max_entries ? info.max_entries : ninfo.max_entries;
+	for (key = 0; key < n; key++) {
+		if (bpf_map_lookup_elem(fd, &key, o) || bpf_map_lookup_elem(a->stats_fd, &key, v))
+			continue;
+		for (c = 0; c < a->ncpus; c++)
+			v[c] += o[c];
+		bpf_map_update_elem(a->stats_fd, &key, v, BPF_ANY);
+	}
+	snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_MAP_STATS);
+	/* (bpffs takes no dot in a name) */
+	snprintf(tmp, sizeof(tmp), "%s/%s_new", a->pin_dir, MIG_MAP_STATS);
+	unlink(tmp);
+	if (bpf_obj_pin(a->stats_fd, tmp) || rename(tmp, path)) {
+		err = -errno;
+		pr_err("cannot pin the new '%s': %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	pr_info("'%s': %u counters carried over, %u now", path, n, ninfo.max_entries);
+	a->stats_regrow = false;
+out:
+	free(o);
+	free(v);
+	close(fd);
+	return err;
 }
 
 /* --adopt: the sock_ops program attached to the cgroup (or above it) must
