@@ -324,8 +324,11 @@ int pins_stats_commit(struct agent *a)
 		err = -ENOMEM;
 		goto out;
 	}
-	/* the old programs are detached: what they counted is final (the
-	 * new ones may be counting already, so add) */
+	/* The old programs are detached: what they counted is final.  The
+	 * new ones may be counting already, so add (an increment between
+	 * one key's read and write is lost: counters only, once, for
+	 * microseconds; copying before the swap would lose everything the
+	 * old programs counted while the new ones were verified instead). */
 	n = info.max_entries < ninfo.max_entries ? info.max_entries : ninfo.max_entries;
 	for (key = 0; key < n; key++) {
 		if (bpf_map_lookup_elem(fd, &key, o) || bpf_map_lookup_elem(a->stats_fd, &key, v))
