@@ -9,7 +9,7 @@
 # what to do, exit status 3, and changes nothing: the programs loaded keep
 # serving, with or without their agent.  Pinned maps of another layout or
 # another ABI are refused the same way, and a different --max-flows keeps
-# the pinned size.
+# the pinned size; a scratch map of another layout is made anew.
 #
 #   mobile (agent)                          router (fwd)                 server (agent)
 #   eth0 192.0.2.1/24      2001:db8:a::1/64 x-x a0 192.0.2.254    2001:db8:a::fe
@@ -213,7 +213,15 @@ t_check "phase 3 flows without an agent" lab_wait_until 20 eq "$(phase_size abi 
 t_check "the download completes byte-exact" eval 'lab_bg_wait cli-abi 20 && got_all abi'
 
 t_begin "B starts again with another --max-flows: the pinned size stays"
+# and over a scratch map of another layout, which holds no state
+scratch=$(lab_pindir server)/mig_scratch
+scratch_size() { bpftool -j map show pinned "$scratch" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_value"])'; }
+ssize=$(scratch_size)
+rm "$scratch"
+bpftool map create "$scratch" type percpu_array key 4 value 8 entries 1 name mig_scratch
 LAB_BUILD=$B t_check "agent B starts" lab_agent_start server --max-flows 4096
+t_check "it made the scratch map anew" grep -q "'$scratch' had another layout; made anew" "$LAB_DIR/agent-server.log"
+t_check "of its own size ($ssize bytes)" eq "$ssize" scratch_size
 t_check "it warns that the pinned size applies" \
 	grep -q "the pinned maps hold 1048576 flows; --max-flows 4096 applies after 'migrate-agent --detach'" "$LAB_DIR/agent-server.log"
 t_check "show maps: mig_flows still holds 1048576" \
