@@ -214,10 +214,10 @@ int pins_check(struct agent *a, struct bpf_object *const *objs, int nobjs)
 		pr_err("%s", what);
 		return -EPROTO;
 	}
-	if (!a->adopt && pin_exists(a, MIG_LINK_ITER)) {
+	if (!a->adopt && (pin_exists(a, MIG_LINK_ITER) || pin_exists(a, MIG_PIN_PROGS))) {
 		pr_err("the data path under %s was loaded by other tools (%s is pinned): "
 		       "run migrate-agent --adopt, which loads nothing", a->pin_dir,
-		       MIG_LINK_ITER);
+		       pin_exists(a, MIG_LINK_ITER) ? MIG_LINK_ITER : MIG_PIN_PROGS "/");
 		return -EPROTO;
 	}
 	for (i = 0; i < nobjs; i++) {
