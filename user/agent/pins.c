@@ -208,10 +208,8 @@ int pins_check(struct agent *a, struct bpf_object *const *objs, int nobjs)
 	/* who loaded what is there: the agent pins its cgroup link, other
 	 * tools (--adopt) the iterator's */
 	if (a->adopt && pin_exists(a, MIG_LINK_SOCKOPS)) {
-		snprintf(what, sizeof(what), "--adopt: the data path under %s was loaded by "
-			 "migrate-agent itself (%s is pinned); run it without --adopt",
-			 a->pin_dir, MIG_LINK_SOCKOPS);
-		pr_err("%s", what);
+		pr_err("--adopt: the data path under %s was loaded by migrate-agent itself "
+		       "(%s is pinned); run it without --adopt", a->pin_dir, MIG_LINK_SOCKOPS);
 		return -EPROTO;
 	}
 	if (!a->adopt && (pin_exists(a, MIG_LINK_ITER) || pin_exists(a, MIG_PIN_PROGS))) {
