@@ -19,17 +19,23 @@ CLANG     ?= clang
 CC        ?= cc
 BPFTOOL   ?= bpftool
 WERROR    ?= $(if $(CI),-Werror,)
+# Extra -D flags for every compilation, user space and BPF (a test build
+# that claims another ABI: DEFINES=-DMIG_ABI_VERSION_OVERRIDE=3), and for
+# the BPF objects only (a build whose programs differ by a marker
+# instruction: BPF_EXTRA=-DMIG_BPF_MARK=1).
+DEFINES   ?=
+BPF_EXTRA ?=
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-CFLAGS_COMMON := -O2 -g -Wall -Wextra $(WERROR) -Iinclude -Iuser/lib -I$(BUILD)
+CFLAGS_COMMON := -O2 -g -Wall -Wextra $(WERROR) $(DEFINES) -Iinclude -Iuser/lib -I$(BUILD)
 CFLAGS   ?= $(CFLAGS_COMMON) -D_GNU_SOURCE -std=gnu11 -fstack-protector-strong
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
 NL_LIBS   := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 LDLIBS    := -lbpf -lcrypto -lelf -lz -lldns -lpthread
 
 BPF_CFLAGS := -O2 -g -Wall -Wextra $(WERROR) -target bpf -D__TARGET_ARCH_$(ARCH) \
-	-Ivmlinux -Iinclude -Ibpf
+	$(DEFINES) $(BPF_EXTRA) -Ivmlinux -Iinclude -Ibpf
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -174,8 +180,11 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/lib/systemd/system
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/lib/migrate
 	install -m 0755 $(BUILD)/migrate-agent $(BUILD)/migratectl $(DESTDIR)$(PREFIX)/sbin/
+	# the objects the agent embeds, for loading with other tools (--adopt)
+	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(PREFIX)/lib/migrate/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' packaging/systemd/migrate-agent.service.in \
@@ -184,6 +193,8 @@ install: all
 # Exactly what install put there; directories are left (they may be shared).
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/migrate-agent $(DESTDIR)$(PREFIX)/sbin/migratectl
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/migrate/,$(notdir $(BPF_OBJS)))
+	rmdir $(DESTDIR)$(PREFIX)/lib/migrate 2>/dev/null || true
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,$(notdir $(wildcard man/*.8)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(wildcard man/*.5)))
 	rm -f $(DESTDIR)/lib/systemd/system/migrate-agent.service

@@ -1189,6 +1189,7 @@ int mig_in_tc(struct __sk_buff *skb)
 {
 	struct mig_ctx c = { .ctx = skb, .xdp = false };
 
+	MIG_BUILD_MARK();
 	switch (ingress(&c, skb->ingress_ifindex)) {
 	case V_PASS:
 		return TC_ACT_OK;
@@ -1220,6 +1221,7 @@ int mig_out_tc(struct __sk_buff *skb)
 {
 	struct mig_ctx c = { .ctx = skb, .xdp = false };
 
+	MIG_BUILD_MARK();
 	if (skb->mark == MIG_MARK)
 		return TC_ACT_OK;
 	return egress(&c) == V_DROP ? TC_ACT_SHOT : TC_ACT_OK;

@@ -697,6 +697,7 @@ int mig_sockops(struct bpf_sock_ops *skops)
 	 * (another agent serves the others). */
 	if (!m || (m->netns_cookie && bpf_get_netns_cookie(skops) != m->netns_cookie))
 		return 1;
+	MIG_BUILD_MARK();
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_LISTEN_CB:
 		/* the listener writes our option into SYN/ACKs; the child

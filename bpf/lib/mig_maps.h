@@ -174,6 +174,19 @@ struct {
 	__type(value, struct mig_meta);
 } mig_meta SEC(".maps");
 
+/*
+ * MIG_BUILD_MARK(): nothing, unless the build defines MIG_BPF_MARK (make
+ * BPF_EXTRA=-DMIG_BPF_MARK=N).  Then one instruction that puts N in a
+ * scratch register at a program's entry: the programs differ (another
+ * tag) and behave the same.  Upgrade tests load such a build over the
+ * usual one.
+ */
+#ifdef MIG_BPF_MARK
+#define MIG_BUILD_MARK() asm volatile("r0 = %[m]" :: [m] "i"(MIG_BPF_MARK) : "r0")
+#else
+#define MIG_BUILD_MARK() do { } while (0)
+#endif
+
 static __always_inline void mig_count(__u32 stat)
 {
 	__u64 *v = bpf_map_lookup_elem(&mig_stats, &stat);

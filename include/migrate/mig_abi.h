@@ -17,6 +17,13 @@
 #endif
 
 #define MIG_ABI_VERSION 3
+/* Tests only: a build that claims another version (make
+ * DEFINES=-DMIG_ABI_VERSION_OVERRIDE=N), to see an agent refuse the
+ * pinned state of another ABI (tests/integration/test_upgrade.sh). */
+#ifdef MIG_ABI_VERSION_OVERRIDE
+#undef MIG_ABI_VERSION
+#define MIG_ABI_VERSION MIG_ABI_VERSION_OVERRIDE
+#endif
 
 /* Default pin directory of one agent instance (a host).  Tests and
  * multi-instance setups pass another with --pin-dir. */
@@ -43,6 +50,9 @@
 #define MIG_MAP_KEPT     "mig_kept"
 #define MIG_LINK_SOCKOPS "link_sockops"
 #define MIG_LINK_ITER    "link_iter"
+/* Programs that other tools load (migrate-agent --adopt) are pinned in
+ * this subdirectory of the pin directory, under their own names. */
+#define MIG_PIN_PROGS    "prog"
 
 /* skb mark of the segments the agent and the data path make themselves
  * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them
@@ -472,7 +482,16 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(ADDR_PASSES,      "addr_passes")       /* agent: flows checked against the host's addresses */ \
 	X(KEPT_SRC,         "kept_src_dropped")  /* egress packet from an old address kept on lo */ \
 	X(KEPT_ARP,         "kept_arp_dropped")  /* ARP request for an old address kept on lo */ \
-	X(DNS_MALFORMED,    "dns_malformed")     /* agent: a DNS reply that does not parse, or unsigned where a signature is required: rejected */
+	X(DNS_MALFORMED,    "dns_malformed")     /* agent: a DNS reply that does not parse, or unsigned where a signature is required: rejected */ \
+	MIG_STATS_TEST(X)
+
+/* Tests only: a build with one counter more (make
+ * DEFINES=-DMIG_TEST_COUNTER), to upgrade over a smaller mig_stats. */
+#ifdef MIG_TEST_COUNTER
+#define MIG_STATS_TEST(X) X(TEST_COUNTER, "test_counter")
+#else
+#define MIG_STATS_TEST(X)
+#endif
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

@@ -19,6 +19,9 @@ files=(
 	"$prefix/share/man/man8/migratectl.8"
 	"$prefix/share/man/man5/migrate-agent.conf.5"
 	/lib/systemd/system/migrate-agent.service
+	"$prefix/lib/migrate/mig_sockops.bpf.o"
+	"$prefix/lib/migrate/mig_dp.bpf.o"
+	"$prefix/lib/migrate/mig_iter.bpf.o"
 )
 all_there() { local f; for f in "${files[@]}"; do [[ -e $dest$f ]] || return 1; done; }
 none_there() { local f; for f in "${files[@]}"; do [[ ! -e $dest$f ]] || return 1; done; }
@@ -32,10 +35,12 @@ t_check "the binaries are executable and run" \
 t_check "the unit starts the installed agent" \
 	grep -q "^ExecStart=$prefix/sbin/migrate-agent" "$dest/lib/systemd/system/migrate-agent.service"
 t_check "nothing else was installed" eq "${#files[@]}" files_left
+t_check "the objects are the ones the build made" cmp "$LAB_BUILD/bpf/mig_dp.bpf.o" "$dest$prefix/lib/migrate/mig_dp.bpf.o"
 
 t_begin "make uninstall removes exactly that"
 t_check "uninstall succeeds" make -s -C "$root" uninstall DESTDIR="$dest" PREFIX="$prefix"
 t_check "every installed file is gone" none_there
 t_check "no file left behind" eq 0 files_left
+t_check "nor the directory of the objects" test ! -e "$dest$prefix/lib/migrate"
 
 t_summary

@@ -71,6 +71,10 @@ struct agent {
 	char ifaces[16][16];
 	int n_ifaces;
 	bool xdp;                  /* XDP ingress instead of TC */
+	bool adopt;                /* --adopt: other tools loaded and attached the data path */
+	bool scratch_stale;        /* pinned mig_scratch of another layout: made anew */
+	bool stats_regrow;         /* pinned mig_stats of another count: carried over */
+	uint32_t pinned_abi;       /* mig_meta's version when we started, 0: none */
 	bool no_resume;            /* diagnostic: leave resuming to the kernel */
 	struct mig_dns *dns;
 	const char *pidfile;
@@ -141,8 +145,32 @@ void closed_due(struct agent *a);
 #define CLOSE_GRACE_NS (500ULL * 1000000ULL)
 #define FLOW_SWEEP_NS (10ULL * 1000000000ULL)
 
+/* Exit status when the pinned state belongs to another build (another ABI
+ * or map layouts): nothing was changed. */
+#define MIG_EXIT_STATE 3
+
+/* pins.c */
+bool pin_exists(const struct agent *a, const char *name);
+struct bpf_map_info;
+int pin_map_get(const struct agent *a, const char *name, struct bpf_map_info *info);
+/* Before anything pinned is reused: mig_meta's ABI version and the layout
+ * of every pinned map of objs (sock_ops' first) against this build's.
+ * -EPROTO: refused (said), nothing changed. */
+int pins_check(struct agent *a, struct bpf_object *const *objs, int nobjs);
+/* --adopt: a sock_ops program of the pinned maps is attached to the cgroup */
+int pins_adopt_check(struct agent *a);
+/* A pinned mig_stats with another number of counters (a build that added
+ * some): before loading, a new one of this build's size goes into objs in
+ * its place; once the new programs are attached, the old counts are added
+ * to it and it replaces the pin. */
+int pins_stats_prepare(struct agent *a, struct bpf_object *const *objs, int nobjs);
+int pins_stats_commit(struct agent *a);
+
 /* dp.c */
 int dp_sizes(struct agent *a, struct bpf_object *obj);
+int dp_open(struct agent *a);
+struct bpf_object *dp_object(struct agent *a);
+int dp_adopt(struct agent *a);
 int dp_host_init(struct agent *a);
 int dp_host_holds(struct agent *a, int delta);
 int dp_load(struct agent *a);

@@ -117,7 +117,9 @@ int dp_host_holds(struct agent *a, int delta)
 	return 0;
 }
 
-int dp_load(struct agent *a)
+/* Open the data path objects (nothing loaded yet): their maps are pinned
+ * by name and sized, so that pins_check can compare them with the pins. */
+int dp_open(struct agent *a)
 {
 	int err;
 
@@ -128,8 +130,50 @@ int dp_load(struct agent *a)
 		return -errno;
 	}
 	err = pin_maps(a->dp->obj, a->pin_dir) ?: dp_sizes(a, a->dp->obj);
-	if (!err)
-		err = mig_dp__load(a->dp);
+	if (err)
+		pr_err("cannot prepare the data path objects: %s", strerror(-err));
+	return err;
+}
+
+struct bpf_object *dp_object(struct agent *a)
+{
+	return a->dp->obj;
+}
+
+static int dp_fds(struct agent *a)
+{
+	struct {
+		const char *name;
+		int *fd;
+	} m[] = {
+		{ MIG_MAP_INGRESS, &a->ingress_fd }, { MIG_MAP_EGRESS, &a->egress_fd },
+		{ MIG_MAP_CAND, &a->cand_fd }, { MIG_MAP_PEND, &a->pend_fd },
+		{ MIG_MAP_HOLD, &a->hold_fd }, { MIG_MAP_HOST, &a->host_fd },
+		{ MIG_MAP_RKEY, &a->rkey_fd }, { MIG_MAP_KEPT, &a->kept_fd },
+	};
+	struct bpf_map_info info;
+	size_t i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (a->adopt) {
+			*m[i].fd = pin_map_get(a, m[i].name, &info);
+			if (*m[i].fd < 0) {
+				pr_err("--adopt: cannot open the pinned map '%s'", m[i].name);
+				return *m[i].fd;
+			}
+		} else {
+			*m[i].fd = bpf_map__fd(bpf_object__find_map_by_name(a->dp->obj,
+									 m[i].name));
+		}
+	}
+	return 0;
+}
+
+int dp_load(struct agent *a)
+{
+	int err;
+
+	err = mig_dp__load(a->dp);
 	if (!err)
 		err = mig_iter__load(a->iter);
 	if (err) {
@@ -137,15 +181,7 @@ int dp_load(struct agent *a)
 		       strerror(-err));
 		return err;
 	}
-	a->ingress_fd = bpf_map__fd(a->dp->maps.mig_ingress);
-	a->egress_fd = bpf_map__fd(a->dp->maps.mig_egress);
-	a->cand_fd = bpf_map__fd(a->dp->maps.mig_cand);
-	a->pend_fd = bpf_map__fd(a->dp->maps.mig_pend);
-	a->hold_fd = bpf_map__fd(a->dp->maps.mig_hold);
-	a->host_fd = bpf_map__fd(a->dp->maps.mig_host);
-	a->rkey_fd = bpf_map__fd(a->dp->maps.mig_rkey);
-	a->kept_fd = bpf_map__fd(a->dp->maps.mig_kept);
-	err = dp_host_init(a);
+	err = dp_fds(a) ?: dp_host_init(a);
 	if (err)
 		return err;
 	a->iter_link = bpf_program__attach_iter(a->iter->progs.mig_iter_tcp, NULL);
@@ -156,6 +192,44 @@ int dp_load(struct agent *a)
 		return err;
 	}
 	return 0;
+}
+
+/* --adopt: the maps and the iterator's link that other tools pinned;
+ * nothing is loaded. */
+int dp_adopt(struct agent *a)
+{
+	struct bpf_link_info info = {};
+	struct bpf_prog_info pinfo = {};
+	__u32 len = sizeof(info), plen = sizeof(pinfo);
+	char path[PATH_MAX];
+	int err, fd;
+
+	err = dp_fds(a);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_LINK_ITER);
+	a->iter_link = bpf_link__open(path);
+	err = libbpf_get_error(a->iter_link);
+	if (err) {
+		a->iter_link = NULL;
+		pr_err("--adopt: cannot open '%s': %s", path, strerror(-err));
+		return err;
+	}
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(a->iter_link), &info, &len) ||
+	    info.type != BPF_LINK_TYPE_ITER) {
+		pr_err("--adopt: '%s' is not an iterator link", path);
+		return -EPROTO;
+	}
+	fd = bpf_prog_get_fd_by_id(info.prog_id);
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &pinfo, &plen) ||
+	    strcmp(pinfo.name, "mig_iter_tcp")) {
+		pr_err("--adopt: '%s' is not the link of mig_iter_tcp (mig_iter.bpf.o)", path);
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	close(fd);
+	return dp_host_init(a);
 }
 
 void dp_unload(struct agent *a)
@@ -203,6 +277,8 @@ int dp_attach_all(struct agent *a)
 	int err, ret = 0;
 	size_t k;
 
+	if (a->adopt)   /* the programs are attached by whoever loaded them */
+		return 0;
 	ifs = if_nameindex();
 	if (!ifs)
 		return -errno;

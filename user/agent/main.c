@@ -5,7 +5,10 @@
  *
  * Everything it loads stays pinned under the pin directory when it exits,
  * so a restart detaches nothing and loses no flow; `--detach` removes it
- * all.
+ * all.  A new build started over pinned state reuses it only when the ABI
+ * version and every map's layout match (pins.c), and then replaces the
+ * programs in place; with --adopt it loads nothing and serves a data path
+ * that other tools loaded and pinned.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +68,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: migrate-agent [OPTIONS]\n"
+"       migrate-agent --adopt [--pin-dir DIR] [--cgroup PATH] [OPTIONS]\n"
 "       migrate-agent --detach [--pin-dir DIR] [--config FILE]\n"
 "\n"
 "Loads the migrate data path, attaches it to a cgroup, keeps the key pool\n"
@@ -86,6 +90,8 @@ static void usage(FILE *f)
 "                        interface but lo, also those that appear later)\n"
 "  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
 "                        TC is the right choice on veth)\n"
+"      --adopt           load and attach nothing: serve the data path that\n"
+"                        other tools loaded, with its maps pinned under DIR\n"
 "      --no-resume       diagnostic: after a migration, leave resuming to\n"
 "                        the kernel's own timers (for measurements)\n"
 "  -l, --log-level L     warn, info or debug (default info)\n"
@@ -139,10 +145,24 @@ static const char *const pinned_names[] = {
 	MIG_MAP_POOL, MIG_MAP_REQS, MIG_MAP_SK, MIG_MAP_EVENTS, MIG_MAP_STATS,
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
-	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT,
+	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT, MIG_LINK_ITER, MIG_MAP_STATS "_new",
+	/* programs other tools pinned (--adopt) */
+	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
+	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc", MIG_PIN_PROGS,
 	/* version 1 left these */
 	"mig_secrets",
 };
+
+/* Anything of ours pinned under the pin directory? */
+static bool pins_any(const struct agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(pinned_names) / sizeof(pinned_names[0]); i++)
+		if (pin_exists(a, pinned_names[i]))
+			return true;
+	return false;
+}
 
 static int do_detach(const char *dir)
 {
@@ -152,6 +172,13 @@ static int do_detach(const char *dir)
 
 	for (i = 0; i < sizeof(pinned_names) / sizeof(pinned_names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, pinned_names[i]);
+		if (!strcmp(pinned_names[i], MIG_PIN_PROGS)) {
+			if (rmdir(path) && errno != ENOENT) {
+				pr_err("cannot remove '%s': %s", path, strerror(errno));
+				ret = -errno;
+			}
+			continue;
+		}
 		if (unlink(path) && errno != ENOENT) {
 			pr_err("cannot remove '%s': %s", path, strerror(errno));
 			ret = -errno;
@@ -256,6 +283,7 @@ int main(int argc, char **argv)
 		{ "iface", required_argument, NULL, 'i' },
 		{ "xdp", no_argument, NULL, 'x' },
 		{ "no-resume", no_argument, NULL, 'R' },
+		{ "adopt", no_argument, NULL, 'A' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "detach", no_argument, NULL, 'D' },
@@ -271,12 +299,13 @@ int main(int argc, char **argv)
 	enum mig_log_level level = MIG_LOG_INFO;
 	struct ring_buffer *rb = NULL;
 	struct mig_sockops *skel = NULL;
+	struct bpf_object *objs[2];
 	struct bpf_map *map;
 	struct sigaction sa;
 	struct mig_meta meta;
 	char err[1024], note[1024], path[PATH_MAX];
 	static char default_pin[PATH_MAX], shared_pin[PATH_MAX];
-	bool detach = false, fresh = false;
+	bool detach = false, fresh = false, ifaces_set = false;
 	uint32_t zero = 0;
 	int c, ret = EXIT_FAILURE, e, epfd = -1;
 
@@ -320,6 +349,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			a.n_ifaces++;
+			ifaces_set = true;
 			break;
 		case 'p':
 			a.pidfile = optarg;
@@ -343,6 +373,9 @@ int main(int argc, char **argv)
 		case 'R':
 			a.no_resume = true;
 			break;
+		case 'A':
+			a.adopt = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_SUCCESS;
@@ -357,6 +390,11 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (a.adopt && !detach && (a.xdp || ifaces_set)) {
+		pr_err("invalid option '%s' with --adopt: the agent attaches nothing then "
+		       "(attach the programs where you want them)", a.xdp ? "--xdp" : "--iface");
 		return 2;
 	}
 	/* The file first; what the command line says wins. */
@@ -379,7 +417,10 @@ int main(int argc, char **argv)
 		snprintf(a.cgroup, sizeof(a.cgroup), "%s", cfg.cgroup);
 	if (!pool_set && cfg.pool >= 0)
 		a.pool_target = (unsigned int)cfg.pool;
-	if (!a.n_ifaces) {
+	if (a.adopt && cfg.n_ifaces)
+		pr_warn("--adopt attaches nothing: the interfaces of '%s' are not used",
+			config_path);
+	if (!a.n_ifaces && !a.adopt) {
 		for (c = 0; c < cfg.n_ifaces; c++)
 			memcpy(a.ifaces[c], cfg.ifaces[c], sizeof(a.ifaces[c]));
 		a.n_ifaces = cfg.n_ifaces;
@@ -422,23 +463,10 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
-	/* a first start removes what it pinned if it fails half-way */
-	snprintf(path, sizeof(path), "%s/%s", a.pin_dir, MIG_LINK_SOCKOPS);
-	fresh = access(path, F_OK) != 0;
-	e = mkdir_p(a.pin_dir);
-	if (e) {
-		pr_err("cannot create pin directory '%s': %s", a.pin_dir, strerror(-e));
-		return EXIT_FAILURE;
-	}
-	/* The DNS worker parses replies from the network: it is forked
-	 * before any key exists here, and drops its privileges. */
-	if (dns_fork(&cfg.dns, &dns))
-		return EXIT_FAILURE;
-	explicit_bzero(cfg.dns.key_secret, sizeof(cfg.dns.key_secret));
-	if (pool_init(&a.pool, a.pool_target)) {
-		pr_err("out of memory for the key pool");
-		return EXIT_FAILURE;
-	}
+	/* a first start removes what it pinned if it fails half-way; a pin
+	 * directory that held anything of ours, or one that other tools
+	 * filled (--adopt), is never cleaned up here */
+	fresh = !a.adopt && !pins_any(&a);
 
 	skel = mig_sockops__open();
 	if (!skel) {
@@ -450,21 +478,64 @@ int main(int argc, char **argv)
 		if (bpf_map__set_pin_path(map, path))
 			goto out;
 	}
-	if (dp_sizes(&a, skel->obj))
+	if (dp_sizes(&a, skel->obj) || dp_open(&a))
 		goto out;
-	e = mig_sockops__load(skel);
+	/* Nothing pinned is reused, and nothing changed, before this. */
+	objs[0] = skel->obj;
+	objs[1] = dp_object(&a);
+	e = pins_check(&a, objs, 2);
 	if (e) {
-		pr_err("cannot load the BPF programs: %s (run with -v for the verifier's and libbpf's log;"
-			" a map pinned by an incompatible version can be removed with --detach)",
-			strerror(-e));
+		if (e == -EPROTO)
+			ret = MIG_EXIT_STATE;
 		goto out;
 	}
-	a.flows_fd = bpf_map__fd(skel->maps.mig_flows);
-	a.tokens_fd = bpf_map__fd(skel->maps.mig_tokens);
-	a.pool_fd = bpf_map__fd(skel->maps.mig_pool);
-	a.stats_fd = bpf_map__fd(skel->maps.mig_stats);
-	a.meta_fd = bpf_map__fd(skel->maps.mig_meta);
-	a.events_fd = bpf_map__fd(skel->maps.mig_events);
+	if ((a.adopt && pins_adopt_check(&a)) || pins_stats_prepare(&a, objs, 2))
+		goto out;
+	e = mkdir_p(a.pin_dir);
+	if (e) {
+		pr_err("cannot create pin directory '%s': %s", a.pin_dir, strerror(-e));
+		goto out;
+	}
+	/* The DNS worker parses replies from the network: it is forked
+	 * before any key exists here, and drops its privileges. */
+	if (dns_fork(&cfg.dns, &dns))
+		goto out;
+	explicit_bzero(cfg.dns.key_secret, sizeof(cfg.dns.key_secret));
+	if (pool_init(&a.pool, a.pool_target)) {
+		pr_err("out of memory for the key pool");
+		goto out;
+	}
+
+	if (a.adopt) {
+		struct { const char *name; int *fd; } m[] = {
+			{ MIG_MAP_FLOWS, &a.flows_fd }, { MIG_MAP_TOKENS, &a.tokens_fd },
+			{ MIG_MAP_POOL, &a.pool_fd }, { MIG_MAP_STATS, &a.stats_fd },
+			{ MIG_MAP_META, &a.meta_fd }, { MIG_MAP_EVENTS, &a.events_fd },
+		};
+		struct bpf_map_info info;
+		size_t i;
+
+		for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+			*m[i].fd = pin_map_get(&a, m[i].name, &info);
+			if (*m[i].fd < 0) {
+				pr_err("--adopt: cannot open the pinned map '%s'", m[i].name);
+				goto out;
+			}
+		}
+	} else {
+		e = mig_sockops__load(skel);
+		if (e) {
+			pr_err("cannot load the BPF programs: %s (run with -v for the verifier's and libbpf's log)",
+			       strerror(-e));
+			goto out;
+		}
+		a.flows_fd = bpf_map__fd(skel->maps.mig_flows);
+		a.tokens_fd = bpf_map__fd(skel->maps.mig_tokens);
+		a.pool_fd = bpf_map__fd(skel->maps.mig_pool);
+		a.stats_fd = bpf_map__fd(skel->maps.mig_stats);
+		a.meta_fd = bpf_map__fd(skel->maps.mig_meta);
+		a.events_fd = bpf_map__fd(skel->maps.mig_events);
+	}
 
 	memset(&meta, 0, sizeof(meta));
 	meta.abi_version = MIG_ABI_VERSION;
@@ -489,10 +560,12 @@ int main(int argc, char **argv)
 	}
 	/* (a new responder key before sock_ops answers anyone: the pinned
 	 * one's private half died with the last run) */
-	if (dp_load(&a) || pool_rkey_rotate(&a, true) || attach(&a, skel) ||
-	    netwatch_open(&a))
+	if ((a.adopt ? dp_adopt(&a) : dp_load(&a)) || pool_rkey_rotate(&a, true) ||
+	    (!a.adopt && attach(&a, skel)) || netwatch_open(&a))
 		goto out;
 	dp_attach_all(&a);
+	if (pins_stats_commit(&a))
+		goto out;
 	a.recheck = true;
 	flows_sweep(&a);
 	a.swept_ns = mono_ns();
@@ -510,8 +583,8 @@ int main(int argc, char **argv)
 	if (dns_start(dns, &cfg.dns, a.pin_dir, a.stats_fd, a.ncpus))
 		goto out;
 	a.dns = dns;
-	pr_info("ready: pin directory '%s', %u keys in the pool", pin_name,
-		a.pool_target);
+	pr_info("ready: pin directory '%s', %u keys in the pool%s", pin_name,
+		a.pool_target, a.adopt ? " (adopted: nothing loaded)" : "");
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0) {
