@@ -32,9 +32,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define TC_ACT_OK    0
 #define TC_ACT_SHOT  2
+#define TC_ACT_STOLEN 4
 
 /* Outcomes of the common code, mapped to each hook's verdicts. */
-enum verdict { V_PASS, V_DROP, V_TX };
+/* V_HOLD (egress only): taken and freed like V_DROP, but reported to the
+ * stack as sent (TC_ACT_STOLEN).  A local drop makes TCP probe every
+ * 500 ms without backoff and count each try toward tcp_retries2, so a
+ * connection held for a few seconds would die; a segment "lost on the
+ * path" gets the ordinary retransmission timer, with backoff. */
+enum verdict { V_PASS, V_DROP, V_TX, V_HOLD };
 
 /* Per-CPU scratch for what does not fit the 512-byte stack. */
 struct scratch {
@@ -1167,7 +1173,7 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 			f = bpf_map_lookup_elem(&mig_flows, &key);
 			if (!f || f->migrated_ns <= hd->since_ns) {
 				mig_count(MIG_STAT_HOLD_DROP);
-				return V_DROP;
+				return V_HOLD;
 			}
 		}
 	}
@@ -1224,5 +1230,12 @@ int mig_out_tc(struct __sk_buff *skb)
 	MIG_BUILD_MARK();
 	if (skb->mark == MIG_MARK)
 		return TC_ACT_OK;
-	return egress(&c) == V_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+	switch (egress(&c)) {
+	case V_DROP:
+		return TC_ACT_SHOT;
+	case V_HOLD:
+		return TC_ACT_STOLEN;
+	default:
+		return TC_ACT_OK;
+	}
 }

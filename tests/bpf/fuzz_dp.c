@@ -19,8 +19,8 @@
  *              SYN from NEW (a live candidate)
  *   migrated   both ends committed onto NEW (translations in both maps)
  *   held       keyed, and the mover's address went away: mig_hold holds
- *              its socket tuple (mig_host.holds 1), egress drops its
- *              segments
+ *              its socket tuple (mig_host.holds 1), egress holds its
+ *              segments (TC_ACT_STOLEN: taken, reported as sent)
  *
  * Each packet is one of the templates below (valid Migrate SYNs, SYN/ACKs,
  * CONFIRMs, data, RSTs with and without their tag, ICMP errors quoting
@@ -30,7 +30,7 @@
  * checksums fixed up afterwards), or random bytes.  After each run:
  *
  *   verdict   TC ingress: OK, SHOT, or REDIRECT with MIG_MARK; XDP: PASS,
- *             DROP, TX; egress: OK or SHOT.  A TX/REDIRECT only in answer
+ *             DROP, TX; egress: OK or SHOT, STOLEN only for a held flow.  A TX/REDIRECT only in answer
  *             to a SYN carrying a Migrate option, MACs, addresses and
  *             ports swapped: a RST|ACK, a SYN/ACK
  *             with MIGRATE_ACK only for a Migrate SYN whose mac verifies,
@@ -57,6 +57,9 @@
  * packet fails when any check does; the first ones are shown in hex).
  * Root only; nothing is pinned, the netns dies with the process.
  */
+#ifndef TC_ACT_STOLEN
+#define TC_ACT_STOLEN 4
+#endif
 #include <getopt.h>
 #include <stdarg.h>
 
@@ -74,7 +77,7 @@
 
 enum { H_TC, H_XDP, H_OUT, H__N };
 enum { ST_KEYED, ST_CAND, ST_MIGRATED, ST_HELD, ST__N };
-enum { V_OK, V_DROP, V_TX, V_OTHER, V__N };
+enum { V_OK, V_DROP, V_TX, V_HOLD, V_OTHER, V__N };
 
 static const char *const hook_name[H__N] = { "tc-ingress", "xdp", "tc-egress" };
 static const char *const state_name[ST__N] = { "keyed", "candidate", "migrated", "held" };
@@ -907,7 +910,7 @@ static int verdict_class(int h, __u32 ret)
 		return ret == XDP_PASS ? V_OK : ret == XDP_DROP ? V_DROP :
 		       ret == XDP_TX ? V_TX : V_OTHER;
 	return ret == TC_ACT_OK ? V_OK : ret == TC_ACT_SHOT ? V_DROP :
-	       ret == TC_ACT_REDIRECT ? V_TX : V_OTHER;
+	       ret == TC_ACT_REDIRECT ? V_TX : ret == TC_ACT_STOLEN ? V_HOLD : V_OTHER;
 }
 
 /* An answer the ingress program sent back: one the rules define, well
@@ -1039,6 +1042,8 @@ static void one(struct world *w, struct snap *base)
 	st.verdicts[w->state][h][v]++;
 	if (v == V_OTHER || (h == H_OUT && v == V_TX)) {
 		why = "a verdict the programs may not give";
+	} else if (v == V_HOLD && (h != H_OUT || w->state != ST_HELD)) {
+		why = "a segment held (TC_ACT_STOLEN) where no flow is held";
 	} else if (v == V_TX) {
 		if (h == H_TC && r.mark != MIG_MARK)
 			why = "a redirected answer without MIG_MARK";
@@ -1175,13 +1180,15 @@ int main(int argc, char **argv)
 	}
 	t1 = fx_now_ns();
 
-	printf("%-10s %-10s %10s %10s %10s %6s\n", "state", "hook", "pass", "drop", "tx", "other");
+	printf("%-10s %-10s %10s %10s %10s %10s %6s\n", "state", "hook", "pass", "drop", "tx",
+	       "held", "other");
 	for (s = 0; s < ST__N; s++)
 		for (hk = 0; hk < H__N; hk++)
-			printf("%-10s %-10s %10llu %10llu %10llu %6llu\n", state_name[s],
+			printf("%-10s %-10s %10llu %10llu %10llu %10llu %6llu\n", state_name[s],
 			       hook_name[hk], (unsigned long long)st.verdicts[s][hk][V_OK],
 			       (unsigned long long)st.verdicts[s][hk][V_DROP],
 			       (unsigned long long)st.verdicts[s][hk][V_TX],
+			       (unsigned long long)st.verdicts[s][hk][V_HOLD],
 			       (unsigned long long)st.verdicts[s][hk][V_OTHER]);
 	printf("packets: %llu mutated, %llu templates as they are, %llu random bytes; "
 	       "%llu with a cut IP header refused by test_run (TC)\n",

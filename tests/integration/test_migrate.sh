@@ -36,14 +36,18 @@ start_transfer() {
 	local name=$1 fam=$2 dir=$3 snet=${4:-s} addr
 	port=$((port + 1))
 	if [ "$fam" = 4 ]; then addr=${TOPO_V4[server.$snet]}; else addr="[${TOPO_V6[server.$snet]}]"; fi
+	# the sender holds the connection open after the file until
+	# finish_transfer releases it (the FIFO NAME.hold): however fast or
+	# slow the machine, every check runs while the connection is up
+	mkfifo "$LAB_DIR/$name.hold"
 	if [ "$dir" = down ]; then
-		lab_bg server "srv-$name" socat -u "OPEN:$LAB_DIR/big" "TCP$fam-LISTEN:$port,reuseaddr"
+		lab_bg server "srv-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam-LISTEN:$port,reuseaddr"
 		lab_wait_listen server "$port"
 		lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT | pv -qL $RATE > $LAB_DIR/$name.got"
 	else
 		lab_bg server "srv-$name" sh -c "socat -u TCP$fam-LISTEN:$port,reuseaddr STDOUT | pv -qL $RATE > $LAB_DIR/$name.got"
 		lab_wait_listen server "$port"
-		lab_bg mobile "cli-$name" socat -u "OPEN:$LAB_DIR/big" "TCP$fam:$addr:$port"
+		lab_bg mobile "cli-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam:$addr:$port"
 	fi
 	# under way: keyed on both ends and some data through
 	lab_wait_until 5 eq 1 nflows mobile
@@ -55,6 +59,10 @@ xlate_entries() { echo $(( $(map_count "$1" mig_ingress) + $(map_count "$1" mig_
 # finish_transfer NAME: both ends exit 0 and the bytes are exact
 finish_transfer() {
 	local name=$1
+	# release the sender (bounded: it opens the FIFO once the file is out)
+	if ! _lab_dead "$(lab_bg_pid "srv-$name")" && ! _lab_dead "$(lab_bg_pid "cli-$name")"; then
+		timeout 120 sh -c ": > '$LAB_DIR/$name.hold'" || true
+	fi
 	t_check "$name: sender and receiver finish" eval "lab_bg_wait cli-$name 60 && lab_bg_wait srv-$name 60"
 	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
 }

@@ -25,9 +25,10 @@ lab_agent_start mobile
 lab_agent_start server
 lab_payload "$SIZE_MB"
 
-# both ways: each end sends $LAB_DIR/big paced and keeps what it receives
-# (-t: socat waits for the other direction after one side's EOF)
-both() { echo "pv -qL $RATE $LAB_DIR/big & cat > $LAB_DIR/$1.got; wait"; }
+# both ways: each end sends $LAB_DIR/big paced and keeps what it receives;
+# its sending side closes when pv is done (the shell becomes cat, which
+# does not hold the socket), and socat -t waits for the other direction
+both() { echo "pv -qL $RATE $LAB_DIR/big & exec cat > $LAB_DIR/$1.got"; }
 
 t_begin "uploads and a transfer both ways are under way"
 lab_bg server srv-up4 socat -u TCP4-LISTEN:7001,reuseaddr "OPEN:$LAB_DIR/up4.got,creat"
@@ -44,7 +45,7 @@ t_check "data is flowing" lab_wait_until 10 eval \
 t_begin "the mobile moves to a network that cannot reach the server for ${OUTAGE_S}s"
 lab_nsexec router nft -f - <<-'EOF'
 table inet outage {
-	chain fwd { type filter hook forward priority 0; iifname "b0" drop; oifname "b0" drop; }
+	chain block { type filter hook forward priority 0; iifname "b0" drop; oifname "b0" drop; }
 }
 EOF
 s0=$(counter mobile msyn_sent)

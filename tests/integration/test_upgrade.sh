@@ -96,8 +96,8 @@ lab_wait_listen server 7999
 
 # A download whose data the test lets through in phases: p1 at once, then
 # p2 and p3 (rate-limited, so that segments are in flight while programs
-# change) once $LAB_DIR/NAME.go2 and .go3 exist.  The receiver writes
-# $LAB_DIR/NAME.got.
+# change) once $LAB_DIR/NAME.go2 and .go3 exist; the sender closes once
+# NAME.end exists.  The receiver writes $LAB_DIR/NAME.got.
 port=6100
 start_download() {
 	local name=$1 i
@@ -112,6 +112,8 @@ start_download() {
 		while [ ! -e "$LAB_DIR/$name.go\$i" ]; do sleep 0.05; done
 		pv -qL $RATE "$LAB_DIR/$name.p\$i"
 	done
+	# the connection stays open until the test has looked (NAME.end)
+	while [ ! -e "$LAB_DIR/$name.end" ]; do sleep 0.05; done
 	EOF
 	lab_bg server "srv-$name" sh -c "sh $LAB_DIR/$name.feed | socat -u STDIN TCP4-LISTEN:$port,reuseaddr"
 	lab_wait_listen server "$port"
@@ -172,6 +174,7 @@ topo_at mobile a
 t_check "mobile lists 2 migrations" lab_wait_until 5 eq 2 flow_field mobile migrations
 t_check "server lists 2 migrations" lab_wait_until 3 eq 2 flow_field server migrations
 t_check "the mobile is back at its net A address" eq "${TOPO_V4[mobile.a]}" flow_field mobile wire.local.addr
+: >"$LAB_DIR/up.end"
 t_check "sender and receiver finish" eval 'lab_bg_wait cli-up 30 && lab_bg_wait srv-up 10'
 t_check "48 MiB arrived byte-exact" got_all up
 t_check "a new connection is keyed under B" new_keyed
@@ -212,6 +215,7 @@ t_check "the same programs are attached" eq "$(cat "$LAB_DIR/server.B2")" dp_pro
 t_check "no pin added or removed" eq "$(cat "$LAB_DIR/pins.B")" pins_of server
 : >"$LAB_DIR/abi.go3"
 t_check "phase 3 flows without an agent" lab_wait_until 20 eq "$(phase_size abi 3)" fsize "$LAB_DIR/abi.got"
+: >"$LAB_DIR/abi.end"
 t_check "the download completes byte-exact" eval 'lab_bg_wait cli-abi 20 && got_all abi'
 
 t_begin "B starts again with another --max-flows: the pinned size stays"
