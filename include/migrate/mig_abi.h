@@ -483,6 +483,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(KEPT_SRC,         "kept_src_dropped")  /* egress packet from an old address kept on lo */ \
 	X(KEPT_ARP,         "kept_arp_dropped")  /* ARP request for an old address kept on lo */ \
 	X(DNS_MALFORMED,    "dns_malformed")     /* agent: a DNS reply that does not parse, or unsigned where a signature is required: rejected */ \
+	X(RESERVE_FAIL,     "reserve_failed")    /* agent: a migrated flow's wire tuple could not be reserved in the kernel */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

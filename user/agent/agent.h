@@ -210,6 +210,14 @@ void xlate_forget(struct agent *a, const struct mig_tuple *sock,
 		  uint64_t due_ns);
 void xlate_forget_due(struct agent *a);
 void mover_reconcile(struct agent *a);
+
+/* reserve.c: wire tuples of translations held in the kernel (a bound
+ * socket each), so that no local connection takes them */
+void reserve_init(void);
+void reserve_wire(struct agent *a, const struct mig_tuple *sock, const struct mig_tuple *wire);
+void reserve_release(const struct mig_tuple *sock);
+void reserve_resync(struct agent *a);
+void reserve_free(void);
 void mover_tick(struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);

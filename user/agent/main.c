@@ -568,6 +568,8 @@ int main(int argc, char **argv)
 		goto out;
 	a.recheck = true;
 	flows_sweep(&a);
+	reserve_init();
+	reserve_resync(&a);
 	a.swept_ns = mono_ns();
 	a.swept_lost = stat_get(&a, MIG_STAT_EV_LOST);
 
@@ -665,6 +667,7 @@ out:
 	dns_stop(dns);
 	netwatch_close(&a);
 	ring_buffer__free(rb);
+	reserve_free();
 	dp_unload(&a);
 	mig_sockops__destroy(skel);
 	if (ret != EXIT_SUCCESS && fresh)

@@ -434,8 +434,10 @@ static void xlate_remove(struct agent *a, const struct mig_tuple *sock,
 	    !memcmp(&in.sock, sock, sizeof(*sock)))
 		bpf_map_delete_elem(a->ingress_fd, prev);
 	if (!bpf_map_lookup_elem(a->egress_fd, sock, &out) &&
-	    !memcmp(&out.wire, wire, sizeof(*wire)))
+	    !memcmp(&out.wire, wire, sizeof(*wire))) {
 		bpf_map_delete_elem(a->egress_fd, sock);
+		reserve_release(sock);
+	}
 	hold_end(a, sock);
 }
 
@@ -783,6 +785,8 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 	host_addrs_free(&h);
 	if (!a->no_resume)
 		kick(a, sock);
+	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
+		reserve_wire(a, sock, &f.wire);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
 		pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
 			tuple_str(sock, t1, sizeof(t1)), tuple_str(&f.wire, t2, sizeof(t2)),
