@@ -448,8 +448,9 @@ int main(int argc, char **argv)
 	    netwatch_open(&a))
 		goto out;
 	dp_attach_all(&a);
+	/* what an earlier run left (it may have been killed); then moves */
+	recover(&a);
 	a.recheck = true;
-	flows_sweep(&a);
 	a.swept_ns = mono_ns();
 	a.swept_lost = stat_get(&a, MIG_STAT_EV_LOST);
 
