@@ -2,6 +2,8 @@
 #
 #   make            BPF objects, skeletons, migrate-agent, migratectl
 #   make test       unit, BPF and namespace integration tests (root)
+#   make soak       one connection, 100 moves, 1 GiB; maps and agent memory
+#                   checked afterwards (root; minutes, not part of make test)
 #   make demo       the namespace-lab demo (root)
 #   make bench      data-path benchmarks (root)
 #   make deps       install the Debian packages needed (root)
@@ -50,7 +52,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test unit demo bench deps install uninstall clean check-deps
+.PHONY: all test soak unit demo bench deps install uninstall clean check-deps
 all: $(BUILD)/migrate-agent $(BUILD)/migratectl $(BPF_OBJS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(BUILD)/bench:
@@ -101,6 +103,12 @@ test:
 	scripts/install-deps.sh
 	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS)
 	tests/run.sh
+
+# SOAK_BYTES, SOAK_MOVES, SOAK_RATE, SOAK_RSS_KB: see tests/soak/test_soak.sh
+soak:
+	scripts/install-deps.sh
+	$(MAKE) all
+	LAB_BUILD=$(abspath $(BUILD)) bash tests/soak/test_soak.sh
 
 demo:
 	scripts/install-deps.sh
