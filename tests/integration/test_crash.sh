@@ -115,7 +115,7 @@ undrop() { lab_nsexec router nft delete table ip crashdrop 2>/dev/null || true; 
 lab_defer undrop
 
 t_begin "$KILLS SIGKILLs of the agents at random moments around moves; after each start the flow moves and the download goes on"
-lost= starts=0 start_max=0 nm=0 ns=0
+lost='' starts=0 start_max=0 nm=0 ns=0
 for ((i = 1; i <= KILLS; i++)); do
 	if ((i % 5 == 0)); then victim=server; else victim=mobile; fi
 	kind=$(((i - 1) % 6))

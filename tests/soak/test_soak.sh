@@ -86,12 +86,12 @@ rss_m0=$(rss mobile) rss_s0=$(rss server)
 echo "   VmRSS at the start: mobile agent $rss_m0 kB, server agent $rss_s0 kB"
 
 net=a
-lost= slowed= worst=0 total_ms=0
+lost='' slowed='' worst=0 total_ms=0
 cm0=$(counter mobile committed_mover) cs0=$(counter server committed_fixed)
 # commits: both ends' commit counters since the start (one migratectl each)
 commits() { echo "$(($(counter mobile committed_mover) - cm0)) $(($(counter server committed_fixed) - cs0))"; }
 for ((i = 1; i <= MOVES; i++)); do
-	if [ -z "$slowed" ] && (($(got_n) > BYTES / 10 * 9)); then
+	if [ -z "$slowed" ] && (($(got_n) > BYTES * 9 / 10)); then
 		# keep the connection open for the moves still to come
 		pv -R "$(cat "$LAB_DIR/pv.pid")" -L 256k 2>/dev/null && slowed=" (slowed to 256k before move $i)"
 	fi
