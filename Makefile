@@ -2,6 +2,8 @@
 #
 #   make            BPF objects, skeletons, migrate-agent, migratectl
 #   make test       unit, BPF and namespace integration tests (root)
+#   make soak       one connection, 100 moves, 1 GiB; maps and agent memory
+#                   checked afterwards (root; minutes, not part of make test)
 #   make demo       the namespace-lab demo (root)
 #   make bench      data-path benchmarks (root)
 #   make fuzz       libFuzzer on the option, configuration and DNS reply
@@ -74,7 +76,7 @@ FUZZ_DP_COUNT ?= 1000000
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test unit demo bench fuzz fuzz-corpus deps install uninstall clean check-deps
+.PHONY: all test soak unit demo bench fuzz fuzz-corpus deps install uninstall clean check-deps
 all: $(BUILD)/migrate-agent $(BUILD)/migratectl $(BPF_OBJS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(BUILD)/bench \
@@ -145,6 +147,12 @@ test:
 	scripts/install-deps.sh
 	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS) $(REPLAY_BINS) $(BUILD)/tests/fuzz_dp
 	tests/run.sh
+
+# SOAK_BYTES, SOAK_MOVES, SOAK_RATE, SOAK_RSS_KB: see tests/soak/test_soak.sh
+soak:
+	scripts/install-deps.sh
+	$(MAKE) all
+	LAB_BUILD=$(abspath $(BUILD)) bash tests/soak/test_soak.sh
 
 demo:
 	scripts/install-deps.sh

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * mig_iter - one struct mig_sockinfo per TCP socket of the reader's
- * network namespace: what the agent needs to build a Migrate SYN (SND.UNA)
+ * network namespace (time-wait sockets too, with their tuple and state): what the agent needs to build a Migrate SYN (SND.UNA)
  * and to undo the retransmission backoff after a commit.  Read through an
  * iterator fd, only when the agent needs it: nothing per packet.
  */
@@ -29,8 +29,11 @@ int mig_iter_tcp(struct bpf_iter__tcp *ctx)
 	if (!skc)
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
-	if (!tp)
-		return 0;   /* listeners' request socks, time-wait */
+	/* time-wait sockets: their tuple and state only (a restarted agent
+	 * keeps a closed flow's translation while one lives); request socks
+	 * are skipped */
+	if (!tp && !bpf_skc_to_tcp_timewait_sock(skc))
+		return 0;
 	family = skc->skc_family;
 	si.tuple.lport = bpf_htons(skc->skc_num);
 	si.tuple.rport = skc->skc_dport;
@@ -55,10 +58,15 @@ int mig_iter_tcp(struct bpf_iter__tcp *ctx)
 	} else {
 		return 0;
 	}
+	si.state = skc->skc_state;
+	if (!tp) {
+		si.rcv_wscale = MIG_NO_WSCALE;
+		bpf_seq_write(seq, &si, sizeof(si));
+		return 0;
+	}
 	si.snd_una = tp->snd_una;
 	si.snd_nxt = tp->snd_nxt;
 	si.rcv_nxt = tp->rcv_nxt;
-	si.state = skc->skc_state;
 	si.backoff = tp->inet_conn.icsk_backoff;
 	si.retransmits = tp->inet_conn.icsk_retransmits;
 	{

@@ -108,10 +108,12 @@ struct agent {
 		bool timewait;
 	} closing[1024];
 	size_t n_closing;
-	/* translations of closed flows, removed when due */
+	/* translations of closed flows, removed when due (until_gone: once
+	 * no time-wait socket has the socket tuple, checked when due) */
 	struct forget {
 		struct mig_tuple sock, wire, prev;
 		uint64_t due_ns;
+		bool until_gone;
 	} forget[1024];
 	size_t n_forget;
 	/* addresses we put on lo to keep old sockets working */
@@ -181,6 +183,17 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n);
 int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 		    struct mig_sockinfo *out);
 
+/* recover.c: what an earlier run left behind, at start */
+struct socks {
+	struct mig_sockinfo *v;    /* sorted by tuple */
+	size_t n;
+};
+int socks_read(struct agent *a, struct socks *s);
+const struct mig_sockinfo *socks_find(const struct socks *s, const struct mig_tuple *t);
+void socks_free(struct socks *s);
+int closed_sweep(struct agent *a, const struct socks *s);
+void recover(struct agent *a);
+
 /* netwatch.c */
 int netwatch_open(struct agent *a);
 int netwatch_fd(struct agent *a);
@@ -202,13 +215,23 @@ int addr_kept_load(struct agent *a);
 void host_addrs_free(struct host_addrs *h);
 int addr_keep_local(struct agent *a, const struct mig_tuple *t);
 void addr_release_unused(struct agent *a);
+int addr_adopt_kept(struct agent *a);
+/* IFA_PROTO of the addresses the agent keeps on lo (0-3 are the kernel's) */
+#define MIG_IFA_PROTO 0x4d
 
 /* mover.c */
 #define XLATE_TIMEWAIT_NS (65ULL * 1000000000ULL)
 void xlate_forget(struct agent *a, const struct mig_tuple *sock,
 		  const struct mig_tuple *wire, const struct mig_tuple *prev,
 		  uint64_t due_ns);
+void xlate_forget_timewait(struct agent *a, const struct mig_tuple *sock,
+			   const struct mig_tuple *wire, const struct mig_tuple *prev);
 void xlate_forget_due(struct agent *a);
+bool mover_adopt_pending(struct agent *a, const struct mig_tuple *wire,
+			 const struct mig_pend *pe);
+bool mover_adopt_confirming(struct agent *a, const struct mig_tuple *sock,
+			    const struct mig_flow *f);
+bool flow_may_move(uint8_t state);
 void mover_reconcile(struct agent *a);
 
 /* reserve.c: wire tuples of translations held in the kernel (a bound

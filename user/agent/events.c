@@ -162,28 +162,20 @@ void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig
 
 /*
  * Flows whose socket closed while nobody read the "closed" event (the
- * agent was down, or the ring buffer was full): at start, and after
- * events_lost grew (checked every FLOW_SWEEP_NS), every entry still in
- * state CLOSE goes, with its translation.
+ * ring buffer was full): after events_lost grew (checked every
+ * FLOW_SWEEP_NS), every entry still in state CLOSE goes, with its
+ * translation (after TIME-WAIT if its time-wait socket lives).  At start
+ * recover() does this and more.
  */
 void flows_sweep(struct agent *a)
 {
-	struct mig_tuple key, next;
-	struct mig_flow f;
-	int err, n = 0;
+	struct socks s;
+	int n;
 
-	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
-	while (!err) {
-		key = next;
-		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
-		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || f.state != BPF_TCP_CLOSE)
-			continue;
-		flow_forget(a, &key, &f);
-		if (f.wire.family)
-			xlate_forget(a, &key, &f.wire, &f.prev, 0);
-		n++;
-	}
-	mig_wipe(&f, sizeof(f));
+	if (socks_read(a, &s))
+		s.n = 0;
+	n = closed_sweep(a, &s);
+	socks_free(&s);
 	if (n)
 		pr_info("removed %d closed flow(s) whose close went unreported", n);
 }

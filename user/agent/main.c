@@ -566,10 +566,11 @@ int main(int argc, char **argv)
 	dp_attach_all(&a);
 	if (pins_stats_commit(&a))
 		goto out;
-	a.recheck = true;
-	flows_sweep(&a);
+	/* what an earlier run left (it may have been killed); then moves */
+	recover(&a);
 	reserve_init();
 	reserve_resync(&a);
+	a.recheck = true;
 	a.swept_ns = mono_ns();
 	a.swept_lost = stat_get(&a, MIG_STAT_EV_LOST);
 

@@ -41,6 +41,11 @@ static bool may_move(uint8_t st)
 	       st == 5 /* FIN-WAIT-2 */ || st == 8 /* CLOSE-WAIT */;
 }
 
+bool flow_may_move(uint8_t state)
+{
+	return may_move(state);
+}
+
 static int af_of(const struct mig_tuple *t)
 {
 	return t->family == AF_INET6 ? AF_INET6 : AF_INET;
@@ -460,12 +465,30 @@ void xlate_forget(struct agent *a, const struct mig_tuple *sock,
 	a->forget[a->n_forget].wire = *wire;
 	a->forget[a->n_forget].prev = *prev;
 	a->forget[a->n_forget].due_ns = due_ns;
+	a->forget[a->n_forget].until_gone = false;
 	a->n_forget++;
+}
+
+/* Found at start: a closed flow's translation while its time-wait socket
+ * still lives (the run that knew when TIME-WAIT began is gone): removed
+ * once that socket is, looked for every second. */
+#define TIMEWAIT_POLL_NS (1000ULL * 1000000ULL)
+
+void xlate_forget_timewait(struct agent *a, const struct mig_tuple *sock,
+			   const struct mig_tuple *wire, const struct mig_tuple *prev)
+{
+	size_t n = a->n_forget;
+
+	xlate_forget(a, sock, wire, prev, mono_ns() + TIMEWAIT_POLL_NS);
+	if (a->n_forget > n)
+		a->forget[n].until_gone = true;
 }
 
 void xlate_forget_due(struct agent *a)
 {
 	uint64_t now = mono_ns();
+	struct socks socks = {};
+	bool read = false;
 	size_t i = 0;
 
 	while (i < a->n_forget) {
@@ -473,12 +496,26 @@ void xlate_forget_due(struct agent *a)
 			i++;
 			continue;
 		}
+		if (a->forget[i].until_gone) {
+			const struct mig_sockinfo *si;
+
+			if (!read && socks_read(a, &socks))
+				socks.n = 0;
+			read = true;
+			si = socks_find(&socks, &a->forget[i].sock);
+			if (si && si->state == BPF_TCP_TIME_WAIT) {
+				a->forget[i].due_ns = now + TIMEWAIT_POLL_NS;
+				i++;
+				continue;
+			}
+		}
 		/* a new flow may have taken the socket tuple meanwhile */
 		if (bpf_map_lookup_elem(a->flows_fd, &a->forget[i].sock, &(struct mig_flow){}))
 			xlate_remove(a, &a->forget[i].sock, &a->forget[i].wire,
 				     &a->forget[i].prev);
 		a->forget[i] = a->forget[--a->n_forget];
 	}
+	socks_free(&socks);
 }
 
 /*
@@ -549,6 +586,53 @@ static void start_confirming(struct agent *a, struct move *m, uint64_t now)
 	m->next_ns = now + (uint64_t)m->backoff_ms * 1000000ULL;
 }
 
+/*
+ * After a restart (recover.c).  A request an earlier run left in mig_pend
+ * is ours again, with its request number and challenge: the Migrate SYN
+ * goes again at once, the same one the peer may have answered already.
+ * False when it cannot be adopted (the caller removes it).
+ */
+bool mover_adopt_pending(struct agent *a, const struct mig_tuple *wire,
+			 const struct mig_pend *pe)
+{
+	uint64_t now = mono_ns();
+	struct move *m;
+
+	if (move_of(a, &pe->sock, false))
+		return false;   /* one request per flow */
+	m = move_of(a, &pe->sock, true);
+	if (!m)
+		return false;
+	m->wire = *wire;
+	m->reqno = pe->reqno;
+	m->challenge = pe->challenge;
+	m->active = true;
+	m->backoff_ms = MSYN_FIRST_MS;
+	m->started_ns = now;
+	m->next_ns = now;
+	return true;
+}
+
+/* Our commit whose CONFIRM the peer may never have had (no segment of the
+ * peer on the new tuple yet): repeated as if the commit had just happened. */
+bool mover_adopt_confirming(struct agent *a, const struct mig_tuple *sock,
+			    const struct mig_flow *f)
+{
+	struct move *m;
+
+	if (move_of(a, sock, false))
+		return false;
+	m = move_of(a, sock, true);
+	if (!m)
+		return false;
+	m->wire = f->wire;
+	m->reqno = f->own_reqno;
+	m->active = true;
+	m->started_ns = mono_ns();
+	start_confirming(a, m, m->started_ns);
+	return true;
+}
+
 static bool peer_seen(struct agent *a, const struct mig_flow *f)
 {
 	struct mig_in in;
@@ -563,7 +647,7 @@ static void send_confirm(struct agent *a, const struct move *m, const struct mig
 	struct mig_sockinfo si;
 	char ts[128];
 
-	if (dp_sockinfo_one(a, &m->sock, &si))
+	if (dp_sockinfo_one(a, &m->sock, &si) || !may_move(si.state))
 		return;
 	mig_sip_mac_confirm(f->s_own, f->own_reqno, f->last_nonce, buf, mac);
 	if (send_sig(&f->wire, si.snd_nxt, si.rcv_nxt, 0x10 /* ACK */, MIG_SUB_CONFIRM,
@@ -812,7 +896,7 @@ void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
 		if (f.cand[i].wire.family && f.cand[i].reqno == reqno &&
 		    !memcmp(&f.cand[i].wire, wire, sizeof(*wire)))
 			cd = &f.cand[i];
-	if (cd && !dp_sockinfo_one(a, &ref.sock, &si)) {
+	if (cd && !dp_sockinfo_one(a, &ref.sock, &si) && may_move(si.state)) {
 		mig_sip_mac_ack(f.s_own, reqno, cd->challenge, cd->nonce, buf, mac);
 		send_sig(wire, si.snd_una - 1, si.rcv_nxt, 0x12 /* SYN, ACK */,
 			 MIG_SUB_MIGRATE_ACK, reqno, cd->nonce, mac, si.rcv_wscale);

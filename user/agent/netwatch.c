@@ -3,7 +3,10 @@
  * Address and route events (libnl-3), and the old addresses kept on lo:
  * a socket whose address went away can only send while that address is
  * local, so the agent adds it to lo with host scope (never chosen as the
- * source of a new connection) until no keyed flow uses it.
+ * source of a new connection) until no keyed flow uses it.  Those
+ * addresses carry the address protocol MIG_IFA_PROTO, so that an agent
+ * started after a crash finds them again (addr_adopt_kept) and removes
+ * those no flow needs; an address on lo without that mark is never ours.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +16,8 @@
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
+#include <netlink/msg.h>
+#include <netlink/attr.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/socket.h>
@@ -279,6 +284,25 @@ static struct rtnl_addr *lo_addr(const struct mig_tuple *t)
 	return ra;
 }
 
+/* RTM_NEWADDR for ra with IFA_PROTO = MIG_IFA_PROTO (libnl has no setter
+ * for it); NLM_F_EXCL: an address already there is reported, not taken. */
+static int lo_addr_add_marked(struct agent *a, struct rtnl_addr *ra)
+{
+	struct nl_msg *msg;
+	int err;
+
+	err = rtnl_addr_build_add_request(ra, NLM_F_CREATE | NLM_F_EXCL, &msg);
+	if (err)
+		return err;
+	err = nla_put_u8(msg, IFA_PROTO, MIG_IFA_PROTO);
+	if (!err)
+		err = nl_send_auto(a->nl_cmd, msg);
+	nlmsg_free(msg);
+	if (err < 0)
+		return err;
+	return nl_wait_for_ack(a->nl_cmd);
+}
+
 int addr_keep_local(struct agent *a, const struct mig_tuple *t)
 {
 	struct rtnl_addr *ra;
@@ -295,9 +319,14 @@ int addr_keep_local(struct agent *a, const struct mig_tuple *t)
 	ra = lo_addr(t);
 	if (!ra)
 		return -ENOMEM;
-	err = rtnl_addr_add(a->nl_cmd, ra, NLM_F_CREATE);
+	err = lo_addr_add_marked(a, ra);
 	rtnl_addr_put(ra);
-	if (err && err != -NLE_EXIST) {
+	if (err == -NLE_EXIST) {
+		/* on lo already, and not ours (ours are all in kept): the
+		 * socket works, and we never remove what we did not add */
+		return 0;
+	}
+	if (err) {
 		pr_warn("cannot keep old address of %s on lo: %s",
 			tuple_str(t, buf, sizeof(buf)), nl_geterror(err));
 		return -EIO;
@@ -363,4 +392,86 @@ void addr_release_unused(struct agent *a)
 		a->kept[i] = a->kept[--a->n_kept];
 		kept_count(a);
 	}
+}
+
+/* One address of a RTM_GETADDR dump: ours if on lo with our mark. */
+struct adopt_ctx {
+	struct agent *a;
+	int n;
+};
+
+static int on_lo_addr(struct nl_msg *msg, void *arg)
+{
+	struct adopt_ctx *c = arg;
+	struct agent *a = c->a;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[IFA_MAX + 1];
+	struct ifaddrmsg *ifa;
+	struct mig_tuple t = {};
+	struct nlattr *addr;
+	size_t i, len;
+	char buf[64];
+
+	if (h->nlmsg_type != RTM_NEWADDR ||
+	    nlmsg_parse(h, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
+		return NL_OK;
+	ifa = nlmsg_data(h);
+	if (ifa->ifa_index != 1 || !tb[IFA_PROTO] ||
+	    nla_get_u8(tb[IFA_PROTO]) != MIG_IFA_PROTO)
+		return NL_OK;
+	len = ifa->ifa_family == AF_INET6 ? 16 : 4;
+	if ((ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) ||
+	    ifa->ifa_prefixlen != len * 8)
+		return NL_OK;
+	/* IPv4: IFA_LOCAL is the address; IPv6 has IFA_ADDRESS only */
+	if (ifa->ifa_family == AF_INET && tb[IFA_LOCAL])
+		addr = tb[IFA_LOCAL];
+	else
+		addr = tb[IFA_ADDRESS];
+	if (!addr || nla_len(addr) != (int)len)
+		return NL_OK;
+	t.family = ifa->ifa_family;
+	memcpy(t.laddr, nla_data(addr), len);
+	for (i = 0; i < a->n_kept; i++)
+		if (a->kept[i].family == t.family && !memcmp(a->kept[i].laddr, t.laddr, 16))
+			return NL_OK;
+	inet_ntop(t.family, t.laddr, buf, sizeof(buf));
+	if (a->n_kept >= sizeof(a->kept) / sizeof(a->kept[0])) {
+		pr_warn("old address %s on lo (an earlier run's): no room to track it", buf);
+		return NL_OK;
+	}
+	a->kept[a->n_kept++] = t;
+	c->n++;
+	pr_info("old address %s on lo, kept by an earlier run: adopted", buf);
+	return NL_OK;
+}
+
+/*
+ * At start: the addresses an earlier run kept on lo (marked with
+ * MIG_IFA_PROTO) become ours again.  The first mover_reconcile then
+ * removes those no keyed flow uses (addr_release_unused).
+ */
+int addr_adopt_kept(struct agent *a)
+{
+	struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
+	struct adopt_ctx c = { .a = a };
+	struct nl_sock *sk;
+	int err;
+
+	sk = nl_socket_alloc();
+	if (!sk)
+		return -ENOMEM;
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (!err)
+		err = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_lo_addr, &c);
+	if (!err)
+		err = nl_send_simple(sk, RTM_GETADDR, NLM_F_DUMP, &ifa, sizeof(ifa));
+	if (err >= 0)
+		err = nl_recvmsgs_default(sk);
+	nl_socket_free(sk);
+	if (err < 0) {
+		pr_warn("cannot list the addresses on lo: %s", nl_geterror(err));
+		return -EIO;
+	}
+	return c.n;
 }
