@@ -378,6 +378,8 @@ _Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 /*
  * mig_stats: per-CPU array of __u64, one slot per counter.  The data path
  * increments its counters; the agent adds its own to CPU 0's slots.
+ * The keys waiting in mig_pool (a queue, which cannot be counted from
+ * outside) number pool_pushed - pool_taken - pool_drained.
  * Names (MIG_STAT_NAMES) are part of the JSON schema of migratectl: only
  * append.
  */
@@ -446,7 +448,9 @@ _Static_assert(sizeof(struct mig_meta) == 32, "mig_meta size");
 	X(KEY1_IN,          "key1_received")     /* responder: keyed without request state */ \
 	X(KEY1_EPOCH,       "key1_epoch_missed") /* responder key turned mid-handshake: left plain */ \
 	X(CAND_RESET,       "candidate_reset")   /* a RST from a candidate's tuple: candidate dropped */ \
-	X(ICMP_XLATE,       "icmp_xlate_in")     /* ICMP error about a migrated flow: quoted tuple rewritten */
+	X(ICMP_XLATE,       "icmp_xlate_in")     /* ICMP error about a migrated flow: quoted tuple rewritten */ \
+	X(POOL_PUSHED,      "pool_pushed")       /* agent: public keys pushed into mig_pool */ \
+	X(POOL_DRAINED,     "pool_drained")      /* agent: keys taken out of mig_pool unused (start, stop) */
 
 #define MIG_STAT_ENUM(n, s) MIG_STAT_##n,
 enum mig_stat {

@@ -243,7 +243,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
-	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS };
+	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS,
+			   .ctl_fd = -1 };
 	static struct mig_config cfg;
 	const char *config_path = NULL;
 	bool pool_set = false;
@@ -480,6 +481,10 @@ int main(int argc, char **argv)
 		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 		ev.data.fd = netwatch_fd(&a);
 		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		if (!ctlreq_open(&a)) {
+			ev.data.fd = a.ctl_fd;
+			epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		}
 	}
 	while (!stop) {
 		struct epoll_event evs[4];
@@ -496,6 +501,8 @@ int main(int argc, char **argv)
 				a.recheck = true;
 				a.recheck_ns = mono_ns();
 			}
+			if (evs[i].data.fd == a.ctl_fd)
+				ctlreq_handle(&a);
 		}
 		e = ring_buffer__consume(rb);
 		if (e < 0 && e != -EINTR) {
@@ -539,6 +546,7 @@ int main(int argc, char **argv)
 out:
 	if (epfd >= 0)
 		close(epfd);
+	ctlreq_close(&a);
 	dns_stop(dns);
 	netwatch_close(&a);
 	ring_buffer__free(rb);

@@ -16,18 +16,16 @@
 
 #include "ctl.h"
 
-static const char *const fill_maps[] = {
+const char *const ctl_fill_maps[] = {
 	MIG_MAP_FLOWS, MIG_MAP_TOKENS, MIG_MAP_INGRESS, MIG_MAP_EGRESS,
 	MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_REQS,
 };
-#define N_FILL (sizeof(fill_maps) / sizeof(fill_maps[0]))
+#define fill_maps ctl_fill_maps
+#define N_FILL CTL_N_FILL
+_Static_assert(sizeof(ctl_fill_maps) / sizeof(ctl_fill_maps[0]) == CTL_N_FILL,
+	       "CTL_N_FILL");
 
-struct fill {
-	__u32 entries, max;
-	bool missing;
-};
-
-static int fill_one(const char *name, struct fill *f)
+int ctl_map_fill(const char *name, struct ctl_fill *f)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
 	struct bpf_map_info info = {};
@@ -76,7 +74,7 @@ out:
 
 int cmd_maps(int argc, char **argv)
 {
-	struct fill f[N_FILL];
+	struct ctl_fill f[N_FILL];
 	struct json j;
 	size_t i;
 
@@ -85,7 +83,7 @@ int cmd_maps(int argc, char **argv)
 	if (ctl_check_agent())
 		return EXIT_FAILURE;
 	for (i = 0; i < N_FILL; i++)
-		if (fill_one(fill_maps[i], &f[i]))
+		if (ctl_map_fill(fill_maps[i], &f[i]))
 			return EXIT_FAILURE;
 	if (ctl.json) {
 		ctl_json_begin(&j);

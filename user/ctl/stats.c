@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * stats.c - "migratectl show stats [NAME]" (alias "migratectl stats"):
- * the counters of the per-CPU array mig_stats, summed over all CPUs.
+ * the counters of the per-CPU array mig_stats, summed over all CPUs;
+ * "migratectl stats --prometheus" is in prom.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,8 +16,9 @@
 /* Names are part of the JSON schema; they come from the one list in
  * mig_abi.h. */
 #define STAT_NAME(n, s) [MIG_STAT_##n] = s,
-static const char *const stat_names[MIG_STAT__MAX] = { MIG_STATS(STAT_NAME) };
+const char *const ctl_stat_names[MIG_STAT__MAX] = { MIG_STATS(STAT_NAME) };
 #undef STAT_NAME
+#define stat_names ctl_stat_names
 
 static int stat_index(const char *name)
 {
@@ -28,8 +30,7 @@ static int stat_index(const char *name)
 	return -1;
 }
 
-/* Sum every counter over the possible CPUs: 0 or -errno (reported). */
-static int stats_read(__u64 sums[MIG_STAT__MAX])
+int ctl_stats_read(__u64 sums[MIG_STAT__MAX])
 {
 	struct bpf_map_info info;
 	__u64 *percpu = NULL;
@@ -120,6 +121,11 @@ int cmd_stats(int argc, char **argv)
 	__u64 sums[MIG_STAT__MAX];
 	int only = -1;
 
+	if (argc > 1 && !strcmp(argv[1], "--prometheus")) {
+		if (argc > 2)
+			return ctl_unexpected(argv[0], argv[2]);
+		return ctl_prometheus();
+	}
 	if (argc > 1) {
 		if (argv[1][0] == '-')
 			return ctl_unexpected(argv[0], argv[1]);
@@ -132,7 +138,7 @@ int cmd_stats(int argc, char **argv)
 		if (argc > 2)
 			return ctl_unexpected(argv[0], argv[2]);
 	}
-	if (ctl_check_agent() || stats_read(sums))
+	if (ctl_check_agent() || ctl_stats_read(sums))
 		return EXIT_FAILURE;
 	if (ctl.json)
 		stats_json(sums, only);
