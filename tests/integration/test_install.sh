@@ -12,6 +12,9 @@ set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dest=$LAB_DIR/destdir
 prefix=/opt/migrate-test
+# the dissector goes where tshark loads Lua plugins from (as README says)
+wsdir=$(tshark -G folders 2>/dev/null | sed -n 's/^Global Lua Plugins:[[:space:]]*//p')
+wsdir=${wsdir:-/usr/lib/$(cc -print-multiarch)/wireshark/plugins}
 files=(
 	"$prefix/sbin/migrate-agent"
 	"$prefix/sbin/migratectl"
@@ -19,6 +22,7 @@ files=(
 	"$prefix/share/man/man8/migratectl.8"
 	"$prefix/share/man/man5/migrate-agent.conf.5"
 	/lib/systemd/system/migrate-agent.service
+	"$wsdir/migrate.lua"
 )
 all_there() { local f; for f in "${files[@]}"; do [[ -e $dest$f ]] || return 1; done; }
 none_there() { local f; for f in "${files[@]}"; do [[ ! -e $dest$f ]] || return 1; done; }
@@ -31,6 +35,7 @@ t_check "the binaries are executable and run" \
 	"$dest$prefix/sbin/migratectl" version
 t_check "the unit starts the installed agent" \
 	grep -q "^ExecStart=$prefix/sbin/migrate-agent" "$dest/lib/systemd/system/migrate-agent.service"
+t_check "the dissector is the one in packaging/" cmp "$root/packaging/wireshark/migrate.lua" "$dest$wsdir/migrate.lua"
 t_check "nothing else was installed" eq "${#files[@]}" files_left
 
 t_begin "make uninstall removes exactly that"
