@@ -102,4 +102,56 @@ t_check "the Info column names the options" eval "ts -Y 'migrate.type == 3' | gr
 t_check "the tree shows the token" eval "ts -V -Y 'migrate.type == 3' | grep -q 'Token: $msyn_token'"
 t_check "without the script, no migrate fields" eval "tshark -n -r $LAB_DIR/cap.pcap -Y migrate 2>&1 | grep -qi 'migrate.*neither a field\|not a valid\|isn.t a valid'"
 
+t_begin "crafted segments: KEY1, NEED1, IPv6, malformed and foreign options"
+# Raw-IP pcap (linktype 101) of segments built here byte by byte, in the
+# layouts of include/migrate/mig_opt.h.
+python3 - "$LAB_DIR/craft.pcap" <<'PY'
+import struct, sys
+def opt(body):  # kind 253, length, ExID "MG"
+    return bytes([253, 4 + len(body)]) + b"MG" + body
+def tcp(flags, opts, payload=b""):
+    opts += b"\x01" * (-len(opts) % 4)
+    return struct.pack("!HHIIBBHHH", 40000, 443, 1000, 2000, (20 + len(opts)) // 4 << 4,
+                       flags, 65535, 0, 0) + opts + payload
+def v4(seg):
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 0, 0x4000, 64, 6, 0,
+                       bytes([192, 0, 2, 1]), bytes([203, 0, 113, 1])) + seg
+def v6(seg):
+    return struct.pack("!IHBB16s16s", 6 << 28, len(seg), 6, 64,
+                       bytes.fromhex("20010db8000a00000000000000000001"),
+                       bytes.fromhex("20010db8000500000000000000000001")) + seg
+ACK, SYN, RST = 0x10, 0x02, 0x04
+half = bytes(range(16))
+pkts = [
+    v4(tcp(ACK, opt(b"\x06\xab" + half))),                   # 1 KEY1, mark 0xab
+    v4(tcp(ACK, opt(b"\x01\x04" + half[::-1]))),             # 2 KEY2, NEED1
+    v6(tcp(SYN, opt(half))),                                  # 3 MP_SYN over IPv6
+    v4(tcp(SYN, opt(b"\x02" + struct.pack("!I", 7) + b"T" * 8 + b"M" * 7))),  # 4 MIGRATE, 24 bytes
+    v4(tcp(ACK, opt(b"\x09\x00" + half))),                   # 5 unknown sub 9
+    v4(tcp(ACK, bytes([253, 22, 0x12, 0x34]) + b"\x01\x00" + half)),  # 6 another ExID
+    v4(tcp(RST | ACK, b"", b"0123456789")),                   # 7 RST, 10 bytes: no tag
+    v6(tcp(SYN, opt(b"\x02" + struct.pack("!I", 4294967295) + bytes.fromhex("0011223344556677") + b"\xee" * 8))),  # 8
+]
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101))
+    for i, p in enumerate(pkts):
+        f.write(struct.pack("<IIII", 1700000000 + i, 0, len(p), len(p)) + p)
+PY
+cf() { tshark -n -X "lua_script:$lua" -r "$LAB_DIR/craft.pcap" -Y "frame.number == $1" -T fields -E occurrence=f -e "$2" 2>/dev/null; }
+t_check "KEY1 decoded (type 6)" eq 6 cf 1 migrate.type
+t_check "KEY1 mark" eq 0xab cf 1 migrate.key1.mark
+t_check "KEY1 key half (bytes 0..15)" eq 000102030405060708090a0b0c0d0e0f cf 1 migrate.key_half
+t_check "KEY2 flags 0x04" eq 0x04 cf 2 migrate.key2.flags
+# (tshark prints booleans as 1/0 or True/False depending on its version)
+t_check "KEY2 NEED1 flag set" eval "cf 2 migrate.key2.flags.need1 | grep -Eqx '1|True'"
+t_check "KEY2 HAVE flag clear" eval "cf 2 migrate.key2.flags.have | grep -Eqx '0|False'"
+t_check "KEY2 key half (bytes 16..31)" eq 0f0e0d0c0b0a09080706050403020100 cf 2 migrate.key_half
+t_check "MP_SYN over IPv6" eq 1 cf 3 migrate.type
+t_check "MIGRATE of a wrong length: malformed" eval "cf 4 migrate.malformed | grep -q 'length 24 for sub 2'"
+t_check "unknown sub: malformed" eval "cf 5 migrate.malformed | grep -q 'unknown sub 9'"
+t_check "another ExID: not ours, nothing decoded" eq "" cf 6 migrate.type
+t_check "a RST with 10 payload bytes has no tag" eq "" cf 7 migrate.type
+t_check "reqno 4294967295 over IPv6" eq 4294967295 cf 8 migrate.reqno
+t_check "token 0011223344556677" eq 0011223344556677 cf 8 migrate.token
+
 t_summary
