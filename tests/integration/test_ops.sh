@@ -189,6 +189,7 @@ t_check "dns extra" usage_err mobile extra dns extra
 t_check "dump extra" usage_err mobile extra dump extra
 t_check "version extra" usage_err mobile extra version extra
 t_check "help is not an error" lab_ctl mobile help
+t_check "help extra" usage_err mobile extra help extra
 t_check "bogus command" usage_err mobile bogus bogus
 t_check "bad option" usage_err mobile --nope --nope show
 t_check "version prints version and ABI" eval "lab_ctl mobile version | grep -Eq '^migratectl [0-9]+\.[0-9]+\.[0-9]+ \(ABI version [0-9]+\)$'"

@@ -233,6 +233,8 @@ static int run(int argc, char **argv)
 	if (argc == 0)
 		return cmd_show(1, show_argv);
 	if (!strcmp(argv[0], "help")) {
+		if (argc > 1)
+			return ctl_unexpected(argv[0], argv[1]);
 		usage(stdout);
 		return EXIT_SUCCESS;
 	}
