@@ -3,9 +3,10 @@
  * ctl.h - what migratectl's subcommands share: global options, messages,
  * read-only access to the agent's pinned maps, and the flow table.
  *
- * migratectl never talks to migrate-agent: it reads the pinned maps
- * (opened BPF_F_RDONLY), so it works while the agent is down and can
- * never change the data path.
+ * migratectl reads the pinned maps (opened BPF_F_RDONLY), so it works
+ * while the agent is down and can never change the data path.  The one
+ * command that talks to the agent, "migrate", asks it over its control
+ * socket (migrate.c, mig_ctlreq.h); it never writes a map either.
  */
 #ifndef MIGRATECTL_CTL_H
 #define MIGRATECTL_CTL_H

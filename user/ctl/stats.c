@@ -18,14 +18,13 @@
 #define STAT_NAME(n, s) [MIG_STAT_##n] = s,
 const char *const ctl_stat_names[MIG_STAT__MAX] = { MIG_STATS(STAT_NAME) };
 #undef STAT_NAME
-#define stat_names ctl_stat_names
 
 static int stat_index(const char *name)
 {
 	int i;
 
 	for (i = 0; i < MIG_STAT__MAX; i++)
-		if (!strcmp(stat_names[i], name))
+		if (!strcmp(ctl_stat_names[i], name))
 			return i;
 	return -1;
 }
@@ -65,7 +64,7 @@ int ctl_stats_read(__u64 sums[MIG_STAT__MAX])
 		err = bpf_map_lookup_elem(fd, &key, percpu);
 		if (err) {
 			ctl_err("cannot read counter '%s' from '%s/%s': %s",
-				stat_names[key], ctl.pin_dir, MIG_MAP_STATS,
+				ctl_stat_names[key], ctl.pin_dir, MIG_MAP_STATS,
 				strerror(-err));
 			goto out;
 		}
@@ -86,7 +85,7 @@ static void stats_human(const __u64 sums[MIG_STAT__MAX])
 	char v[24];
 
 	for (i = 0; i < MIG_STAT__MAX; i++) {
-		len = (int)strlen(stat_names[i]);
+		len = (int)strlen(ctl_stat_names[i]);
 		if (len > nw)
 			nw = len;
 		len = snprintf(v, sizeof(v), "%llu", (unsigned long long)sums[i]);
@@ -94,7 +93,7 @@ static void stats_human(const __u64 sums[MIG_STAT__MAX])
 			vw = len;
 	}
 	for (i = 0; i < MIG_STAT__MAX; i++)
-		printf("%-*s  %*llu\n", nw, stat_names[i], vw,
+		printf("%-*s  %*llu\n", nw, ctl_stat_names[i], vw,
 		       (unsigned long long)sums[i]);
 }
 
@@ -110,7 +109,7 @@ static void stats_json(const __u64 sums[MIG_STAT__MAX], int only)
 	json_object_start(&j);
 	for (i = 0; i < MIG_STAT__MAX; i++)
 		if (only < 0 || i == only)
-			json_uint_field(&j, stat_names[i], sums[i]);
+			json_uint_field(&j, ctl_stat_names[i], sums[i]);
 	json_object_end(&j);
 	json_object_end(&j);
 	json_finish(&j);
