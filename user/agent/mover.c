@@ -411,15 +411,18 @@ static void hold_end(struct agent *a, const struct mig_tuple *sock)
 		dp_host_holds(a, -1);
 }
 
-/* Our address came back before any migration: undo the hold (a move
- * the operator asked for is no answer to a lost address: it goes on). */
-static void unhold(struct agent *a, const struct mig_tuple *sock)
+/* Our address came back before any migration: undo the hold.  A move
+ * the operator asked for is no answer to a lost address: it goes on while
+ * the address it moves to is there. */
+static void unhold(struct agent *a, const struct host_addrs *h,
+		   const struct mig_tuple *sock)
 {
 	struct move *m;
 
 	hold_end(a, sock);
 	m = move_of(a, sock, false);
-	if (m && !m->confirming && !m->asked) {
+	if (m && !m->confirming &&
+	    !(m->asked && addr_usable(h, af_of(&m->wire), m->wire.laddr))) {
 		drop_pending(a, m);
 		m->active = false;
 	}
@@ -441,7 +444,7 @@ void mover_reconcile(struct agent *a)
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !may_move(f.state))
 			continue;
 		if (addr_usable(&h, af_of(&f.wire), f.wire.laddr)) {
-			unhold(a, &key);
+			unhold(a, &h, &key);
 			continue;
 		}
 		/* our side of the flow lost its address */
