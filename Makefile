@@ -13,9 +13,15 @@
 #   make deps       install the Debian packages needed (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make uninstall  the same variables: removes what install put there
+#                   (and WIRESHARK_PLUGINDIR, for the dissector)
 
 PREFIX    ?= /usr/local
 DESTDIR   ?=
+# Where tshark and Wireshark look for Lua plugins ("Global Lua Plugins" of
+# `tshark -G folders`); outside PREFIX, as the systemd unit is, because
+# they look nowhere else.
+WIRESHARK_PLUGINDIR ?= $(or $(shell tshark -G folders 2>/dev/null | \
+	sed -n 's/^Global Lua Plugins:[[:space:]]*//p'),/usr/lib/$(shell $(CC) -print-multiarch)/wireshark/plugins)
 BUILD     ?= build
 CLANG     ?= clang
 CC        ?= cc
@@ -197,6 +203,8 @@ install: all
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' packaging/systemd/migrate-agent.service.in \
 		> $(DESTDIR)/lib/systemd/system/migrate-agent.service
+	install -d $(DESTDIR)$(WIRESHARK_PLUGINDIR)
+	install -m 0644 packaging/wireshark/migrate.lua $(DESTDIR)$(WIRESHARK_PLUGINDIR)/
 
 # Exactly what install put there; directories are left (they may be shared).
 uninstall:
@@ -206,6 +214,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,$(notdir $(wildcard man/*.8)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(wildcard man/*.5)))
 	rm -f $(DESTDIR)/lib/systemd/system/migrate-agent.service
+	rm -f $(DESTDIR)$(WIRESHARK_PLUGINDIR)/migrate.lua
 
 clean:
 	rm -rf $(BUILD)

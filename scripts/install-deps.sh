@@ -15,6 +15,7 @@ PKGS=(
 	# tests and lab
 	ldnsutils iproute2 tcpdump socat netcat-openbsd nftables bind9
 	bind9-dnsutils python3 ethtool util-linux procps pv iperf3 curl coreutils
+	tshark
 )
 
 if ! command -v dpkg-query >/dev/null; then

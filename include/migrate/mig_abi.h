@@ -410,6 +410,8 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 /*
  * mig_stats: per-CPU array of __u64, one slot per counter.  The data path
  * increments its counters; the agent adds its own to CPU 0's slots.
+ * The keys waiting in mig_pool (a queue, which cannot be counted from
+ * outside) number pool_pushed - pool_taken - pool_drained.
  * Names (MIG_STAT_NAMES) are part of the JSON schema of migratectl: only
  * append.
  */
@@ -484,6 +486,8 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(KEPT_ARP,         "kept_arp_dropped")  /* ARP request for an old address kept on lo */ \
 	X(DNS_MALFORMED,    "dns_malformed")     /* agent: a DNS reply that does not parse, or unsigned where a signature is required: rejected */ \
 	X(RESERVE_FAIL,     "reserve_failed")    /* agent: a migrated flow's wire tuple could not be reserved in the kernel */ \
+	X(POOL_PUSHED,      "pool_pushed")       /* agent: public keys pushed into mig_pool */ \
+	X(POOL_DRAINED,     "pool_drained")      /* agent: keys taken out of mig_pool unused (start, stop) */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

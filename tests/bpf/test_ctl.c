@@ -229,6 +229,13 @@ static __u64 stat_cpu_value(int stat, int cpu)
 	case MIG_STAT_KEYED:      return 7;
 	case MIG_STAT_KEY2_OUT:   return cpu == 0 ? 1000000 : 0;
 	case MIG_STAT_KEYS_EXPIRED: return 1;
+	/* for stats --prometheus: sums over reasons, the pool level */
+	case MIG_STAT_SYN_OUT:     return cpu == 0 ? 5 : 0;
+	case MIG_STAT_COMMIT_MOVER: return cpu == 0 ? 3 : 0;
+	case MIG_STAT_REJ_MAC:     return cpu == 0 ? 2 : 0;
+	case MIG_STAT_REJ_TOKEN:   return 1;
+	case MIG_STAT_POOL_PUSHED: return cpu == 0 ? 100 : 0;
+	case MIG_STAT_POOL_DRAINED: return cpu == 0 ? 10 : 0;
 	}
 	return 0;
 }
@@ -911,6 +918,53 @@ TEST(usage_errors)
 	      r.status, r.out);
 	run_raw(&r, "version extra");
 	CHECK(r.status == 2 && strstr(r.err, "'extra'"), "version extra: %d '%s'", r.status, r.err);
+}
+
+TEST(stats_prometheus)
+{
+	char want[160];
+	const char *p, *nl;
+	struct run r;
+
+	if (!setup()) {
+		CHECK(0, "setup failed");
+		return;
+	}
+	run_ctl(&r, "stats --prometheus");
+	CHECK(r.status == 0, "exit %d, stderr '%s'", r.status, r.err);
+	/* every line a HELP, a TYPE or a migrate_* sample */
+	for (p = r.out; (nl = strchr(p, '\n')); p = nl + 1)
+		CHECK(!strncmp(p, "# HELP migrate_", 15) || !strncmp(p, "# TYPE migrate_", 15) ||
+		      !strncmp(p, "migrate_", 8), "line '%.*s'", (int)(nl - p), p);
+	CHECK(*p == '\0', "unterminated last line '%s'", p);
+#define HAS(...) do { \
+		snprintf(want, sizeof(want), __VA_ARGS__); \
+		CHECK(strstr(r.out, want), "no '%s' in:\n%s", want, r.out); \
+	} while (0)
+	HAS("# TYPE migrate_migrations_total counter\n");
+	HAS("\nmigrate_negotiations_total{role=\"initiator\"} 5\n");
+	HAS("\nmigrate_keyed_total %llu\n", (unsigned long long)stat_sum(MIG_STAT_KEYED));
+	HAS("\nmigrate_migrations_total{outcome=\"committed_mover\"} 3\n");
+	HAS("\nmigrate_migrations_total{outcome=\"rejected\"} %llu\n",
+	    (unsigned long long)(2 + stat_sum(MIG_STAT_REJ_TOKEN)));
+	HAS("\nmigrate_rejections_total{reason=\"mac\"} 2\n");
+	HAS("\nmigrate_rejections_total{reason=\"token\"} %d\n", ncpus);
+	HAS("\nmigrate_keyed_flows %zu\n", N_FLOWS);
+	HAS("\nmigrate_key_pool_keys %llu\n",
+	    (unsigned long long)(100 - stat_sum(MIG_STAT_POOL_TAKEN) - 10));
+	HAS("\nmigrate_key_pool_target 64\n");
+	HAS("\nmigrate_map_entries{map=\"mig_flows\"} %zu\n", N_FLOWS);
+	HAS("\nmigrate_counter_total{counter=\"key2_sent\"} 1000000\n");
+	HAS("\",abi_version=\"%d\"} 1\n", MIG_ABI_VERSION);
+	HAS("\nmigrate_info{version=\"");
+#undef HAS
+	/* only the maps that are pinned */
+	CHECK(!strstr(r.out, "mig_cand"), "a map not pinned is listed:\n%s", r.out);
+
+	run_ctl(&r, "-j stats --prometheus");
+	CHECK(r.status == 2 && strstr(r.err, "no JSON form"), "-j: %d '%s'", r.status, r.err);
+	run_ctl(&r, "stats --prometheus extra");
+	CHECK(r.status == 2 && strstr(r.err, "'extra'"), "extra: %d '%s'", r.status, r.err);
 }
 
 UNIT_MAIN()

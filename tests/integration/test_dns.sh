@@ -152,6 +152,8 @@ pretty() { lab_ctl mobile -p show dns | python3 -m json.tool >/dev/null; }
 t_check "-p: indented JSON that parses" pretty
 same_dns() { [ "$(lab_ctl mobile -j dns)" = "$(lab_ctl mobile -j show dns)" ]; }
 t_check "'migratectl dns' is the same" same_dns
+dns_schema() { lab_ctl mobile -j show dns | python3 "$here/../lib/schema_check.py" "$here/../../docs/migratectl.schema.json" dns; }
+t_check "JSON matches docs/migratectl.schema.json" dns_schema
 bpftool_fields() { bpftool map dump pinned "$(lab_pindir mobile)/mig_dns" | grep -q '"last_success"'; }
 t_check "bpftool prints the status map by field name (BTF)" bpftool_fields
 t_check_not "an extra argument is a usage error" lab_ctl mobile show dns extra
@@ -240,6 +242,8 @@ t_check "the log says server unreachable" \
 t_check "show dns: unreachable, publishing the host's addresses" \
 	lab_wait_until 2 eq "unreachable ['192.0.2.65', '2001:db8:4::65']" \
 	field other o.example.test. 'e["result"] + " " + str(e["pending"])'
+t_check "JSON with pending addresses matches the schema" eval \
+	"lab_ctl other -j show dns | python3 $here/../lib/schema_check.py $here/../../docs/migratectl.schema.json dns"
 sleep 3
 t_check "it retried" ge 2 field other o.example.test. 'e["attempts"]'
 t_check "the agent still runs" _lab_alive "${LAB_AGENT_PID[other]}"

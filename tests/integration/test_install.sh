@@ -12,6 +12,9 @@ set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dest=$LAB_DIR/destdir
 prefix=/opt/migrate-test
+# the dissector goes where tshark loads Lua plugins from (as README says)
+wsdir=$(tshark -G folders 2>/dev/null | sed -n 's/^Global Lua Plugins:[[:space:]]*//p')
+wsdir=${wsdir:-/usr/lib/$(cc -print-multiarch)/wireshark/plugins}
 files=(
 	"$prefix/sbin/migrate-agent"
 	"$prefix/sbin/migratectl"
@@ -22,6 +25,7 @@ files=(
 	"$prefix/lib/migrate/mig_sockops.bpf.o"
 	"$prefix/lib/migrate/mig_dp.bpf.o"
 	"$prefix/lib/migrate/mig_iter.bpf.o"
+	"$wsdir/migrate.lua"
 )
 all_there() { local f; for f in "${files[@]}"; do [[ -e $dest$f ]] || return 1; done; }
 none_there() { local f; for f in "${files[@]}"; do [[ ! -e $dest$f ]] || return 1; done; }
@@ -34,6 +38,7 @@ t_check "the binaries are executable and run" \
 	"$dest$prefix/sbin/migratectl" version
 t_check "the unit starts the installed agent" \
 	grep -q "^ExecStart=$prefix/sbin/migrate-agent" "$dest/lib/systemd/system/migrate-agent.service"
+t_check "the dissector is the one in packaging/" cmp "$root/packaging/wireshark/migrate.lua" "$dest$wsdir/migrate.lua"
 t_check "nothing else was installed" eq "${#files[@]}" files_left
 t_check "the objects are the ones the build made" cmp "$LAB_BUILD/bpf/mig_dp.bpf.o" "$dest$prefix/lib/migrate/mig_dp.bpf.o"
 

@@ -63,6 +63,7 @@ struct move {
 	bool confirming;
 	int confirms;
 	int reasks;                /* new requests after unconfirmed commits */
+	bool asked;                /* by the operator: the old address stays */
 };
 #define MAX_MOVES 1024
 
@@ -96,6 +97,7 @@ struct agent {
 	/* moves */
 	struct nl_sock *nl;        /* route/address events */
 	struct nl_sock *nl_cmd;    /* address changes we make */
+	int ctl_fd;                /* migratectl's requests (ctlreq.c), or -1 */
 	bool recheck;              /* addresses or routes changed */
 	uint64_t recheck_ns;
 	uint64_t swept_ns;         /* last check for a flows_sweep */
@@ -244,6 +246,17 @@ void reserve_free(void);
 void mover_tick(struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);
+/* migratectl migrate: move the flow only (all keyed flows if NULL) whose
+ * route toward the peer now has another source; counts into r.  0, or
+ * -ENOENT when only names no keyed flow. */
+struct mig_ctl_resp;
+int mover_request(struct agent *a, const struct mig_tuple *only,
+		  struct mig_ctl_resp *r);
+
+/* ctlreq.c: the socket migratectl's requests arrive on */
+int ctlreq_open(struct agent *a);
+void ctlreq_handle(struct agent *a);
+void ctlreq_close(struct agent *a);
 const char *tuple_str(const struct mig_tuple *t, char *buf, size_t len);
 
 #endif

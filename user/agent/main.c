@@ -291,7 +291,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
-	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS };
+	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS,
+			   .ctl_fd = -1 };
 	static struct mig_config cfg;
 	const char *config_path = NULL, *pin_name;
 	bool pool_set = false;
@@ -604,6 +605,10 @@ int main(int argc, char **argv)
 		ev.data.fd = dns_fd(dns);
 		if (ev.data.fd >= 0)
 			epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		if (!ctlreq_open(&a)) {
+			ev.data.fd = a.ctl_fd;
+			epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+		}
 	}
 	while (!stop) {
 		struct epoll_event evs[4];
@@ -622,6 +627,8 @@ int main(int argc, char **argv)
 			}
 			if (evs[i].data.fd == dns_fd(dns) && dns_read(dns))
 				epoll_ctl(epfd, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
+			if (evs[i].data.fd == a.ctl_fd)
+				ctlreq_handle(&a);
 		}
 		e = ring_buffer__consume(rb);
 		if (e < 0 && e != -EINTR) {
@@ -665,6 +672,7 @@ int main(int argc, char **argv)
 out:
 	if (epfd >= 0)
 		close(epfd);
+	ctlreq_close(&a);
 	dns_stop(dns);
 	netwatch_close(&a);
 	ring_buffer__free(rb);

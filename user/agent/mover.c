@@ -27,6 +27,7 @@
 #include "dns.h"
 #include "mig_crypto.h"
 #include "mig_log.h"
+#include "mig_ctlreq.h"
 #include "migrate/mig_opt.h"
 #include "migrate/mig_siphash.h"
 
@@ -318,9 +319,11 @@ static int send_msyn(struct agent *a, struct move *m)
 	return 0;
 }
 
-/* Start (or redirect) the migration of flow f to a new local address. */
-static void start_move(struct agent *a, const struct mig_tuple *sock,
-		       const struct mig_flow *f, const uint32_t *src)
+/* Start (or redirect) the migration of flow f to a new local address;
+ * asked: by the operator (migratectl migrate), not because the address
+ * went away.  Returns 0 when a move toward src is under way. */
+static int start_move(struct agent *a, const struct mig_tuple *sock,
+		      const struct mig_flow *f, const uint32_t *src, bool asked)
 {
 	struct move *m;
 	uint32_t reqno;
@@ -329,10 +332,10 @@ static void start_move(struct agent *a, const struct mig_tuple *sock,
 	m = move_of(a, sock, true);
 	if (!m) {
 		pr_warn("too many migrations at once; %s waits", tuple_str(sock, t1, sizeof(t1)));
-		return;
+		return -EBUSY;
 	}
 	if (m->active && !memcmp(m->wire.laddr, src, 16))
-		return;   /* already asking for this address */
+		return 0;   /* already asking for this address */
 	reqno = f->own_reqno + 1;
 	if (m->active) {
 		drop_pending(a, m);
@@ -346,16 +349,18 @@ static void start_move(struct agent *a, const struct mig_tuple *sock,
 	m->active = true;
 	m->confirming = false;
 	m->reasks = 0;
+	m->asked = asked;
 	m->backoff_ms = MSYN_FIRST_MS;
 	m->started_ns = mono_ns();
 	m->next_ns = m->started_ns + (uint64_t)m->backoff_ms * 1000000ULL;
 	if (new_challenge(m) || put_pending(a, m)) {
 		m->active = false;
-		return;
+		return -EIO;
 	}
-	pr_info("moving %s to %s (reqno %u)", tuple_str(sock, t1, sizeof(t1)),
-		tuple_str(&m->wire, t2, sizeof(t2)), reqno);
+	pr_info("moving %s to %s (reqno %u%s)", tuple_str(sock, t1, sizeof(t1)),
+		tuple_str(&m->wire, t2, sizeof(t2)), reqno, asked ? ", asked for" : "");
 	send_msyn(a, m);
+	return 0;
 }
 
 static void hold(struct agent *a, const struct mig_tuple *sock)
@@ -377,14 +382,18 @@ static void hold_end(struct agent *a, const struct mig_tuple *sock)
 		dp_host_holds(a, -1);
 }
 
-/* Our address came back before any migration: undo the hold. */
-static void unhold(struct agent *a, const struct mig_tuple *sock)
+/* Our address came back before any migration: undo the hold.  A move
+ * the operator asked for is no answer to a lost address: it goes on while
+ * the address it moves to is there. */
+static void unhold(struct agent *a, const struct host_addrs *h,
+		   const struct mig_tuple *sock)
 {
 	struct move *m;
 
 	hold_end(a, sock);
 	m = move_of(a, sock, false);
-	if (m && !m->confirming) {
+	if (m && !m->confirming &&
+	    !(m->asked && addr_usable(h, af_of(&m->wire), m->wire.laddr))) {
 		drop_pending(a, m);
 		m->active = false;
 	}
@@ -410,7 +419,7 @@ void mover_reconcile(struct agent *a)
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !may_move(f.state))
 			continue;
 		if (addr_usable(&h, af_of(&f.wire), f.wire.laddr)) {
-			unhold(a, &key);
+			unhold(a, &h, &key);
 			continue;
 		}
 		/* our side of the flow lost its address */
@@ -419,11 +428,63 @@ void mover_reconcile(struct agent *a)
 			addr_keep_local(a, &key);
 		if (route_source(&f.wire, src) || !addr_usable(&h, af_of(&f.wire), src))
 			continue;   /* no usable address yet: wait for one */
-		start_move(a, &key, &f, src);
+		start_move(a, &key, &f, src, false);
 	}
 	addr_release_unused(a);
 	host_addrs_free(&h);
 	stat_add(a, MIG_STAT_ADDR_PASSES, 1);
+}
+
+/* One flow of mover_request: move it if the route's source changed. */
+static void request_one(struct agent *a, const struct host_addrs *h,
+			const struct mig_tuple *sock, const struct mig_flow *f,
+			struct mig_ctl_resp *r)
+{
+	uint32_t src[4];
+
+	r->flows++;
+	if (!may_move(f->state)) {
+		r->not_movable++;
+		return;
+	}
+	if (route_source(&f->wire, src) || !addr_usable(h, af_of(&f->wire), src)) {
+		r->no_route++;
+		return;
+	}
+	if (!memcmp(src, f->wire.laddr, af_of(&f->wire) == AF_INET ? 4 : 16)) {
+		r->unchanged++;
+		return;
+	}
+	if (start_move(a, sock, f, src, true))
+		r->no_route++;
+	else
+		r->moving++;
+}
+
+int mover_request(struct agent *a, const struct mig_tuple *only,
+		  struct mig_ctl_resp *r)
+{
+	struct mig_tuple key, next;
+	struct host_addrs h;
+	struct mig_flow f;
+	int err;
+
+	host_addrs_read(&h);
+	if (only) {
+		if (bpf_map_lookup_elem(a->flows_fd, only, &f))
+			return -ENOENT;
+		request_one(a, &h, only, &f, r);
+		return 0;
+	}
+	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
+	while (!err) {
+		key = next;
+		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
+		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || f.state == 7 /* CLOSE */)
+			continue;
+		request_one(a, &h, &key, &f, r);
+	}
+	return 0;
 }
 
 static void xlate_remove(struct agent *a, const struct mig_tuple *sock,

@@ -132,8 +132,10 @@ int pool_drain(struct agent *a)
 
 	while (!bpf_map_lookup_and_delete_elem(a->pool_fd, NULL, &k))
 		n++;
-	if (n)
+	if (n) {
 		pr_info("dropped %d public keys left in the pool by an earlier run", n);
+		stat_add(a, MIG_STAT_POOL_DRAINED, (uint64_t)n);
+	}
 	a->pool.taken_seen = stat_get(a, MIG_STAT_POOL_TAKEN);
 	return n;
 }
@@ -208,6 +210,7 @@ int pool_refill(struct agent *a)
 			pr_warn("key pool: push failed: %s", strerror(-err));
 			return err;
 		}
+		stat_add(a, MIG_STAT_POOL_PUSHED, 1);
 		p->fifo[(p->head + p->count) % p->fifo_cap] =
 			(struct pool_fifo){ (size_t)(s - p->slots), s->id };
 		p->count++;

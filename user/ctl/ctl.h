@@ -3,9 +3,10 @@
  * ctl.h - what migratectl's subcommands share: global options, messages,
  * read-only access to the agent's pinned maps, and the flow table.
  *
- * migratectl never talks to migrate-agent: it reads the pinned maps
- * (opened BPF_F_RDONLY), so it works while the agent is down and can
- * never change the data path.
+ * migratectl reads the pinned maps (opened BPF_F_RDONLY), so it works
+ * while the agent is down and can never change the data path.  The one
+ * command that talks to the agent, "migrate", asks it over its control
+ * socket (migrate.c, mig_ctlreq.h); it never writes a map either.
  */
 #ifndef MIGRATECTL_CTL_H
 #define MIGRATECTL_CTL_H
@@ -101,6 +102,23 @@ const char *ctl_endpoint(const struct mig_tuple *t, bool local,
 			 char buf[CTL_ENDPOINT_LEN]);
 const char *ctl_token_hex(const __u8 token[MIG_TOKEN_LEN], char buf[CTL_TOKEN_LEN]);
 
+/* Counter names, index = enum mig_stat (stats.c). */
+extern const char *const ctl_stat_names[MIG_STAT__MAX];
+/* Sum every counter of mig_stats over the possible CPUs: 0 or -errno
+ * (reported). */
+int ctl_stats_read(__u64 sums[MIG_STAT__MAX]);
+
+/* The connection-state maps "show maps" lists, and how full one is
+ * (fill.c).  A map not pinned is "missing", not an error.  0 or -errno
+ * (reported). */
+#define CTL_N_FILL 9
+extern const char *const ctl_fill_maps[CTL_N_FILL];
+struct ctl_fill {
+	__u32 entries, max;
+	bool missing;
+};
+int ctl_map_fill(const char *name, struct ctl_fill *f);
+
 /* Subcommands: argv[0] is the subcommand's name; return an exit code. */
 int cmd_show(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
@@ -109,5 +127,9 @@ int cmd_dump(int argc, char **argv);
 int cmd_dns(int argc, char **argv);
 /* "show maps" (fill.c) */
 int cmd_maps(int argc, char **argv);
+/* "stats --prometheus" (prom.c) */
+int ctl_prometheus(void);
+/* "migrate [FLOW|all]" (migrate.c) */
+int cmd_migrate(int argc, char **argv);
 
 #endif

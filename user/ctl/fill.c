@@ -16,18 +16,14 @@
 
 #include "ctl.h"
 
-static const char *const fill_maps[] = {
+const char *const ctl_fill_maps[] = {
 	MIG_MAP_FLOWS, MIG_MAP_TOKENS, MIG_MAP_INGRESS, MIG_MAP_EGRESS,
 	MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_REQS, MIG_MAP_KEPT,
 };
-#define N_FILL (sizeof(fill_maps) / sizeof(fill_maps[0]))
+_Static_assert(sizeof(ctl_fill_maps) / sizeof(ctl_fill_maps[0]) == CTL_N_FILL,
+	       "CTL_N_FILL");
 
-struct fill {
-	__u32 entries, max;
-	bool missing;
-};
-
-static int fill_one(const char *name, struct fill *f)
+int ctl_map_fill(const char *name, struct ctl_fill *f)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
 	struct bpf_map_info info = {};
@@ -76,7 +72,7 @@ out:
 
 int cmd_maps(int argc, char **argv)
 {
-	struct fill f[N_FILL];
+	struct ctl_fill f[CTL_N_FILL];
 	struct json j;
 	size_t i;
 
@@ -84,18 +80,18 @@ int cmd_maps(int argc, char **argv)
 		return ctl_unexpected(argv[0], argv[1]);
 	if (ctl_check_agent())
 		return EXIT_FAILURE;
-	for (i = 0; i < N_FILL; i++)
-		if (fill_one(fill_maps[i], &f[i]))
+	for (i = 0; i < CTL_N_FILL; i++)
+		if (ctl_map_fill(ctl_fill_maps[i], &f[i]))
 			return EXIT_FAILURE;
 	if (ctl.json) {
 		ctl_json_begin(&j);
 		json_object_start(&j);
 		json_name(&j, "maps");
 		json_object_start(&j);
-		for (i = 0; i < N_FILL; i++) {
+		for (i = 0; i < CTL_N_FILL; i++) {
 			if (f[i].missing)
 				continue;
-			json_name(&j, fill_maps[i]);
+			json_name(&j, ctl_fill_maps[i]);
 			json_object_start(&j);
 			json_uint_field(&j, "entries", f[i].entries);
 			json_uint_field(&j, "max", f[i].max);
@@ -106,10 +102,10 @@ int cmd_maps(int argc, char **argv)
 		json_finish(&j);
 		return EXIT_SUCCESS;
 	}
-	for (i = 0; i < N_FILL; i++) {
+	for (i = 0; i < CTL_N_FILL; i++) {
 		if (f[i].missing)
 			continue;
-		printf("%-12s  %10u of %10u  %5.1f%%\n", fill_maps[i], f[i].entries, f[i].max,
+		printf("%-12s  %10u of %10u  %5.1f%%\n", ctl_fill_maps[i], f[i].entries, f[i].max,
 		       f[i].max ? 100.0 * f[i].entries / f[i].max : 0.0);
 	}
 	return EXIT_SUCCESS;

@@ -3,7 +3,9 @@
  * main.c - migratectl: global options and subcommand dispatch.
  *
  *   migratectl [-j|-p] [-d DIR] [-v] [show [flows] | show stats [NAME] |
- *                                    stats [NAME] | show dns | dns | dump | help]
+ *                                    stats [NAME|--prometheus] | show dns | dns |
+ *                                    show maps | dump | migrate TOKEN|all |
+ *                                    version | help]
  *
  * Bare "migratectl" means "migratectl show", as bare "wg" means "wg show".
  */
@@ -83,7 +85,8 @@ static void usage(FILE *f)
 		"Usage: %s [OPTIONS] [COMMAND [ARGS]]\n"
 		"\n"
 		"Show the state of migrate-agent, read from its pinned BPF maps\n"
-		"(read-only; works while the agent is stopped).\n"
+		"(read-only; works while the agent is stopped); 'migrate' asks the\n"
+		"running agent to act.\n"
 		"\n"
 		"Commands:\n"
 		"  show [flows]        keyed flows (the default command)\n"
@@ -93,6 +96,9 @@ static void usage(FILE *f)
 		"  dns                 same as 'show dns'\n"
 		"  show maps           how full the connection-state maps are\n"
 		"  dump                keyed flows, tab-separated, no header\n"
+		"  stats --prometheus  everything in Prometheus text format\n"
+		"  migrate TOKEN|all   ask the agent to move a flow (or all) whose\n"
+		"                      best source address changed\n"
 		"  version             the version and ABI version (as -V)\n"
 		"  help                this text\n"
 		"\n"
@@ -147,6 +153,7 @@ static const struct {
 	{ "stats", cmd_stats },
 	{ "dump",  cmd_dump },
 	{ "dns",   cmd_dns },
+	{ "migrate", cmd_migrate },
 };
 
 static int run(int argc, char **argv)
@@ -248,6 +255,8 @@ static int run(int argc, char **argv)
 	if (argc == 0)
 		return cmd_show(1, show_argv);
 	if (!strcmp(argv[0], "help")) {
+		if (argc > 1)
+			return ctl_unexpected(argv[0], argv[1]);
 		usage(stdout);
 		return EXIT_SUCCESS;
 	}

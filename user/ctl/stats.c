@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * stats.c - "migratectl show stats [NAME]" (alias "migratectl stats"):
- * the counters of the per-CPU array mig_stats, summed over all CPUs.
+ * the counters of the per-CPU array mig_stats, summed over all CPUs;
+ * "migratectl stats --prometheus" is in prom.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 /* Names are part of the JSON schema; they come from the one list in
  * mig_abi.h. */
 #define STAT_NAME(n, s) [MIG_STAT_##n] = s,
-static const char *const stat_names[MIG_STAT__MAX] = { MIG_STATS(STAT_NAME) };
+const char *const ctl_stat_names[MIG_STAT__MAX] = { MIG_STATS(STAT_NAME) };
 #undef STAT_NAME
 
 static int stat_index(const char *name)
@@ -23,13 +24,12 @@ static int stat_index(const char *name)
 	int i;
 
 	for (i = 0; i < MIG_STAT__MAX; i++)
-		if (!strcmp(stat_names[i], name))
+		if (!strcmp(ctl_stat_names[i], name))
 			return i;
 	return -1;
 }
 
-/* Sum every counter over the possible CPUs: 0 or -errno (reported). */
-static int stats_read(__u64 sums[MIG_STAT__MAX])
+int ctl_stats_read(__u64 sums[MIG_STAT__MAX])
 {
 	struct bpf_map_info info;
 	__u64 *percpu = NULL;
@@ -64,7 +64,7 @@ static int stats_read(__u64 sums[MIG_STAT__MAX])
 		err = bpf_map_lookup_elem(fd, &key, percpu);
 		if (err) {
 			ctl_err("cannot read counter '%s' from '%s/%s': %s",
-				stat_names[key], ctl.pin_name, MIG_MAP_STATS,
+				ctl_stat_names[key], ctl.pin_name, MIG_MAP_STATS,
 				strerror(-err));
 			goto out;
 		}
@@ -85,7 +85,7 @@ static void stats_human(const __u64 sums[MIG_STAT__MAX])
 	char v[24];
 
 	for (i = 0; i < MIG_STAT__MAX; i++) {
-		len = (int)strlen(stat_names[i]);
+		len = (int)strlen(ctl_stat_names[i]);
 		if (len > nw)
 			nw = len;
 		len = snprintf(v, sizeof(v), "%llu", (unsigned long long)sums[i]);
@@ -93,7 +93,7 @@ static void stats_human(const __u64 sums[MIG_STAT__MAX])
 			vw = len;
 	}
 	for (i = 0; i < MIG_STAT__MAX; i++)
-		printf("%-*s  %*llu\n", nw, stat_names[i], vw,
+		printf("%-*s  %*llu\n", nw, ctl_stat_names[i], vw,
 		       (unsigned long long)sums[i]);
 }
 
@@ -109,7 +109,7 @@ static void stats_json(const __u64 sums[MIG_STAT__MAX], int only)
 	json_object_start(&j);
 	for (i = 0; i < MIG_STAT__MAX; i++)
 		if (only < 0 || i == only)
-			json_uint_field(&j, stat_names[i], sums[i]);
+			json_uint_field(&j, ctl_stat_names[i], sums[i]);
 	json_object_end(&j);
 	json_object_end(&j);
 	json_finish(&j);
@@ -120,6 +120,11 @@ int cmd_stats(int argc, char **argv)
 	__u64 sums[MIG_STAT__MAX];
 	int only = -1;
 
+	if (argc > 1 && !strcmp(argv[1], "--prometheus")) {
+		if (argc > 2)
+			return ctl_unexpected(argv[0], argv[2]);
+		return ctl_prometheus();
+	}
 	if (argc > 1) {
 		if (argv[1][0] == '-')
 			return ctl_unexpected(argv[0], argv[1]);
@@ -132,7 +137,7 @@ int cmd_stats(int argc, char **argv)
 		if (argc > 2)
 			return ctl_unexpected(argv[0], argv[2]);
 	}
-	if (ctl_check_agent() || stats_read(sums))
+	if (ctl_check_agent() || ctl_stats_read(sums))
 		return EXIT_FAILURE;
 	if (ctl.json)
 		stats_json(sums, only);
