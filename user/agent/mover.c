@@ -465,16 +465,18 @@ int mover_request(struct agent *a, const struct mig_tuple *only,
 		  struct mig_ctl_resp *r)
 {
 	struct mig_tuple key, next;
-	struct host_addrs h;
+	struct host_addrs h = {};
 	struct mig_flow f;
 	int err;
 
-	host_addrs_read(&h);
+	if (host_addrs_read(a, &h))
+		return -EIO;
 	if (only) {
-		if (bpf_map_lookup_elem(a->flows_fd, only, &f))
-			return -ENOENT;
-		request_one(a, &h, only, &f, r);
-		return 0;
+		err = bpf_map_lookup_elem(a->flows_fd, only, &f) ? -ENOENT : 0;
+		if (!err)
+			request_one(a, &h, only, &f, r);
+		host_addrs_free(&h);
+		return err;
 	}
 	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
 	while (!err) {
@@ -484,6 +486,7 @@ int mover_request(struct agent *a, const struct mig_tuple *only,
 			continue;
 		request_one(a, &h, &key, &f, r);
 	}
+	host_addrs_free(&h);
 	return 0;
 }
 
