@@ -721,4 +721,72 @@ TEST(reload_replaces)
 	      c.dns.n_names == 0 && !c.dns.key_secret[0], "replaced");
 }
 
+/* The whole bad line, for the reload's log and --check-config. */
+TEST(err_line)
+{
+	struct mig_config c;
+	char e[512], line[96], other[512];
+
+	std_key();
+	CHECK(load("pool = 8\n\n  interface = eth0   # two\npool = lots\n", &c, e, sizeof(e)) ==
+	      -EINVAL, "refused");
+	CHECK(mig_config_err_line(confpath, e, line, sizeof(line)) == 0, "%s", e);
+	CHECK(!strcmp(line, "pool = lots"), "line '%s'", line);
+	CHECK(load("pool = \x01x\n", &c, e, sizeof(e)) == -EINVAL, "refused");
+	CHECK(mig_config_err_line(confpath, e, line, sizeof(line)) == 0 &&
+	      !strcmp(line, "pool = ?x"), "control characters shown as '?': '%s'", line);
+	/* a message about another file, or none with a line */
+	snprintf(other, sizeof(other), "%s.other:1: what: 'x'", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "other file");
+	snprintf(other, sizeof(other), "%s: No such file or directory", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "no line");
+	snprintf(other, sizeof(other), "%s:99: what: 'x'", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "past the end");
+	snprintf(other, sizeof(other), "%s:0: what: 'x'", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "line 0");
+	snprintf(other, sizeof(other), "%s:99999999999999999999: what", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "huge");
+}
+
+/* What a reload compares: interface sets in any order, [dns] field by
+ * field (not the bytes after a name's NUL). */
+TEST(reload_compare)
+{
+	static struct mig_config a, b;
+	char e[512];
+	const char x[][16] = { "eth0", "eth1" }, y[][16] = { "eth1", "eth0" },
+		   z[][16] = { "eth0", "eth2" }, w[][16] = { "eth0", "eth0" };
+
+	CHECK(mig_ifaces_equal(x, 2, y, 2), "order does not matter");
+	CHECK(!mig_ifaces_equal(x, 2, z, 2), "eth1 vs eth2");
+	CHECK(!mig_ifaces_equal(x, 2, x, 1), "count");
+	CHECK(!mig_ifaces_equal(x, 2, w, 2), "duplicates are not the set");
+	CHECK(mig_ifaces_equal(x, 0, z, 0), "both empty");
+
+	std_key();
+	CHECK(load(DNS_MIN "peer = p.example.org\n", &a, e, sizeof(e)) == 0, "%s", e);
+	CHECK(load(DNS_MIN "peer = p.example.org\n", &b, e, sizeof(e)) == 0, "%s", e);
+	memset(b.dns.names[0] + strlen(b.dns.names[0]) + 1, 'x', 8);
+	CHECK(mig_dns_config_equal(&a.dns, &b.dns), "same file, same [dns]");
+	CHECK(load(DNS_MIN "peer = q.example.org\n", &b, e, sizeof(e)) == 0, "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "peer changed");
+	CHECK(load(DNS_MIN "peer = p.example.org\nport = 5353\n", &b, e, sizeof(e)) == 0, "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "port changed");
+	CHECK(load(DNS_MIN "peer = p.example.org\nserver = 192.0.2.53\n", &b, e, sizeof(e)) == 0,
+	      "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "server added");
+	CHECK(load(DNS_MIN "peer = p.example.org\nname = b.example.test\n", &b, e, sizeof(e)) == 0,
+	      "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "name added");
+	CHECK(load("pool = 1\n", &b, e, sizeof(e)) == 0, "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "[dns] removed");
+	CHECK(load("pool = 2\n", &a, e, sizeof(e)) == 0, "%s", e);
+	CHECK(mig_dns_config_equal(&a.dns, &b.dns), "no [dns] in either");
+	/* the same key file path with another secret is a change */
+	CHECK(load(DNS_MIN, &a, e, sizeof(e)) == 0, "%s", e);
+	write_key("key \"tsig-key\" { algorithm hmac-sha256; secret \"AAAA\"; };\n");
+	CHECK(load(DNS_MIN, &b, e, sizeof(e)) == 0, "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "secret changed");
+}
+
 UNIT_MAIN()

@@ -28,18 +28,21 @@
 #include "mig_stats.h"
 #include "dns.h"
 #include "mig_config.h"
+#include "mig_notify.h"
 #include "mig_sockops.skel.h"
 
 #define MIG_VERSION "0.2.0"
 /* mig_ingress and mig_cand hold twice --max-flows (a u32) */
 #define MIG_FLOWS_LIMIT (1U << 30)
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, reload;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = 1;
 }
 
 uint64_t mono_ns(void)
@@ -65,6 +68,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: migrate-agent [OPTIONS]\n"
 "       migrate-agent --detach [--pin-dir DIR]\n"
+"       migrate-agent --check-config [--config FILE]\n"
 "\n"
 "Loads the migrate data path, attaches it to a cgroup, keeps the key pool\n"
 "filled and finishes the key agreement of migratable connections.\n"
@@ -79,7 +83,10 @@ static void usage(FILE *f)
 "                        pinned maps keep their size until --detach\n"
 "  -p, --pidfile FILE    write the pid once attached and ready\n"
 "  -C, --config FILE     configuration file (default %s if present;\n"
-"                        options given here override it)\n"
+"                        options given here override it; SIGHUP reads it\n"
+"                        again)\n"
+"      --check-config    parse the configuration file, say whether it is\n"
+"                        valid and exit (0 valid, 2 not)\n"
 "  -i, --iface IF        serve interface IF (repeatable; default: every\n"
 "                        interface but lo, also those that appear later)\n"
 "  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
@@ -239,15 +246,17 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "detach", no_argument, NULL, 'D' },
+		{ "check-config", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
-	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS };
+	static struct agent a = { .pin_dir = NULL, .pool_target = POOL_DEFAULT,
+				  .max_flows = MIG_MAX_FLOWS };
 	static struct mig_config cfg;
+	static char pin_dir[PATH_MAX];
 	const char *config_path = NULL;
-	bool pool_set = false;
-	struct mig_dns *dns = NULL;
+	bool check = false;
 	enum mig_log_level level = MIG_LOG_INFO;
 	struct ring_buffer *rb = NULL;
 	struct mig_sockops *skel = NULL;
@@ -265,6 +274,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			a.pin_dir = optarg;
+			a.cli.pin_dir = true;
 			break;
 		case 'c':
 			if (snprintf(a.cgroup, sizeof(a.cgroup), "%s", optarg) >=
@@ -272,11 +282,12 @@ int main(int argc, char **argv)
 				pr_err("invalid --cgroup '%s': path too long", optarg);
 				return 2;
 			}
+			a.cli.cgroup = true;
 			break;
 		case 'k':
 			if (parse_uint("--pool", optarg, MIG_POOL_MAX, &a.pool_target))
 				return 2;
-			pool_set = true;
+			a.cli.pool = true;
 			break;
 		case 'm':
 			if (parse_uint("--max-flows", optarg, MIG_FLOWS_LIMIT, &a.max_flows))
@@ -299,6 +310,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			a.n_ifaces++;
+			a.cli.ifaces = true;
 			break;
 		case 'p':
 			a.pidfile = optarg;
@@ -315,6 +327,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			detach = true;
+			break;
+		case 'K':
+			check = true;
 			break;
 		case 'x':
 			a.xdp = true;
@@ -342,14 +357,30 @@ int main(int argc, char **argv)
 	if (!config_path && access(MIG_CONFIG_DEFAULT, F_OK) == 0)
 		config_path = MIG_CONFIG_DEFAULT;
 	if (config_path && mig_config_load(config_path, &cfg, err, sizeof(err))) {
-		pr_err("%s", err);
-		return EXIT_FAILURE;
+		if (check && !mig_config_err_line(config_path, err, path, sizeof(path)))
+			pr_err("%s (the line: '%s')", err, path);
+		else
+			pr_err("%s", err);
+		return check ? 2 : EXIT_FAILURE;
 	}
+	if (check) {
+		if (config_path)
+			printf("%s: valid\n", config_path);
+		else
+			printf("no configuration file ('%s' does not exist): the defaults apply\n",
+			       MIG_CONFIG_DEFAULT);
+		return EXIT_SUCCESS;
+	}
+	/* a reload replaces cfg: nothing may point into it */
 	if (!a.pin_dir)
 		a.pin_dir = *cfg.pin_dir ? cfg.pin_dir : MIG_PIN_DIR_DEFAULT;
+	snprintf(pin_dir, sizeof(pin_dir), "%s", a.pin_dir);
+	a.pin_dir = pin_dir;
+	a.config_path = config_path;
+	a.cfg = &cfg;
 	if (!*a.cgroup && *cfg.cgroup)
 		snprintf(a.cgroup, sizeof(a.cgroup), "%s", cfg.cgroup);
-	if (!pool_set && cfg.pool >= 0)
+	if (!a.cli.pool && cfg.pool >= 0)
 		a.pool_target = (unsigned int)cfg.pool;
 	if (!a.n_ifaces) {
 		for (c = 0; c < cfg.n_ifaces; c++)
@@ -457,16 +488,19 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;   /* no SA_RESTART: poll returns EINTR */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	if (a.pidfile && (e = write_pidfile(a.pidfile))) {
 		pr_err("cannot write pidfile '%s': %s", a.pidfile, strerror(-e));
 		goto out;
 	}
-	if (dns_start(&cfg.dns, a.pin_dir, a.stats_fd, a.ncpus, &dns))
+	if (dns_start(&cfg.dns, a.pin_dir, a.stats_fd, a.ncpus, &a.dns))
 		goto out;
-	a.dns = dns;
 	pr_info("ready: pin directory '%s', %u keys in the pool", a.pin_dir,
 		a.pool_target);
+	/* programs attached, pool filled, events read from here on */
+	if ((e = mig_notify("READY=1")) < 0)
+		pr_warn("cannot tell the service manager we are ready: %s", strerror(-e));
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0) {
@@ -506,7 +540,11 @@ int main(int argc, char **argv)
 			a.recheck = false;
 			dp_attach_all(&a);
 			mover_reconcile(&a);
-			dns_addresses_changed(dns);
+			dns_addresses_changed(a.dns);
+		}
+		if (reload) {
+			reload = 0;
+			agent_reload(&a);
 		}
 		mover_tick(&a);
 		closed_due(&a);
@@ -528,6 +566,7 @@ int main(int argc, char **argv)
 	}
 	/* Without the agent nobody can finish a key agreement: leave new
 	 * connections plain until it is back. */
+	mig_notify("STOPPING=1");
 	pool_drain(&a);
 	{
 		struct mig_rkey none = {};
@@ -539,7 +578,7 @@ int main(int argc, char **argv)
 out:
 	if (epfd >= 0)
 		close(epfd);
-	dns_stop(dns);
+	dns_stop(a.dns);
 	netwatch_close(&a);
 	ring_buffer__free(rb);
 	dp_unload(&a);

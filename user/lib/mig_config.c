@@ -821,3 +821,104 @@ out:
 	fclose(f);
 	return e;
 }
+
+int mig_config_err_line(const char *path, const char *err, char *out, size_t outlen)
+{
+	char line[LINE_MAX_CHARS + 2];
+	size_t plen = strlen(path), len = 0;
+	unsigned long want, n = 0;
+	const char *p;
+	char num[16];
+	int r = 1;
+	FILE *f;
+
+	if (strncmp(err, path, plen) || err[plen] != ':')
+		return -ENOENT;
+	p = err + plen + 1;
+	len = strspn(p, "0123456789");
+	if (!len || len >= sizeof(num) || p[len] != ':')
+		return -ENOENT;
+	memcpy(num, p, len);
+	num[len] = '\0';
+	if (!parse_num(num, 1UL << 30, &want) || !want)
+		return -ENOENT;
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (n < want && (r = read_line(f, line, &len)) != 0)
+		n++;
+	fclose(f);
+	/* an over-long line is quoted cut; NUL and read errors are not */
+	if (n != want || (r < 0 && r != -E2BIG))
+		return -ENOENT;
+	quote(out, outlen, line, strlen(line));
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Comparisons for a reload */
+
+static bool names_equal(const char (*a)[MIG_DNS_NAME_MAX + 1], int na,
+			const char (*b)[MIG_DNS_NAME_MAX + 1], int nb)
+{
+	int i;
+
+	if (na != nb)
+		return false;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
+}
+
+static bool server_equal(const struct mig_dns_config *a, const struct mig_dns_config *b)
+{
+	const struct sockaddr_in *a4 = (const void *)&a->server, *b4 = (const void *)&b->server;
+	const struct sockaddr_in6 *a6 = (const void *)&a->server, *b6 = (const void *)&b->server;
+
+	if (a->have_server != b->have_server)
+		return false;
+	if (!a->have_server)
+		return true;
+	if (a->server.ss_family != b->server.ss_family)
+		return false;
+	if (a->server.ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
+}
+
+/* Field by field: the name buffers hold bytes past their NUL that say
+ * nothing. */
+bool mig_dns_config_equal(const struct mig_dns_config *a, const struct mig_dns_config *b)
+{
+	if (a->enabled != b->enabled)
+		return false;
+	if (!a->enabled)
+		return true;
+	return !strcmp(a->zone, b->zone) &&
+	       names_equal(a->names, a->n_names, b->names, b->n_names) &&
+	       names_equal(a->peers, a->n_peers, b->peers, b->n_peers) &&
+	       server_equal(a, b) && a->port == b->port &&
+	       !strcmp(a->key_file, b->key_file) && !strcmp(a->key_name, b->key_name) &&
+	       !strcmp(a->key_algorithm, b->key_algorithm) &&
+	       !strcmp(a->key_secret, b->key_secret);
+}
+
+static bool ifaces_within(const char (*a)[16], int na, const char (*b)[16], int nb)
+{
+	int i, j;
+
+	for (i = 0; i < na; i++) {
+		for (j = 0; j < nb; j++)
+			if (!strncmp(a[i], b[j], 16))
+				break;
+		if (j == nb)
+			return false;
+	}
+	return true;
+}
+
+bool mig_ifaces_equal(const char (*a)[16], int na, const char (*b)[16], int nb)
+{
+	return ifaces_within(a, na, b, nb) && ifaces_within(b, nb, a, na);
+}

@@ -49,5 +49,14 @@ void mig_config_init(struct mig_config *cfg);
  * -errno or -EINVAL and writes one line "PATH:LINE: what is wrong: 'text'"
  * into err; cfg is then left as it was before the call. */
 int mig_config_load(const char *path, struct mig_config *cfg, char *err, size_t errlen);
+/* When err (from mig_config_load) points at a line of path ("PATH:LINE:
+ * ..."), that whole line, quoted as the errors quote, into out: 0, else
+ * -ENOENT. */
+int mig_config_err_line(const char *path, const char *err, char *out, size_t outlen);
+/* Whether two [dns] sections say the same (names in the same order: each
+ * name's status entry is its position). */
+bool mig_dns_config_equal(const struct mig_dns_config *a, const struct mig_dns_config *b);
+/* Whether two interface lists hold the same names, in any order. */
+bool mig_ifaces_equal(const char (*a)[16], int na, const char (*b)[16], int nb);
 
 #endif
