@@ -354,9 +354,9 @@ TEST(unknown_and_misplaced_keys)
 {
 	std_key();
 	REFUSE("pool = 1\npools = 2\n", 2,
-	       "unknown key (pin_dir, cgroup, pool, interface; the rest goes in [dns]): 'pools'");
+	       "unknown key (pin_dir, cgroup, pool, interface, max_flows, xdp; the rest goes in [dns]): 'pools'");
 	REFUSE("Pool = 2\n", 1,
-	       "unknown key (pin_dir, cgroup, pool, interface; the rest goes in [dns]): 'Pool'");
+	       "unknown key (pin_dir, cgroup, pool, interface, max_flows, xdp; the rest goes in [dns]): 'Pool'");
 	REFUSE(DNS_MIN "ttl = 0\n", 5,
 	       "unknown key in [dns] (zone, name, server, port, key_file, peer): 'ttl'");
 	REFUSE("zone = example.test\n", 1, "key belongs in the [dns] section: 'zone'");
@@ -719,6 +719,31 @@ TEST(reload_replaces)
 	CHECK(mig_config_load(confpath, &c, e, sizeof(e)) == 0, "%s", e);
 	CHECK(c.n_ifaces == 1 && !strcmp(c.ifaces[0], "b") && !c.dns.enabled &&
 	      c.dns.n_names == 0 && !c.dns.key_secret[0], "replaced");
+}
+
+/* The two keys only a restart applies (a reload reports them). */
+TEST(max_flows_and_xdp)
+{
+	struct mig_config c;
+	char e[512];
+
+	std_key();
+	CHECK(load("pool = 1\n", &c, e, sizeof(e)) == 0, "%s", e);
+	CHECK(c.max_flows == 0 && c.xdp == -1, "defaults: not set");
+	CHECK(load("max_flows = 64\nxdp = yes\n", &c, e, sizeof(e)) == 0, "%s", e);
+	CHECK(c.max_flows == 64 && c.xdp == 1, "set: %u %d", c.max_flows, c.xdp);
+	CHECK(load("max_flows = 1073741824\nxdp = no\n", &c, e, sizeof(e)) == 0, "%s", e);
+	CHECK(c.max_flows == 1U << 30 && c.xdp == 0, "set: %u %d", c.max_flows, c.xdp);
+	REFUSE("max_flows = 63\n", 1, "invalid max_flows (a number from 64 to 1073741824): '63'");
+	REFUSE("max_flows = 1073741825\n", 1,
+	       "invalid max_flows (a number from 64 to 1073741824): '1073741825'");
+	REFUSE("max_flows = -1\n", 1, "invalid max_flows (a number from 64 to 1073741824): '-1'");
+	REFUSE("max_flows = 99999999999999999999999\n", 1,
+	       "invalid max_flows (a number from 64 to 1073741824): '99999999999999999999999'");
+	REFUSE("xdp = 1\n", 1, "invalid xdp (yes or no): '1'");
+	REFUSE("xdp = YES\n", 1, "invalid xdp (yes or no): 'YES'");
+	REFUSE("xdp = no\nxdp = yes\n", 2, "duplicate key (first set on line 1): 'xdp'");
+	REFUSE(DNS_MIN "max_flows = 64\n", 5, "key belongs before the [dns] section: 'max_flows'");
 }
 
 /* The whole bad line, for the reload's log and --check-config. */

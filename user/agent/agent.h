@@ -70,7 +70,7 @@ struct move {
 /* What the command line set: the file never overrides it, at start or on
  * a reload. */
 struct agent_cli {
-	bool pin_dir, cgroup, pool, ifaces;
+	bool pin_dir, cgroup, pool, ifaces, max_flows, xdp;
 };
 
 struct mig_config;

@@ -32,8 +32,6 @@
 #include "mig_sockops.skel.h"
 
 #define MIG_VERSION "0.2.0"
-/* mig_ingress and mig_cand hold twice --max-flows (a u32) */
-#define MIG_FLOWS_LIMIT (1U << 30)
 
 static volatile sig_atomic_t stop, reload;
 
@@ -297,6 +295,7 @@ int main(int argc, char **argv)
 				       optarg, MIG_MIN_FLOWS, MIG_FLOWS_LIMIT);
 				return 2;
 			}
+			a.cli.max_flows = true;
 			break;
 		case 'C':
 			config_path = optarg;
@@ -333,6 +332,7 @@ int main(int argc, char **argv)
 			break;
 		case 'x':
 			a.xdp = true;
+			a.cli.xdp = true;
 			break;
 		case 'R':
 			a.no_resume = true;
@@ -382,6 +382,10 @@ int main(int argc, char **argv)
 		snprintf(a.cgroup, sizeof(a.cgroup), "%s", cfg.cgroup);
 	if (!a.cli.pool && cfg.pool >= 0)
 		a.pool_target = (unsigned int)cfg.pool;
+	if (!a.cli.max_flows && cfg.max_flows)
+		a.max_flows = cfg.max_flows;
+	if (!a.cli.xdp && cfg.xdp >= 0)
+		a.xdp = cfg.xdp;
 	if (!a.n_ifaces) {
 		for (c = 0; c < cfg.n_ifaces; c++)
 			memcpy(a.ifaces[c], cfg.ifaces[c], sizeof(a.ifaces[c]));

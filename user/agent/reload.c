@@ -84,6 +84,30 @@ static int restart_only(const char *key, const char *opt, bool cli, char *old, c
 	return 1;
 }
 
+/* The same for a number (or a yes/no as 1/0) compared with what is in
+ * force. */
+static int restart_only_num(struct agent *a, const char *key, const char *opt, bool cli,
+			    unsigned int cur, unsigned int want, const char *fmt)
+{
+	char w[48], c[48];
+
+	(void)a;
+	if (cur == want)
+		return 0;
+	snprintf(w, sizeof(w), fmt, want);
+	snprintf(c, sizeof(c), "%u", cur);
+	if (!strcmp(key, "xdp")) {
+		snprintf(w, sizeof(w), "%s", want ? "yes" : "no");
+		snprintf(c, sizeof(c), "%s", cur ? "yes" : "no");
+	}
+	if (cli)
+		pr_info("reload: %s in the file is %s; %s on the command line overrides it",
+			key, w, opt);
+	else
+		pr_warn("reload: %s %s -> %s needs a restart; %s stays in force", key, c, w, c);
+	return 1;
+}
+
 static void meta_pool(struct agent *a)
 {
 	struct mig_meta meta;
@@ -232,6 +256,14 @@ int agent_reload(struct agent *a)
 				n->pin_dir, sizeof(n->pin_dir), MIG_PIN_DIR_DEFAULT);
 	changed += restart_only("cgroup", "--cgroup", a->cli.cgroup, a->cfg->cgroup,
 				n->cgroup, sizeof(n->cgroup), "the cgroup v2 root");
+	changed += restart_only_num(a, "max_flows", "--max-flows", a->cli.max_flows,
+				    a->max_flows, n->max_flows ? n->max_flows : MIG_MAX_FLOWS,
+				    n->max_flows ? "%u" : "%u (the default)");
+	if (!a->cli.xdp || n->xdp == 1)
+		changed += restart_only_num(a, "xdp", "--xdp", a->cli.xdp, a->xdp,
+					    n->xdp == 1, "%u");
+	n->max_flows = a->cfg->max_flows;
+	n->xdp = a->cfg->xdp;
 	changed += reload_pool(a, n);
 	changed += reload_ifaces(a, n);
 	changed += reload_dns(a, n);

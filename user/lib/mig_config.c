@@ -28,6 +28,7 @@ void mig_config_init(struct mig_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->pool = -1;
+	cfg->xdp = -1;
 	cfg->dns.port = 53;
 }
 
@@ -488,7 +489,7 @@ out:
 enum section { SEC_GLOBAL, SEC_DNS };
 
 enum key_id {
-	K_PIN_DIR, K_CGROUP, K_POOL, K_INTERFACE,
+	K_PIN_DIR, K_CGROUP, K_POOL, K_INTERFACE, K_MAX_FLOWS, K_XDP,
 	K_ZONE, K_NAME, K_SERVER, K_PORT, K_KEY_FILE, K_PEER,
 	K__MAX
 };
@@ -502,6 +503,8 @@ static const struct {
 	[K_CGROUP]    = { "cgroup",    SEC_GLOBAL, false },
 	[K_POOL]      = { "pool",      SEC_GLOBAL, false },
 	[K_INTERFACE] = { "interface", SEC_GLOBAL, true },
+	[K_MAX_FLOWS] = { "max_flows", SEC_GLOBAL, false },
+	[K_XDP]       = { "xdp",       SEC_GLOBAL, false },
 	[K_ZONE]      = { "zone",      SEC_DNS,    false },
 	[K_NAME]      = { "name",      SEC_DNS,    true },
 	[K_SERVER]    = { "server",    SEC_DNS,    false },
@@ -577,6 +580,22 @@ static int apply(struct parser *p, enum key_id k, const char *v)
 			return fail(p->err, p->errlen, p->path, p->line, v,
 				    "too many interfaces (at most %d)", MIG_CONF_MAX_IFACES);
 		memcpy(c->ifaces[c->n_ifaces++], v, strlen(v) + 1);
+		return 0;
+	case K_MAX_FLOWS:
+		if (!parse_num(v, MIG_FLOWS_LIMIT, &num) || num < MIG_MIN_FLOWS)
+			return fail(p->err, p->errlen, p->path, p->line, v,
+				    "invalid max_flows (a number from %d to %u)", MIG_MIN_FLOWS,
+				    MIG_FLOWS_LIMIT);
+		c->max_flows = (unsigned int)num;
+		return 0;
+	case K_XDP:
+		if (!strcmp(v, "yes"))
+			c->xdp = 1;
+		else if (!strcmp(v, "no"))
+			c->xdp = 0;
+		else
+			return fail(p->err, p->errlen, p->path, p->line, v,
+				    "invalid xdp (yes or no)");
 		return 0;
 	case K_ZONE:
 		return set_name(p, "zone name", v, d->zone);
@@ -690,7 +709,8 @@ static int parse_line(struct parser *p, char *s)
 		return fail(p->err, p->errlen, p->path, p->line, key,
 			    p->sec == SEC_DNS ?
 			    "unknown key in [dns] (zone, name, server, port, key_file, peer)" :
-			    "unknown key (pin_dir, cgroup, pool, interface; the rest goes in [dns])");
+			    "unknown key (pin_dir, cgroup, pool, interface, max_flows, xdp; "
+			    "the rest goes in [dns])");
 	if (keys[k].sec != p->sec)
 		return fail(p->err, p->errlen, p->path, p->line, key,
 			    keys[k].sec == SEC_DNS ? "key belongs in the [dns] section" :

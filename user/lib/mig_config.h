@@ -16,6 +16,8 @@
 #define MIG_CONF_MAX_NAMES 16
 #define MIG_CONF_MAX_IFACES 16
 #define MIG_DNS_NAME_MAX 255
+/* mig_ingress and mig_cand hold twice max_flows (a u32) */
+#define MIG_FLOWS_LIMIT (1U << 30)
 
 struct mig_dns_config {
 	bool enabled;                       /* a [dns] section was given */
@@ -40,6 +42,8 @@ struct mig_config {
 	int pool;                 /* -1 = default */
 	char ifaces[MIG_CONF_MAX_IFACES][16];
 	int n_ifaces;             /* 0 = every interface but lo */
+	unsigned int max_flows;   /* 0 = default */
+	int xdp;                  /* -1 = not set, 0 = TC, 1 = XDP */
 	struct mig_dns_config dns;
 };
 
