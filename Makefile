@@ -5,7 +5,9 @@
 #   make demo       the namespace-lab demo (root)
 #   make bench      data-path benchmarks (root)
 #   make deps       install the Debian packages needed (root)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=: binaries, man pages, the
+#                   systemd unit, /etc/migrate/agent.conf.example (never
+#                   agent.conf itself: without it the defaults apply)
 #   make uninstall  the same variables: removes what install put there
 
 PREFIX    ?= /usr/local
@@ -115,19 +117,24 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/lib/systemd/system
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/lib/systemd/system \
+		$(DESTDIR)/etc/migrate
 	install -m 0755 $(BUILD)/migrate-agent $(BUILD)/migratectl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' packaging/systemd/migrate-agent.service.in \
 		> $(DESTDIR)/lib/systemd/system/migrate-agent.service
+	install -m 0644 packaging/agent.conf.example $(DESTDIR)/etc/migrate/agent.conf.example
 
-# Exactly what install put there; directories are left (they may be shared).
+# Exactly what install put there; directories are left (they may be
+# shared), but for /etc/migrate when nothing else is in it.
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/migrate-agent $(DESTDIR)$(PREFIX)/sbin/migratectl
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man8/,$(notdir $(wildcard man/*.8)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(wildcard man/*.5)))
 	rm -f $(DESTDIR)/lib/systemd/system/migrate-agent.service
+	rm -f $(DESTDIR)/etc/migrate/agent.conf.example
+	rmdir $(DESTDIR)/etc/migrate 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD)
