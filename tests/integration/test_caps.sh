@@ -9,7 +9,10 @@
 # reloads onto a new interface, and a live transfer migrates.  Then each of
 # the four is shown to be needed: without CAP_BPF, CAP_NET_ADMIN or
 # CAP_PERFMON nothing loads; without CAP_NET_RAW the Migrate SYN cannot be
-# sent and the move never commits.
+# sent and the move never commits.  The first part runs in a private mount
+# namespace where every mount is read-only but /sys/fs/bpf and the pid
+# file's directory, as the unit's ProtectSystem=strict leaves it (systemd
+# itself cannot run units here: it is not PID 1).
 #
 #   mobile (agent)                          router (fwd)                 server (agent)
 #   eth0 192.0.2.1/24      2001:db8:a::1/64 x-x a0 192.0.2.254    2001:db8:a::fe
@@ -33,6 +36,23 @@ only() {
 	for c in "$@"; do b+=",+$c"; done
 	LAB_AGENT_WRAP=(setpriv --bounding-set="$b" --inh-caps=-all --)
 }
+# What the unit's ProtectSystem=strict, ReadWritePaths=/sys/fs/bpf,
+# ProtectControlGroups=yes and RuntimeDirectory= leave, in a private mount
+# namespace: every mount read-only, then /sys/fs/bpf and $LAB_DIR (the pid
+# file: the runtime directory's stand-in) writable again.
+# shellcheck disable=SC2016 # expanded by that sh
+_STRICT='for m in $(awk "{ print \$2 }" /proc/self/mounts | sort -u); do
+	mount -o remount,bind,ro "$m" 2>/dev/null
+done
+mount -o remount,bind,rw /sys/fs/bpf && mount -o remount,bind,rw "$LAB_DIR" || exit 125
+exec "$@"'
+strict() {
+	LAB_AGENT_WRAP=(unshare --mount --propagation private -- sh -c
+		"mount --bind \"\$LAB_DIR\" \"\$LAB_DIR\" && $_STRICT" sh "${LAB_AGENT_WRAP[@]}")
+}
+# rw_root HOST: the agent's view of / is read-only
+ro_root() { grep -q ' / [a-z0-9]* ro[ ,]' "/proc/${LAB_AGENT_PID[$1]}/mounts"; }
+ro_cgroup() { awk -v c="$LAB_CGROOT" '$2 == c { print $4 }' "/proc/${LAB_AGENT_PID[$1]}/mounts" | grep -q '^ro'; }
 # without CAP: the set minus CAP
 without() {
 	local c keep=()
@@ -56,13 +76,16 @@ want=$(sha256sum <"$LAB_DIR/big" | cut -d' ' -f1)
 CONF=$LAB_DIR/mobile.conf
 echo "interface = eth0" >"$CONF"
 
-t_begin "with CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW and CAP_PERFMON only"
+t_begin "with CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW and CAP_PERFMON only, every mount read-only but the BPF filesystem"
 only "${CAPS[@]}"
+strict
 t_check "the mobile's agent starts (loads, pins, attaches)" lab_agent_start mobile --config "$CONF"
 t_check "the server's agent starts" lab_agent_start server
 t_check "the mobile's agent holds exactly those" \
 	eq cap_net_admin,cap_net_raw,cap_perfmon,cap_bpf caps_of mobile
 t_check "and the server's" eq cap_net_admin,cap_net_raw,cap_perfmon,cap_bpf caps_of server
+t_check "the agent sees / read-only" ro_root mobile
+t_check "and the cgroup mount" ro_cgroup mobile
 t_check "the sock_ops link is pinned" test -e "$(lab_pindir mobile)/link_sockops"
 lab_bg server srv socat -u "OPEN:$LAB_DIR/big" TCP4-LISTEN:7000,reuseaddr
 lab_wait_listen server 7000
