@@ -67,6 +67,7 @@ t_check "the binaries are executable and run" \
 	"$dest$prefix/sbin/migratectl" version
 t_check "the unit starts the installed agent" \
 	grep -q "^ExecStart=$prefix/sbin/migrate-agent" "$unit"
+# shellcheck disable=SC2016 # the unit's own $MAINPID
 t_check "the unit reloads by SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit"
 t_check "the unit waits for the agent's readiness" grep -qx 'Type=notify' "$unit"
 t_check "nothing else was installed" eq "${#files[@]}" files_left
@@ -95,6 +96,7 @@ t_check "with every line uncommented it still loads" check "$full"
 t_check "  (and that file does set every key)" eq 14 eval "grep -cE '^([a-z_]+ = |\\[dns\\])' $full"
 printf 'pool = 64\npool = 65\n' >"$LAB_DIR/dup.conf"
 check_out() { "$agent" --check-config --config "$LAB_DIR/dup.conf" 2>&1; }
+# shellcheck disable=SC2016 # expanded by eval
 t_check "a bad file: exit 2" eq 2 eval 'check "$LAB_DIR/dup.conf" >/dev/null 2>&1; echo $?'
 t_check "  with the file, the line number and the line quoted" eval \
 	"check_out | grep -qF \"$LAB_DIR/dup.conf:2: duplicate key (first set on line 1): 'pool' (the line: 'pool = 65')\""

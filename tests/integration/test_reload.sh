@@ -88,10 +88,36 @@ lab_bg server echo socat TCP4-LISTEN:7999,reuseaddr,fork EXEC:cat
 lab_wait_listen server 7999
 lab_payload "$SIZE_MB"
 
+# The service manager's side of sd_notify: every datagram on
+# $LAB_DIR/notify, one line each in $LAB_DIR/notify.txt, with whether the
+# sock_ops link was pinned and eth0's filter attached when it arrived.
+NOTIFY=$LAB_DIR/notify
+# shellcheck disable=SC2016 # python's own strings
+lab_bg mobile notify python3 -c '
+import os, socket, subprocess, sys
+path, pin, out = sys.argv[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+while True:
+    m = s.recv(4096).decode().replace("\n", " ")
+    link = os.path.exists(pin + "/link_sockops")
+    tc = subprocess.run(["tc", "filter", "show", "dev", "eth0", "ingress"], capture_output=True)
+    with open(out, "a") as f:
+        f.write("%s link=%d filter=%d\n" % (m, link, b"mig_in_tc" in tc.stdout))
+' "$NOTIFY" "$(lab_pindir mobile)" "$NOTIFY.txt"
+lab_wait_until 5 test -S "$NOTIFY"
+notes() { cat "$NOTIFY.txt" 2>/dev/null; }
+nnotes() { notes | grep -c .; }
+# note N: the Nth message
+note() { notes | sed -n "$1p"; }
+
 # ---------------------------------------------------------------------------
 t_begin "start: pool 4, eth0 only, m.example.test"
 conf 4 eth0 m.example.test.
-lab_agent_start mobile --config "$CONF"
+NOTIFY_SOCKET=$NOTIFY lab_agent_start mobile --config "$CONF"
+t_check "the service manager hears READY=1, once" lab_wait_until 3 eq 1 nnotes
+t_check "  sent with the link pinned and eth0's filter attached" \
+	eq "READY=1 link=1 filter=1" note 1
 lab_agent_start server
 pid0=$(apid)
 t_check "mig_meta says pool 4" eq 4 pool_target
@@ -113,6 +139,9 @@ conf 0 "eth0 eth1" m2.example.test.
 empty0=$(counter mobile pool_empty)
 t_check "SIGHUP is answered with a reload" reload_now
 t_check "the agent is the same process" eq "$pid0" apid
+t_check "the service manager heard RELOADING=1 with the time" eval \
+	'note 2 | grep -Eq "^RELOADING=1 MONOTONIC_USEC=[0-9]+ "'
+t_check "  then READY=1" lab_wait_until 3 eq "READY=1 link=1 filter=1" note 3
 t_check "the log says the pool changed" log_has "reload: pool 4 -> 0 keys"
 t_check "the log says the interfaces changed" log_has "reload: interfaces 'eth0' -> 'eth0 eth1'"
 t_check "the log says the DNS names changed" \
@@ -199,5 +228,7 @@ t_check "SIGHUP is answered with a reload" reload_now
 t_check "max_flows is no longer reported (the file no longer sets it)" eq 1 nlines "needs a restart"
 t_check "nothing else changed" log_has "reload: no change"
 t_check "the agent stops cleanly" lab_agent_stop mobile
+t_check "the service manager heard STOPPING=1 last" eval 'notes | tail -n 1 | grep -q "^STOPPING=1 "'
+t_check "  after READY=1 for each of the $nreloads reloads" eq $((nreloads + 1)) eval 'notes | grep -c "^READY=1 "'
 
 t_summary
