@@ -357,7 +357,7 @@ int main(int argc, char **argv)
 	if (!config_path && access(MIG_CONFIG_DEFAULT, F_OK) == 0)
 		config_path = MIG_CONFIG_DEFAULT;
 	if (config_path && mig_config_load(config_path, &cfg, err, sizeof(err))) {
-		if (check && !mig_config_err_line(config_path, err, path, sizeof(path)))
+		if (!mig_config_err_line(config_path, err, path, sizeof(path)))
 			pr_err("%s (the line: '%s')", err, path);
 		else
 			pr_err("%s", err);
