@@ -139,7 +139,7 @@ conf 0 "eth0 eth1" m2.example.test.
 empty0=$(counter mobile pool_empty)
 t_check "SIGHUP is answered with a reload" reload_now
 t_check "the agent is the same process" eq "$pid0" apid
-t_check "the service manager heard RELOADING=1 with the time" eval \
+t_check "the service manager heard RELOADING=1 with the time" lab_wait_until 3 eval \
 	'note 2 | grep -Eq "^RELOADING=1 MONOTONIC_USEC=[0-9]+ "'
 t_check "  then READY=1" lab_wait_until 3 eq "READY=1 link=1 filter=1" note 3
 t_check "the log says the pool changed" log_has "reload: pool 4 -> 0 keys"
@@ -228,7 +228,8 @@ t_check "SIGHUP is answered with a reload" reload_now
 t_check "max_flows is no longer reported (the file no longer sets it)" eq 1 nlines "needs a restart"
 t_check "nothing else changed" log_has "reload: no change"
 t_check "the agent stops cleanly" lab_agent_stop mobile
-t_check "the service manager heard STOPPING=1 last" eval 'notes | tail -n 1 | grep -q "^STOPPING=1 "'
+t_check "the service manager heard STOPPING=1 last" lab_wait_until 3 eval \
+	'notes | tail -n 1 | grep -q "^STOPPING=1 "'
 t_check "  after READY=1 for each of the $nreloads reloads" eq $((nreloads + 1)) eval 'notes | grep -c "^READY=1 "'
 
 t_summary

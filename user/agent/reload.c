@@ -84,27 +84,20 @@ static int restart_only(const char *key, const char *opt, bool cli, char *old, c
 	return 1;
 }
 
-/* The same for a number (or a yes/no as 1/0) compared with what is in
- * force. */
-static int restart_only_num(struct agent *a, const char *key, const char *opt, bool cli,
-			    unsigned int cur, unsigned int want, const char *fmt)
+/* The same for a number: the file's old and new values (0 or -1: not
+ * set) are compared, not what is in force, which a pinned map's size may
+ * have decided. */
+static int restart_only_num(const char *key, const char *opt, bool cli, long old,
+			    long new, const char *in_force, const char *wanted)
 {
-	char w[48], c[48];
-
-	(void)a;
-	if (cur == want)
+	if (old == new)
 		return 0;
-	snprintf(w, sizeof(w), fmt, want);
-	snprintf(c, sizeof(c), "%u", cur);
-	if (!strcmp(key, "xdp")) {
-		snprintf(w, sizeof(w), "%s", want ? "yes" : "no");
-		snprintf(c, sizeof(c), "%s", cur ? "yes" : "no");
-	}
 	if (cli)
-		pr_info("reload: %s in the file is %s; %s on the command line overrides it",
-			key, w, opt);
+		pr_info("reload: %s in the file changed to %s; %s on the command line "
+			"overrides it", key, wanted, opt);
 	else
-		pr_warn("reload: %s %s -> %s needs a restart; %s stays in force", key, c, w, c);
+		pr_warn("reload: %s %s -> %s needs a restart; %s stays in force", key,
+			in_force, wanted, in_force);
 	return 1;
 }
 
@@ -223,7 +216,7 @@ int agent_reload(struct agent *a)
 {
 	const char *path = a->config_path;
 	struct mig_config *n;
-	char err[512];
+	char err[512], cur[32], want[48];
 	int changed = 0, e;
 
 	if ((e = mig_notify_reloading()) < 0)
@@ -256,12 +249,14 @@ int agent_reload(struct agent *a)
 				n->pin_dir, sizeof(n->pin_dir), MIG_PIN_DIR_DEFAULT);
 	changed += restart_only("cgroup", "--cgroup", a->cli.cgroup, a->cfg->cgroup,
 				n->cgroup, sizeof(n->cgroup), "the cgroup v2 root");
-	changed += restart_only_num(a, "max_flows", "--max-flows", a->cli.max_flows,
-				    a->max_flows, n->max_flows ? n->max_flows : MIG_MAX_FLOWS,
-				    n->max_flows ? "%u" : "%u (the default)");
-	if (!a->cli.xdp || n->xdp == 1)
-		changed += restart_only_num(a, "xdp", "--xdp", a->cli.xdp, a->xdp,
-					    n->xdp == 1, "%u");
+	snprintf(cur, sizeof(cur), "%u", a->max_flows);
+	snprintf(want, sizeof(want), n->max_flows ? "%u" : "%u (the default)",
+		 n->max_flows ? n->max_flows : MIG_MAX_FLOWS);
+	changed += restart_only_num("max_flows", "--max-flows", a->cli.max_flows,
+				    a->cfg->max_flows, n->max_flows, cur, want);
+	changed += restart_only_num("xdp", "--xdp", a->cli.xdp, a->cfg->xdp, n->xdp,
+				    a->xdp ? "yes" : "no", n->xdp == 1 ? "yes" : "no");
+	/* kept as they were: the next reload compares with these again */
 	n->max_flows = a->cfg->max_flows;
 	n->xdp = a->cfg->xdp;
 	changed += reload_pool(a, n);
