@@ -11,7 +11,9 @@
 #                   then FUZZ_DP_COUNT=1000000 random and mutated packets
 #                   through the data path programs (root)
 #   make deps       install the Debian packages needed (root)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=: binaries, man pages, the
+#                   systemd unit, /etc/migrate/agent.conf.example (never
+#                   agent.conf itself: without it the defaults apply)
 #   make uninstall  the same variables: removes what install put there
 #                   (and WIRESHARK_PLUGINDIR, for the dissector)
 
@@ -195,7 +197,8 @@ deps:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/lib/systemd/system \
-		$(DESTDIR)$(PREFIX)/lib/migrate
+		$(DESTDIR)$(PREFIX)/lib/migrate \
+		$(DESTDIR)/etc/migrate
 	install -m 0755 $(BUILD)/migrate-agent $(BUILD)/migratectl $(DESTDIR)$(PREFIX)/sbin/
 	# the objects the agent embeds, for loading with other tools (--adopt)
 	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(PREFIX)/lib/migrate/
@@ -205,8 +208,10 @@ install: all
 		> $(DESTDIR)/lib/systemd/system/migrate-agent.service
 	install -d $(DESTDIR)$(WIRESHARK_PLUGINDIR)
 	install -m 0644 packaging/wireshark/migrate.lua $(DESTDIR)$(WIRESHARK_PLUGINDIR)/
+	install -m 0644 packaging/agent.conf.example $(DESTDIR)/etc/migrate/agent.conf.example
 
-# Exactly what install put there; directories are left (they may be shared).
+# Exactly what install put there; directories are left (they may be
+# shared), but for /etc/migrate when nothing else is in it.
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/migrate-agent $(DESTDIR)$(PREFIX)/sbin/migratectl
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/migrate/,$(notdir $(BPF_OBJS)))
@@ -215,6 +220,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(wildcard man/*.5)))
 	rm -f $(DESTDIR)/lib/systemd/system/migrate-agent.service
 	rm -f $(DESTDIR)$(WIRESHARK_PLUGINDIR)/migrate.lua
+	rm -f $(DESTDIR)/etc/migrate/agent.conf.example
+	rmdir $(DESTDIR)/etc/migrate 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD)

@@ -16,6 +16,9 @@ PKGS=(
 	ldnsutils iproute2 tcpdump socat netcat-openbsd nftables bind9
 	bind9-dnsutils python3 ethtool util-linux procps pv iperf3 curl coreutils
 	tshark
+	# test_install: systemd-analyze verify (and man for its Documentation=
+	# check); test_caps: capsh --decode
+	systemd man-db libcap2-bin
 )
 
 if ! command -v dpkg-query >/dev/null; then

@@ -75,6 +75,9 @@ declare -gA LAB_BG_PID=()    # name -> pid (process group leader)
 declare -gA LAB_CAP_PID=()   # name -> tcpdump pid
 declare -ga _LAB_HOSTS=()    # host names in creation order
 declare -ga _LAB_DEFER=()    # quoted commands for lab_defer
+# A command that lab_agent_start puts before the agent, e.g. (setpriv
+# --bounding-set=-all,+bpf --): the agent runs with what it leaves.
+declare -ga LAB_AGENT_WRAP=()
 LAB_SUFFIX=
 LAB_DIR=
 LAB_CGROOT=
@@ -556,7 +559,7 @@ lab_agent_start() {
 	rm -f "$pidf"
 	LAB_PIN[$h]=$pin
 	printf '== lab: %s: migrate-agent %s\n' "$(date +%T.%N)" "$*" >>"$log"
-	setsid nsenter --net="/run/netns/${LAB_NS[$h]}" -- "$agent" \
+	setsid nsenter --net="/run/netns/${LAB_NS[$h]}" -- "${LAB_AGENT_WRAP[@]}" "$agent" \
 		--pin-dir "$pin" --cgroup "${LAB_CG[$h]}" --pidfile "$pidf" "$@" \
 		</dev/null >>"$log" 2>&1 {_LAB_OUT}>&- {_LAB_ERR}>&- &
 	pid=$!

@@ -354,9 +354,9 @@ TEST(unknown_and_misplaced_keys)
 {
 	std_key();
 	REFUSE("pool = 1\npools = 2\n", 2,
-	       "unknown key (pin_dir, cgroup, pool, interface; the rest goes in [dns]): 'pools'");
+	       "unknown key (pin_dir, cgroup, pool, interface, max_flows, xdp; the rest goes in [dns]): 'pools'");
 	REFUSE("Pool = 2\n", 1,
-	       "unknown key (pin_dir, cgroup, pool, interface; the rest goes in [dns]): 'Pool'");
+	       "unknown key (pin_dir, cgroup, pool, interface, max_flows, xdp; the rest goes in [dns]): 'Pool'");
 	REFUSE(DNS_MIN "ttl = 0\n", 5,
 	       "unknown key in [dns] (zone, name, server, port, key_file, peer): 'ttl'");
 	REFUSE("zone = example.test\n", 1, "key belongs in the [dns] section: 'zone'");
@@ -774,6 +774,99 @@ TEST(parse_from_buffer)
 	/* a NUL byte in the text is refused as in a file */
 	r = mig_config_parse("buf", "pool = 1\0\n", 10, NULL, 0, &b, e, sizeof(e));
 	CHECK(r == -EINVAL && strstr(e, "NUL byte"), "NUL: %d %s", r, e);
+}
+
+/* The two keys only a restart applies (a reload reports them). */
+TEST(max_flows_and_xdp)
+{
+	struct mig_config c;
+	char e[512];
+
+	std_key();
+	CHECK(load("pool = 1\n", &c, e, sizeof(e)) == 0, "%s", e);
+	CHECK(c.max_flows == 0 && c.xdp == -1, "defaults: not set");
+	CHECK(load("max_flows = 64\nxdp = yes\n", &c, e, sizeof(e)) == 0, "%s", e);
+	CHECK(c.max_flows == 64 && c.xdp == 1, "set: %u %d", c.max_flows, c.xdp);
+	CHECK(load("max_flows = 1073741824\nxdp = no\n", &c, e, sizeof(e)) == 0, "%s", e);
+	CHECK(c.max_flows == 1U << 30 && c.xdp == 0, "set: %u %d", c.max_flows, c.xdp);
+	REFUSE("max_flows = 63\n", 1, "invalid max_flows (a number from 64 to 1073741824): '63'");
+	REFUSE("max_flows = 1073741825\n", 1,
+	       "invalid max_flows (a number from 64 to 1073741824): '1073741825'");
+	REFUSE("max_flows = -1\n", 1, "invalid max_flows (a number from 64 to 1073741824): '-1'");
+	REFUSE("max_flows = 99999999999999999999999\n", 1,
+	       "invalid max_flows (a number from 64 to 1073741824): '99999999999999999999999'");
+	REFUSE("xdp = 1\n", 1, "invalid xdp (yes or no): '1'");
+	REFUSE("xdp = YES\n", 1, "invalid xdp (yes or no): 'YES'");
+	REFUSE("xdp = no\nxdp = yes\n", 2, "duplicate key (first set on line 1): 'xdp'");
+	REFUSE(DNS_MIN "max_flows = 64\n", 5, "key belongs before the [dns] section: 'max_flows'");
+}
+
+/* The whole bad line, for the reload's log and --check-config. */
+TEST(err_line)
+{
+	struct mig_config c;
+	char e[512], line[96], other[512];
+
+	std_key();
+	CHECK(load("pool = 8\n\n  interface = eth0   # two\npool = lots\n", &c, e, sizeof(e)) ==
+	      -EINVAL, "refused");
+	CHECK(mig_config_err_line(confpath, e, line, sizeof(line)) == 0, "%s", e);
+	CHECK(!strcmp(line, "pool = lots"), "line '%s'", line);
+	CHECK(load("pool = \x01x\n", &c, e, sizeof(e)) == -EINVAL, "refused");
+	CHECK(mig_config_err_line(confpath, e, line, sizeof(line)) == 0 &&
+	      !strcmp(line, "pool = ?x"), "control characters shown as '?': '%s'", line);
+	/* a message about another file, or none with a line */
+	snprintf(other, sizeof(other), "%s.other:1: what: 'x'", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "other file");
+	snprintf(other, sizeof(other), "%s: No such file or directory", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "no line");
+	snprintf(other, sizeof(other), "%s:99: what: 'x'", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "past the end");
+	snprintf(other, sizeof(other), "%s:0: what: 'x'", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "line 0");
+	snprintf(other, sizeof(other), "%s:99999999999999999999: what", confpath);
+	CHECK(mig_config_err_line(confpath, other, line, sizeof(line)) == -ENOENT, "huge");
+}
+
+/* What a reload compares: interface sets in any order, [dns] field by
+ * field (not the bytes after a name's NUL). */
+TEST(reload_compare)
+{
+	static struct mig_config a, b;
+	char e[512];
+	const char x[][16] = { "eth0", "eth1" }, y[][16] = { "eth1", "eth0" },
+		   z[][16] = { "eth0", "eth2" }, w[][16] = { "eth0", "eth0" };
+
+	CHECK(mig_ifaces_equal(x, 2, y, 2), "order does not matter");
+	CHECK(!mig_ifaces_equal(x, 2, z, 2), "eth1 vs eth2");
+	CHECK(!mig_ifaces_equal(x, 2, x, 1), "count");
+	CHECK(!mig_ifaces_equal(x, 2, w, 2), "duplicates are not the set");
+	CHECK(mig_ifaces_equal(x, 0, z, 0), "both empty");
+
+	std_key();
+	CHECK(load(DNS_MIN "peer = p.example.org\n", &a, e, sizeof(e)) == 0, "%s", e);
+	CHECK(load(DNS_MIN "peer = p.example.org\n", &b, e, sizeof(e)) == 0, "%s", e);
+	memset(b.dns.names[0] + strlen(b.dns.names[0]) + 1, 'x', 8);
+	CHECK(mig_dns_config_equal(&a.dns, &b.dns), "same file, same [dns]");
+	CHECK(load(DNS_MIN "peer = q.example.org\n", &b, e, sizeof(e)) == 0, "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "peer changed");
+	CHECK(load(DNS_MIN "peer = p.example.org\nport = 5353\n", &b, e, sizeof(e)) == 0, "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "port changed");
+	CHECK(load(DNS_MIN "peer = p.example.org\nserver = 192.0.2.53\n", &b, e, sizeof(e)) == 0,
+	      "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "server added");
+	CHECK(load(DNS_MIN "peer = p.example.org\nname = b.example.test\n", &b, e, sizeof(e)) == 0,
+	      "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "name added");
+	CHECK(load("pool = 1\n", &b, e, sizeof(e)) == 0, "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "[dns] removed");
+	CHECK(load("pool = 2\n", &a, e, sizeof(e)) == 0, "%s", e);
+	CHECK(mig_dns_config_equal(&a.dns, &b.dns), "no [dns] in either");
+	/* the same key file path with another secret is a change */
+	CHECK(load(DNS_MIN, &a, e, sizeof(e)) == 0, "%s", e);
+	write_key("key \"tsig-key\" { algorithm hmac-sha256; secret \"AAAA\"; };\n");
+	CHECK(load(DNS_MIN, &b, e, sizeof(e)) == 0, "%s", e);
+	CHECK(!mig_dns_config_equal(&a.dns, &b.dns), "secret changed");
 }
 
 UNIT_MAIN()

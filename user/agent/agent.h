@@ -28,7 +28,8 @@ struct key_pool {
 	struct pool_fifo { size_t slot; uint64_t id; } *fifo;  /* in push order */
 	size_t fifo_cap, head, count;
 	uint64_t next_id;
-	uint64_t taken_seen;       /* value of the pool_taken counter */
+	uint64_t taken_seen;       /* pops seen: pool_taken + popped */
+	uint64_t popped;           /* keys we took out ourselves */
 	unsigned int target;
 	bool full_warned;
 	/* responder keys (struct mig_rkey): the current epoch's and the two
@@ -67,8 +68,19 @@ struct move {
 };
 #define MAX_MOVES 1024
 
+/* What the command line set: the file never overrides it, at start or on
+ * a reload. */
+struct agent_cli {
+	bool pin_dir, cgroup, pool, ifaces, max_flows, xdp;
+};
+
+struct mig_config;
+
 struct agent {
 	const char *pin_dir;
+	const char *config_path;   /* NULL: the default, if it exists */
+	struct mig_config *cfg;    /* the file's settings in force */
+	struct agent_cli cli;
 	char ifaces[16][16];
 	int n_ifaces;
 	bool xdp;                  /* XDP ingress instead of TC */
@@ -78,6 +90,9 @@ struct agent {
 	uint32_t pinned_abi;       /* mig_meta's version when we started, 0: none */
 	bool no_resume;            /* diagnostic: leave resuming to the kernel */
 	struct mig_dns *dns;
+	/* SHA-256 of the TSIG secret the DNS worker has: the agent erases the
+	 * secret itself, and a reload compares the new file's with this */
+	unsigned char dns_key_digest[32];
 	const char *pidfile;
 	char cgroup[4096];
 	unsigned int pool_target;
@@ -123,6 +138,8 @@ struct agent {
 	size_t n_kept;
 };
 
+#define POOL_DEFAULT 64
+
 /* Taken keys whose connection never finished are erased after this. */
 #define POOL_TAKEN_TTL_NS (180ULL * 1000000000ULL)
 #define POOL_TAKEN_MAX    8192
@@ -141,6 +158,7 @@ void pool_expire(struct agent *a);
 struct pool_slot *pool_find(struct key_pool *p, uint64_t id);
 void pool_release(struct key_pool *p, struct pool_slot *s);
 int pool_rkey_rotate(struct agent *a, bool force);
+int pool_set_target(struct agent *a, unsigned int target);
 
 int events_handle(void *ctx, void *data, size_t len);
 void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig_flow *f);
@@ -181,6 +199,7 @@ int dp_load(struct agent *a);
 void dp_unload(struct agent *a);
 int dp_attach_all(struct agent *a);
 void dp_detach_all(void);
+void dp_release_unserved(struct agent *a);
 int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n);
 int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 		    struct mig_sockinfo *out);
@@ -195,6 +214,9 @@ const struct mig_sockinfo *socks_find(const struct socks *s, const struct mig_tu
 void socks_free(struct socks *s);
 int closed_sweep(struct agent *a, const struct socks *s);
 void recover(struct agent *a);
+/* reload.c: SIGHUP */
+int agent_reload(struct agent *a);
+void dns_key_digest(const char *secret, unsigned char out[32]);
 
 /* netwatch.c */
 int netwatch_open(struct agent *a);

@@ -1363,6 +1363,75 @@ static void worker_main(struct mig_dns *d, pid_t agent, uid_t uid, gid_t gid)
 	_exit(0);
 }
 
+/* d from cfg: the server's address, the random state (both processes) */
+static void dns_setup(struct mig_dns *d, const struct mig_dns_config *cfg)
+{
+	d->sock = -1;
+	d->map_fd = -1;
+	d->cfg = *cfg;
+	if (getrandom(&d->rng, sizeof(d->rng), 0) != sizeof(d->rng) || !d->rng)
+		d->rng = mono_ms() | 1;
+	if (d->cfg.have_server) {
+		if (d->cfg.server.ss_family == AF_INET) {
+			((struct sockaddr_in *)&d->server)->sin_family = AF_INET;
+			((struct sockaddr_in *)&d->server)->sin_addr =
+				((struct sockaddr_in *)&d->cfg.server)->sin_addr;
+			((struct sockaddr_in *)&d->server)->sin_port = htons((uint16_t)d->cfg.port);
+			d->server_len = sizeof(struct sockaddr_in);
+		} else {
+			((struct sockaddr_in6 *)&d->server)->sin6_family = AF_INET6;
+			((struct sockaddr_in6 *)&d->server)->sin6_addr =
+				((struct sockaddr_in6 *)&d->cfg.server)->sin6_addr;
+			((struct sockaddr_in6 *)&d->server)->sin6_port = htons((uint16_t)d->cfg.port);
+			d->server_len = sizeof(struct sockaddr_in6);
+		}
+		sa_text(&d->server, d->server_text, sizeof(d->server_text));
+	}
+}
+
+/* What the agent sends the worker it started, first thing: the worker is a
+ * fresh image of the program (exec), so that nothing of the agent's memory
+ * (keys) is in the process that parses replies, even when the agent forks
+ * it long after keys exist (a reload). */
+struct dns_init {
+	struct mig_dns_config cfg;
+	int32_t agent;
+	uint32_t uid, gid;
+};
+
+/* main() of the exec'ed worker: argv "--dns-worker", the socket on fd 3. */
+int dns_worker_exec(void)
+{
+	struct dns_init in;
+	struct mig_dns *d;
+	ssize_t n;
+
+	do
+		n = recv(3, &in, sizeof(in), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(in) || in.cfg.n_names < 1 ||
+	    in.cfg.n_names > MIG_DNS_MAX_NAMES || in.cfg.n_peers < 0 ||
+	    in.cfg.n_peers > MIG_CONF_MAX_NAMES || !in.uid) {
+		fprintf(stderr, "migrate-agent: dns worker: no valid start message\n");
+		return 1;
+	}
+	for (n = 0; n < MIG_CONF_MAX_NAMES; n++) {
+		in.cfg.names[n][MIG_DNS_NAME_MAX] = '\0';
+		in.cfg.peers[n][MIG_DNS_NAME_MAX] = '\0';
+	}
+	in.cfg.zone[sizeof(in.cfg.zone) - 1] = '\0';
+	in.cfg.key_name[sizeof(in.cfg.key_name) - 1] = '\0';
+	in.cfg.key_secret[sizeof(in.cfg.key_secret) - 1] = '\0';
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return 1;
+	dns_setup(d, &in.cfg);
+	explicit_bzero(&in.cfg.key_secret, sizeof(in.cfg.key_secret));
+	d->sock = 3;
+	worker_main(d, (pid_t)in.agent, (uid_t)in.uid, (gid_t)in.gid);
+	return 0;
+}
+
 int dns_fork(const struct mig_dns_config *cfg, struct mig_dns **out)
 {
 	struct passwd *pw;
@@ -1394,27 +1463,7 @@ int dns_fork(const struct mig_dns_config *cfg, struct mig_dns **out)
 		pr_err("dns: out of memory");
 		return -ENOMEM;
 	}
-	d->sock = -1;
-	d->map_fd = -1;
-	d->cfg = *cfg;
-	if (getrandom(&d->rng, sizeof(d->rng), 0) != sizeof(d->rng) || !d->rng)
-		d->rng = mono_ms() | 1;
-	if (d->cfg.have_server) {
-		if (d->cfg.server.ss_family == AF_INET) {
-			((struct sockaddr_in *)&d->server)->sin_family = AF_INET;
-			((struct sockaddr_in *)&d->server)->sin_addr =
-				((struct sockaddr_in *)&d->cfg.server)->sin_addr;
-			((struct sockaddr_in *)&d->server)->sin_port = htons((uint16_t)d->cfg.port);
-			d->server_len = sizeof(struct sockaddr_in);
-		} else {
-			((struct sockaddr_in6 *)&d->server)->sin6_family = AF_INET6;
-			((struct sockaddr_in6 *)&d->server)->sin6_addr =
-				((struct sockaddr_in6 *)&d->cfg.server)->sin6_addr;
-			((struct sockaddr_in6 *)&d->server)->sin6_port = htons((uint16_t)d->cfg.port);
-			d->server_len = sizeof(struct sockaddr_in6);
-		}
-		sa_text(&d->server, d->server_text, sizeof(d->server_text));
-	}
+	dns_setup(d, cfg);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		pr_err("dns: socketpair: %s", strerror(errno));
 		dns_free(d);
@@ -1431,13 +1480,34 @@ int dns_fork(const struct mig_dns_config *cfg, struct mig_dns **out)
 		return -errno;
 	}
 	if (pid == 0) {
+		/* a fresh image: the agent's memory does not survive exec */
 		close(sv[0]);
-		d->sock = sv[1];
-		worker_main(d, agent, uid, gid);
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		execl("/proc/self/exe", "migrate-agent", "--dns-worker", (char *)NULL);
+		fprintf(stderr, "migrate-agent: dns: cannot start the worker: exec: %s\n",
+			strerror(errno));
+		_exit(127);
 	}
 	close(sv[1]);
 	d->sock = sv[0];
 	d->pid = pid;
+	{
+		struct dns_init in;
+
+		memset(&in, 0, sizeof(in));
+		in.cfg = d->cfg;
+		in.agent = (int32_t)agent;
+		in.uid = (uint32_t)uid;
+		in.gid = (uint32_t)gid;
+		if (send(d->sock, &in, sizeof(in), MSG_NOSIGNAL) != (ssize_t)sizeof(in)) {
+			pr_err("dns: cannot start the worker process: %s", strerror(errno));
+			explicit_bzero(&in, sizeof(in));
+			dns_stop(d);
+			return -EIO;
+		}
+		explicit_bzero(&in, sizeof(in));
+	}
 	/* the agent signs nothing */
 	explicit_bzero(d->cfg.key_secret, sizeof(d->cfg.key_secret));
 	*out = d;

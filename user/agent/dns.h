@@ -18,6 +18,9 @@ struct mig_dns;
 /* Fork the DNS worker if cfg->enabled (else *out = NULL, returns 0): call
  * before any key is made or loaded.  The worker waits for dns_start. */
 int dns_fork(const struct mig_dns_config *cfg, struct mig_dns **out);
+/* The worker's main() (migrate-agent --dns-worker, socket on fd 3): the
+ * worker runs in a fresh image of the program, fork + exec. */
+int dns_worker_exec(void);
 /* Open (or create) the pinned status map mig_dns under pin_dir, hand the
  * names' previous status to the worker and let it start.  Counters go to
  * stats_fd (CPU 0's slots).  With [dns] not configured, removes an old

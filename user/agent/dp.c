@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -314,6 +315,54 @@ int dp_attach_all(struct agent *a)
 	}
 	if_freenameindex(ifs);
 	return ret;
+}
+
+/* Our filters off one interface; our XDP program only if it is the one
+ * attached there (the replace flag makes the kernel compare). */
+static int detach_one(struct agent *a, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, in, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, out, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MIG_TC_HANDLE, .priority = MIG_TC_PRIO);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, xo);
+	int err = 0, e;
+
+	if (a->xdp) {
+		xo.old_prog_fd = bpf_program__fd(a->dp->progs.mig_in_xdp);
+		err = bpf_xdp_detach(ifindex, XDP_FLAGS_REPLACE, &xo);
+	} else {
+		e = bpf_tc_detach(&in, &opts);
+		err = e == -ENOENT ? 0 : e;
+	}
+	e = bpf_tc_detach(&out, &opts);
+	return err ?: (e == -ENOENT ? 0 : e);
+}
+
+/* After the served set changed (a reload): our filters come off the
+ * interfaces that left it; dp_attach_all then adds those that entered.
+ * Connections on a released interface go on as plain TCP there. */
+void dp_release_unserved(struct agent *a)
+{
+	char name[IF_NAMESIZE];
+	size_t k, kept = 0;
+	int err;
+
+	for (k = 0; k < a->n_attached; k++) {
+		int ifindex = a->attached[k];
+
+		if (!if_indextoname((unsigned int)ifindex, name))
+			continue;   /* gone with its filters */
+		if (served(a, name)) {
+			a->attached[kept++] = ifindex;
+			continue;
+		}
+		err = detach_one(a, ifindex);
+		if (err)
+			pr_warn("cannot detach from interface '%s': %s", name, strerror(-err));
+		else
+			pr_info("detached from interface '%s' (no longer served)", name);
+	}
+	a->n_attached = kept;
 }
 
 /* Remove our filters from every interface of this network namespace. */

@@ -32,18 +32,19 @@
 #include "mig_stats.h"
 #include "dns.h"
 #include "mig_config.h"
+#include "mig_notify.h"
 #include "mig_sockops.skel.h"
 
 #define MIG_VERSION "0.2.0"
-/* mig_ingress and mig_cand hold twice --max-flows (a u32) */
-#define MIG_FLOWS_LIMIT (1U << 30)
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, reload;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = 1;
 }
 
 uint64_t mono_ns(void)
@@ -70,6 +71,7 @@ static void usage(FILE *f)
 "Usage: migrate-agent [OPTIONS]\n"
 "       migrate-agent --adopt [--pin-dir DIR] [--cgroup PATH] [OPTIONS]\n"
 "       migrate-agent --detach [--pin-dir DIR] [--config FILE]\n"
+"       migrate-agent --check-config [--config FILE]\n"
 "\n"
 "Loads the migrate data path, attaches it to a cgroup, keeps the key pool\n"
 "filled and finishes the key agreement of migratable connections.\n"
@@ -85,7 +87,10 @@ static void usage(FILE *f)
 "                        pinned maps keep their size until --detach\n"
 "  -p, --pidfile FILE    write the pid once attached and ready\n"
 "  -C, --config FILE     configuration file (default %s if present;\n"
-"                        options given here override it)\n"
+"                        options given here override it; SIGHUP reads it\n"
+"                        again)\n"
+"      --check-config    parse the configuration file, say whether it is\n"
+"                        valid and exit (0 valid, 2 not)\n"
 "  -i, --iface IF        serve interface IF (repeatable; default: every\n"
 "                        interface but lo, also those that appear later)\n"
 "  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
@@ -287,15 +292,17 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "detach", no_argument, NULL, 'D' },
+		{ "check-config", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
 	};
-	struct agent a = { .pin_dir = NULL, .pool_target = 64, .max_flows = MIG_MAX_FLOWS,
-			   .ctl_fd = -1 };
+	static struct agent a = { .pin_dir = NULL, .pool_target = POOL_DEFAULT,
+				  .max_flows = MIG_MAX_FLOWS, .ctl_fd = -1 };
 	static struct mig_config cfg;
+	static char pin_dir[PATH_MAX];
 	const char *config_path = NULL, *pin_name;
-	bool pool_set = false;
+	bool check = false;
 	struct mig_dns *dns = NULL;
 	enum mig_log_level level = MIG_LOG_INFO;
 	struct ring_buffer *rb = NULL;
@@ -310,12 +317,18 @@ int main(int argc, char **argv)
 	uint32_t zero = 0;
 	int c, ret = EXIT_FAILURE, e, epfd = -1;
 
+	/* the DNS worker the agent starts: not an option for users */
+	if (argc == 2 && !strcmp(argv[1], "--dns-worker")) {
+		mig_log_init("migrate-agent", level);
+		return dns_worker_exec();
+	}
 	mig_log_init("migrate-agent", level);
 	mig_config_init(&cfg);
 	while ((c = getopt_long(argc, argv, "d:c:k:m:p:C:i:xl:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			a.pin_dir = optarg;
+			a.cli.pin_dir = true;
 			break;
 		case 'c':
 			if (snprintf(a.cgroup, sizeof(a.cgroup), "%s", optarg) >=
@@ -323,11 +336,12 @@ int main(int argc, char **argv)
 				pr_err("invalid --cgroup '%s': path too long", optarg);
 				return 2;
 			}
+			a.cli.cgroup = true;
 			break;
 		case 'k':
 			if (parse_uint("--pool", optarg, MIG_POOL_MAX, &a.pool_target))
 				return 2;
-			pool_set = true;
+			a.cli.pool = true;
 			break;
 		case 'm':
 			if (parse_uint("--max-flows", optarg, MIG_FLOWS_LIMIT, &a.max_flows))
@@ -337,6 +351,7 @@ int main(int argc, char **argv)
 				       optarg, MIG_MIN_FLOWS, MIG_FLOWS_LIMIT);
 				return 2;
 			}
+			a.cli.max_flows = true;
 			break;
 		case 'C':
 			config_path = optarg;
@@ -351,6 +366,7 @@ int main(int argc, char **argv)
 			}
 			a.n_ifaces++;
 			ifaces_set = true;
+			a.cli.ifaces = true;
 			break;
 		case 'p':
 			a.pidfile = optarg;
@@ -368,8 +384,12 @@ int main(int argc, char **argv)
 		case 'D':
 			detach = true;
 			break;
+		case 'K':
+			check = true;
+			break;
 		case 'x':
 			a.xdp = true;
+			a.cli.xdp = true;
 			break;
 		case 'R':
 			a.no_resume = true;
@@ -402,9 +422,21 @@ int main(int argc, char **argv)
 	if (!config_path && access(MIG_CONFIG_DEFAULT, F_OK) == 0)
 		config_path = MIG_CONFIG_DEFAULT;
 	if (config_path && mig_config_load(config_path, &cfg, err, sizeof(err))) {
-		pr_err("%s", err);
-		return EXIT_FAILURE;
+		if (!mig_config_err_line(config_path, err, path, sizeof(path)))
+			pr_err("%s (the line: '%s')", err, path);
+		else
+			pr_err("%s", err);
+		return check ? 2 : EXIT_FAILURE;
 	}
+	if (check) {
+		if (config_path)
+			printf("%s: valid\n", config_path);
+		else
+			printf("no configuration file ('%s' does not exist): the defaults apply\n",
+			       MIG_CONFIG_DEFAULT);
+		return EXIT_SUCCESS;
+	}
+	/* a reload replaces cfg: nothing may point into it */
 	if (!a.pin_dir && *cfg.pin_dir)
 		a.pin_dir = cfg.pin_dir;
 	if (!a.pin_dir) {
@@ -414,10 +446,18 @@ int main(int argc, char **argv)
 		}
 		a.pin_dir = default_pin;
 	}
+	snprintf(pin_dir, sizeof(pin_dir), "%s", a.pin_dir);
+	a.pin_dir = pin_dir;
+	a.config_path = config_path;
+	a.cfg = &cfg;
 	if (!*a.cgroup && *cfg.cgroup)
 		snprintf(a.cgroup, sizeof(a.cgroup), "%s", cfg.cgroup);
-	if (!pool_set && cfg.pool >= 0)
+	if (!a.cli.pool && cfg.pool >= 0)
 		a.pool_target = (unsigned int)cfg.pool;
+	if (!a.cli.max_flows && cfg.max_flows)
+		a.max_flows = cfg.max_flows;
+	if (!a.cli.xdp && cfg.xdp >= 0)
+		a.xdp = cfg.xdp;
 	if (a.adopt && cfg.n_ifaces)
 		pr_warn("--adopt attaches nothing: the interfaces of '%s' are not used",
 			config_path);
@@ -501,6 +541,7 @@ int main(int argc, char **argv)
 	 * before any key exists here, and drops its privileges. */
 	if (dns_fork(&cfg.dns, &dns))
 		goto out;
+	dns_key_digest(cfg.dns.key_secret, a.dns_key_digest);
 	explicit_bzero(cfg.dns.key_secret, sizeof(cfg.dns.key_secret));
 	if (pool_init(&a.pool, a.pool_target)) {
 		pr_err("out of memory for the key pool");
@@ -579,6 +620,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;   /* no SA_RESTART: poll returns EINTR */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	if (a.pidfile && (e = write_pidfile(a.pidfile))) {
 		pr_err("cannot write pidfile '%s': %s", a.pidfile, strerror(-e));
@@ -587,8 +629,12 @@ int main(int argc, char **argv)
 	if (dns_start(dns, &cfg.dns, a.pin_dir, a.stats_fd, a.ncpus))
 		goto out;
 	a.dns = dns;
+	dns = NULL;   /* a.dns owns it: a reload may replace it */
 	pr_info("ready: pin directory '%s', %u keys in the pool%s", pin_name,
 		a.pool_target, a.adopt ? " (adopted: nothing loaded)" : "");
+	/* programs attached, pool filled, events read from here on */
+	if ((e = mig_notify("READY=1")) < 0)
+		pr_warn("cannot tell the service manager we are ready: %s", strerror(-e));
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0) {
@@ -602,7 +648,7 @@ int main(int argc, char **argv)
 		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 		ev.data.fd = netwatch_fd(&a);
 		epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
-		ev.data.fd = dns_fd(dns);
+		ev.data.fd = dns_fd(a.dns);
 		if (ev.data.fd >= 0)
 			epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 		if (!ctlreq_open(&a)) {
@@ -625,7 +671,7 @@ int main(int argc, char **argv)
 				a.recheck = true;
 				a.recheck_ns = mono_ns();
 			}
-			if (evs[i].data.fd == dns_fd(dns) && dns_read(dns))
+			if (evs[i].data.fd == dns_fd(a.dns) && dns_read(a.dns))
 				epoll_ctl(epfd, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
 			if (evs[i].data.fd == a.ctl_fd)
 				ctlreq_handle(&a);
@@ -639,7 +685,21 @@ int main(int argc, char **argv)
 			a.recheck = false;
 			dp_attach_all(&a);
 			mover_reconcile(&a);
-			dns_addresses_changed(dns);
+			dns_addresses_changed(a.dns);
+		}
+		if (reload) {
+			struct mig_dns *old = a.dns;
+
+			reload = 0;
+			agent_reload(&a);
+			if (a.dns != old && dns_fd(a.dns) >= 0) {
+				/* a new DNS worker (the old one's socket left the
+				 * set when it was closed) */
+				struct epoll_event ev = { .events = EPOLLIN,
+							  .data.fd = dns_fd(a.dns) };
+
+				epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+			}
 		}
 		mover_tick(&a);
 		closed_due(&a);
@@ -661,6 +721,7 @@ int main(int argc, char **argv)
 	}
 	/* Without the agent nobody can finish a key agreement: leave new
 	 * connections plain until it is back. */
+	mig_notify("STOPPING=1");
 	pool_drain(&a);
 	{
 		struct mig_rkey none = {};
@@ -674,6 +735,7 @@ out:
 		close(epfd);
 	ctlreq_close(&a);
 	dns_stop(dns);
+	dns_stop(a.dns);
 	netwatch_close(&a);
 	ring_buffer__free(rb);
 	reserve_free();

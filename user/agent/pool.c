@@ -136,6 +136,7 @@ int pool_drain(struct agent *a)
 		pr_info("dropped %d public keys left in the pool by an earlier run", n);
 		stat_add(a, MIG_STAT_POOL_DRAINED, (uint64_t)n);
 	}
+	a->pool.popped = 0;
 	a->pool.taken_seen = stat_get(a, MIG_STAT_POOL_TAKEN);
 	return n;
 }
@@ -144,7 +145,8 @@ int pool_drain(struct agent *a)
 static void pool_sync(struct agent *a)
 {
 	struct key_pool *p = &a->pool;
-	uint64_t taken = stat_get(a, MIG_STAT_POOL_TAKEN);
+	/* every pop, sock_ops' and our own (pool_set_target), in FIFO order */
+	uint64_t taken = stat_get(a, MIG_STAT_POOL_TAKEN) + p->popped;
 	uint64_t now = mono_ns();
 
 	while (p->taken_seen < taken && p->count) {
@@ -232,4 +234,41 @@ void pool_expire(struct agent *a)
 			stat_add(a, MIG_STAT_KEYS_EXPIRED, 1);
 		}
 	}
+}
+
+/*
+ * A new target (configuration reload).  A larger one is filled by the
+ * next pool_refill.  A smaller one takes the surplus out of the queue
+ * ourselves: a pop returns the oldest key, the same one sock_ops would
+ * have taken next, so counting our pops with sock_ops' keeps the FIFO
+ * bookkeeping exact; the popped key's private half is erased at once.
+ * From or to 0, the responder key follows (none is published at 0).
+ */
+int pool_set_target(struct agent *a, unsigned int target)
+{
+	struct key_pool *p = &a->pool;
+	unsigned int old = p->target;
+	struct mig_pool_key k;
+	struct pool_slot *s;
+	int n = 0;
+
+	p->target = target;
+	pool_sync(a);
+	while (p->count > target) {
+		if (bpf_map_lookup_and_delete_elem(a->pool_fd, NULL, &k))
+			break;   /* sock_ops emptied it meanwhile */
+		p->popped++;
+		stat_add(a, MIG_STAT_POOL_DRAINED, 1);   /* (a smaller pool: the level counts it) */
+		s = pool_find(p, k.id);
+		if (s && s->state == SLOT_QUEUED)
+			pool_release(p, s);
+		mig_wipe(&k, sizeof(k));
+		n++;
+		pool_sync(a);
+	}
+	if (n)
+		pr_debug("key pool: took %d surplus keys out of the queue", n);
+	if (!old != !target)
+		return pool_rkey_rotate(a, true);
+	return 0;
 }

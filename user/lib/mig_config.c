@@ -28,6 +28,7 @@ void mig_config_init(struct mig_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->pool = -1;
+	cfg->xdp = -1;
 	cfg->dns.port = 53;
 }
 
@@ -501,7 +502,7 @@ static int parse_key_file(const char *path, struct mig_dns_config *dns,
 enum section { SEC_GLOBAL, SEC_DNS };
 
 enum key_id {
-	K_PIN_DIR, K_CGROUP, K_POOL, K_INTERFACE,
+	K_PIN_DIR, K_CGROUP, K_POOL, K_INTERFACE, K_MAX_FLOWS, K_XDP,
 	K_ZONE, K_NAME, K_SERVER, K_PORT, K_KEY_FILE, K_PEER,
 	K__MAX
 };
@@ -515,6 +516,8 @@ static const struct {
 	[K_CGROUP]    = { "cgroup",    SEC_GLOBAL, false },
 	[K_POOL]      = { "pool",      SEC_GLOBAL, false },
 	[K_INTERFACE] = { "interface", SEC_GLOBAL, true },
+	[K_MAX_FLOWS] = { "max_flows", SEC_GLOBAL, false },
+	[K_XDP]       = { "xdp",       SEC_GLOBAL, false },
 	[K_ZONE]      = { "zone",      SEC_DNS,    false },
 	[K_NAME]      = { "name",      SEC_DNS,    true },
 	[K_SERVER]    = { "server",    SEC_DNS,    false },
@@ -592,6 +595,22 @@ static int apply(struct parser *p, enum key_id k, const char *v)
 			return fail(p->err, p->errlen, p->path, p->line, v,
 				    "too many interfaces (at most %d)", MIG_CONF_MAX_IFACES);
 		memcpy(c->ifaces[c->n_ifaces++], v, strlen(v) + 1);
+		return 0;
+	case K_MAX_FLOWS:
+		if (!parse_num(v, MIG_FLOWS_LIMIT, &num) || num < MIG_MIN_FLOWS)
+			return fail(p->err, p->errlen, p->path, p->line, v,
+				    "invalid max_flows (a number from %d to %u)", MIG_MIN_FLOWS,
+				    MIG_FLOWS_LIMIT);
+		c->max_flows = (unsigned int)num;
+		return 0;
+	case K_XDP:
+		if (!strcmp(v, "yes"))
+			c->xdp = 1;
+		else if (!strcmp(v, "no"))
+			c->xdp = 0;
+		else
+			return fail(p->err, p->errlen, p->path, p->line, v,
+				    "invalid xdp (yes or no)");
 		return 0;
 	case K_ZONE:
 		return set_name(p, "zone name", v, d->zone);
@@ -708,7 +727,8 @@ static int parse_line(struct parser *p, char *s)
 		return fail(p->err, p->errlen, p->path, p->line, key,
 			    p->sec == SEC_DNS ?
 			    "unknown key in [dns] (zone, name, server, port, key_file, peer)" :
-			    "unknown key (pin_dir, cgroup, pool, interface; the rest goes in [dns])");
+			    "unknown key (pin_dir, cgroup, pool, interface, max_flows, xdp; "
+			    "the rest goes in [dns])");
 	if (keys[k].sec != p->sec)
 		return fail(p->err, p->errlen, p->path, p->line, key,
 			    keys[k].sec == SEC_DNS ? "key belongs in the [dns] section" :
@@ -870,4 +890,105 @@ int mig_config_parse(const char *name, const char *text, size_t len, const char 
 	struct src s = { .p = text, .end = text + len };
 
 	return parse(name, &s, key_text, key_len, cfg, err, errlen);
+}
+
+int mig_config_err_line(const char *path, const char *err, char *out, size_t outlen)
+{
+	char line[LINE_MAX_CHARS + 2];
+	size_t plen = strlen(path), len = 0;
+	unsigned long want, n = 0;
+	const char *p;
+	char num[16];
+	struct src src = { 0 };
+	int r = 1;
+
+	if (strncmp(err, path, plen) || err[plen] != ':')
+		return -ENOENT;
+	p = err + plen + 1;
+	len = strspn(p, "0123456789");
+	if (!len || len >= sizeof(num) || p[len] != ':')
+		return -ENOENT;
+	memcpy(num, p, len);
+	num[len] = '\0';
+	if (!parse_num(num, 1UL << 30, &want) || !want)
+		return -ENOENT;
+	src.f = fopen(path, "r");
+	if (!src.f)
+		return -errno;
+	while (n < want && (r = read_line(&src, line, &len)) != 0)
+		n++;
+	fclose(src.f);
+	/* an over-long line is quoted cut; NUL and read errors are not */
+	if (n != want || (r < 0 && r != -E2BIG))
+		return -ENOENT;
+	quote(out, outlen, line, strlen(line));
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Comparisons for a reload */
+
+static bool names_equal(const char (*a)[MIG_DNS_NAME_MAX + 1], int na,
+			const char (*b)[MIG_DNS_NAME_MAX + 1], int nb)
+{
+	int i;
+
+	if (na != nb)
+		return false;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
+}
+
+static bool server_equal(const struct mig_dns_config *a, const struct mig_dns_config *b)
+{
+	const struct sockaddr_in *a4 = (const void *)&a->server, *b4 = (const void *)&b->server;
+	const struct sockaddr_in6 *a6 = (const void *)&a->server, *b6 = (const void *)&b->server;
+
+	if (a->have_server != b->have_server)
+		return false;
+	if (!a->have_server)
+		return true;
+	if (a->server.ss_family != b->server.ss_family)
+		return false;
+	if (a->server.ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
+}
+
+/* Field by field: the name buffers hold bytes past their NUL that say
+ * nothing. */
+bool mig_dns_config_equal(const struct mig_dns_config *a, const struct mig_dns_config *b)
+{
+	if (a->enabled != b->enabled)
+		return false;
+	if (!a->enabled)
+		return true;
+	return !strcmp(a->zone, b->zone) &&
+	       names_equal(a->names, a->n_names, b->names, b->n_names) &&
+	       names_equal(a->peers, a->n_peers, b->peers, b->n_peers) &&
+	       server_equal(a, b) && a->port == b->port &&
+	       !strcmp(a->key_file, b->key_file) && !strcmp(a->key_name, b->key_name) &&
+	       !strcmp(a->key_algorithm, b->key_algorithm) &&
+	       !strcmp(a->key_secret, b->key_secret);
+}
+
+static bool ifaces_within(const char (*a)[16], int na, const char (*b)[16], int nb)
+{
+	int i, j;
+
+	for (i = 0; i < na; i++) {
+		for (j = 0; j < nb; j++)
+			if (!strncmp(a[i], b[j], 16))
+				break;
+		if (j == nb)
+			return false;
+	}
+	return true;
+}
+
+bool mig_ifaces_equal(const char (*a)[16], int na, const char (*b)[16], int nb)
+{
+	return ifaces_within(a, na, b, nb) && ifaces_within(b, nb, a, na);
 }

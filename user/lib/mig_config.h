@@ -16,6 +16,8 @@
 #define MIG_CONF_MAX_NAMES 16
 #define MIG_CONF_MAX_IFACES 16
 #define MIG_DNS_NAME_MAX 255
+/* mig_ingress and mig_cand hold twice max_flows (a u32) */
+#define MIG_FLOWS_LIMIT (1U << 30)
 
 struct mig_dns_config {
 	bool enabled;                       /* a [dns] section was given */
@@ -40,6 +42,8 @@ struct mig_config {
 	int pool;                 /* -1 = default */
 	char ifaces[MIG_CONF_MAX_IFACES][16];
 	int n_ifaces;             /* 0 = every interface but lo */
+	unsigned int max_flows;   /* 0 = default */
+	int xdp;                  /* -1 = not set, 0 = TC, 1 = XDP */
 	struct mig_dns_config dns;
 };
 
@@ -55,5 +59,14 @@ int mig_config_load(const char *path, struct mig_config *cfg, char *err, size_t 
  * file, as mig_config_load does. */
 int mig_config_parse(const char *name, const char *text, size_t len, const char *key_text,
 		     size_t key_len, struct mig_config *cfg, char *err, size_t errlen);
+/* When err (from mig_config_load) points at a line of path ("PATH:LINE:
+ * ..."), that whole line, quoted as the errors quote, into out: 0, else
+ * -ENOENT. */
+int mig_config_err_line(const char *path, const char *err, char *out, size_t outlen);
+/* Whether two [dns] sections say the same (names in the same order: each
+ * name's status entry is its position). */
+bool mig_dns_config_equal(const struct mig_dns_config *a, const struct mig_dns_config *b);
+/* Whether two interface lists hold the same names, in any order. */
+bool mig_ifaces_equal(const char (*a)[16], int na, const char (*b)[16], int nb);
 
 #endif
