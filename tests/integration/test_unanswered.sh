@@ -25,19 +25,18 @@ lab_agent_start mobile
 lab_agent_start server
 lab_payload "$SIZE_MB"
 
-# both ways: each end sends $LAB_DIR/big paced and keeps what it receives;
-# its sending side closes when pv is done (the shell becomes cat, which
-# does not hold the socket), and socat -t waits for the other direction
-both() { echo "pv -qL $RATE $LAB_DIR/big & exec cat > $LAB_DIR/$1.got"; }
+# both ways: one connection, each end sends $LAB_DIR/big paced and keeps
+# what it receives (bidi.py)
+rate_b=$(( ${RATE%m} << 20 ))
 
 t_begin "uploads and a transfer both ways are under way"
 lab_bg server srv-up4 socat -u TCP4-LISTEN:7001,reuseaddr "OPEN:$LAB_DIR/up4.got,creat"
 lab_bg server srv-up6 socat -u TCP6-LISTEN:7002,reuseaddr "OPEN:$LAB_DIR/up6.got,creat"
-lab_bg server srv-both socat -t 600 TCP4-LISTEN:7003,reuseaddr "SYSTEM:$(both both-srv)"
+lab_bg server srv-both python3 "$here/bidi.py" listen 203.0.113.1 7003 "$LAB_DIR/big" "$LAB_DIR/both-srv.got" "$rate_b"
 for p in 7001 7002 7003; do lab_wait_listen server "$p"; done
 lab_bg mobile cli-up4 sh -c "pv -qL $RATE $LAB_DIR/big | socat -u - TCP4:203.0.113.1:7001"
 lab_bg mobile cli-up6 sh -c "pv -qL $RATE $LAB_DIR/big | socat -u - TCP6:[2001:db8:5::1]:7002"
-lab_bg mobile cli-both socat -t 600 TCP4:203.0.113.1:7003 "SYSTEM:$(both both-cli)"
+lab_bg mobile cli-both python3 "$here/bidi.py" connect 203.0.113.1 7003 "$LAB_DIR/big" "$LAB_DIR/both-cli.got" "$rate_b"
 t_check "three keyed flows" lab_wait_until 5 eq 3 nflows mobile
 t_check "data is flowing" lab_wait_until 10 eval \
 	'[ $(fsize $LAB_DIR/up4.got) -gt 1048576 ] && [ $(fsize $LAB_DIR/both-cli.got) -gt 1048576 ]'
