@@ -110,6 +110,7 @@ apid=$(cat "$LAB_DIR/agent-mobile.pid")
 t_check "garbage, short and wrong-version requests are refused (EINVAL)" lab_nsexec mobile python3 -c '
 import socket, struct, sys
 name = b"\0migrate-agent.%d" % int(sys.argv[1])
+V = int(sys.argv[2])   # the ABI version of this build
 def ask(data):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.settimeout(5)
@@ -120,23 +121,23 @@ def ask(data):
     return struct.unpack("<Ii", r[:8]) if len(r) == 32 else None
 EINVAL = 22
 ok = True
-req = struct.pack("<IHHII", 0x4d47524b, 2, 1, 1, 0) + bytes(40)
+req = struct.pack("<IHHII", 0x4d47524b, V, 1, 1, 0) + bytes(40)
 for bad in (b"x" * 56, b"\x4b\x52\x47\x4d", req[:-1], req + b"\0",
             struct.pack("<IHHII", 0x4d47524b, 99, 1, 1, 0) + bytes(40),
-            struct.pack("<IHHII", 0x4d47524b, 2, 7, 1, 0) + bytes(40),
-            struct.pack("<IHHII", 0x4d47524b, 2, 1, 3, 0) + bytes(40),
-            struct.pack("<IHHII", 0x4d47524b, 2, 1, 1, 0) + bytes(39) + b"\1",
-            struct.pack("<IHHII", 0x4d47524b, 2, 1, 0, 0) + bytes(36) + b"\x63\0\0\0"):
+            struct.pack("<IHHII", 0x4d47524b, V, 7, 1, 0) + bytes(40),
+            struct.pack("<IHHII", 0x4d47524b, V, 1, 3, 0) + bytes(40),
+            struct.pack("<IHHII", 0x4d47524b, V, 1, 1, 0) + bytes(39) + b"\1",
+            struct.pack("<IHHII", 0x4d47524b, V, 1, 0, 0) + bytes(36) + b"\x63\0\0\0"):
     r = ask(bad)
     if r != (0x4d47524b, -EINVAL):
         print("request %r answered %r" % (bad[:24], r)); ok = False
 # a well-formed request for a flow that does not exist: ENOENT
-r = ask(struct.pack("<IHHII", 0x4d47524b, 2, 1, 0, 0) + bytes(36) + b"\x02\0\0\0")
+r = ask(struct.pack("<IHHII", 0x4d47524b, V, 1, 0, 0) + bytes(36) + b"\x02\0\0\0")
 if r != (0x4d47524b, -2):
     print("unknown flow answered %r" % (r,)); ok = False
 # a client that connects and says nothing does not stall the agent
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(name); s.close()
-sys.exit(0 if ok else 1)' "$apid"
+sys.exit(0 if ok else 1)' "$apid" "$("$LAB_BUILD/migrate-agent" -V | sed -n 's/.*(ABI \([0-9]*\)).*/\1/p')"
 t_check "the agent is still running" kill -0 "$apid"
 t_check "and still answers" eval "lab_ctl mobile migrate all | grep -q '1 flow'"
 t_check "the agent logged the refusals" grep -q "control request from pid .* refused: malformed" "$LAB_DIR/agent-mobile.log"
