@@ -18,7 +18,7 @@ out=$(mktemp) || exit 1
 trap 'rm -f "$out"' EXIT
 "$build/tests/fuzz_dp" "$n" --seed 1 >"$out" 2>&1
 rc=$?
-grep -v '^ok' "$out" | head -n 50
+grep -Ev '^ok|^[0-9]+ passed, [0-9]+ failed' "$out" | head -n 50
 last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 echo "fuzz_dp: $n packets, seed 1: ${last:-no result line} (exit $rc)"
 if ((rc == 0)) && [[ $last =~ ^[0-9]+\ passed,\ 0\ failed ]]; then
