@@ -1002,6 +1002,82 @@ static __noinline enum verdict stray_sig(struct mig_ctx *c, struct mig_pkt *p,
 	return V_DROP;
 }
 
+/*
+ * A TCP segment the shim cannot translate: an IPv4 fragment, or an IPv6
+ * packet with extension headers.  Only the first fragment names its ports;
+ * if the tuple is a migrated flow's (the wire tuple on ingress, the socket
+ * tuple on egress), the packet is dropped and counted (frag_dropped): on
+ * ingress the kernel would reassemble it for a tuple it has no socket for
+ * and reset, on egress it would leave with the socket's old address.
+ * Later fragments carry no ports and pass; without their first one they
+ * never reach TCP.  At most three IPv6 extension headers are walked.
+ */
+static __noinline enum verdict frag_check(struct mig_ctx *c, bool ingress)
+{
+	struct scratch *sc = scratch();
+	struct mig_tuple *t;
+	__u32 off, nh;
+	__u8 *b, *h;
+	__be16 ports[2];
+	int i;
+
+	if (!sc)
+		return V_PASS;
+	b = sc->frame;
+	t = &sc->s;
+	__builtin_memset(t, 0, sizeof(*t));
+	if (ctx_load(c, 0, b, ETH_HLEN + 20))
+		return V_PASS;
+	if (b[12] == 0x08 && b[13] == 0x00) {
+		const __u8 *ip = b + ETH_HLEN;
+
+		/* later fragments: no ports */
+		if ((ip[6] & 0x1f) || ip[7] || ip[9] != IPPROTO_TCP)
+			return V_PASS;
+		off = ETH_HLEN + (ip[0] & 0x0f) * 4;
+		t->family = AF_INET;
+		__builtin_memcpy(ingress ? t->raddr : t->laddr, ip + 12, 4);
+		__builtin_memcpy(ingress ? t->laddr : t->raddr, ip + 16, 4);
+	} else if (b[12] == 0x86 && b[13] == 0xdd) {
+		if (ctx_load(c, 0, b, ETH_HLEN + 40))
+			return V_PASS;
+		nh = b[ETH_HLEN + 6];
+		off = ETH_HLEN + 40;
+		t->family = AF_INET6;
+		__builtin_memcpy(ingress ? t->raddr : t->laddr, b + ETH_HLEN + 8, 16);
+		__builtin_memcpy(ingress ? t->laddr : t->raddr, b + ETH_HLEN + 24, 16);
+		h = sc->icmp;   /* 8 bytes of each extension header */
+		for (i = 0; i < 3; i++) {
+			if (nh == IPPROTO_TCP)
+				break;
+			if (ctx_load(c, off, h, 8))
+				return V_PASS;
+			if (nh == 44) {                 /* fragment */
+				if ((h[2] << 8 | h[3]) & 0xfff8)
+					return V_PASS;  /* not the first */
+				off += 8;
+			} else if (nh == 0 || nh == 43 || nh == 60) {
+				off += ((__u32)h[1] + 1) * 8;
+			} else {
+				return V_PASS;
+			}
+			nh = h[0];
+		}
+		if (nh != IPPROTO_TCP)
+			return V_PASS;
+	} else {
+		return V_PASS;
+	}
+	if (off > 512 || ctx_load(c, off, ports, sizeof(ports)))
+		return V_PASS;
+	t->lport = ingress ? ports[1] : ports[0];
+	t->rport = ingress ? ports[0] : ports[1];
+	if (!bpf_map_lookup_elem(ingress ? (void *)&mig_ingress : (void *)&mig_egress, t))
+		return V_PASS;
+	mig_count(MIG_STAT_FRAG_DROP);
+	return V_DROP;
+}
+
 /* Is an old address kept on lo (mig_kept) in use?  Only then does the
  * data path look at the frames below. */
 static __always_inline bool kept_gate(void)
@@ -1080,6 +1156,8 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 	i = mig_parse(c, &p);
 	if (i == MIG_PARSE_ICMP)
 		return icmp_in(c, &p);
+	if (i == MIG_PARSE_FRAG)
+		return frag_check(c, true);
 	if (i)
 		return kept_gate() ? kept_arp(c) : V_PASS;
 	mig_pkt_key(&p, true, &key);
@@ -1154,15 +1232,20 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 	struct mig_out *e;
 	struct mig_pkt p;
 	__u32 zero = 0;
+	int i;
 
-	if (mig_parse(c, &p) == 0) {
+	i = mig_parse(c, &p);
+	if (i == 0) {
 		mig_pkt_key(&p, false, &key);
 	} else {
 		key.family = 0;
 	}
 	h = bpf_map_lookup_elem(&mig_host, &zero);
-	if (!key.family)   /* not a TCP segment we may look at */
+	if (!key.family) {  /* not a TCP segment we may look at */
+		if (i == MIG_PARSE_FRAG && frag_check(c, false) == V_DROP)
+			return V_DROP;
 		return h && h->kept ? kept_src(c) : V_PASS;
+	}
 	/* Our address went away: drop until the flow committed somewhere
 	 * newer than the hold (the agent ends the hold soon after). */
 	if (h && h->holds) {

@@ -22,6 +22,11 @@
 /* mig_parse: an ICMP or ICMPv6 message (l3, l4, family and addresses
  * set); only the ingress program looks further (mig_dp: icmp_in) */
 #define MIG_PARSE_ICMP 1
+/* mig_parse: an IPv4 fragment of a TCP segment, or an IPv6 packet whose
+ * next header is an extension header: a segment the shim does not
+ * translate, looked at only to drop it if it belongs to a migrated flow
+ * (mig_dp: frag_check) */
+#define MIG_PARSE_FRAG 2
 #ifndef AF_INET
 #define AF_INET  2
 #define AF_INET6 10
@@ -113,7 +118,7 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 			return -1;
 		/* fragments: only whole segments are ours */
 		if ((ip[6] & 0x3f) || ip[7])
-			return -1;
+			return MIG_PARSE_FRAG;
 		ihl = (ip[0] & 0x0f) * 4;
 		len = (__u32)ip[2] << 8 | ip[3];
 		if (ihl < 20 || len < ihl)
@@ -140,6 +145,9 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 			__builtin_memcpy(p->daddr, ip + 24, 16);
 			return MIG_PARSE_ICMP;
 		}
+		if ((ip[0] >> 4) == 6 && (ip[6] == 0 || ip[6] == 43 || ip[6] == 44 ||
+					  ip[6] == 60))
+			return MIG_PARSE_FRAG;   /* hop-by-hop, routing, fragment, options */
 		if ((ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP ||
 		    ctx_load(c, ETH_HLEN + 40, b + ETH_HLEN + 40, 20))
 			return -1;

@@ -488,6 +488,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(RESERVE_FAIL,     "reserve_failed")    /* agent: a migrated flow's wire tuple could not be reserved in the kernel */ \
 	X(POOL_PUSHED,      "pool_pushed")       /* agent: public keys pushed into mig_pool */ \
 	X(POOL_DRAINED,     "pool_drained")      /* agent: keys taken out of mig_pool unused (start, stop) */ \
+	X(FRAG_DROP,        "frag_dropped")      /* a migrated flow's segment in a fragment or behind IPv6 extension headers: dropped, not translated */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

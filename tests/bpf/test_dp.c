@@ -2821,4 +2821,127 @@ TEST(kept_addresses)
 	}
 }
 
+/* An IPv4 fragment of frame f (in place): more fragments follow when mf,
+ * at offset off8 (8-byte units); the header checksum is redone. */
+static void v4_frag(__u8 *f, bool mf, __u16 off8)
+{
+	__u8 *ip = f + 14;
+	__u32 sum = 0;
+	int i;
+
+	ip[6] = (__u8)((mf ? 0x20 : 0) | (off8 >> 8));
+	ip[7] = (__u8)off8;
+	ip[10] = ip[11] = 0;
+	for (i = 0; i < 20; i += 2)
+		sum += (__u32)ip[i] << 8 | ip[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ip[10] = (__u8)(~sum >> 8);
+	ip[11] = (__u8)~sum;
+}
+
+/* IPv6 frame f (n bytes) with an 8-byte extension header of type nh
+ * inserted after the fixed header (44: a fragment, first when off8 is 0;
+ * 60: destination options of padding): into out, its length returned. */
+static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
+{
+	__u16 plen = (__u16)(f[18] << 8 | f[19]) + 8;
+
+	memcpy(out, f, 54);
+	out[18] = (__u8)(plen >> 8);
+	out[19] = (__u8)plen;
+	out[20] = nh;
+	memset(out + 54, 0, 8);
+	out[54] = 6;   /* then TCP */
+	if (nh == 44) {
+		out[56] = (__u8)(off8 >> 5);
+		out[57] = (__u8)((off8 << 3) | 1);   /* more fragments */
+		out[61] = 0x17;                      /* identification */
+	} else {
+		out[56] = 1;   /* PadN of 4: the header is 8 bytes */
+		out[57] = 4;
+	}
+	memcpy(out + 62, f + 54, n - 54);
+	return n + 8;
+}
+
+/* Segments of a migrated flow that the shim cannot translate (an IPv4
+ * fragment, an IPv6 packet with extension headers) are dropped and
+ * counted when they name the flow's tuple; later fragments and other
+ * tuples pass untouched. */
+TEST(fragments_of_migrated)
+{
+	__u8 in[FX_PKT_MAX], x[FX_PKT_MAX + 16];
+	const struct fx_conn *c;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, xn;
+	__u64 d0;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		c = s.c;
+		if (commit_both(unit_failed, &s))
+			continue;
+		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
+		/* fixed end, ingress: NEW -> srv, the flow's wire tuple */
+		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr, c->srv.t.lport,
+			     c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
+		if (s.family == AF_INET) {
+			v4_frag(in, true, 0);
+			expect(unit_failed, &s, s.h, "first fragment in", in, n, 0, s.h->drop,
+			       NULL, 0, &r);
+			v4_frag(in, false, 185);
+			expect(unit_failed, &s, s.h, "last fragment in (no ports)", in, n, 0,
+			       s.h->pass, in, n, &r);
+		} else {
+			xn = v6_ext(in, n, 44, 0, x);
+			expect(unit_failed, &s, s.h, "first fragment in", x, xn, 0, s.h->drop,
+			       NULL, 0, &r);
+			xn = v6_ext(in, n, 44, 185, x);
+			expect(unit_failed, &s, s.h, "later fragment in (no ports)", x, xn, 0,
+			       s.h->pass, x, xn, &r);
+			xn = v6_ext(in, n, 60, 0, x);
+			expect(unit_failed, &s, s.h, "destination options in", x, xn, 0, s.h->drop,
+			       NULL, 0, &r);
+		}
+		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + (s.family == AF_INET ? 1 : 2),
+		      "%s [%s]: frag_dropped %llu", s.fam, s.h->name,
+		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0));
+		/* another connection's fragment passes */
+		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr,
+			     htons(ntohs(c->srv.t.lport) + 1), 1, 1, &p, in);
+		if (s.family == AF_INET) {
+			v4_frag(in, true, 0);
+			expect(unit_failed, &s, s.h, "another flow's fragment", in, n, 0,
+			       s.h->pass, in, n, &r);
+		} else {
+			xn = v6_ext(in, n, 44, 0, x);
+			expect(unit_failed, &s, s.h, "another flow's fragment", x, xn, 0,
+			       s.h->pass, x, xn, &r);
+		}
+		/* mover, egress: the socket tuple cli -> srv, untranslatable */
+		if (s.h != &hooks[0])
+			continue;
+		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
+		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
+		if (s.family == AF_INET) {
+			v4_frag(in, true, 0);
+			expect(unit_failed, &s, &out_hook, "first fragment out", in, n, 0,
+			       out_hook.drop, NULL, 0, &r);
+		} else {
+			xn = v6_ext(in, n, 44, 0, x);
+			expect(unit_failed, &s, &out_hook, "first fragment out", x, xn, 0,
+			       out_hook.drop, NULL, 0, &r);
+		}
+		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + 1, "%s: egress frag_dropped",
+		      s.fam);
+	}
+}
+
 UNIT_MAIN()
