@@ -71,6 +71,7 @@ struct agent {
 	char ifaces[16][16];
 	int n_ifaces;
 	bool xdp;                  /* XDP ingress instead of TC */
+	bool xdp_replace;          /* --xdp-replace: another XDP program may go */
 	bool no_resume;            /* diagnostic: leave resuming to the kernel */
 	struct mig_dns *dns;
 	const char *pidfile;
@@ -147,7 +148,7 @@ int dp_host_holds(struct agent *a, int delta);
 int dp_load(struct agent *a);
 void dp_unload(struct agent *a);
 int dp_attach_all(struct agent *a);
-void dp_detach_all(void);
+int dp_detach_all(void);
 int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n);
 int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 		    struct mig_sockinfo *out);

@@ -83,7 +83,9 @@ static void usage(FILE *f)
 "  -i, --iface IF        serve interface IF (repeatable; default: every\n"
 "                        interface but lo, also those that appear later)\n"
 "  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
-"                        TC is the right choice on veth)\n"
+"                        TC is the right choice on veth); refused on an\n"
+"                        interface that runs another XDP program\n"
+"      --xdp-replace     --xdp, and replace another XDP program there\n"
 "      --no-resume       diagnostic: after a migration, leave resuming to\n"
 "                        the kernel's own timers (for measurements)\n"
 "  -l, --log-level L     warn, info or debug (default info)\n"
@@ -235,6 +237,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "iface", required_argument, NULL, 'i' },
 		{ "xdp", no_argument, NULL, 'x' },
+		{ "xdp-replace", no_argument, NULL, 'X' },
 		{ "no-resume", no_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -319,6 +322,9 @@ int main(int argc, char **argv)
 		case 'x':
 			a.xdp = true;
 			break;
+		case 'X':
+			a.xdp = a.xdp_replace = true;
+			break;
 		case 'R':
 			a.no_resume = true;
 			break;
@@ -382,6 +388,11 @@ int main(int argc, char **argv)
 	if (a.ncpus <= 0) {
 		pr_err("cannot count the possible CPUs: %s", strerror(-a.ncpus));
 		return EXIT_FAILURE;
+	}
+	/* (an earlier run's hooks go too: see out) */
+	if (mig_env_check_kernel(a.xdp, err, sizeof(err))) {
+		pr_err("%s", err);
+		goto out;
 	}
 
 	/* a first start removes what it pinned if it fails half-way */
@@ -447,7 +458,10 @@ int main(int argc, char **argv)
 	if (dp_load(&a) || pool_rkey_rotate(&a, true) || attach(&a, skel) ||
 	    netwatch_open(&a))
 		goto out;
-	dp_attach_all(&a);
+	/* an interface named with --iface must be served; of "every
+	 * interface", one that refuses (another XDP program) is skipped */
+	if (dp_attach_all(&a) && a.n_ifaces)
+		goto out;
 	a.recheck = true;
 	flows_sweep(&a);
 	a.swept_ns = mono_ns();
@@ -544,8 +558,16 @@ out:
 	ring_buffer__free(rb);
 	dp_unload(&a);
 	mig_sockops__destroy(skel);
-	if (ret != EXIT_SUCCESS && fresh)
-		{ dp_detach_all(); do_detach(a.pin_dir); }
+	if (ret != EXIT_SUCCESS) {
+		/* No hook runs without an agent behind it, whether this run
+		 * attached it or an earlier one did: a failed start removes
+		 * them (a first start its pins too). */
+		e = dp_detach_all();
+		pr_err("start failed: removed %d data path hook%s from this network namespace's "
+		       "interfaces; none of ours is left attached", e, e == 1 ? "" : "s");
+		if (fresh)
+			do_detach(a.pin_dir);
+	}
 	pool_free(&a.pool);
 	if (a.pidfile)
 		unlink(a.pidfile);

@@ -6,6 +6,7 @@
 #ifndef MIGRATE_MIG_ENV_H
 #define MIGRATE_MIG_ENV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MIG_BTF_PATH "/sys/kernel/btf/vmlinux"
@@ -18,5 +19,12 @@ int mig_env_find_cgroup2(char *out, size_t outlen, char *err, size_t errlen);
 int mig_env_check_cgroup2(const char *path, char *err, size_t errlen);
 /* 0 if the directory that holds pin_dir is on a BPF filesystem. */
 int mig_env_check_bpffs(const char *pin_dir, char *err, size_t errlen);
+
+/*
+ * 0 if the kernel has the BPF helpers our programs call (the XDP
+ * program's only when xdp), else -EOPNOTSUPP with the line naming the
+ * Linux version needed.  Probes by loading tiny programs (root).
+ */
+int mig_env_check_kernel(bool xdp, char *err, size_t errlen);
 
 #endif
