@@ -4,6 +4,8 @@
 #   make test       unit, BPF and namespace integration tests (root)
 #   make demo       the namespace-lab demo (root)
 #   make bench      data-path benchmarks (root)
+#   make test-kernels  the BPF tier and lab tests under qemu on Debian's
+#                   6.1 kernel and the running one (root; slow without KVM)
 #   make deps       install the Debian packages needed (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make uninstall  the same variables: removes what install put there
@@ -50,7 +52,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test unit demo bench deps install uninstall clean check-deps
+.PHONY: all test unit demo bench deps install uninstall clean check-deps test-kernels
 all: $(BUILD)/migrate-agent $(BUILD)/migratectl $(BPF_OBJS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(BUILD)/bench:
@@ -109,6 +111,10 @@ demo:
 
 bench: all $(BENCH_BINS)
 	bench/run.sh
+
+# Not part of `make test` or .ci/run: an hour per kernel under TCG.
+test-kernels: all $(BUILD)/tests/test_dp $(BUILD)/tests/test_ctl
+	BUILD=$(BUILD) tests/kernels/run.sh
 
 deps:
 	scripts/install-deps.sh

@@ -15,6 +15,9 @@ PKGS=(
 	# tests and lab
 	ldnsutils iproute2 tcpdump socat netcat-openbsd nftables bind9
 	bind9-dnsutils python3 ethtool util-linux procps pv iperf3 curl coreutils
+	# make test-kernels (the kernel and busybox-static are downloaded
+	# into the build directory, not installed)
+	qemu-system-x86
 )
 
 if ! command -v dpkg-query >/dev/null; then
