@@ -237,8 +237,12 @@ static int xdp_current(int ifindex, struct xdp_cur *cur)
 		return 0;
 	}
 	cur->fd = bpf_prog_get_fd_by_id(cur->id);
-	if (cur->fd < 0)
-		return cur->id ? -errno : 0;
+	if (cur->fd < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		cur->id = 0;      /* gone since the query */
+		return 0;
+	}
 	if (bpf_obj_get_info_by_fd(cur->fd, &info, &len))
 		return -errno;
 	snprintf(cur->name, sizeof(cur->name), "%s", info.name);
