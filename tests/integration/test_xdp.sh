@@ -146,17 +146,20 @@ for fam in 4 6; do
 	name=xdp-v$fam
 	port=$((port + 1))
 	if [ "$fam" = 4 ]; then
-		addr=${TOPO_V4[server.s]} new=${TOPO_V4[mobile.b]}
+		addr=${TOPO_V4[server.s]} new=${TOPO_V4[mobile.b]} old=${TOPO_V4[mobile.a]}
 	else
-		addr="[${TOPO_V6[server.s]}]" new=${TOPO_V6[mobile.b]}
+		addr="[${TOPO_V6[server.s]}]" new=${TOPO_V6[mobile.b]} old=${TOPO_V6[mobile.a]}
 	fi
 	lab_bg server "srv-$name" socat -u "OPEN:$LAB_DIR/big" "TCP$fam-LISTEN:$port,reuseaddr"
 	lab_wait_listen server "$port"
 	lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT | pv -qL $RATE > $LAB_DIR/$name.got"
 	t_check "$name: keyed" lab_wait_until 5 eq 1 nflows mobile
 	t_check "$name: under way" lab_wait_until 5 ge $((4 << 20)) fsize "$LAB_DIR/$name.got"
+	t_check "$name: ESTABLISHED in the mobile's flow map" eq ESTABLISHED flow_field mobile state
 	topo_leave mobile a
 	topo_at mobile b
+	t_check "$name: the mobile starts the move (old address kept on lo)" \
+		lab_wait_until 10 logged agent-mobile.log "keeping old address ${old//./\\.} "
 	t_check "$name: mobile lists 1 migration" lab_wait_until 5 eq 1 flow_field mobile migrations
 	t_check "$name: server records the new address" \
 		lab_wait_until 3 eq "$new" flow_field server wire.remote.addr
@@ -167,7 +170,9 @@ for fam in 4 6; do
 	topo_leave mobile b
 	topo_at mobile a
 done
-t_check "server answered the Migrate SYNs (in XDP: no TC ingress there)" ge 2 counter server msyn_answered
+t_check "mobile sent Migrate SYNs" ge 2 counter mobile msyn_sent
+t_check "server saw them" ge 2 counter server msyn_received
+t_check "server answered them (in XDP: no TC ingress there)" ge 2 counter server msyn_answered
 t_check "server has no TC ingress filter" eval "! tc_has server eth0 ingress mig_in_tc"
 
 t_summary

@@ -48,7 +48,7 @@ run() {
 	sum=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 	# a failing runner's output, for the log
 	if [[ $sum != *" 0 failed" ]]; then
-		grep -v -E '^ *ok ' "$out" | head -n 80 | sed "s/^/MIGKERN: $name: /"
+		grep -v -E '^ *ok ' "$out" | head -n 400 | sed "s/^/MIGKERN: $name: /"
 	fi
 	echo "MIGKERN-RESULT $name: ${sum:-no summary} ($((t1 - t0)) s)"
 }
