@@ -3,8 +3,8 @@
 #
 # tests/kernels/run.sh - the kernel matrix (`make test-kernels`, root): boots
 # Debian 12's 6.1 kernel and the running kernel under qemu with the built
-# binaries and runs the BPF tier (test_dp, test_ctl) and two lab tests
-# (test_lab.sh, test_xdp.sh: hook handling and a migration) inside.  Ends
+# binaries and runs the BPF tier (test_dp, test_ctl) and test_xdp.sh (hook
+# handling and a migration) inside.  Ends
 # with one verdict line per kernel: "6.1.0-NN-amd64: PASS" or "...: FAIL
 # (what)" or "...: SKIPPED (why)".
 #
@@ -21,7 +21,7 @@
 # $BUILD/kernels), MIG_KERNEL_TIMEOUT (seconds per kernel, default 3600),
 # MIG_KERNELS ("6.1 running" by default; either or both), MIG_KERNEL_TESTS
 # (runners to run in the guest, comma-separated: test_dp, test_ctl,
-# test_lab, test_xdp; default all).
+# test_xdp, and on request only test_lab and agentlog; default all).
 
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
