@@ -169,7 +169,7 @@ for fam in 4 6; do
 		lab_wait_until 10 logged agent-mobile.log "keeping old address ${old//./\\.} "
 	t_check "$name: mobile lists 1 migration" lab_wait_until 5 eq 1 flow_field mobile migrations
 	t_check "$name: server records the new address" \
-		lab_wait_until 3 eq "$new" flow_field server wire.remote.addr
+		lab_wait_until 10 eq "$new" flow_field server wire.remote.addr
 	t_check "$name: both ends finish" \
 		eval "lab_bg_wait cli-$name 60 && lab_bg_wait srv-$name 60"
 	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"

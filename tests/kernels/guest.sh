@@ -56,7 +56,7 @@ run test_dp "$BUILD/tests/test_dp"
 run test_ctl "$BUILD/tests/test_ctl"
 # (TCG: an agent start verifies every program, which takes far longer
 # than the lab's default 10 s)
-export LAB_BUILD=$BUILD MIG_TEST_MB=${MIG_TEST_MB:-16} MIG_TEST_RATE=${MIG_TEST_RATE:-4m}
+export LAB_BUILD=$BUILD MIG_TEST_MB=${MIG_TEST_MB:-48} MIG_TEST_RATE=${MIG_TEST_RATE:-4m}
 export LAB_AGENT_TIMEOUT=${LAB_AGENT_TIMEOUT:-180}
 # (test_lab.sh is not in the default list: its timing checks assume a
 # machine faster than TCG)
