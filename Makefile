@@ -112,7 +112,7 @@ demo:
 bench: all $(BENCH_BINS)
 	bench/run.sh
 
-# Not part of `make test` or .ci/run: an hour per kernel under TCG.
+# Not part of `make test` or .ci/run: minutes per kernel under TCG (README).
 test-kernels: all $(BUILD)/tests/test_dp $(BUILD)/tests/test_ctl
 	BUILD=$(BUILD) tests/kernels/run.sh
 
