@@ -10,6 +10,8 @@
 #                   parsers (FUZZ_SECONDS=60 each, from tests/fuzz/corpus),
 #                   then FUZZ_DP_COUNT=1000000 random and mutated packets
 #                   through the data path programs (root)
+#   make test-kernels  the BPF tier and lab tests under qemu on Debian's
+#                   6.1 kernel and the running one (root; slow without KVM)
 #   make deps       install the Debian packages needed (root)
 #   make install    PREFIX=/usr/local DESTDIR=: binaries, man pages, the
 #                   systemd unit, /etc/migrate/agent.conf.example (never
@@ -84,7 +86,7 @@ FUZZ_DP_COUNT ?= 1000000
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test soak unit demo bench fuzz fuzz-corpus deps install uninstall clean check-deps
+.PHONY: all test soak unit demo bench fuzz fuzz-corpus deps install uninstall clean check-deps test-kernels
 all: $(BUILD)/migrate-agent $(BUILD)/migratectl $(BPF_OBJS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(BUILD)/bench \
@@ -190,6 +192,10 @@ fuzz: all $(FUZZ_BINS) $(BUILD)/tests/fuzz_dp
 # Write the seed corpus again (it is committed; see tests/fuzz/mkcorpus.c).
 fuzz-corpus: $(BUILD)/fuzz/mkcorpus
 	$(BUILD)/fuzz/mkcorpus tests/fuzz/corpus
+
+# Not part of `make test` or .ci/run: minutes per kernel under TCG (README).
+test-kernels: all $(BUILD)/tests/test_dp $(BUILD)/tests/test_ctl
+	BUILD=$(BUILD) tests/kernels/run.sh
 
 deps:
 	scripts/install-deps.sh

@@ -56,6 +56,10 @@ struct scratch {
 	 * whole call chain) */
 	struct mig_opt o;
 	struct mig_tuple s, w, prev;
+	/* on_msyn's socket tuple: out of its frame, which with mig_in_tc's
+	 * stays within 512 bytes only so under Linux 6.1's accounting (each
+	 * frame rounded up to 32 bytes) */
+	struct mig_tuple ms;
 	struct mig_in in;
 	struct mig_out out;
 	struct mig_cand_ref ref;
@@ -558,7 +562,7 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 {
 	struct scratch *sc = scratch();
 	struct mig_token_key tk;
-	struct mig_tuple *sock, s;
+	struct mig_tuple *sock, *s;
 	struct sock_seqs ss;
 	struct mig_cand *cd;
 	struct mig_flow *f;
@@ -569,6 +573,7 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 
 	if (!sc)
 		return V_DROP;
+	s = &sc->ms;
 	if (transit(c, p, sc, ifindex)) {
 		mig_count(MIG_STAT_TRANSIT);
 		return V_PASS;
@@ -578,14 +583,14 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 	sock = bpf_map_lookup_elem(&mig_tokens, &tk);
 	if (!sock)
 		return reject(c, p, MIG_STAT_REJ_TOKEN);
-	s = *sock;
-	f = bpf_map_lookup_elem(&mig_flows, &s);
+	*s = *sock;
+	f = bpf_map_lookup_elem(&mig_flows, s);
 	/* It must be addressed to the flow's port on our side.  Any of our
 	 * addresses will do: when both ends moved at once, the peer found our
 	 * new address in DNS before our own migration committed, and the new
 	 * wire tuple then has our new address too (the mac and the return
 	 * routability check decide, not the address). */
-	if (!f || s.family != key->family || f->wire.lport != key->lport)
+	if (!f || s->family != key->family || f->wire.lport != key->lport)
 		return reject(c, p, MIG_STAT_REJ_TOKEN);
 	d = o->reqno - f->peer_reqno;
 	if (d == 0 || d > MIG_MAC_WINDOW)
@@ -593,7 +598,7 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 	mig_sip_mac_migrate(f->s_peer, f->token, o->reqno, sc->sip, sc->tag);
 	if (!mac_eq(sc->tag, o->mac))
 		return reject(c, p, MIG_STAT_REJ_MAC);
-	if (sock_seqs(c, &s, &ss) || !state_may_move(ss.state))
+	if (sock_seqs(c, s, &ss) || !state_may_move(ss.state))
 		return reject(c, p, MIG_STAT_REJ_STATE);
 	/* seq + 1 in [RCV.NXT - 2^30, RCV.NXT] */
 	if (ss.rcv_nxt - (p->seq + 1) > (1U << 30))
@@ -605,8 +610,8 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 	i = cand_find(f, key);
 	if (i >= MIG_NCAND || f->cand[i & 1].reqno != o->reqno) {
 		if (i < MIG_NCAND)
-			cand_clear(f, &s, i);
-		i = cand_claim(c, f, &s, key, now);
+			cand_clear(f, s, i);
+		i = cand_claim(c, f, s, key, now);
 		if (i < 0)
 			return V_DROP;
 	}

@@ -84,8 +84,8 @@ static __always_inline int ctx_store(struct mig_ctx *c, __u32 off, const void *f
 #define MIG_PARSE_LEN (ETH_HLEN + 40 + 20)
 
 /*
- * Parse Ethernet, IPv4 (any options, no fragments) or IPv6 (no extension
- * headers), and TCP.  Returns 0 for a TCP segment we may look at.  Every
+ * Parse Ethernet (under XDP with at most one VLAN tag), IPv4 (any options,
+ * no fragments) or IPv6 (no extension headers), and TCP.  Returns 0 for a TCP segment we may look at.  Every
  * segment pays for this: IPv4 costs one load helper call, IPv6 two.
  */
 static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
@@ -100,6 +100,15 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 	if (ctx_load(c, 0, b, ETH_HLEN + 20 + 20))
 		return -1;
 	p->l3 = ETH_HLEN;
+	/* XDP sees the frame as it came: one 802.1Q or 802.1ad tag is
+	 * skipped by loading again 4 bytes on (b's MACs are then wrong,
+	 * and unused).  TC finds the outer tag taken out into the skb. */
+	if (c->xdp && ((b[12] == 0x81 && b[13] == 0x00) ||
+		       (b[12] == 0x88 && b[13] == 0xa8))) {
+		if (ctx_load(c, 4, b, ETH_HLEN + 20 + 20))
+			return -1;
+		p->l3 = ETH_HLEN + 4;
+	}
 	if (b[12] == 0x08 && b[13] == 0x00) {            /* IPv4 */
 		if ((ip[0] >> 4) != 4)
 			return -1;
@@ -108,7 +117,7 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 			if (ihl < 20)
 				return -1;
 			p->family = AF_INET;
-			p->l4 = ETH_HLEN + ihl;
+			p->l4 = p->l3 + ihl;
 			__builtin_memset(p->saddr, 0, 32);
 			__builtin_memcpy(&p->saddr[0], ip + 12, 4);
 			__builtin_memcpy(&p->daddr[0], ip + 16, 4);
@@ -124,7 +133,7 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 		if (ihl < 20 || len < ihl)
 			return -1;
 		p->family = AF_INET;
-		p->l4 = ETH_HLEN + ihl;
+		p->l4 = p->l3 + ihl;
 		len -= ihl;
 		__builtin_memset(p->saddr, 0, 32);
 		__builtin_memcpy(&p->saddr[0], ip + 12, 4);
@@ -140,7 +149,7 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 	} else if (b[12] == 0x86 && b[13] == 0xdd) {     /* IPv6 */
 		if ((ip[0] >> 4) == 6 && ip[6] == IPPROTO_ICMPV6) {
 			p->family = AF_INET6;
-			p->l4 = ETH_HLEN + 40;
+			p->l4 = p->l3 + 40;
 			__builtin_memcpy(p->saddr, ip + 8, 16);
 			__builtin_memcpy(p->daddr, ip + 24, 16);
 			return MIG_PARSE_ICMP;
@@ -149,10 +158,10 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 					  ip[6] == 60))
 			return MIG_PARSE_FRAG;   /* hop-by-hop, routing, fragment, options */
 		if ((ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP ||
-		    ctx_load(c, ETH_HLEN + 40, b + ETH_HLEN + 40, 20))
+		    ctx_load(c, p->l3 + 40, b + ETH_HLEN + 40, 20))
 			return -1;
 		p->family = AF_INET6;
-		p->l4 = ETH_HLEN + 40;
+		p->l4 = p->l3 + 40;
 		len = (__u32)ip[4] << 8 | ip[5];
 		__builtin_memcpy(p->saddr, ip + 8, 16);
 		__builtin_memcpy(p->daddr, ip + 24, 16);

@@ -2620,6 +2620,102 @@ TEST(icmp_untouched)
 
 /* ---- everything else passes untouched ------------------------------------ */
 
+/*
+ * XDP sees VLAN tags that TC finds stripped into the skb: one 802.1Q or
+ * 802.1ad tag is parsed through.  Run frame in (untagged) with the tag
+ * tpid/vid inserted after the MACs; want the verdict and (want != NULL)
+ * want's bytes with the same tag still in place.
+ */
+static int expect_vlan(int *unit_failed, const struct sc *s, const char *what,
+		       const __u8 *in, size_t n, __u16 tpid, __u32 verdict,
+		       const __u8 *want, size_t wn)
+{
+	__u8 tagged[FX_PKT_MAX], tag[4] = { tpid >> 8, tpid & 0xff, 0x00, 0x64 };
+	struct fx_res r;
+	int ok = 1;
+
+	memcpy(tagged, in, 12);
+	memcpy(tagged + 12, tag, 4);
+	memcpy(tagged + 16, in + 12, n - 12);
+	if (fx_run(hooks[1].fd, false, tagged, n + 4, 0, 1, &r)) {
+		CHECK(0, "%s %s [xdp, tpid %04x]: test_run: %s", what, s->fam, tpid,
+		      strerror(-r.err));
+		return 0;
+	}
+	if (r.ret != verdict) {
+		CHECK(0, "%s %s [xdp, tpid %04x]: verdict %u (%s), want %u (%s)", what, s->fam,
+		      tpid, r.ret, verdict_name(&hooks[1], r.ret), verdict,
+		      verdict_name(&hooks[1], verdict));
+		ok = 0;
+	}
+	if (!want)
+		return ok;
+	if (r.len != wn + 4 || memcmp(r.out + 12, tag, 4)) {
+		CHECK(0, "%s %s [xdp, tpid %04x]: the tag did not stay", what, s->fam, tpid);
+		return 0;
+	}
+	memmove(r.out + 12, r.out + 16, r.len - 16);
+	r.len -= 4;
+	if (!fx_csum_ok(r.out, r.len)) {
+		CHECK(0, "%s %s [xdp, tpid %04x]: output checksums do not verify", what,
+		      s->fam, tpid);
+		ok = 0;
+	}
+	fx_csum_norm(r.out, r.len);
+	if (r.len != wn || memcmp(r.out, want, wn)) {
+		CHECK(0, "%s %s [xdp, tpid %04x]: output frame differs", what, s->fam, tpid);
+		fx_hexdiff(stderr, r.out, r.len, want, wn);
+		ok = 0;
+	}
+	return ok;
+}
+
+TEST(xdp_vlan)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], qq[FX_PKT_MAX];
+	const struct fx_conn *c;
+	struct mig_flow f;
+	struct fx_pkt p;
+	struct sc s;
+	size_t n, wn;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		if (s.h != &hooks[1])
+			continue;
+		c = s.c;
+		/* a Migrate SYN under an 802.1ad tag: answered under it */
+		CHECK(!install_fixed(&s, 0, &f), "install");
+		n = msyn_ok(&s, 1, &p, in);
+		wn = want_synack(&s, &p, &s.a_wire, 1, want);
+		expect_vlan(unit_failed, &s, "Migrate SYN", in, n, 0x88a8, XDP_TX, want, wn);
+		CHECK(cand_ref_is(&s.a_wire, &s.c->srv.t), "%s: no candidate", s.fam);
+
+		/* a migrated flow's segment under an 802.1Q tag: translated */
+		sc_init(&s, s.family == AF_INET6, 1);
+		if (commit_both(unit_failed, &s))
+			continue;
+		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr, c->srv.t.lport,
+			     c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
+		memcpy(p.saddr, c->cli.t.laddr, 16);
+		p.sport = ntohs(c->cli.t.lport);
+		wn = fx_build(&p, want);
+		expect_vlan(unit_failed, &s, "data in", in, n, 0x8100, XDP_PASS, want, wn);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 1, "%s: xlate_in %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_IN));
+
+		/* two tags (QinQ): not parsed, passed as it came */
+		memcpy(qq, in, 12);
+		qq[12] = 0x88; qq[13] = 0xa8; qq[14] = 0; qq[15] = 7;
+		memcpy(qq + 16, in + 12, n - 12);
+		expect_vlan(unit_failed, &s, "two tags", qq, n + 4, 0x8100, XDP_PASS, NULL, 0);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 1, "%s: QinQ frame translated", s.fam);
+	}
+}
+
 static size_t udp_frame(int family, const struct fx_conn *c, __u8 *f)
 {
 	struct fx_pkt p;

@@ -88,6 +88,7 @@ struct agent {
 	bool scratch_stale;        /* pinned mig_scratch of another layout: made anew */
 	bool stats_regrow;         /* pinned mig_stats of another count: carried over */
 	uint32_t pinned_abi;       /* mig_meta's version when we started, 0: none */
+	bool xdp_replace;          /* --xdp-replace: another XDP program may go */
 	bool no_resume;            /* diagnostic: leave resuming to the kernel */
 	struct mig_dns *dns;
 	/* SHA-256 of the TSIG secret the DNS worker has: the agent erases the
@@ -198,7 +199,7 @@ int dp_host_holds(struct agent *a, int delta);
 int dp_load(struct agent *a);
 void dp_unload(struct agent *a);
 int dp_attach_all(struct agent *a);
-void dp_detach_all(void);
+int dp_detach_all(void);
 void dp_release_unserved(struct agent *a);
 int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n);
 int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,

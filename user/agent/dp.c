@@ -130,6 +130,9 @@ int dp_open(struct agent *a)
 		pr_err("cannot open the data path objects: %s", strerror(errno));
 		return -errno;
 	}
+	/* the XDP program needs more of the kernel (bpf_xdp_load_bytes,
+	 * 5.18) than the rest: loaded only when asked for */
+	bpf_program__set_autoload(a->dp->progs.mig_in_xdp, a->xdp);
 	err = pin_maps(a->dp->obj, a->pin_dir) ?: dp_sizes(a, a->dp->obj);
 	if (err)
 		pr_err("cannot prepare the data path objects: %s", strerror(-err));
@@ -256,6 +259,156 @@ static int tc_attach_one(int ifindex, enum bpf_tc_attach_point where, int prog_f
 	return bpf_tc_attach(&hook, &opts);
 }
 
+/* Remove our filter (handle and priority) from one TC hook: 0 if there
+ * was one. */
+static int tc_detach_one(int ifindex, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MIG_TC_HANDLE, .priority = MIG_TC_PRIO);
+
+	return bpf_tc_detach(&hook, &opts);
+}
+
+/* The program on the XDP hook of ifindex: its id (0 for none), name, the
+ * mode flag it was attached with, and an fd (-1 for none) that pins it
+ * down for an atomic replace. */
+struct xdp_cur {
+	__u32 id;
+	__u32 mode;
+	int fd;
+	char name[BPF_OBJ_NAME_LEN];
+};
+
+static int xdp_current(int ifindex, struct xdp_cur *cur)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	memset(cur, 0, sizeof(*cur));
+	cur->fd = -1;
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err)
+		return err;
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_NONE:
+		return 0;
+	case XDP_ATTACHED_DRV:
+		cur->id = q.drv_prog_id;
+		cur->mode = XDP_FLAGS_DRV_MODE;
+		break;
+	case XDP_ATTACHED_SKB:
+		cur->id = q.skb_prog_id;
+		cur->mode = XDP_FLAGS_SKB_MODE;
+		break;
+	case XDP_ATTACHED_HW:
+		cur->id = q.hw_prog_id;
+		cur->mode = XDP_FLAGS_HW_MODE;
+		break;
+	default:   /* several at once (offload and driver): not ours to sort out */
+		cur->id = q.prog_id;
+		snprintf(cur->name, sizeof(cur->name), "(several)");
+		return 0;
+	}
+	cur->fd = bpf_prog_get_fd_by_id(cur->id);
+	if (cur->fd < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		cur->id = 0;      /* gone since the query */
+		return 0;
+	}
+	if (bpf_obj_get_info_by_fd(cur->fd, &info, &len))
+		return -errno;
+	snprintf(cur->name, sizeof(cur->name), "%s", info.name);
+	return 0;
+}
+
+static bool xdp_ours(const struct xdp_cur *cur)
+{
+	return cur->fd >= 0 && !strcmp(cur->name, "mig_in_xdp");
+}
+
+static const char *xdp_mode_name(__u32 mode)
+{
+	return mode == XDP_FLAGS_DRV_MODE ? "native" :
+	       mode == XDP_FLAGS_SKB_MODE ? "generic" :
+	       mode == XDP_FLAGS_HW_MODE ? "offloaded" : "unknown";
+}
+
+/* Remove our XDP program from ifindex, and only ours (XDP_FLAGS_REPLACE
+ * checks that it is still the one we looked at): 0 if there was one. */
+static int xdp_detach_ours(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, o);
+	struct xdp_cur cur;
+	int err;
+
+	err = xdp_current(ifindex, &cur);
+	if (!err && !xdp_ours(&cur))
+		err = -ENOENT;
+	if (!err) {
+		o.old_prog_fd = cur.fd;
+		err = bpf_xdp_attach(ifindex, -1, cur.mode | XDP_FLAGS_REPLACE, &o);
+	}
+	if (cur.fd >= 0)
+		close(cur.fd);
+	return err;
+}
+
+/*
+ * XDP ingress on one interface.  An interface has one XDP program: ours
+ * (a restart) is replaced in place; anybody else's is left alone unless
+ * --xdp-replace says otherwise.  Replace and first attach are atomic
+ * against a program appearing in between (XDP_FLAGS_REPLACE,
+ * XDP_FLAGS_UPDATE_IF_NOEXIST), so nothing is ever replaced unseen.
+ */
+static int xdp_attach_one(struct agent *a, int ifindex, const char *ifname)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, o);
+	int fd = bpf_program__fd(a->dp->progs.mig_in_xdp);
+	struct xdp_cur cur;
+	__u32 flags;
+	int err;
+
+	err = xdp_current(ifindex, &cur);
+	if (err) {
+		pr_err("interface '%s': cannot read its XDP program: %s", ifname,
+		       strerror(-err));
+		goto out;
+	}
+	if (cur.id && !xdp_ours(&cur)) {
+		if (!a->xdp_replace) {
+			pr_err("interface '%s' runs XDP program %u ('%s') already: not replacing "
+			       "it; remove it, serve the interface with TC ingress (no --xdp) or "
+			       "pass --xdp-replace", ifname, cur.id, cur.name);
+			err = -EBUSY;
+			goto out;
+		}
+		pr_warn("interface '%s': replacing XDP program %u ('%s') (--xdp-replace)",
+			ifname, cur.id, cur.name);
+	}
+	if (cur.fd >= 0) {
+		o.old_prog_fd = cur.fd;
+		flags = cur.mode | XDP_FLAGS_REPLACE;
+	} else {
+		flags = XDP_FLAGS_UPDATE_IF_NOEXIST;
+	}
+	err = bpf_xdp_attach(ifindex, fd, flags, &o);
+	if (err == -EEXIST || err == -EBUSY) {
+		pr_err("interface '%s': another XDP program was attached meanwhile; "
+		       "not replacing it", ifname);
+		goto out;
+	}
+	if (err)
+		pr_err("interface '%s': cannot attach the XDP program: %s", ifname,
+		       strerror(-err));
+out:
+	if (cur.fd >= 0)
+		close(cur.fd);
+	return err;
+}
+
 static bool served(const struct agent *a, const char *name)
 {
 	int i;
@@ -270,8 +423,58 @@ static bool served(const struct agent *a, const char *name)
 	return false;
 }
 
+/*
+ * Ingress and egress on one interface.  One ingress hook at a time: the
+ * other mode's (left by a run with or without --xdp) goes once ours is
+ * on, and a failure leaves neither of ours behind.
+ */
+static int attach_iface(struct agent *a, int ifindex, const char *ifname)
+{
+	struct xdp_cur cur;
+	int err;
+
+	if (a->xdp)
+		err = xdp_attach_one(a, ifindex, ifname);
+	else
+		err = tc_attach_one(ifindex, BPF_TC_INGRESS,
+				    bpf_program__fd(a->dp->progs.mig_in_tc));
+	if (err) {
+		if (!a->xdp)
+			pr_err("interface '%s': cannot attach the TC ingress filter: %s",
+			       ifname, strerror(-err));
+		goto undo;
+	}
+	err = tc_attach_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(a->dp->progs.mig_out_tc));
+	if (err) {
+		pr_err("interface '%s': cannot attach the TC egress filter: %s", ifname,
+		       strerror(-err));
+		goto undo;
+	}
+	if (a->xdp) {
+		if (!tc_detach_one(ifindex, BPF_TC_INGRESS))
+			pr_info("interface '%s': removed the TC ingress filter of an earlier run",
+				ifname);
+		xdp_current(ifindex, &cur);
+		pr_info("attached to interface '%s' (XDP ingress, %s mode)", ifname,
+			xdp_mode_name(cur.mode));
+		if (cur.fd >= 0)
+			close(cur.fd);
+	} else {
+		if (!xdp_detach_ours(ifindex))
+			pr_info("interface '%s': removed the XDP program of an earlier run",
+				ifname);
+		pr_info("attached to interface '%s' (TC ingress)", ifname);
+	}
+	return 0;
+undo:
+	tc_detach_one(ifindex, BPF_TC_INGRESS);
+	tc_detach_one(ifindex, BPF_TC_EGRESS);
+	xdp_detach_ours(ifindex);
+	return err;
+}
+
 /* Attach to every served interface that has no filter of ours yet
- * (called at start and on every link event). */
+ * (called at start and on every link event).  Returns the last error. */
 int dp_attach_all(struct agent *a)
 {
 	struct if_nameindex *ifs, *i;
@@ -293,25 +496,15 @@ int dp_attach_all(struct agent *a)
 				known = true;
 		if (known)
 			continue;
-		if (a->xdp)
-			err = bpf_xdp_attach(i->if_index,
-					     bpf_program__fd(a->dp->progs.mig_in_xdp), 0, NULL);
-		else
-			err = tc_attach_one(i->if_index, BPF_TC_INGRESS,
-					    bpf_program__fd(a->dp->progs.mig_in_tc));
-		if (!err)
-			err = tc_attach_one(i->if_index, BPF_TC_EGRESS,
-					    bpf_program__fd(a->dp->progs.mig_out_tc));
+		err = attach_iface(a, (int)i->if_index, i->if_name);
 		if (err) {
-			pr_warn("cannot attach to interface '%s': %s", i->if_name,
-				strerror(-err));
+			pr_warn("interface '%s' is not served (nothing of ours is attached to it)",
+				i->if_name);
 			ret = err;
 			continue;
 		}
 		if (a->n_attached < sizeof(a->attached) / sizeof(a->attached[0]))
 			a->attached[a->n_attached++] = (int)i->if_index;
-		pr_info("attached to interface '%s' (%s ingress)", i->if_name,
-			a->xdp ? "XDP" : "TC");
 	}
 	if_freenameindex(ifs);
 	return ret;
@@ -365,40 +558,24 @@ void dp_release_unserved(struct agent *a)
 	a->n_attached = kept;
 }
 
-/* Remove our filters from every interface of this network namespace. */
-void dp_detach_all(void)
+/* Remove our filters and our XDP program (never someone else's) from
+ * every interface of this network namespace.  Returns how many hooks
+ * went. */
+int dp_detach_all(void)
 {
 	struct if_nameindex *ifs, *i;
+	int n = 0;
 
 	ifs = if_nameindex();
 	if (!ifs)
-		return;
+		return 0;
 	for (i = ifs; i->if_index; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, in, .ifindex = i->if_index,
-			    .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_hook, out, .ifindex = i->if_index,
-			    .attach_point = BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MIG_TC_HANDLE,
-			    .priority = MIG_TC_PRIO);
-
-		struct bpf_prog_info info = {};
-		__u32 id = 0, len = sizeof(info);
-		int fd;
-
-		bpf_tc_detach(&in, &opts);
-		bpf_tc_detach(&out, &opts);
-		/* our XDP program only, never someone else's */
-		if (bpf_xdp_query_id(i->if_index, 0, &id) || !id)
-			continue;
-		fd = bpf_prog_get_fd_by_id(id);
-		if (fd < 0)
-			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-		    !strcmp(info.name, "mig_in_xdp"))
-			bpf_xdp_detach(i->if_index, 0, NULL);
-		close(fd);
+		n += !tc_detach_one((int)i->if_index, BPF_TC_INGRESS);
+		n += !tc_detach_one((int)i->if_index, BPF_TC_EGRESS);
+		n += !xdp_detach_ours((int)i->if_index);
 	}
 	if_freenameindex(ifs);
+	return n;
 }
 
 /* Read every TCP socket's record from the iterator. */

@@ -94,7 +94,9 @@ static void usage(FILE *f)
 "  -i, --iface IF        serve interface IF (repeatable; default: every\n"
 "                        interface but lo, also those that appear later)\n"
 "  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
-"                        TC is the right choice on veth)\n"
+"                        TC is the right choice on veth); refused on an\n"
+"                        interface that runs another XDP program\n"
+"      --xdp-replace     --xdp, and replace another XDP program there\n"
 "      --adopt           load and attach nothing: serve the data path that\n"
 "                        other tools loaded, with its maps pinned under DIR\n"
 "      --no-resume       diagnostic: after a migration, leave resuming to\n"
@@ -287,6 +289,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "iface", required_argument, NULL, 'i' },
 		{ "xdp", no_argument, NULL, 'x' },
+		{ "xdp-replace", no_argument, NULL, 'X' },
 		{ "no-resume", no_argument, NULL, 'R' },
 		{ "adopt", no_argument, NULL, 'A' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -302,7 +305,7 @@ int main(int argc, char **argv)
 	static struct mig_config cfg;
 	static char pin_dir[PATH_MAX];
 	const char *config_path = NULL, *pin_name;
-	bool check = false;
+	bool check = false, loading = false;
 	struct mig_dns *dns = NULL;
 	enum mig_log_level level = MIG_LOG_INFO;
 	struct ring_buffer *rb = NULL;
@@ -390,6 +393,9 @@ int main(int argc, char **argv)
 		case 'x':
 			a.xdp = true;
 			a.cli.xdp = true;
+			break;
+		case 'X':
+			a.xdp = a.xdp_replace = true;
 			break;
 		case 'R':
 			a.no_resume = true;
@@ -503,6 +509,11 @@ int main(int argc, char **argv)
 		pr_err("cannot count the possible CPUs: %s", strerror(-a.ncpus));
 		return EXIT_FAILURE;
 	}
+	/* (an earlier run's hooks go too: see out) */
+	if (mig_env_check_kernel(a.xdp, err, sizeof(err))) {
+		pr_err("%s", err);
+		goto out;
+	}
 
 	/* a first start removes what it pinned if it fails half-way; a pin
 	 * directory that held anything of ours, or one that other tools
@@ -602,10 +613,15 @@ int main(int argc, char **argv)
 	}
 	/* (a new responder key before sock_ops answers anyone: the pinned
 	 * one's private half died with the last run) */
+	/* from here a failure leaves no hook of ours behind (below) */
+	loading = !a.adopt;
 	if ((a.adopt ? dp_adopt(&a) : dp_load(&a)) || pool_rkey_rotate(&a, true) ||
 	    (!a.adopt && attach(&a, skel)) || netwatch_open(&a))
 		goto out;
-	dp_attach_all(&a);
+	/* an interface named with --iface must be served; of "every
+	 * interface", one that refuses (another XDP program) is skipped */
+	if (dp_attach_all(&a) && a.n_ifaces)
+		goto out;
 	if (pins_stats_commit(&a))
 		goto out;
 	/* what an earlier run left (it may have been killed); then moves */
@@ -632,6 +648,7 @@ int main(int argc, char **argv)
 	dns = NULL;   /* a.dns owns it: a reload may replace it */
 	pr_info("ready: pin directory '%s', %u keys in the pool%s", pin_name,
 		a.pool_target, a.adopt ? " (adopted: nothing loaded)" : "");
+	loading = false;   /* started: a later failure leaves the data path to the next run */
 	/* programs attached, pool filled, events read from here on */
 	if ((e = mig_notify("READY=1")) < 0)
 		pr_warn("cannot tell the service manager we are ready: %s", strerror(-e));
@@ -741,8 +758,19 @@ out:
 	reserve_free();
 	dp_unload(&a);
 	mig_sockops__destroy(skel);
-	if (ret != EXIT_SUCCESS && fresh)
-		{ dp_detach_all(); do_detach(a.pin_dir); }
+	if (ret == EXIT_FAILURE && loading) {
+		/* No hook runs without an agent behind it, whether this run
+		 * attached it or an earlier one did: a start that failed while
+		 * loading or attaching removes them (a first start its pins
+		 * too).  A refusal before (a usage error, pinned state of
+		 * another build: status 2 or 3) changes nothing, and with
+		 * --adopt the hooks are other tools' to remove. */
+		e = dp_detach_all();
+		pr_err("start failed: removed %d data path hook%s from this network namespace's "
+		       "interfaces; none of ours is left attached", e, e == 1 ? "" : "s");
+		if (fresh)
+			do_detach(a.pin_dir);
+	}
 	pool_free(&a.pool);
 	if (a.pidfile)
 		unlink(a.pidfile);

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include <linux/magic.h>
+#include <bpf/libbpf.h>
 
 #include <migrate/mig_abi.h>
 #include "mig_env.h"
@@ -331,4 +333,48 @@ int mig_env_cgroup(char *path, size_t len, char *note, size_t notelen,
 		endmntent(f);
 	}
 	return e;
+}
+
+/* The newest helper each program type calls, and the Linux release that
+ * brought it: the first one missing names the kernel needed. */
+static const struct {
+	enum bpf_prog_type type;
+	enum bpf_func_id helper;
+	const char *name, *what, *kernel;
+	bool xdp_only;
+} needs[] = {
+	{ BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_loop, "bpf_loop", "the sock_ops program",
+	  "5.17", false },
+	{ BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_skc_to_tcp_sock, "bpf_skc_to_tcp_sock",
+	  "the TC programs", "5.9", false },
+	{ BPF_PROG_TYPE_XDP, BPF_FUNC_xdp_load_bytes, "bpf_xdp_load_bytes",
+	  "the XDP program (--xdp)", "5.18", true },
+};
+
+int mig_env_check_kernel(bool xdp, char *err, size_t errlen)
+{
+	struct utsname u;
+	size_t i;
+	int r;
+
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "unknown");
+	for (i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		if (needs[i].xdp_only && !xdp)
+			continue;
+		r = libbpf_probe_bpf_helper(needs[i].type, needs[i].helper, NULL);
+		if (r > 0)
+			continue;
+		if (r < 0) {
+			/* the probe itself failed (no privilege, no memory):
+			 * the load says more */
+			continue;
+		}
+		snprintf(err, errlen,
+			 "this kernel (Linux %s) lacks %s, which %s calls: it needs Linux %s or newer%s",
+			 u.release, needs[i].name, needs[i].what, needs[i].kernel,
+			 needs[i].xdp_only ? "; without --xdp the ingress runs on TC" : "");
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef MIGRATE_MIG_ENV_H
 #define MIGRATE_MIG_ENV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MIG_BTF_PATH "/sys/kernel/btf/vmlinux"
@@ -39,5 +40,12 @@ int mig_env_share_bpffs(const char *pin_dir, char *out, size_t outlen,
  * (/proc/PID/root/...; note then says so).  0 or -errno (err says). */
 int mig_env_cgroup(char *path, size_t len, char *note, size_t notelen,
 		   char *err, size_t errlen);
+
+/*
+ * 0 if the kernel has the BPF helpers our programs call (the XDP
+ * program's only when xdp), else -EOPNOTSUPP with the line naming the
+ * Linux version needed.  Probes by loading tiny programs (root).
+ */
+int mig_env_check_kernel(bool xdp, char *err, size_t errlen);
 
 #endif
