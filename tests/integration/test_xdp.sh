@@ -157,7 +157,10 @@ for fam in 4 6; do
 	else
 		addr="[${TOPO_V6[server.s]}]" new=${TOPO_V6[mobile.b]} old=${TOPO_V6[mobile.a]}
 	fi
-	lab_bg server "srv-$name" socat -u "OPEN:$LAB_DIR/big" "TCP$fam-LISTEN:$port,reuseaddr"
+	# the sender holds the connection open after the file until the
+	# checks are done (the FIFO NAME.hold)
+	mkfifo "$LAB_DIR/$name.hold"
+	lab_bg server "srv-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam-LISTEN:$port,reuseaddr"
 	lab_wait_listen server "$port"
 	lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT | pv -qL $RATE > $LAB_DIR/$name.got"
 	t_check "$name: keyed" lab_wait_until 5 eq 1 nflows mobile
@@ -170,6 +173,9 @@ for fam in 4 6; do
 	t_check "$name: mobile lists 1 migration" lab_wait_until 5 eq 1 flow_field mobile migrations
 	t_check "$name: server records the new address" \
 		lab_wait_until 10 eq "$new" flow_field server wire.remote.addr
+	if ! _lab_dead "$(lab_bg_pid "srv-$name")" && ! _lab_dead "$(lab_bg_pid "cli-$name")"; then
+		timeout 120 sh -c ": > '$LAB_DIR/$name.hold'" || true
+	fi
 	t_check "$name: both ends finish" \
 		eval "lab_bg_wait cli-$name 60 && lab_bg_wait srv-$name 60"
 	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
