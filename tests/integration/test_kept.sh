@@ -70,14 +70,17 @@ t_check "the plain connection is up" lab_wait_until 5 eval \
 t_check "still two keyed flows (the plain one is not keyed)" eq 2 nflows mobile
 src0=$(counter mobile kept_src_dropped)
 arp0=$(counter mobile kept_arp_dropped)
-lab_capture_start router b0 leak "src host $OLD4 or src host $OLD6"
 topo_leave mobile a
 topo_at mobile b
 t_check "both flows migrated" lab_wait_until 10 ge 2 counter mobile committed_mover
 t_check "$OLD4 and $OLD6 kept on lo" lab_wait_until 5 eval \
 	'lab_nsexec mobile ip -o addr show dev lo | grep -q " $OLD4/32 " &&
 	 lab_nsexec mobile ip -o addr show dev lo | grep -q " $OLD6/128 "'
-t_check "mig_kept lists both" lab_wait_until 5 eq 2 map_count mobile mig_kept || bpftool map dump pinned "$(lab_pindir mobile)/mig_kept"
+t_check "mig_kept lists both" lab_wait_until 5 eq 2 map_count mobile mig_kept
+# from here (the agent has seen the addresses go and recorded them; the
+# few milliseconds before that, while the new route is up and the agent
+# not yet, are not covered) no packet may leave from them
+lab_capture_start router b0 leak "src host $OLD4 or src host $OLD6"
 
 t_begin "the old link gets no answer for the kept addresses"
 probe "$OLD4"
@@ -97,8 +100,15 @@ for f in 4 6; do
 	t_check "IPv$f $SIZE_MB MiB byte-exact (sha256)" eq "$want_sum" got_sum "d$f.got"
 done
 lab_capture_stop leak
-t_check "the router saw no packet from $OLD4 or $OLD6 on the new link" \
-	eq 0 lab_capture_count leak
+# no_leak: nothing in the capture (what was, is shown)
+no_leak() {
+	local n
+	n=$(lab_capture_count leak)
+	[ "$n" = 0 ] && return 0
+	echo "$n packet(s):"; lab_capture_read leak | head -n 5
+	return 1
+}
+t_check "the router saw no packet from $OLD4 or $OLD6 on the new link" no_leak
 
 t_begin "once the flows are closed the kept addresses are gone"
 t_check "no keyed flow left" lab_wait_until 10 eq 0 nflows mobile
