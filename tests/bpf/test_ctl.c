@@ -15,7 +15,7 @@
  *     mig_meta   ARRAY  { abi_version = MIG_ABI_VERSION, max_flows = MIG_MAX_FLOWS }
  *         ^
  *         |  bpf_obj_get(BPF_F_RDONLY)
- *   build/migratectl -d DIR ...   (or $MIGRATECTL), run through popen
+ *   BUILD/migratectl -d DIR ...   (the one beside this program, or $MIGRATECTL), run through popen
  *
  * Root only.  Every pin and the directory are removed at exit, whatever
  * happened (atexit, and on SIGINT/SIGTERM).
@@ -290,8 +290,27 @@ static int do_setup(void)
 	int i, cpu;
 
 	ctl_bin = getenv("MIGRATECTL");
-	if (!ctl_bin || !*ctl_bin)
+	if (!ctl_bin || !*ctl_bin) {
+		/* the migratectl of this build: BUILD/tests/test_ctl ->
+		 * BUILD/migratectl */
+		static char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 16);
+		char *slash;
+
 		ctl_bin = "build/migratectl";
+		if (n > 0) {
+			self[n] = '\0';
+			slash = strrchr(self, '/');
+			if (slash) {
+				*slash = '\0';
+				slash = strrchr(self, '/');
+			}
+			if (slash) {
+				strcpy(slash + 1, "migratectl");
+				ctl_bin = self;
+			}
+		}
+	}
 	if (access(ctl_bin, X_OK)) {
 		fprintf(stderr, "  setup: no executable '%s' (build it, or set MIGRATECTL)\n",
 			ctl_bin);
