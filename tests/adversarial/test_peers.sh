@@ -107,7 +107,8 @@ sflow() {
 	lab_ctl "$1" -j show | python3 -c '
 import json, sys
 f = [f for f in json.load(sys.stdin)["flows"] if f["remote"]["addr"] == sys.argv[1]]
-if len(f) != 1: sys.exit(1)
+if len(f) != 1:
+    print("%d flows with remote %s" % (len(f), sys.argv[1]), file=sys.stderr); sys.exit(1)
 v = f[0]
 for k in sys.argv[2].split("."):
     v = v[k]
@@ -122,7 +123,8 @@ a = socket.inet_aton(sys.argv[1])
 off, n = int(sys.argv[2]), int(sys.argv[3])
 m = [bytes(int(x, 16) for x in e["value"]) for e in json.load(sys.stdin)
      if bytes(int(x, 16) for x in e["key"])[16:20] == a]
-if len(m) != 1: sys.exit(1)
+if len(m) != 1:
+    print("%d flows with remote %s" % (len(m), sys.argv[1]), file=sys.stderr); sys.exit(1)
 print(m[0][off:off + n].hex())' "$2" "${3:-0}" "${4:-320}"
 }
 FLOW_AGENT_PART=72   # token .. s_peer: what the agent writes, once
@@ -198,9 +200,13 @@ move_b_to_a() { topo_leave mobile b; topo_at mobile a; }
 # ===========================================================================
 # Part A: the peer and the mobile download from the same listening port
 port=7001
-# (-U: data flows right to left; each child opens the file anew after its
-# accept, so the two downloads do not share a file offset)
-lab_bg server srv-a socat -U "TCP4-LISTEN:$port,reuseaddr,fork" "OPEN:$LAB_DIR/big"
+# (-U: data flows right to left; each child reads the file anew after its
+# accept, so the two downloads do not share a file offset).  After the
+# file each sender holds its connection open until the test releases it
+# (the file release-a): however slow the machine, the attacks and their
+# checks run while both connections are up.
+lab_bg server srv-a socat -U "TCP4-LISTEN:$port,reuseaddr,fork" \
+	"SYSTEM:cat $LAB_DIR/big; while [ ! -e $LAB_DIR/release-a ]; do sleep 0.1; done"
 lab_wait_listen server "$port"
 client mob-a "$port" "$RATE_A" mobile
 client peer-a "$port" "$RATE_A" peer
@@ -373,6 +379,7 @@ t_check "and nothing else" eq "$ans" pcount a2-sink True
 t_begin "A. both downloads survive the peer's attacks"
 under_way mob-a
 under_way peer-a
+: >"$LAB_DIR/release-a"
 finish mob-a
 finish peer-a
 lab_bg_stop srv-a 2>/dev/null
@@ -384,7 +391,9 @@ move_b_to_a
 # ===========================================================================
 t_begin "B. $MOVES moves while the server's agent is SIGKILLed and restarted or SIGSTOPped around them, the mobile's agent restarted once: no commit lost"
 port=7002
-lab_bg server srv-b socat -u "OPEN:$LAB_DIR/big" "TCP4-LISTEN:$port,reuseaddr"
+lab_bg server srv-b socat -u \
+	"SYSTEM:cat $LAB_DIR/big; while [ ! -e $LAB_DIR/release-b ]; do sleep 0.1; done" \
+	"TCP4-LISTEN:$port,reuseaddr"
 lab_wait_listen server "$port"
 client mob-b "$port" "$RATE_B" mobile
 lab_wait_until 5 eq 1 nflows mobile
@@ -457,6 +466,7 @@ t_check "what the agents wrote of the flow is unchanged on both ends (never rewr
 	eq "$sagent $magent" eval 'echo "$(flow_raw server "$MOB_A" 0 "$FLOW_AGENT_PART") $(flow_raw mobile "$SRV" 0 "$FLOW_AGENT_PART")"'
 t_check "the server's agent logged $((srv_starts + 1)) starts" \
 	eq $((srv_starts + 1)) grep -c ': migrate-agent' "$LAB_DIR/agent-server.log"
+: >"$LAB_DIR/release-b"
 finish mob-b
 lab_bg_wait srv-b 10 >/dev/null 2>&1 || true
 
