@@ -31,6 +31,12 @@ NS=$(lab_ns mobile)
 PIN=$(lab_pindir mobile)
 AGENT=$LAB_BUILD/migrate-agent
 lab_defer rm -rf "$PIN"
+# `ip link ... xdpdrv obj` makes iproute2's pin directories (tc/globals,
+# and ip and xdp linking to tc) on first use: remove them again if this
+# test made them (empty: nothing of ours is pinned there)
+if [[ ! -e $LAB_BPFFS/tc ]]; then
+	lab_defer sh -c "rm -f '$LAB_BPFFS/ip' '$LAB_BPFFS/xdp'; rmdir '$LAB_BPFFS/tc/globals' '$LAB_BPFFS/tc' 2>/dev/null; true"
+fi
 
 # Someone else's XDP program: XDP_PASS, named lab_pass.
 cat >"$LAB_DIR/pass.c" <<'EOF'
