@@ -11,7 +11,10 @@
 # runners whose name contains it. Called by `make test`; needs root.
 #
 # Environment: BUILD (build dir, default build), UNIT_TIMEOUT (default 300 s),
-# INTEGRATION_TIMEOUT (default 600 s); LAB_KEEP, LAB_VERBOSE go to the tests.
+# INTEGRATION_TIMEOUT (default 600 s, or what a script asks for with a line
+# "# run-timeout: SECONDS" among its first 40 lines, whichever is larger:
+# the timeout guards against a hang, it is no measure of speed, and a
+# loaded machine takes longer); LAB_KEEP, LAB_VERBOSE go to the tests.
 
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -106,7 +109,12 @@ for t in tests/fuzz/test_*.sh tests/integration/test_*.sh tests/adversarial/test
 	[[ -f $t ]] || continue
 	((interrupted)) && break
 	matches "${t##*/}" || continue
-	run_one "$t" "${INTEGRATION_TIMEOUT:-600}" bash "$t"
+	limit=${INTEGRATION_TIMEOUT:-600}
+	want=$(head -n 40 "$t" | sed -n 's/^# run-timeout: \([0-9][0-9]*\).*/\1/p' | head -n 1)
+	if [[ -n $want ]] && ((want > limit)); then
+		limit=$want
+	fi
+	run_one "$t" "$limit" bash "$t"
 	ran=$((ran + 1))
 done
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-timeout: 1200   (tests/run.sh: a hang guard; this script takes minutes, more on a loaded machine)
 # shellcheck disable=SC2016 # single-quoted code is evaluated later on purpose (t_check, lab_wait_until)
 # Attacks by a keyed peer, and the commit race, each during keyed transfers
 # that must finish byte-exact (sha256):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-timeout: 1200   (tests/run.sh: a hang guard; this script takes minutes, more on a loaded machine)
 # shellcheck disable=SC2016 # single-quoted code is evaluated later on purpose (t_check, lab_wait_until)
 # Crash recovery: a keyed download goes on, byte-exact (sha256), while the
 # agents are killed with SIGKILL 20 times at random moments and started

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-timeout: 1200   (tests/run.sh: a hang guard; this script takes minutes, more on a loaded machine)
 # Live migration: 256 MiB transfers survive the mobile host's (or the
 # server's) address change, byte-exact, on the same socket; IPv4 and IPv6,
 # download and upload, break-before-make and make-before-break, moving back,
