@@ -286,4 +286,32 @@ t_check "the host's sock_ops is still effective on c1's cgroup" eq 1 eval \
 t_check "the host's agent is alive" kill -0 "${LAB_AGENT_PID[host]}"
 t_check "the host's pins are there" test -e "$(lab_pindir host)/link_sockops"
 
+t_begin "(c) under a sock_ops program attached without multi: refused, with the reason"
+# someone else's sock_ops program, attached the exclusive way (no flags)
+# to a cgroup of its own; an agent asked to serve a cgroup below it
+cat >"$LAB_DIR/excl.c" <<'EOF'
+#define SEC(n) __attribute__((section(n), used))
+struct bpf_sock_ops;
+SEC("sockops") int lab_excl(struct bpf_sock_ops *ctx) { (void)ctx; return 1; }
+char LICENSE[] SEC("license") = "GPL";
+EOF
+XPIN=$LAB_BPFFS/mig-excl-$LAB_SUFFIX # (lab_cleanup removes mig-*-<suffix>)
+XCG=$LAB_CGROOT/mig-excl-$LAB_SUFFIX
+lab_host x
+mkdir "$XCG" "$XCG/below"
+LAB_CG[x]=$XCG/below
+t_check "another sock_ops program, attached exclusively above the agent's cgroup" eval \
+	"clang -O2 -target bpf -c '$LAB_DIR/excl.c' -o '$LAB_DIR/excl.o' &&
+	 bpftool prog load '$LAB_DIR/excl.o' '$XPIN' type sockops &&
+	 bpftool cgroup attach '$XCG' sock_ops pinned '$XPIN' &&
+	 bpftool cgroup show '$XCG' | grep -q lab_excl"
+t_check_not "an agent for a cgroup below it does not start" lab_agent_start x
+t_check "... it says why and what to do" grep -qF \
+	"cannot attach to cgroup '$XCG/below': Operation not permitted: with CAP_NET_ADMIN this means a cgroup above it holds a sock_ops program attached without the multi flag" \
+	"$LAB_DIR/agent-x.log"
+t_check "... and leaves no link pinned" test ! -e "$(lab_pindir x)/link_sockops"
+t_check "the other program is still attached" \
+	eval "bpftool cgroup show '$XCG' | grep -q lab_excl"
+bpftool cgroup detach "$XCG" sock_ops pinned "$XPIN" || true
+
 t_summary
