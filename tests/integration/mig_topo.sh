@@ -78,8 +78,11 @@ print(v)' "$2"
 # topo_veth_napi HOST IF...: the host's veth ends IF... run NAPI, so that
 # frames an XDP program on the other end sends back with XDP_TX reach
 # them (a veth without NAPI drops them).  An XDP program there (XDP_PASS,
-# lab_pass) turns NAPI on; MIG_TEST_VETH_NAPI=gro tries GRO instead
-# (`ethtool -K IF gro on`, which Linux 5.13+ documents as enabling NAPI).
+# lab_pass) turns NAPI on.  MIG_TEST_VETH_NAPI=gro tries GRO instead
+# (`ethtool -K IF gro on`, which gives a veth NAPI since Linux 5.13): on
+# 6.18 that is not enough, the sender counts its XDP_TX frames sent
+# (ethtool -S: xdp_tx) and none arrives (veth_xdp_flush wakes the peer's
+# NAPI only when the peer has an XDP program).
 topo_veth_napi() {
 	local h=$1 i
 	shift

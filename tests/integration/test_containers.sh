@@ -299,7 +299,7 @@ XPIN=$LAB_BPFFS/mig-excl-$LAB_SUFFIX # (lab_cleanup removes mig-*-<suffix>)
 XCG=$LAB_CGROOT/mig-excl-$LAB_SUFFIX
 lab_host x
 mkdir "$XCG" "$XCG/below"
-LAB_CG[x]=$XCG/below
+LAB_CG["x"]=$XCG/below
 t_check "another sock_ops program, attached exclusively above the agent's cgroup" eval \
 	"clang -O2 -target bpf -c '$LAB_DIR/excl.c' -o '$LAB_DIR/excl.o' &&
 	 bpftool prog load '$LAB_DIR/excl.o' '$XPIN' type sockops &&
