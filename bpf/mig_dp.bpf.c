@@ -631,7 +631,12 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 	mig_sip_mac_ack(f->s_own, o->reqno, p->ack, cd->nonce, sc->sip, sc->tag);
 	mig_opt_build_sig(sc->opt, MIG_SUB_MIGRATE_ACK, o->reqno, cd->nonce, sc->tag);
 	mig_count(MIG_STAT_MSYN_ANSWERED);
-	return reply(c, p, ss.snd_una - 1, ss.rcv_nxt, TCP_SYN | TCP_ACK, sc->opt,
+	/* ack = the Migrate SYN's seq + 1, not RCV.NXT: a NAT's conntrack on
+	 * the new path holds a SYN/ACK that acks more than the SYN it saw to
+	 * be invalid and does not translate it (the mover's data that we have
+	 * and it has not seen acked).  Nothing reads this ack: the mover's
+	 * data path takes the SYN/ACK. */
+	return reply(c, p, ss.snd_una - 1, p->seq + 1, TCP_SYN | TCP_ACK, sc->opt,
 		     ss.rcv_wscale);
 }
 
@@ -703,7 +708,13 @@ static __noinline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt *p,
 	mig_sip_mac_confirm(f->s_own, o->reqno, o->id, sc->sip, sc->tag);
 	mig_opt_build_sig(sc->opt, MIG_SUB_CONFIRM, o->reqno, o->id, sc->tag);
 	mig_count(MIG_STAT_CONFIRM_SENT);
-	return reply(c, p, ss.snd_nxt, ss.rcv_nxt, TCP_ACK, sc->opt, MIG_NO_WSCALE);
+	/* The handshake's third segment as a NAT's conntrack expects it: seq
+	 * = the SYN/ACK's ack, ack = its seq + 1.  With RCV.NXT (data we got
+	 * whose ACKs the move lost) conntrack calls it invalid and lets it out
+	 * untranslated, from our private address: the fixed end never sees
+	 * the CONFIRM.  The fixed end's data path takes it; nothing reads
+	 * seq or ack. */
+	return reply(c, p, p->ack, p->seq + 1, TCP_ACK, sc->opt, MIG_NO_WSCALE);
 bad:
 	mig_count(MIG_STAT_ACK_BAD);
 	return V_DROP;

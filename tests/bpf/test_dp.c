@@ -434,7 +434,7 @@ static size_t want_synack(const struct sc *s, const struct fx_pkt *in,
 	fx_mac_ack(fx_s_r, reqno, in->ack, nonce, mac);
 	fx_pkt_reply(&r, in);
 	r.seq = s->c->srv.snd_una - 1;
-	r.ack = s->c->srv.rcv_nxt;
+	r.ack = in->seq + 1;
 	r.flags = F_SYN | F_ACK;
 	fx_opt_sig(&r, MIG_SUB_MIGRATE_ACK, reqno, nonce, mac);
 	if (s->c->srv.rcv_wscale != MIG_NO_WSCALE) {
@@ -504,8 +504,11 @@ static size_t want_confirm(const struct sc *s, const struct fx_pkt *in, __u32 re
 
 	fx_mac_confirm(fx_s_i, reqno, nonce, mac);
 	fx_pkt_reply(&w, in);
-	w.seq = s->c->cli.snd_nxt;
-	w.ack = s->c->cli.rcv_nxt;
+	/* the handshake's third segment for a NAT's conntrack, not the
+	 * socket's SND.NXT/RCV.NXT */
+	(void)s;
+	w.seq = in->ack;
+	w.ack = in->seq + 1;
 	w.flags = F_ACK;
 	fx_opt_sig(&w, MIG_SUB_CONFIRM, reqno, nonce, mac);
 	return fx_build(&w, f);

@@ -227,9 +227,22 @@ static int attach(struct agent *a, struct mig_sockops *skel)
 		pr_err("cannot open cgroup '%s': %s", a->cgroup, strerror(errno));
 		return err;
 	}
+	/* A cgroup link always attaches in BPF_F_ALLOW_MULTI mode: our
+	 * program runs beside those of other agents at this cgroup, above it
+	 * and below it (an agent per network namespace in a container's
+	 * cgroup below the host agent's).  The kernel refuses it only under an
+	 * ancestor that holds a program attached without ALLOW_MULTI. */
 	link = bpf_program__attach_cgroup(skel->progs.mig_sockops, cgfd);
 	err = libbpf_get_error(link);
 	close(cgfd);
+	if (err == -EPERM) {
+		pr_err("cannot attach to cgroup '%s': %s: with CAP_NET_ADMIN this means a "
+		       "cgroup above it holds a sock_ops program attached without the multi "
+		       "flag, which allows no program below it (see 'bpftool cgroup tree'): "
+		       "attach that one with 'multi', or serve a cgroup outside its subtree",
+		       a->cgroup, strerror(-err));
+		return err;
+	}
 	if (err) {
 		pr_err("cannot attach to cgroup '%s': %s", a->cgroup, strerror(-err));
 		return err;
