@@ -155,7 +155,8 @@ static const char *const pinned_names[] = {
 	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT, MIG_LINK_ITER, MIG_MAP_STATS "_new",
 	/* programs other tools pinned (--adopt) */
 	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
-	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc", MIG_PIN_PROGS,
+	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc",
+	MIG_PIN_PROGS "/mig_in_tc_l3", MIG_PIN_PROGS "/mig_out_tc_l3", MIG_PIN_PROGS,
 	/* version 1 left these */
 	"mig_secrets",
 };
