@@ -2998,7 +2998,8 @@ static void v4_frag(__u8 *f, bool mf, __u16 off8)
 
 /* IPv6 frame f (n bytes) with an 8-byte extension header of type nh
  * inserted after the fixed header (44: a fragment, first when off8 is 0;
- * 60: destination options of padding): into out, its length returned. */
+ * 0 hop-by-hop or 60 destination options: a PadN of 4; 43: a routing
+ * header of type 0 with no segments left): into out, its length returned. */
 static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 {
 	__u16 plen = (__u16)(f[18] << 8 | f[19]) + 8;
@@ -3013,7 +3014,7 @@ static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 		out[56] = (__u8)(off8 >> 5);
 		out[57] = (__u8)((off8 << 3) | 1);   /* more fragments */
 		out[61] = 0x17;                      /* identification */
-	} else {
+	} else if (nh != 43) {
 		out[56] = 1;   /* PadN of 4: the header is 8 bytes */
 		out[57] = 4;
 	}
@@ -3021,19 +3022,56 @@ static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 	return n + 8;
 }
 
-/* Segments of a migrated flow that the shim cannot translate (an IPv4
- * fragment, an IPv6 packet with extension headers) are dropped and
- * counted when they name the flow's tuple; later fragments and other
- * tuples pass untouched. */
+/* One untranslatable variant of a segment: an IPv4 fragment (mf, off8) or
+ * an IPv6 extension header (nh, off8 for fragments), and whether the data
+ * path must drop it when the segment belongs to a migrated flow. */
+struct frag_case {
+	const char *name;
+	int family;
+	bool mf;
+	__u8 nh;
+	__u16 off8;
+	bool drop;
+};
+
+static const struct frag_case frag_cases[] = {
+	{ "first fragment", AF_INET, true, 0, 0, true },
+	{ "middle fragment (no ports)", AF_INET, true, 0, 100, false },
+	{ "last fragment (no ports)", AF_INET, false, 0, 185, false },
+	{ "first fragment (Fragment header)", AF_INET6, false, 44, 0, true },
+	{ "later fragment (no ports)", AF_INET6, false, 44, 185, false },
+	{ "hop-by-hop options", AF_INET6, false, 0, 0, true },
+	{ "routing header", AF_INET6, false, 43, 0, true },
+	{ "destination options", AF_INET6, false, 60, 0, true },
+};
+
+/* Frame in (n bytes) made into variant fc, in x; its length. */
+static size_t frag_make(const struct frag_case *fc, __u8 *in, size_t n, __u8 *x)
+{
+	if (fc->family == AF_INET) {
+		memcpy(x, in, n);
+		v4_frag(x, fc->mf, fc->off8);
+		return n;
+	}
+	return v6_ext(in, n, fc->nh, fc->off8, x);
+}
+
+/* Segments of a migrated flow that the shim cannot translate (IPv4
+ * fragments, IPv6 packets with extension headers) are dropped and counted
+ * when they name the flow's tuple: on ingress (the wire tuple) through
+ * every hook, under XDP also behind a VLAN tag, and on egress (the socket
+ * tuple) through both TC egress programs.  Later fragments (no ports) and
+ * other tuples pass untouched. */
 TEST(fragments_of_migrated)
 {
 	__u8 in[FX_PKT_MAX], x[FX_PKT_MAX + 16];
+	const struct frag_case *fc;
 	const struct fx_conn *c;
 	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
-	size_t n, xn;
-	__u64 d0;
+	size_t n, xn, i;
+	__u64 d0, want;
 
 	if (setup()) {
 		CHECK(0, "setup");
@@ -3043,60 +3081,57 @@ TEST(fragments_of_migrated)
 		c = s.c;
 		if (commit_both(unit_failed, &s))
 			continue;
-		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
 		/* fixed end, ingress: NEW -> srv, the flow's wire tuple */
+		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
+		want = 0;
 		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr, c->srv.t.lport,
 			     c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, s.h, "first fragment in", in, n, 0, s.h->drop,
-			       NULL, 0, &r);
-			v4_frag(in, false, 185);
-			expect(unit_failed, &s, s.h, "last fragment in (no ports)", in, n, 0,
-			       s.h->pass, in, n, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, s.h, "first fragment in", x, xn, 0, s.h->drop,
-			       NULL, 0, &r);
-			xn = v6_ext(in, n, 44, 185, x);
-			expect(unit_failed, &s, s.h, "later fragment in (no ports)", x, xn, 0,
-			       s.h->pass, x, xn, &r);
-			xn = v6_ext(in, n, 60, 0, x);
-			expect(unit_failed, &s, s.h, "destination options in", x, xn, 0, s.h->drop,
-			       NULL, 0, &r);
+		for (i = 0; i < sizeof(frag_cases) / sizeof(frag_cases[0]); i++) {
+			fc = &frag_cases[i];
+			if (fc->family != s.family)
+				continue;
+			xn = frag_make(fc, in, n, x);
+			expect(unit_failed, &s, s.h, fc->name, x, xn, 0,
+			       fc->drop ? s.h->drop : s.h->pass, fc->drop ? NULL : x, xn, &r);
+			want += fc->drop;
+			if (s.h->skb)
+				continue;
+			/* XDP: the same behind an 802.1Q tag */
+			expect_vlan(unit_failed, &s, fc->name, x, xn, 0x8100,
+				    fc->drop ? XDP_DROP : XDP_PASS, fc->drop ? NULL : x, xn);
+			want += fc->drop;
 		}
-		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + (s.family == AF_INET ? 1 : 2),
-		      "%s [%s]: frag_dropped %llu", s.fam, s.h->name,
-		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0));
+		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + want,
+		      "%s [%s]: frag_dropped %llu, want %llu", s.fam, s.h->name,
+		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0),
+		      (unsigned long long)want);
 		/* another connection's fragment passes */
 		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr,
 			     htons(ntohs(c->srv.t.lport) + 1), 1, 1, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, s.h, "another flow's fragment", in, n, 0,
-			       s.h->pass, in, n, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, s.h, "another flow's fragment", x, xn, 0,
-			       s.h->pass, x, xn, &r);
-		}
+		xn = frag_make(&frag_cases[s.family == AF_INET ? 0 : 3], in, n, x);
+		expect(unit_failed, &s, s.h, "another flow's fragment", x, xn, 0,
+		       s.h->pass, x, xn, &r);
 		/* mover, egress: the socket tuple cli -> srv, untranslatable */
-		if (!s.h->skb)   /* TC ingress: Ethernet and L3 */
+		if (!s.h->skb)   /* once per TC kind: Ethernet and L3 */
 			continue;
 		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
+		want = 0;
 		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
 			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, &out_hook, "first fragment out", in, n, 0,
-			       out_hook.drop, NULL, 0, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, &out_hook, "first fragment out", x, xn, 0,
-			       out_hook.drop, NULL, 0, &r);
+		for (i = 0; i < sizeof(frag_cases) / sizeof(frag_cases[0]); i++) {
+			fc = &frag_cases[i];
+			if (fc->family != s.family)
+				continue;
+			xn = frag_make(fc, in, n, x);
+			expect(unit_failed, &s, &out_hook, fc->name, x, xn, 0,
+			       fc->drop ? out_hook.drop : out_hook.pass, fc->drop ? NULL : x, xn,
+			       &r);
+			want += fc->drop;
 		}
-		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + 1, "%s: egress frag_dropped",
-		      s.fam);
+		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + want,
+		      "%s [%s]: egress frag_dropped %llu, want %llu", s.fam, out_hook.name,
+		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0),
+		      (unsigned long long)want);
 	}
 }
 
