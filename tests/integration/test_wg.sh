@@ -5,7 +5,8 @@
 # tunnel's.  Downloads and uploads across the move finish byte-exact on the
 # same socket, IPv4 and IPv6; the agent serves the tunnel with the L3
 # programs (mig_in_tc_l3, mig_out_tc_l3); on the tunnel device no segment
-# carries the old address and no RST is seen, nor at the server.
+# carries the old address and no RST is seen, nor at the server.  Then
+# --xdp refuses the tunnel by name.
 #
 #   mobile (agent)                              router (fwd)                   server (agent)
 #   eth0 192.0.2.1/24    2001:db8:a::1/64 x-x-x a0 192.0.2.254  2001:db8:a::fe
@@ -21,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lab.sh"
 
 SIZE_MB=${MIG_TEST_MB:-64}
-RATE=${MIG_TEST_RATE:-16m}      # pv rate limit: a transfer lasts ~4 s
+RATE=${MIG_TEST_RATE:-8m}       # pv rate limit: a transfer lasts ~8 s
 
 if [ ! -c /dev/net/tun ]; then
 	echo "SKIP: /dev/net/tun is missing (no tun driver): WireGuard through wireguard-go needs it"
@@ -85,8 +86,8 @@ wg_start() {
 }
 wg_key() { (umask 077 && wg genkey >"$LAB_DIR/$1.key" && wg pubkey <"$LAB_DIR/$1.key" >"$LAB_DIR/$1.pub"); }
 
-# the tunnel: made when the mobile first moves onto it, so the agent also
-# has to find the new device and attach to it then
+# the tunnel: made after the agent started, so the agent also has to find
+# the new device and attach to it
 tunnel_up() {
 	wg_key mobile
 	wg_key router
@@ -147,6 +148,11 @@ for fam in 4 6; do
 		t_begin "IPv$fam $dir""load moves from the plain path onto the WireGuard tunnel"
 		port=$((port + 1))
 		if [ "$fam" = 4 ]; then addr=$SRV4 new=$NEW4; else addr="[$SRV6]" new=$NEW6; fi
+		# the tunnel and the captures first: the move follows the
+		# first 8 MiB at once, however slow the machine
+		[ -n "$(lab_nsexec mobile ip link show dev "$WGM" 2>/dev/null)" ] || tunnel_up
+		lab_capture_start mobile "$WGM" "$name-wg" "tcp"
+		lab_capture_start server eth0 "$name-srv" "tcp port $port"
 		mkfifo "$LAB_DIR/$name.hold"
 		if [ "$dir" = down ]; then
 			lab_bg server "srv-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam-LISTEN:$port,reuseaddr"
@@ -160,9 +166,6 @@ for fam in 4 6; do
 		t_check "$name: keyed on both ends" eval 'lab_wait_until 5 eq 1 nflows mobile && lab_wait_until 5 eq 1 nflows server'
 		lab_wait_until 10 ge $((8 << 20)) fsize "$LAB_DIR/$name.got"
 		cookie=$(flow_field mobile cookie)
-		[ -n "$(lab_nsexec mobile ip link show dev "$WGM" 2>/dev/null)" ] || tunnel_up
-		lab_capture_start mobile "$WGM" "$name-wg" "tcp"
-		lab_capture_start server eth0 "$name-srv" "tcp port $port"
 		xo=$(counter mobile xlate_out)
 		move_to_wg
 		t_check "$name: the agent serves the tunnel with the L3 programs" \
@@ -181,7 +184,7 @@ for fam in 4 6; do
 			ge $((xo + 1)) counter mobile xlate_out
 		lab_capture_stop "$name-wg"
 		lab_capture_stop "$name-srv"
-		t_check "$name: the flow's segments crossed the tunnel" ge 100 lab_capture_count "$name-wg"
+		t_check "$name: data crossed the tunnel (100 segments or more)" ge 100 lab_capture_count "$name-wg"
 		t_check "$name: no segment with the old address ($OLD4, $OLD6) on the tunnel" no_old "$name-wg"
 		t_check "$name: no RST on the tunnel" no_rst "$name-wg"
 		t_check "$name: no RST at the server" no_rst "$name-srv"
@@ -195,5 +198,15 @@ t_check "attached without a link-layer header" \
 	grep -q "attached to interface '$WGM' (TC ingress, no link-layer header)" "$LAB_DIR/agent-mobile.log"
 t_check "the agent reports no error about the tunnel" \
 	eval "! grep -E \"interface '$WGM'.*(not served|cannot)\" '$LAB_DIR/agent-mobile.log'"
+
+t_begin "--xdp refuses the tunnel by name and leaves nothing of the agent on it"
+lab_agent_kill mobile
+lab_agent_start mobile --xdp
+t_check "the refusal names the tunnel" \
+	grep -q "interface '$WGM' has no link-layer header (link type 65534): --xdp serves Ethernet devices only" "$LAB_DIR/agent-mobile.log"
+t_check "the earlier run's TC filters are gone from the tunnel" \
+	eval "! tc_has mobile $WGM ingress mig_in_tc && ! tc_has mobile $WGM egress mig_out_tc"
+t_check "no XDP program on the tunnel" eval "! lab_nsexec mobile ip link show dev $WGM | grep -q xdp"
+t_check "Ethernet interfaces served by XDP" eval "lab_nsexec mobile ip link show dev eth0 | grep -q xdp"
 
 t_summary

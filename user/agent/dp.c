@@ -504,6 +504,12 @@ static int attach_iface(struct agent *a, int ifindex, const char *ifname)
 		pr_err("interface '%s' has no link-layer header (link type %d): --xdp "
 		       "serves Ethernet devices only (TC ingress, without --xdp, serves "
 		       "both); leave it out of 'interface'", ifname, type);
+		/* not served means nothing of ours there, also not an
+		 * earlier run's TC filters */
+		if (!tc_detach_one(ifindex, BPF_TC_INGRESS) +
+		    !tc_detach_one(ifindex, BPF_TC_EGRESS))
+			pr_info("interface '%s': removed the TC filters of an earlier run",
+				ifname);
 		return -EOPNOTSUPP;
 	}
 	if (kind == LINK_L3) {
