@@ -22,7 +22,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lab.sh"
 
 SIZE_MB=${MIG_TEST_MB:-64}
-RATE=${MIG_TEST_RATE:-8m}       # pv rate limit: a transfer lasts ~8 s
+# the sender is paced (pv), so data flows until the end whatever the
+# buffers hold: a transfer lasts ~16 s, the move comes after ~2 s
+RATE=${MIG_TEST_RATE:-4m}
 
 if [ ! -c /dev/net/tun ]; then
 	echo "SKIP: /dev/net/tun is missing (no tun driver): WireGuard through wireguard-go needs it"
@@ -155,13 +157,13 @@ for fam in 4 6; do
 		lab_capture_start server eth0 "$name-srv" "tcp port $port"
 		mkfifo "$LAB_DIR/$name.hold"
 		if [ "$dir" = down ]; then
-			lab_bg server "srv-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam-LISTEN:$port,reuseaddr"
+			lab_bg server "srv-$name" sh -c "{ pv -qL $RATE $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam-LISTEN:$port,reuseaddr"
 			lab_wait_listen server "$port"
-			lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT | pv -qL $RATE > $LAB_DIR/$name.got"
+			lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT > $LAB_DIR/$name.got"
 		else
-			lab_bg server "srv-$name" sh -c "socat -u TCP$fam-LISTEN:$port,reuseaddr STDOUT | pv -qL $RATE > $LAB_DIR/$name.got"
+			lab_bg server "srv-$name" sh -c "socat -u TCP$fam-LISTEN:$port,reuseaddr STDOUT > $LAB_DIR/$name.got"
 			lab_wait_listen server "$port"
-			lab_bg mobile "cli-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam:$addr:$port"
+			lab_bg mobile "cli-$name" sh -c "{ pv -qL $RATE $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam:$addr:$port"
 		fi
 		t_check "$name: keyed on both ends" eval 'lab_wait_until 5 eq 1 nflows mobile && lab_wait_until 5 eq 1 nflows server'
 		lab_wait_until 10 ge $((8 << 20)) fsize "$LAB_DIR/$name.got"
