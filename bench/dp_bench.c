@@ -217,6 +217,14 @@ static size_t data_frame(const struct fx_conn *c, bool from_new, bool egress, __
 	return fx_build(&p, f);
 }
 
+/* Frame f (len bytes) without its Ethernet header, as a tun or WireGuard
+ * device has it; the new length. */
+static size_t l3_frame(__u8 *f, size_t len)
+{
+	memmove(f, f + 14, len - 14);
+	return len - 14;
+}
+
 static size_t msyn_frame(const struct fx_conn *c, __u8 *f)
 {
 	struct fx_pkt p;
@@ -240,7 +248,7 @@ int main(int argc, char **argv)
 	enum { E_TC, E_XDP, E_TC_LOOP, E_XDP_LOOP, N_EMPTY };
 	static struct bcase cases[32];
 	int repeat = 1000000, loops = 100000, rounds = 5, opt, n = 0, i, k;
-	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc;
+	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc, in_l3, out_l3;
 	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1];
 
 	while ((opt = getopt(argc, argv, "n:l:r:h")) != -1) {
@@ -280,6 +288,8 @@ int main(int argc, char **argv)
 	in_tc = bpf_program__fd(skel->progs.mig_in_tc);
 	in_xdp = bpf_program__fd(skel->progs.mig_in_xdp);
 	out_tc = bpf_program__fd(skel->progs.mig_out_tc);
+	in_l3 = bpf_program__fd(skel->progs.mig_in_tc_l3);
+	out_l3 = bpf_program__fd(skel->progs.mig_out_tc_l3);
 	fx_reset(skel);
 	if (install_fixed(c4) || install_fixed(c6) ||
 	    install_pingpong(c4, AF_INET) || install_pingpong(c6, AF_INET6) ||
@@ -349,6 +359,14 @@ int main(int argc, char **argv)
 		b = ADD("egress TC, migrated flow v6", out_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_OUT);
 		b->len = data_frame(c6, false, true, b->frame);
+		/* devices without a link-layer header: the frame from its IP
+		 * header on */
+		b = ADD("ingress TC on L3 device, migrated flow v4", in_l3, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT_XLATE_IN);
+		b->len = l3_frame(b->frame, data_frame(c4, true, false, b->frame));
+		b = ADD("egress TC on L3 device, migrated flow v4", out_l3, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT_XLATE_OUT);
+		b->len = l3_frame(b->frame, data_frame(c4, false, true, b->frame));
 		b = ADD("ingress XDP, untouched flow", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT__MAX);
 		b->untouched = true;

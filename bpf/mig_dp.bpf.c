@@ -8,6 +8,8 @@
  * flows back to the socket tuple.
  * mig_out_tc: rewrites the socket tuple of migrated flows to the wire
  * tuple and holds back segments of flows whose address went away.
+ * mig_in_tc_l3 / mig_out_tc_l3: the same for devices without a link-layer
+ * header (tun, WireGuard; see tc_in).
  *
  * Per packet, a segment of a flow that never migrated costs the parse and
  * two hash lookups on ingress (translations, candidates), one on egress
@@ -65,7 +67,8 @@ struct scratch {
 	struct mig_cand_ref ref;
 	struct bpf_sock_tuple bst;
 	__u8 icmp[8 + 40 + 8];          /* ICMP header, quoted IP header, ports */
-	__u8 frame[ETH_HLEN + 40];      /* kept_*: Ethernet and IP or ARP header */
+	__u8 frame[ETH_HLEN + 40];      /* kept_*: Ethernet and IP or ARP header;
+					 * frag_check: IP header */
 	struct mig_addr ka;             /* kept_*: the address looked up */
 };
 
@@ -217,7 +220,8 @@ static __always_inline bool state_may_move(__u8 st)
 
 /*
  * Turn the received segment into our answer, in place, and send it back
- * where it came from: addresses, ports and MACs swapped, the TCP header
+ * where it came from: addresses, ports and MACs (on a device without a
+ * link-layer header: none) swapped, the TCP header
  * replaced by a 48-byte one (seq, ack, flags, opt: a 25-byte option or
  * NULL, padded with NOPs; ws: a window scale option in the padding, for
  * SYN/ACKs, so that stateful middleboxes (NAT conntrack) learn the
@@ -240,7 +244,7 @@ static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 	old = sc->old;
 	new = sc->new;
 	mac = sc->mac;
-	if (ctx_load(c, p->l4, old, MIG_SIG_HDR_LEN) || ctx_load(c, 0, mac, 12))
+	if (ctx_load(c, p->l4, old, MIG_SIG_HDR_LEN) || (c->l2 && ctx_load(c, 0, mac, 12)))
 		return V_DROP;
 	__builtin_memcpy(&csum, old + 16, 2);
 	old[16] = old[17] = 0;
@@ -317,7 +321,7 @@ static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 		    ctx_store(c, p->l3 + 7, &hl, 1))
 			return V_DROP;
 	}
-	if (ctx_store(c, 0, mac + 6, 6) || ctx_store(c, 6, mac, 6))
+	if (c->l2 && (ctx_store(c, 0, mac + 6, 6) || ctx_store(c, 6, mac, 6)))
 		return V_DROP;
 	return V_TX;
 }
@@ -1027,8 +1031,11 @@ static __noinline enum verdict stray_sig(struct mig_ctx *c, struct mig_pkt *p,
  * and reset, on egress it would leave with the socket's old address.
  * Later fragments carry no ports and pass; without their first one they
  * never reach TCP.  At most three IPv6 extension headers are walked.
+ * l3: where the IP header starts (mig_parse found it: after a VLAN tag
+ * under XDP, at 0 on a device without a link-layer header); mig_parse
+ * also checked the EtherType against the IP version.
  */
-static __noinline enum verdict frag_check(struct mig_ctx *c, bool ingress)
+static __noinline enum verdict frag_check(struct mig_ctx *c, __u32 l3, bool ingress)
 {
 	struct scratch *sc = scratch();
 	struct mig_tuple *t;
@@ -1042,26 +1049,26 @@ static __noinline enum verdict frag_check(struct mig_ctx *c, bool ingress)
 	b = sc->frame;
 	t = &sc->s;
 	__builtin_memset(t, 0, sizeof(*t));
-	if (ctx_load(c, 0, b, ETH_HLEN + 20))
+	if (l3 > ETH_HLEN + 4 || ctx_load(c, l3, b, 20))
 		return V_PASS;
-	if (b[12] == 0x08 && b[13] == 0x00) {
-		const __u8 *ip = b + ETH_HLEN;
+	if ((b[0] >> 4) == 4) {
+		const __u8 *ip = b;
 
 		/* later fragments: no ports */
 		if ((ip[6] & 0x1f) || ip[7] || ip[9] != IPPROTO_TCP)
 			return V_PASS;
-		off = ETH_HLEN + (ip[0] & 0x0f) * 4;
+		off = l3 + (ip[0] & 0x0f) * 4;
 		t->family = AF_INET;
 		__builtin_memcpy(ingress ? t->raddr : t->laddr, ip + 12, 4);
 		__builtin_memcpy(ingress ? t->laddr : t->raddr, ip + 16, 4);
-	} else if (b[12] == 0x86 && b[13] == 0xdd) {
-		if (ctx_load(c, 0, b, ETH_HLEN + 40))
+	} else if ((b[0] >> 4) == 6) {
+		if (ctx_load(c, l3, b, 40))
 			return V_PASS;
-		nh = b[ETH_HLEN + 6];
-		off = ETH_HLEN + 40;
+		nh = b[6];
+		off = l3 + 40;
 		t->family = AF_INET6;
-		__builtin_memcpy(ingress ? t->raddr : t->laddr, b + ETH_HLEN + 8, 16);
-		__builtin_memcpy(ingress ? t->laddr : t->raddr, b + ETH_HLEN + 24, 16);
+		__builtin_memcpy(ingress ? t->raddr : t->laddr, b + 8, 16);
+		__builtin_memcpy(ingress ? t->laddr : t->raddr, b + 24, 16);
 		h = sc->icmp;   /* 8 bytes of each extension header */
 		for (i = 0; i < 3; i++) {
 			if (nh == IPPROTO_TCP)
@@ -1106,7 +1113,8 @@ static __always_inline bool kept_gate(void)
 
 /* An ARP request for an old address the agent keeps on lo: the address
  * is no longer ours on any link, so the kernel must not answer for it
- * (it would, from lo, whatever the scope). */
+ * (it would, from lo, whatever the scope).  Ethernet only: a device
+ * without a link-layer header has no ARP. */
 static __noinline enum verdict kept_arp(struct mig_ctx *c)
 {
 	struct scratch *sc = scratch();
@@ -1137,7 +1145,7 @@ static __noinline enum verdict kept_src(struct mig_ctx *c)
 	struct scratch *sc = scratch();
 	const __u8 *b;
 
-	if (!sc || ctx_load(c, 0, sc->frame, ETH_HLEN + 40))
+	if (!sc || ctx_load_frame(c, c->l2, sc->frame, 40))
 		return V_PASS;
 	b = sc->frame;
 	__builtin_memset(&sc->ka, 0, sizeof(sc->ka));
@@ -1173,9 +1181,9 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 	if (i == MIG_PARSE_ICMP)
 		return icmp_in(c, &p);
 	if (i == MIG_PARSE_FRAG)
-		return frag_check(c, true);
+		return frag_check(c, p.l3, true);
 	if (i)
-		return kept_gate() ? kept_arp(c) : V_PASS;
+		return c->l2 && kept_gate() ? kept_arp(c) : V_PASS;
 	mig_pkt_key(&p, true, &key);
 	fl = p.flags;
 
@@ -1258,7 +1266,7 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 	}
 	h = bpf_map_lookup_elem(&mig_host, &zero);
 	if (!key.family) {  /* not a TCP segment we may look at */
-		if (i == MIG_PARSE_FRAG && frag_check(c, false) == V_DROP)
+		if (i == MIG_PARSE_FRAG && frag_check(c, p.l3, false) == V_DROP)
 			return V_DROP;
 		return h && h->kept ? kept_src(c) : V_PASS;
 	}
@@ -1289,10 +1297,18 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 	return V_PASS;
 }
 
-SEC("tc")
-int mig_in_tc(struct __sk_buff *skb)
+/*
+ * TC ingress and egress come in two variants compiled from one source: for
+ * Ethernet devices, and (_l3) for devices whose packets start at the IP
+ * header (tun, WireGuard, ipip/sit/GRE: ARPHRD_NONE and the like).  The
+ * agent attaches the one the device's type asks for; the link-layer
+ * length is a constant in each, so neither pays for the other.  An answer
+ * (V_TX) goes back out of the device it came in on; on an L3 device the
+ * kernel redirects it without a MAC header.  XDP is Ethernet only.
+ */
+static __always_inline int tc_in(struct __sk_buff *skb, __u32 l2)
 {
-	struct mig_ctx c = { .ctx = skb, .xdp = false };
+	struct mig_ctx c = { .ctx = skb, .xdp = false, .l2 = l2 };
 
 	MIG_BUILD_MARK();
 	switch (ingress(&c, skb->ingress_ifindex)) {
@@ -1306,10 +1322,39 @@ int mig_in_tc(struct __sk_buff *skb)
 	}
 }
 
+static __always_inline int tc_out(struct __sk_buff *skb, __u32 l2)
+{
+	struct mig_ctx c = { .ctx = skb, .xdp = false, .l2 = l2 };
+
+	MIG_BUILD_MARK();
+	if (skb->mark == MIG_MARK)
+		return TC_ACT_OK;
+	switch (egress(&c)) {
+	case V_DROP:
+		return TC_ACT_SHOT;
+	case V_HOLD:
+		return TC_ACT_STOLEN;
+	default:
+		return TC_ACT_OK;
+	}
+}
+
+SEC("tc")
+int mig_in_tc(struct __sk_buff *skb)
+{
+	return tc_in(skb, ETH_HLEN);
+}
+
+SEC("tc")
+int mig_in_tc_l3(struct __sk_buff *skb)
+{
+	return tc_in(skb, 0);
+}
+
 SEC("xdp")
 int mig_in_xdp(struct xdp_md *xdp)
 {
-	struct mig_ctx c = { .ctx = xdp, .xdp = true };
+	struct mig_ctx c = { .ctx = xdp, .xdp = true, .l2 = ETH_HLEN };
 
 	switch (ingress(&c, xdp->ingress_ifindex)) {
 	case V_PASS:
@@ -1324,17 +1369,11 @@ int mig_in_xdp(struct xdp_md *xdp)
 SEC("tc")
 int mig_out_tc(struct __sk_buff *skb)
 {
-	struct mig_ctx c = { .ctx = skb, .xdp = false };
+	return tc_out(skb, ETH_HLEN);
+}
 
-	MIG_BUILD_MARK();
-	if (skb->mark == MIG_MARK)
-		return TC_ACT_OK;
-	switch (egress(&c)) {
-	case V_DROP:
-		return TC_ACT_SHOT;
-	case V_HOLD:
-		return TC_ACT_STOLEN;
-	default:
-		return TC_ACT_OK;
-	}
+SEC("tc")
+int mig_out_tc_l3(struct __sk_buff *skb)
+{
+	return tc_out(skb, 0);
 }

@@ -18,6 +18,9 @@ PKGS=(
 	tshark
 	# make test-stress
 	stress-ng
+	# test_wg: a WireGuard tunnel (a tun device; this kernel has no
+	# in-kernel WireGuard)
+	wireguard-tools wireguard-go
 	# test_install: systemd-analyze verify (and man for its Documentation=
 	# check); test_caps: capsh --decode
 	systemd man-db libcap2-bin

@@ -2,9 +2,17 @@
 /*
  * test_dp.c - the data path (bpf/mig_dp.bpf.c) against PROTOCOL.md 5-6 and
  * 9 (protocol version 2), packet in / verdict and packet out, through
- * bpf_prog_test_run_opts.  Every ingress case runs through both hooks,
- * mig_in_tc and mig_in_xdp, and both families; the egress cases through
- * mig_out_tc.
+ * bpf_prog_test_run_opts.  Every ingress case runs through the three
+ * ingress programs, mig_in_tc, mig_in_xdp and mig_in_tc_l3 (devices
+ * without a link-layer header), and both families; the egress cases
+ * through mig_out_tc, and mig_out_tc_l3 in the L3 runs.
+ *
+ * The L3 programs get each frame without its Ethernet header (the packet
+ * starts at the IP header, as on tun or WireGuard); test_run still takes
+ * the first 14 bytes as a MAC header for skb->protocol, which the programs
+ * do not read.  Their output gets the input's Ethernet header back (MACs
+ * swapped on answers, which is what the Ethernet programs do) so that every
+ * case compares whole frames the same way for all hooks.
  *
  *   private netns (see dp_fixture.h), one freshly loaded mig_dp skeleton,
  *   maps unpinned and emptied before each case, mig_host = { fx_boot }
@@ -76,12 +84,15 @@ struct hook {
 	bool skb;
 	int fd;
 	__u32 pass, drop, tx;
+	bool l3;                /* no link-layer header (mig_*_tc_l3) */
+	const struct hook *out; /* the egress program of the same kind */
 };
 
 static struct mig_dp *skel;
 static struct fx_conn conns[2];           /* [0] IPv4, [1] IPv6 */
-static struct hook hooks[2];              /* ingress: TC, XDP */
-static struct hook out_hook;              /* egress: TC */
+#define NHOOKS 3
+static struct hook hooks[NHOOKS];         /* ingress: TC, XDP, TC on L3 */
+static struct hook out_hooks[2];          /* egress: TC, TC on L3 */
 static struct ring_buffer *events;
 static int setup_state;                   /* 0 not tried, 1 ok, -1 failed */
 
@@ -135,12 +146,18 @@ static int setup(void)
 	}
 	if (fx_conn_open(AF_INET, &conns[0]) || fx_conn_open(AF_INET6, &conns[1]))
 		return -1;
+	out_hooks[0] = (struct hook){ "tc-egress", true,
+				      bpf_program__fd(skel->progs.mig_out_tc),
+				      TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT, false, NULL };
+	out_hooks[1] = (struct hook){ "tc-egress-l3", true,
+				      bpf_program__fd(skel->progs.mig_out_tc_l3),
+				      TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT, true, NULL };
 	hooks[0] = (struct hook){ "tc", true, bpf_program__fd(skel->progs.mig_in_tc),
-				  TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT };
+				  TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT, false, &out_hooks[0] };
 	hooks[1] = (struct hook){ "xdp", false, bpf_program__fd(skel->progs.mig_in_xdp),
-				  XDP_PASS, XDP_DROP, XDP_TX };
-	out_hook = (struct hook){ "tc-egress", true, bpf_program__fd(skel->progs.mig_out_tc),
-				  TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT };
+				  XDP_PASS, XDP_DROP, XDP_TX, false, &out_hooks[0] };
+	hooks[2] = (struct hook){ "tc-l3", true, bpf_program__fd(skel->progs.mig_in_tc_l3),
+				  TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT, true, &out_hooks[1] };
 	setup_state = 1;
 	return 0;
 }
@@ -185,8 +202,11 @@ static void sc_init(struct sc *s, int fi, int hi)
 
 #define FOR_EACH_CASE(s)                                      \
 	for (int fi_ = 0; fi_ < 2; fi_++)                     \
-		for (int hi_ = 0; hi_ < 2; hi_++)             \
+		for (int hi_ = 0; hi_ < NHOOKS; hi_++)        \
 			if (sc_init(&(s), fi_, hi_), 1)
+
+/* the egress program of the case's kind (Ethernet or L3) */
+#define out_hook (*s.h->out)
 
 /* The fixed end's view of a Migrate SYN's source (addr, port). */
 static void a_wire_of(const struct sc *s, const __u32 addr[4], __u16 port,
@@ -211,6 +231,35 @@ static const char *verdict_name(const struct hook *h, __u32 v)
 }
 
 /*
+ * Run frame in (Ethernet) through h.  An L3 program gets it from the IP
+ * header on, and its output gets the Ethernet header back, MACs swapped
+ * when it answered (see the top of the file).
+ */
+static int hook_run(const struct hook *h, const __u8 *in, size_t len, __u32 mark,
+		    int repeat, struct fx_res *r)
+{
+	__u8 eth[14];
+	int err;
+
+	if (!h->l3 || len < 14 + 20)
+		return fx_run(h->fd, h->skb, in, len, mark, repeat, r);
+	err = fx_run(h->fd, h->skb, in + 14, len - 14, mark, repeat, r);
+	if (err)
+		return err;
+	memcpy(eth, in, 14);
+	if (r->ret == h->tx) {
+		memcpy(eth, in + 6, 6);
+		memcpy(eth + 6, in, 6);
+	}
+	if (r->len + 14 > sizeof(r->out))
+		return r->err = -E2BIG;
+	memmove(r->out + 14, r->out, r->len);
+	memcpy(r->out, eth, 14);
+	r->len += 14;
+	return 0;
+}
+
+/*
  * Run frame in through h; want the verdict, and (want != NULL) the output
  * frame byte for byte with verifying checksums.  For TX verdicts under TC
  * the skb must also carry MIG_MARK (egress leaves the answer alone).
@@ -221,7 +270,7 @@ static int expect(int *unit_failed, const struct sc *s, const struct hook *h,
 {
 	int ok = 1;
 
-	if (fx_run(h->fd, h->skb, in, inlen, mark, 1, r)) {
+	if (hook_run(h, in, inlen, mark, 1, r)) {
 		CHECK(0, "%s %s [%s]: test_run: %s", what, s->fam, h->name, strerror(-r->err));
 		return 0;
 	}
@@ -862,7 +911,7 @@ TEST(msyn_rate_limited)
 				fx_percpu_zero(skel->maps.mig_stats, (__u32)i);
 			t0 = fx_now_ns();
 			for (i = 0; i < MIG_RATE_BURST + 5; i++) {
-				fx_run(s.h->fd, s.h->skb, in, n, 0, 1, &r);
+				hook_run(s.h, in, n, 0, 1, &r);
 				verdicts[i] = r.ret;
 			}
 			if (fx_now_ns() - t0 < cost)
@@ -1509,10 +1558,10 @@ static int commit_both(int *unit_failed, const struct sc *s)
 	    answer_msyn(unit_failed, s, s->new_addr, s->new_port, &s->a_wire, 1, nonce))
 		return -1;
 	n = confirm_ok(s, s->new_addr, s->new_port, 1, nonce, &p, in);
-	fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r);
+	hook_run(s->h, in, n, 0, 1, &r);
 	fx_mac_ack(fx_s_r, 1, FX_CHALLENGE, nonce, mac);
 	n = msynack(s, 1, nonce, mac, s->new_port, &p, in);
-	fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r);
+	hook_run(s->h, in, n, 0, 1, &r);
 	if (fx_stat(skel, MIG_STAT_COMMIT_FIXED) != 1 ||
 	    fx_stat(skel, MIG_STAT_COMMIT_MOVER) != 1) {
 		CHECK(0, "%s [%s]: commit failed", s->fam, s->h->name);
@@ -1718,7 +1767,7 @@ TEST(egress_hold)
 		return;
 	}
 	FOR_EACH_CASE(s) {
-		if (s.h != &hooks[0])
+		if (!s.h->skb)   /* TC ingress: Ethernet and L3 */
 			continue;         /* egress is TC only */
 		memset(&hold, 0, sizeof(hold));
 		hold.since_ns = fx_now_ns();
@@ -1886,7 +1935,7 @@ TEST(rst_signed)
 		return;
 	}
 	FOR_EACH_CASE(s) {
-		if (s.h != &hooks[0])
+		if (!s.h->skb)   /* TC ingress: Ethernet and L3 */
 			continue;         /* egress is TC only */
 		c = s.c;
 		CHECK(!install_fixed(&s, 0, &f), "install");
@@ -2337,7 +2386,7 @@ static int expect_icmp(int *unit_failed, const struct sc *s, const char *what,
 	struct fx_res r;
 	int ok = 1;
 
-	if (fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r)) {
+	if (hook_run(s->h, in, n, 0, 1, &r)) {
 		CHECK(0, "%s %s [%s]: test_run: %s", what, s->fam, s->h->name, strerror(-r.err));
 		return 0;
 	}
@@ -2898,7 +2947,18 @@ TEST(kept_addresses)
 			      c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, in2);
 		expect(unit_failed, &s, &out_hook, "TCP from another address", in2, n2, 0,
 		       out_hook.pass, in2, n2, &r);
-		if (s.family == AF_INET) {
+		if (s.family == AF_INET && s.h->l3) {
+			/* no ARP without a link layer: the L3 program sees
+			 * the request's bytes as a packet, which is not IP */
+			static const __u32 asked = 0x017100cb;   /* 203.0.113.1, be */
+
+			n = arp_frame(in);
+			CHECK(!put_kept(AF_INET, &asked, 2), "put kept");
+			expect(unit_failed, &s, s.h, "ARP bytes on an L3 device", in, n, 0,
+			       s.h->pass, in, n, &r);
+			CHECK(fx_stat(skel, MIG_STAT_KEPT_ARP) == arp0, "kept_arp_dropped %llu",
+			      (unsigned long long)fx_stat(skel, MIG_STAT_KEPT_ARP));
+		} else if (s.family == AF_INET) {
 			/* arp_frame asks for 203.0.113.1 */
 			static const __u32 asked = 0x017100cb;   /* 203.0.113.1, be */
 
@@ -2941,7 +3001,8 @@ static void v4_frag(__u8 *f, bool mf, __u16 off8)
 
 /* IPv6 frame f (n bytes) with an 8-byte extension header of type nh
  * inserted after the fixed header (44: a fragment, first when off8 is 0;
- * 60: destination options of padding): into out, its length returned. */
+ * 0 hop-by-hop or 60 destination options: a PadN of 4; 43: a routing
+ * header of type 0 with no segments left): into out, its length returned. */
 static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 {
 	__u16 plen = (__u16)(f[18] << 8 | f[19]) + 8;
@@ -2956,7 +3017,7 @@ static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 		out[56] = (__u8)(off8 >> 5);
 		out[57] = (__u8)((off8 << 3) | 1);   /* more fragments */
 		out[61] = 0x17;                      /* identification */
-	} else {
+	} else if (nh != 43) {
 		out[56] = 1;   /* PadN of 4: the header is 8 bytes */
 		out[57] = 4;
 	}
@@ -2964,19 +3025,56 @@ static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 	return n + 8;
 }
 
-/* Segments of a migrated flow that the shim cannot translate (an IPv4
- * fragment, an IPv6 packet with extension headers) are dropped and
- * counted when they name the flow's tuple; later fragments and other
- * tuples pass untouched. */
+/* One untranslatable variant of a segment: an IPv4 fragment (mf, off8) or
+ * an IPv6 extension header (nh, off8 for fragments), and whether the data
+ * path must drop it when the segment belongs to a migrated flow. */
+struct frag_case {
+	const char *name;
+	int family;
+	bool mf;
+	__u8 nh;
+	__u16 off8;
+	bool drop;
+};
+
+static const struct frag_case frag_cases[] = {
+	{ "first fragment", AF_INET, true, 0, 0, true },
+	{ "middle fragment (no ports)", AF_INET, true, 0, 100, false },
+	{ "last fragment (no ports)", AF_INET, false, 0, 185, false },
+	{ "first fragment (Fragment header)", AF_INET6, false, 44, 0, true },
+	{ "later fragment (no ports)", AF_INET6, false, 44, 185, false },
+	{ "hop-by-hop options", AF_INET6, false, 0, 0, true },
+	{ "routing header", AF_INET6, false, 43, 0, true },
+	{ "destination options", AF_INET6, false, 60, 0, true },
+};
+
+/* Frame in (n bytes) made into variant fc, in x; its length. */
+static size_t frag_make(const struct frag_case *fc, __u8 *in, size_t n, __u8 *x)
+{
+	if (fc->family == AF_INET) {
+		memcpy(x, in, n);
+		v4_frag(x, fc->mf, fc->off8);
+		return n;
+	}
+	return v6_ext(in, n, fc->nh, fc->off8, x);
+}
+
+/* Segments of a migrated flow that the shim cannot translate (IPv4
+ * fragments, IPv6 packets with extension headers) are dropped and counted
+ * when they name the flow's tuple: on ingress (the wire tuple) through
+ * every hook, under XDP also behind a VLAN tag, and on egress (the socket
+ * tuple) through both TC egress programs.  Later fragments (no ports) and
+ * other tuples pass untouched. */
 TEST(fragments_of_migrated)
 {
 	__u8 in[FX_PKT_MAX], x[FX_PKT_MAX + 16];
+	const struct frag_case *fc;
 	const struct fx_conn *c;
 	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
-	size_t n, xn;
-	__u64 d0;
+	size_t n, xn, i;
+	__u64 d0, want;
 
 	if (setup()) {
 		CHECK(0, "setup");
@@ -2986,60 +3084,57 @@ TEST(fragments_of_migrated)
 		c = s.c;
 		if (commit_both(unit_failed, &s))
 			continue;
-		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
 		/* fixed end, ingress: NEW -> srv, the flow's wire tuple */
+		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
+		want = 0;
 		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr, c->srv.t.lport,
 			     c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, s.h, "first fragment in", in, n, 0, s.h->drop,
-			       NULL, 0, &r);
-			v4_frag(in, false, 185);
-			expect(unit_failed, &s, s.h, "last fragment in (no ports)", in, n, 0,
-			       s.h->pass, in, n, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, s.h, "first fragment in", x, xn, 0, s.h->drop,
-			       NULL, 0, &r);
-			xn = v6_ext(in, n, 44, 185, x);
-			expect(unit_failed, &s, s.h, "later fragment in (no ports)", x, xn, 0,
-			       s.h->pass, x, xn, &r);
-			xn = v6_ext(in, n, 60, 0, x);
-			expect(unit_failed, &s, s.h, "destination options in", x, xn, 0, s.h->drop,
-			       NULL, 0, &r);
+		for (i = 0; i < sizeof(frag_cases) / sizeof(frag_cases[0]); i++) {
+			fc = &frag_cases[i];
+			if (fc->family != s.family)
+				continue;
+			xn = frag_make(fc, in, n, x);
+			expect(unit_failed, &s, s.h, fc->name, x, xn, 0,
+			       fc->drop ? s.h->drop : s.h->pass, fc->drop ? NULL : x, xn, &r);
+			want += fc->drop;
+			if (s.h->skb)
+				continue;
+			/* XDP: the same behind an 802.1Q tag */
+			expect_vlan(unit_failed, &s, fc->name, x, xn, 0x8100,
+				    fc->drop ? XDP_DROP : XDP_PASS, fc->drop ? NULL : x, xn);
+			want += fc->drop;
 		}
-		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + (s.family == AF_INET ? 1 : 2),
-		      "%s [%s]: frag_dropped %llu", s.fam, s.h->name,
-		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0));
+		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + want,
+		      "%s [%s]: frag_dropped %llu, want %llu", s.fam, s.h->name,
+		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0),
+		      (unsigned long long)want);
 		/* another connection's fragment passes */
 		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr,
 			     htons(ntohs(c->srv.t.lport) + 1), 1, 1, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, s.h, "another flow's fragment", in, n, 0,
-			       s.h->pass, in, n, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, s.h, "another flow's fragment", x, xn, 0,
-			       s.h->pass, x, xn, &r);
-		}
+		xn = frag_make(&frag_cases[s.family == AF_INET ? 0 : 3], in, n, x);
+		expect(unit_failed, &s, s.h, "another flow's fragment", x, xn, 0,
+		       s.h->pass, x, xn, &r);
 		/* mover, egress: the socket tuple cli -> srv, untranslatable */
-		if (s.h != &hooks[0])
+		if (!s.h->skb)   /* once per TC kind: Ethernet and L3 */
 			continue;
 		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
+		want = 0;
 		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
 			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, &out_hook, "first fragment out", in, n, 0,
-			       out_hook.drop, NULL, 0, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, &out_hook, "first fragment out", x, xn, 0,
-			       out_hook.drop, NULL, 0, &r);
+		for (i = 0; i < sizeof(frag_cases) / sizeof(frag_cases[0]); i++) {
+			fc = &frag_cases[i];
+			if (fc->family != s.family)
+				continue;
+			xn = frag_make(fc, in, n, x);
+			expect(unit_failed, &s, &out_hook, fc->name, x, xn, 0,
+			       fc->drop ? out_hook.drop : out_hook.pass, fc->drop ? NULL : x, xn,
+			       &r);
+			want += fc->drop;
 		}
-		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + 1, "%s: egress frag_dropped",
-		      s.fam);
+		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + want,
+		      "%s [%s]: egress frag_dropped %llu, want %llu", s.fam, out_hook.name,
+		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0),
+		      (unsigned long long)want);
 	}
 }
 

@@ -95,7 +95,8 @@ static void usage(FILE *f)
 "                        interface but lo, also those that appear later)\n"
 "  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
 "                        TC is the right choice on veth); refused on an\n"
-"                        interface that runs another XDP program\n"
+"                        interface that runs another XDP program, and on\n"
+"                        devices without a link-layer header (tun, WireGuard)\n"
 "      --xdp-replace     --xdp, and replace another XDP program there\n"
 "      --adopt           load and attach nothing: serve the data path that\n"
 "                        other tools loaded, with its maps pinned under DIR\n"
@@ -155,7 +156,8 @@ static const char *const pinned_names[] = {
 	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT, MIG_LINK_ITER, MIG_MAP_STATS "_new",
 	/* programs other tools pinned (--adopt) */
 	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
-	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc", MIG_PIN_PROGS,
+	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc",
+	MIG_PIN_PROGS "/mig_in_tc_l3", MIG_PIN_PROGS "/mig_out_tc_l3", MIG_PIN_PROGS,
 	/* version 1 left these */
 	"mig_secrets",
 };
