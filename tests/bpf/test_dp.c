@@ -2618,6 +2618,116 @@ TEST(icmp_untouched)
 	}
 }
 
+/* ---- routing after the rewrite (reroute) --------------------------------- */
+
+/* Forwarding on lo in this netns (both families): reroute's FIB lookups
+ * are answered only with it. */
+static int lo_fwd(int on)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd),
+		 "sysctl -q -w net.ipv4.conf.lo.forwarding=%d net.ipv6.conf.lo.forwarding=%d",
+		 on, on);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * The fixed end's segment srv -> cli becomes srv -> NEW on egress; the
+ * FIB is then asked for NEW.  Here the kernel "routed" it out lo (test_run
+ * hands the program an skb on lo); a route to NEW by a veth device means
+ * another device: redirected there (bpf_redirect_neigh, TC_ACT_REDIRECT,
+ * route_redirected), with or without a neighbour entry.  No route to NEW
+ * (unreachable): left on its route, route_failed.  Lookups refused (lo
+ * does not forward): route_fwd_off.  The segment's bytes are the
+ * rewritten ones in every case.  The mover's segments (only the source
+ * changes) are never routed again.
+ */
+TEST(reroute_after_rewrite)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	const struct fx_conn *c;
+	struct hook h = out_hook;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	char cmd[256];
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		const char *new = v4 ? FX_NEW4 : FX_NEW6, *plen = v4 ? "32" : "128";
+
+		if (s.h != &hooks[0])
+			continue;
+		c = s.c;
+		if (commit_both(unit_failed, &s))
+			continue;
+		n = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			     c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, in);
+		memcpy(p.daddr, s.new_addr, 16);
+		p.dport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+
+		/* lo does not forward: refused */
+		CHECK(!lo_fwd(0), "sysctl");
+		expect(unit_failed, &s, &out_hook, "lookup refused", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 1, "%s: route_fwd_off %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF));
+
+		CHECK(!lo_fwd(1), "sysctl");
+		/* no route to NEW */
+		snprintf(cmd, sizeof(cmd), "ip route add unreachable %s/%s", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		expect(unit_failed, &s, &out_hook, "no route to NEW", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FAIL) == 1, "%s: route_failed %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FAIL));
+		snprintf(cmd, sizeof(cmd), "ip route del unreachable %s/%s", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+
+		/* NEW by another device, no neighbour entry yet */
+		snprintf(cmd, sizeof(cmd),
+			 "ip link add mrt0 type veth peer name mrt1 && ip link set mrt1 up && "
+			 "ip link set mrt0 up && ip route add %s/%s dev mrt0", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		h.tx = ~0u;     /* a redirect of ours carries no MIG_MARK */
+		expect(unit_failed, &s, &h, "NEW by another device", in, n, 0,
+		       TC_ACT_REDIRECT, want, wn, &r);
+		/* ... and with one */
+		snprintf(cmd, sizeof(cmd),
+			 "ip neigh replace %s lladdr 02:00:5e:00:53:07 nud permanent dev mrt0", new);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		expect(unit_failed, &s, &h, "NEW by another device, neighbour known", in, n,
+		       0, TC_ACT_REDIRECT, want, wn, &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_REDIRECT) == 2, "%s: route_redirected %llu",
+		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_REDIRECT));
+
+		/* the mover: only the source changes, no lookup */
+		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
+		memcpy(p.saddr, s.new_addr, 16);
+		p.sport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, &out_hook, "mover: data out", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_REDIRECT) == 2 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_FAIL) == 1 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 1 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_MAC) == 0, "%s: mover's segment routed again",
+		      s.fam);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_OUT) == 5, "%s: xlate_out %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_OUT));
+		CHECK(system("ip link del mrt0") == 0, "ip link del mrt0");
+		CHECK(!lo_fwd(0), "sysctl");
+	}
+}
+
 /* ---- ICMP errors that we send about migrated flows (icmp_out) -------------- */
 
 /*
