@@ -2670,6 +2670,410 @@ TEST(icmp_untouched)
 	}
 }
 
+/* ---- routing after the rewrite (reroute) --------------------------------- */
+
+/* Forwarding on lo in this netns (both families): reroute's FIB lookups
+ * are answered only with it. */
+static int lo_fwd(int on)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd),
+		 "sysctl -q -w net.ipv4.conf.lo.forwarding=%d net.ipv6.conf.lo.forwarding=%d",
+		 on, on);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * The fixed end's segment srv -> cli becomes srv -> NEW on egress; the
+ * FIB is then asked for NEW.  Here the kernel "routed" it out lo (test_run
+ * hands the program an skb on lo); a route to NEW by a veth device means
+ * another device: redirected there (bpf_redirect_neigh, TC_ACT_REDIRECT,
+ * route_redirected), with or without a neighbour entry.  No route to NEW
+ * (unreachable): left on its route, route_failed.  Lookups refused (lo
+ * does not forward): route_fwd_off.  The segment's bytes are the
+ * rewritten ones in every case.  The mover's segments (only the source
+ * changes) are never routed again.
+ */
+TEST(reroute_after_rewrite)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	const struct fx_conn *c;
+	struct hook h;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	char cmd[256];
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		const char *new = v4 ? FX_NEW4 : FX_NEW6, *plen = v4 ? "32" : "128";
+
+		/* (the Ethernet TC hooks: from a device without a link-layer
+		 * header nothing is routed again, see reroute()) */
+		if (s.h != &hooks[0])
+			continue;
+		h = out_hook;
+		c = s.c;
+		if (commit_both(unit_failed, &s))
+			continue;
+		n = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			     c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, in);
+		memcpy(p.daddr, s.new_addr, 16);
+		p.dport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+
+		/* lo does not forward: refused */
+		CHECK(!lo_fwd(0), "sysctl");
+		expect(unit_failed, &s, &out_hook, "lookup refused", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 1, "%s: route_fwd_off %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF));
+
+		CHECK(!lo_fwd(1), "sysctl");
+		/* no route to NEW */
+		snprintf(cmd, sizeof(cmd), "ip route add unreachable %s/%s", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		expect(unit_failed, &s, &out_hook, "no route to NEW", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FAIL) == 1, "%s: route_failed %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FAIL));
+		snprintf(cmd, sizeof(cmd), "ip route del unreachable %s/%s", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+
+		/* NEW by another device, no neighbour entry yet */
+		snprintf(cmd, sizeof(cmd),
+			 "ip link add mrt0 type veth peer name mrt1 && ip link set mrt1 up && "
+			 "ip link set mrt0 up && ip route add %s/%s dev mrt0", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		h.tx = ~0u;     /* a redirect of ours carries no MIG_MARK */
+		expect(unit_failed, &s, &h, "NEW by another device", in, n, 0,
+		       TC_ACT_REDIRECT, want, wn, &r);
+		/* ... and with one */
+		snprintf(cmd, sizeof(cmd),
+			 "ip neigh replace %s lladdr 02:00:5e:00:53:07 nud permanent dev mrt0", new);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		expect(unit_failed, &s, &h, "NEW by another device, neighbour known", in, n,
+		       0, TC_ACT_REDIRECT, want, wn, &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_REDIRECT) == 2, "%s: route_redirected %llu",
+		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_REDIRECT));
+
+		/* the mover: only the source changes, no lookup */
+		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
+		memcpy(p.saddr, s.new_addr, 16);
+		p.sport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, &out_hook, "mover: data out", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_REDIRECT) == 2 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_FAIL) == 1 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 1 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_MAC) == 0, "%s: mover's segment routed again",
+		      s.fam);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_OUT) == 5, "%s: xlate_out %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_OUT));
+		CHECK(system("ip link del mrt0") == 0, "ip link del mrt0");
+		CHECK(!lo_fwd(0), "sysctl");
+	}
+}
+
+/* ---- ICMP errors that we send about migrated flows (icmp_out) -------------- */
+
+/*
+ * The kernel answers a segment as the ingress rewrite delivered it: an
+ * ICMP error it sends quotes the socket tuple, from our socket address
+ * to the peer's.  The egress hook rewrites it to the wire tuple, the
+ * quoted TCP checksum included:
+ *
+ *   fixed end:  srv -> cli   ICMP [ cli:C     -> srv:P     TCP ]
+ *           ==> srv -> NEW   ICMP [ NEW:40000 -> srv:P     TCP ]
+ *   mover:      cli -> srv   ICMP [ srv:P     -> cli:C     TCP ]
+ *           ==> NEW -> srv   ICMP [ srv:P     -> NEW:40000 TCP ]
+ *
+ * Expected frames are built from scratch: the error our host would send
+ * about the segment as it was on the wire (full checksums everywhere).
+ * This netns has no forwarding on lo, so the fixed end's error, whose
+ * destination moved, is counted route_fwd_off and left where it is.
+ */
+
+/* (segment as the kernel got it, the same segment on the wire) that one
+ * end receives: the fixed end cli -> srv / NEW -> srv, the mover srv ->
+ * cli / srv -> NEW.  Full checksums on both. */
+static size_t icmp_out_segs(const struct sc *s, bool mover, __u8 *sock, __u8 *wire)
+{
+	const struct fx_conn *c = s->c;
+	struct fx_pkt p;
+	size_t n;
+
+	if (mover) {
+		n = data_seg(s->family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			     c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, sock);
+		data_seg(s->family, c->srv.t.laddr, c->srv.t.lport, s->new_addr, s->new_port,
+			 c->srv.snd_nxt, c->srv.rcv_nxt, &p, wire);
+	} else {
+		n = data_seg(s->family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, sock);
+		data_seg(s->family, s->new_addr, s->new_port, c->srv.t.laddr, c->srv.t.lport,
+			 c->cli.snd_nxt, c->cli.rcv_nxt, &p, wire);
+	}
+	return n;
+}
+
+/* Run ICMP frame in through the egress hook: verdict, and (want) out
+ * exactly want with every checksum verifying by full recomputation. */
+static int expect_icmp_out(int *unit_failed, const struct sc *s, const char *what,
+			   const __u8 *in, size_t n, __u32 verdict, const __u8 *want, size_t wn)
+{
+	struct fx_res r;
+	int ok = 1;
+
+	if (fx_run(s->h->out->fd, true, in, n, 0, 1, &r)) {
+		CHECK(0, "%s %s [egress]: test_run: %s", what, s->fam, strerror(-r.err));
+		return 0;
+	}
+	if (r.ret != verdict) {
+		CHECK(0, "%s %s [egress]: verdict %u (%s), want %u (%s)", what, s->fam, r.ret,
+		      verdict_name(s->h->out, r.ret), verdict, verdict_name(s->h->out, verdict));
+		ok = 0;
+	}
+	if (!want)
+		return ok;
+	if (!fx_icmp_csum_ok(r.out, r.len)) {
+		CHECK(0, "%s %s [egress]: output checksums do not verify", what, s->fam);
+		fx_hexdiff(stderr, r.out, r.len, want, wn);
+		ok = 0;
+	}
+	fx_icmp_csum_norm(r.out, r.len);
+	if (r.len != wn || memcmp(r.out, want, wn)) {
+		CHECK(0, "%s %s [egress]: output frame differs", what, s->fam);
+		fx_hexdiff(stderr, r.out, r.len, want, wn);
+		ok = 0;
+	}
+	return ok;
+}
+
+/* 1 if the quoted TCP checksum of ICMP frame f verifies (whole quote). */
+static int quoted_tcp_ok(int family, const __u8 *f, size_t n)
+{
+	size_t l4 = family == AF_INET ? 34 : 54, q = l4 + 8;
+	size_t qhl = family == AF_INET ? (size_t)(f[q] & 0x0f) * 4 : 40;
+	size_t tl = n - q - qhl;
+	__u32 sum;
+
+	if (family == AF_INET)
+		sum = fx_sum(f + q + 12, 8, 0);
+	else
+		sum = fx_sum(f + q + 8, 32, 0);
+	sum += IPPROTO_TCP + (__u32)tl;
+	return fx_fold(fx_sum(f + q + qhl, tl, sum)) == 0xffff;
+}
+
+TEST(icmp_error_out)
+{
+	__u8 sock[FX_PKT_MAX], wire[FX_PKT_MAX], in[FX_PKT_MAX], want[FX_PKT_MAX];
+	static const __u8 other4[][2] = { { 3, 3 }, { 11, 0 }, { 12, 0 } };
+	static const __u8 other6[][2] = { { 1, 4 }, { 3, 0 }, { 4, 0 } };
+	const struct fx_conn *c;
+	struct mig_hold hold;
+	struct sc s;
+	size_t n, wn, sn, q, qlen[2];
+	__u64 want_ct, want_fwd;
+	int mover, i;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		__u8 type = ICMP_PMTU_TYPE(s.family), code = ICMP_PMTU_CODE(s.family);
+
+		if (s.h != &hooks[0])
+			continue;         /* egress is TC only */
+		c = s.c;
+		if (commit_both(unit_failed, &s))
+			continue;
+		want_ct = want_fwd = 0;
+		for (mover = 0; mover < 2; mover++) {
+			/* (outer source, outer destination) before and after */
+			const __u32 *ssrc = mover ? c->cli.t.laddr : c->srv.t.laddr;
+			const __u32 *sdst = mover ? c->srv.t.laddr : c->cli.t.laddr;
+			const __u32 *wsrc = mover ? s.new_addr : c->srv.t.laddr;
+			const __u32 *wdst = mover ? c->srv.t.laddr : s.new_addr;
+			const char *who = mover ? "mover" : "fixed end";
+
+			sn = icmp_out_segs(&s, mover, sock, wire);
+			qlen[0] = sn - 14;
+			qlen[1] = Q_MIN(s.family);
+			for (q = 0; q < 2; q++) {
+				char what[96];
+
+				snprintf(what, sizeof(what), "%s: %s, %s quote", who,
+					 v4 ? "fragmentation needed" : "packet too big",
+					 q ? "8-byte" : "whole");
+				n = fx_build_icmp(s.family, ssrc, sdst, type, code, 1280, sock,
+						  qlen[q], in);
+				wn = fx_build_icmp(s.family, wsrc, wdst, type, code, 1280, wire,
+						   qlen[q], want);
+				CHECK(!q ? quoted_tcp_ok(s.family, want, wn) &&
+					   quoted_tcp_ok(s.family, in, n) : 1,
+				      "builder: quoted TCP checksums");
+				expect_icmp_out(unit_failed, &s, what, in, n, TC_ACT_OK, want, wn);
+				want_ct++;
+				want_fwd += !mover;
+			}
+			for (i = 0; i < 3; i++) {
+				const __u8 *tc = v4 ? other4[i] : other6[i];
+				char what[64];
+
+				snprintf(what, sizeof(what), "%s: ICMP%s type %u code %u", who,
+					 v4 ? "" : "v6", tc[0], tc[1]);
+				n = fx_build_icmp(s.family, ssrc, sdst, tc[0], tc[1], 0, sock,
+						  sn - 14, in);
+				wn = fx_build_icmp(s.family, wsrc, wdst, tc[0], tc[1], 0, wire,
+						   sn - 14, want);
+				expect_icmp_out(unit_failed, &s, what, in, n, TC_ACT_OK, want, wn);
+				want_ct++;
+				want_fwd += !mover;
+			}
+			if (v4) {
+				/* a parameter problem about an IP option: the quoted
+				 * header carries it (IHL 6) */
+				__u8 so[FX_PKT_MAX], wo[FX_PKT_MAX];
+				size_t on;
+
+				memcpy(so, sock, sn);
+				memcpy(wo, wire, sn);
+				on = ip4_add_opt(so, sn);
+				ip4_add_opt(wo, sn);
+				n = fx_build_icmp(s.family, ssrc, sdst, 12, 0, 20u << 24, so, on - 14,
+						  in);
+				wn = fx_build_icmp(s.family, wsrc, wdst, 12, 0, 20u << 24, wo,
+						   on - 14, want);
+				expect_icmp_out(unit_failed, &s, "parameter problem, quoted options",
+						in, n, TC_ACT_OK, want, wn);
+				want_ct++;
+				want_fwd += !mover;
+			}
+			/* from another address of ours, to another host: only
+			 * the quote changes */
+			{
+				__u32 other[4];
+
+				fx_addr(s.family, v4 ? FX_RTR4 : FX_RTR6, other);
+				n = fx_build_icmp(s.family, other, other, type, code, 1280, sock,
+						  sn - 14, in);
+				wn = fx_build_icmp(s.family, other, other, type, code, 1280, wire,
+						   sn - 14, want);
+				expect_icmp_out(unit_failed, &s, "other outer addresses", in, n,
+						TC_ACT_OK, want, wn);
+				want_ct++;
+			}
+		}
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE_OUT) == want_ct,
+		      "%s: icmp_xlate_out %llu, want %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_XLATE_OUT),
+		      (unsigned long long)want_ct);
+		/* only the fixed end's errors changed destination: routed
+		 * again, which this netns refuses (no forwarding on lo) */
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == want_fwd,
+		      "%s: route_fwd_off %llu, want %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF),
+		      (unsigned long long)want_fwd);
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_OUT_DROP) == 0 &&
+		      fx_stat(skel, MIG_STAT_ICMP_XLATE) == 0 &&
+		      fx_stat(skel, MIG_STAT_XLATE_OUT) == 0, "%s: other counters", s.fam);
+
+		/* held: our address went away after the commit: dropped */
+		sn = icmp_out_segs(&s, false, sock, wire);
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280,
+				  sock, sn - 14, in);
+		memset(&hold, 0, sizeof(hold));
+		hold.since_ns = fx_now_ns();
+		CHECK(!map_put(skel->maps.mig_hold, &c->srv.t, &hold) && !fx_host(skel, 1),
+		      "hold");
+		expect_icmp_out(unit_failed, &s, "error about a held flow", in, n, TC_ACT_SHOT,
+				NULL, 0);
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_OUT_DROP) == 1, "%s: icmp_out_dropped %llu",
+		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_OUT_DROP));
+		CHECK(!map_del(skel->maps.mig_hold, &c->srv.t) && !fx_host(skel, 0), "unhold");
+		/* retired socket tuple without a translation: dropped */
+		CHECK(!map_del(skel->maps.mig_egress, &c->srv.t), "del egress");
+		expect_icmp_out(unit_failed, &s, "error quoting a retired tuple", in, n,
+				TC_ACT_SHOT, NULL, 0);
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_OUT_DROP) == 2, "%s: icmp_out_dropped %llu",
+		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_OUT_DROP));
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE_OUT) == want_ct, "%s: translated a drop",
+		      s.fam);
+	}
+}
+
+TEST(icmp_out_untouched)
+{
+	__u8 sock[FX_PKT_MAX], wire[FX_PKT_MAX], q[FX_PKT_MAX], in[FX_PKT_MAX];
+	const struct fx_conn *c;
+	struct fx_pkt p;
+	struct sc s;
+	size_t n, qn, sn;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		__u8 type = ICMP_PMTU_TYPE(s.family), code = ICMP_PMTU_CODE(s.family);
+
+		if (s.h != &hooks[0])
+			continue;
+		c = s.c;
+		/* before any migration */
+		sn = icmp_out_segs(&s, false, sock, wire);
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280,
+				  sock, sn - 14, in);
+		expect_icmp_out(unit_failed, &s, "error about an unmigrated flow", in, n,
+				TC_ACT_OK, in, n);
+		if (commit_both(unit_failed, &s))
+			continue;
+		/* a tuple nobody translates: another port of cli */
+		qn = data_seg(s.family, c->cli.t.laddr, htons(ntohs(c->cli.t.lport) + 1),
+			      c->srv.t.laddr, c->srv.t.lport, 1, 2, &p, q);
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280, q,
+				  qn - 14, in);
+		expect_icmp_out(unit_failed, &s, "error quoting an unknown tuple", in, n,
+				TC_ACT_OK, in, n);
+		/* the wire tuple itself (an error about a segment on the wire
+		 * tuple that was not translated) */
+		n = fx_build_icmp(s.family, c->srv.t.laddr, s.new_addr, type, code, 1280, wire,
+				  sn - 14, in);
+		expect_icmp_out(unit_failed, &s, "error quoting the wire tuple", in, n,
+				TC_ACT_OK, in, n);
+		/* echo request whose data looks like the quoted segment */
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, v4 ? 8 : 128, 0, 1,
+				  sock, sn - 14, in);
+		expect_icmp_out(unit_failed, &s, "echo request", in, n, TC_ACT_OK, in, n);
+		/* a quote too short for the ports */
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280, sock,
+				  Q_MIN(s.family) - 6, in);
+		expect_icmp_out(unit_failed, &s, "error with a 2-byte TCP quote", in, n,
+				TC_ACT_OK, in, n);
+		/* an error quoting UDP on the socket addresses and ports */
+		qn = udp_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, q);
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280, q,
+				  qn - 14, in);
+		expect_icmp_out(unit_failed, &s, "error quoting UDP", in, n, TC_ACT_OK, in, n);
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE_OUT) == 0 &&
+		      fx_stat(skel, MIG_STAT_ICMP_OUT_DROP) == 0, "%s: icmp_out counted", s.fam);
+	}
+}
+
 /* ---- everything else passes untouched ------------------------------------ */
 
 /*
