@@ -293,6 +293,39 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
+/* The data path's route lookup after a rewrite (reroute in mig_dp.bpf.c)
+ * is answered only with forwarding on lo: say so once at start, since
+ * without it segments to a peer that moved keep the socket's old route. */
+static void lo_forwarding_note(void)
+{
+	static const char *const knob[] = { "net/ipv4/conf/lo/forwarding",
+					    "net/ipv6/conf/lo/forwarding" };
+	char path[64], v[8];
+	size_t i;
+
+	for (i = 0; i < sizeof(knob) / sizeof(knob[0]); i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/sys/%s", knob[i]);
+		f = fopen(path, "re");
+		if (!f)
+			continue;   /* (no IPv6: nothing to route) */
+		if (fgets(v, sizeof(v), f) && v[0] == '0') {
+			char name[64];
+			size_t j;
+
+			snprintf(name, sizeof(name), "%s", knob[i]);
+			for (j = 0; name[j]; j++)
+				if (name[j] == '/')
+					name[j] = '.';
+			pr_info("%s is 0: segments to a peer that moved keep the socket's "
+				"route (counted in route_fwd_off); set it to 1 to route them to "
+				"the peer's new address (no other interface forwards)", name);
+		}
+		fclose(f);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -661,6 +694,7 @@ int main(int argc, char **argv)
 		goto out;
 	a.dns = dns;
 	dns = NULL;   /* a.dns owns it: a reload may replace it */
+	lo_forwarding_note();
 	pr_info("ready: pin directory '%s', %u keys in the pool%s", pin_name,
 		a.pool_target, a.adopt ? " (adopted: nothing loaded)" : "");
 	loading = false;   /* started: a later failure leaves the data path to the next run */
