@@ -83,6 +83,22 @@ static __always_inline int ctx_store(struct mig_ctx *c, __u32 off, const void *f
 	return bpf_skb_store_bytes(c->ctx, off, from, len, 0);
 }
 
+/*
+ * BIG TCP (Linux 6.3 on) builds GSO and GRO packets over 64 KiB whose
+ * IPv4 total length, or IPv6 payload length, is 0: the skb's length
+ * tells.  The length of the IP packet from l3, or 0 where that does not
+ * apply (XDP, a packet that is not GSO: its zero length is malformed).
+ */
+static __always_inline __u32 mig_big_len(struct mig_ctx *c, __u32 l3)
+{
+	struct __sk_buff *skb = c->ctx;
+
+	if (c->xdp || !skb->gso_size || skb->len <= l3)
+		return 0;
+	mig_count(MIG_STAT_BIG_TCP);
+	return skb->len - l3;
+}
+
 /* Ethernet + IPv6 + TCP without options */
 #define MIG_PARSE_LEN (ETH_HLEN + 40 + 20)
 
@@ -133,6 +149,8 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 			return MIG_PARSE_FRAG;
 		ihl = (ip[0] & 0x0f) * 4;
 		len = (__u32)ip[2] << 8 | ip[3];
+		if (!len)
+			len = mig_big_len(c, p->l3);
 		if (ihl < 20 || len < ihl)
 			return -1;
 		p->family = AF_INET;
@@ -166,6 +184,10 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 		p->family = AF_INET6;
 		p->l4 = p->l3 + 40;
 		len = (__u32)ip[4] << 8 | ip[5];
+		if (!len) {
+			len = mig_big_len(c, p->l3);
+			len = len > 40 ? len - 40 : 0;
+		}
 		__builtin_memcpy(p->saddr, ip + 8, 16);
 		__builtin_memcpy(p->daddr, ip + 24, 16);
 		th = ip + 40;

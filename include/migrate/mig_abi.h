@@ -489,6 +489,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(POOL_PUSHED,      "pool_pushed")       /* agent: public keys pushed into mig_pool */ \
 	X(POOL_DRAINED,     "pool_drained")      /* agent: keys taken out of mig_pool unused (start, stop) */ \
 	X(FRAG_DROP,        "frag_dropped")      /* a migrated flow's segment in a fragment or behind IPv6 extension headers: dropped, not translated */ \
+	X(BIG_TCP,          "big_tcp")           /* GSO/GRO segment over 64 KiB (IP length 0): length taken from the skb */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make
