@@ -926,11 +926,17 @@ static __noinline enum verdict rst_check(struct mig_ctx *c, struct mig_pkt *p,
 /*
  * Replace the 32-bit word at off and keep one checksum right: at csum_off,
  * as an IPv4 header checksum (kind 0), as data of an ICMP/ICMPv6 message
- * (1), or through the ICMPv6 pseudo-header (2).
+ * (1), or through the ICMPv6 pseudo-header (2).  Kind 2 under TC: the
+ * kernel's pseudo-header update takes the change off skb->csum of a
+ * CHECKSUM_COMPLETE packet, right for IPv4 only (see mig_rewrite); for
+ * IPv6 the address and the checksum field cancel, so bpf_csum_update
+ * gives it back.
  */
 static __always_inline int icmp_store32(struct mig_ctx *c, __u32 off, __be32 from,
 					__be32 to, __u32 csum_off, int kind)
 {
+	__u16 d;
+
 	if (from == to)
 		return 0;
 	if (c->xdp)
@@ -940,8 +946,13 @@ static __always_inline int icmp_store32(struct mig_ctx *c, __u32 off, __be32 fro
 		return -1;
 	if (kind == 0)
 		return bpf_l3_csum_replace(c->ctx, csum_off, from, to, 4);
-	return bpf_l4_csum_replace(c->ctx, csum_off, from, to,
-				   4 | (kind == 2 ? BPF_F_PSEUDO_HDR : 0));
+	if (bpf_l4_csum_replace(c->ctx, csum_off, from, to,
+				4 | (kind == 2 ? BPF_F_PSEUDO_HDR : 0)))
+		return -1;
+	d = csum_delta(&from, &to, 1, 0);
+	if (kind == 2 && d)
+		bpf_csum_update(c->ctx, d);
+	return 0;
 }
 
 /*

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * mig_pkt.h - packet parsing and rewriting shared by the XDP and TC
- * programs.  A small context layer (struct mig_ctx) hides which hook runs:
- * TC writes through bpf_skb_store_bytes and keeps checksums right with
- * bpf_l3/l4_csum_replace (correct for partial-checksum and GSO packets);
- * XDP writes directly and updates checksums incrementally (RFC 1624),
- * which is correct only for packets that carry a full checksum.
+ * programs.  A small context layer (struct mig_ctx) hides which hook runs.
+ * The translation (mig_rewrite) writes the headers directly and updates
+ * the checksums from one sum over the addresses and one over the ports;
+ * under TC the TCP checksum goes through bpf_l4_csum_replace, which alone
+ * knows the skb's checksum state (correct for CHECKSUM_COMPLETE, partial
+ * checksums and GSO packets, see there); XDP updates it incrementally
+ * (RFC 1624), which is correct only for frames that carry a full checksum,
+ * as frames from a wire do.
  */
 #ifndef MIGRATE_BPF_PKT_H
 #define MIGRATE_BPF_PKT_H
@@ -85,6 +88,22 @@ static __always_inline int ctx_store(struct mig_ctx *c, __u32 off, const void *f
 	return bpf_skb_store_bytes(c->ctx, off, from, len, 0);
 }
 
+/*
+ * BIG TCP (Linux 6.3 on) builds GSO and GRO packets over 64 KiB whose
+ * IPv4 total length, or IPv6 payload length, is 0: the skb's length
+ * tells.  The length of the IP packet from l3, or 0 where that does not
+ * apply (XDP, a packet that is not GSO: its zero length is malformed).
+ */
+static __always_inline __u32 mig_big_len(struct mig_ctx *c, __u32 l3)
+{
+	struct __sk_buff *skb = c->ctx;
+
+	if (c->xdp || !skb->gso_size || skb->len <= l3)
+		return 0;
+	mig_count(MIG_STAT_BIG_TCP);
+	return skb->len - l3;
+}
+
 /* Ethernet + IPv6 + TCP without options */
 #define MIG_PARSE_LEN (ETH_HLEN + 40 + 20)
 
@@ -160,6 +179,8 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 			return MIG_PARSE_FRAG;
 		ihl = (ip[0] & 0x0f) * 4;
 		len = (__u32)ip[2] << 8 | ip[3];
+		if (!len)
+			len = mig_big_len(c, p->l3);
 		if (ihl < 20 || len < ihl)
 			return -1;
 		p->family = AF_INET;
@@ -193,6 +214,10 @@ static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 		p->family = AF_INET6;
 		p->l4 = p->l3 + 40;
 		len = (__u32)ip[4] << 8 | ip[5];
+		if (!len) {
+			len = mig_big_len(c, p->l3);
+			len = len > 40 ? len - 40 : 0;
+		}
 		__builtin_memcpy(p->saddr, ip + 8, 16);
 		__builtin_memcpy(p->daddr, ip + 24, 16);
 		th = ip + 40;
@@ -261,59 +286,134 @@ static __always_inline __u32 l4_csum_off(const struct mig_pkt *p)
 	return p->l4 + 16;
 }
 
-/* Replace one 32-bit word of the packet at off.  l3: the IPv4 header
- * checksum covers it; pseudo: the TCP checksum covers it through the
- * pseudo-header (addresses); l4: the TCP checksum covers it as data. */
-static __always_inline int mig_store32(struct mig_ctx *c, const struct mig_pkt *p,
-				       __u32 off, __be32 from, __be32 to,
-				       bool l3, bool pseudo)
+/* The ones'-complement change that replacing n 32-bit words from[] by
+ * to[] makes to a checksum over them (RFC 1624: ~m + m'), folded to 16
+ * bits in memory order; 0 for no change. */
+static __always_inline __u16 csum_delta(const __u32 *from, const __u32 *to, __u32 n,
+					__u64 s)
 {
-	if (from == to)
-		return 0;
-	if (c->xdp) {
-		if (bpf_xdp_store_bytes(c->ctx, off, &to, 4))
-			return -1;
-		if (l3 && xdp_csum_update(c, p->l3 + 10, from, to))
-			return -1;
-		return xdp_csum_update(c, l4_csum_off(p), from, to);
+	__u32 i;
+
+	for (i = 0; i < 4; i++) {
+		if (i >= n)
+			break;
+		s += (__u32)~from[i];
+		s += to[i];
 	}
-	if (bpf_skb_store_bytes(c->ctx, off, &to, 4, 0))
-		return -1;
-	if (l3 && bpf_l3_csum_replace(c->ctx, p->l3 + 10, from, to, 4))
-		return -1;
-	return bpf_l4_csum_replace(c->ctx, l4_csum_off(p), from, to,
-				   4 | (pseudo ? BPF_F_PSEUDO_HDR : 0));
+	s = csum_fold(s);
+	return s == 0xffff ? 0 : (__u16)s;
 }
+
+/* A checksum field after its data changed by d (RFC 1624 eqn. 3). */
+static __always_inline __u16 csum_apply(__u16 field, __u16 d)
+{
+	return ~csum_fold((__u64)(__u16)~field + d);
+}
+
+/* Headers are rewritten in place; the packet is 2-byte aligned past the
+ * Ethernet header (NET_IP_ALIGN, XDP headroom), so the words go as
+ * halfwords. */
+static __always_inline void put32(__u16 *to, __u32 v)
+{
+	__builtin_memcpy(to, &v, 4);
+}
+
+/* Furthest out a rewritten header may start (one VLAN tag, IPv4 options). */
+#define MIG_PKT_L4_MAX (ETH_HLEN + 4 + 60)
 
 /*
  * Rewrite the packet's addresses and ports to (saddr, daddr, sport,
  * dport) of the given tuple, in wire orientation: for ingress the tuple's
  * raddr becomes the source, for egress its laddr does.
+ *
+ * Direct packet access: the words are stored in place and the checksums
+ * updated from two sums computed here, one over the addresses (da: the
+ * IPv4 header checksum and the TCP pseudo-header) and one over the ports
+ * (dp: TCP data).  XDP frames carry full checksums: the TCP checksum
+ * takes da + dp.  Under TC the skb's checksum state decides, which only
+ * the kernel sees, so the TCP field goes through bpf_l4_csum_replace:
+ *
+ *  - CHECKSUM_PARTIAL (our own segments on egress, GSO and GRO packets):
+ *    the field holds the pseudo-header sum; da goes in (BPF_F_PSEUDO_HDR),
+ *    dp does not.  Segmentation later fixes each segment's field from it
+ *    by the length change alone, and writes each IPv4 header checksum.
+ *  - otherwise the field is a full checksum and takes da + dp.
+ *  - CHECKSUM_COMPLETE: skb->csum sums the packet from the IP header on.
+ *    Our stores are not accounted in it; what they change in total must
+ *    be.  IPv4: addresses +da, header checksum -da, ports +dp, TCP
+ *    checksum -(da + dp): -da, which the pseudo-header call applies.
+ *    IPv6 has no header checksum: the total is 0, but that call still
+ *    takes da off (Linux before 6.16 has no BPF_F_IPV6 to say so), so
+ *    bpf_csum_update gives it back (it fails, harmlessly, unless the skb
+ *    is CHECKSUM_COMPLETE).
+ *
+ * One helper call for an IPv4 address change, two for IPv6, one more if
+ * the ports change; none under XDP.  A TC header outside the linear area
+ * is pulled in first (bpf_skb_pull_data, which also unshares it).
  */
 static __noinline int mig_rewrite(struct mig_ctx *c, struct mig_pkt *p,
 				       const struct mig_tuple *t, bool ingress)
 {
 	const __u32 *ns = ingress ? t->raddr : t->laddr;
 	const __u32 *nd = ingress ? t->laddr : t->raddr;
-	__u16 nsp = ingress ? t->rport : t->lport;
-	__u16 ndp = ingress ? t->lport : t->rport;
-	__u32 so, dof, i, n;
+	__u32 op = (__u32)p->sport | (__u32)p->dport << 16;
+	__u32 np = ingress ? ((__u32)t->rport | (__u32)t->lport << 16) :
+			     ((__u32)t->lport | (__u32)t->rport << 16);
 	bool v4 = p->family == AF_INET;
+	__u32 n = v4 ? 1 : 4, l3 = p->l3, l4 = p->l4, i;
+	__u16 da, dp, *ip, *th;
+	void *data, *end;
 
-	so = p->l3 + (v4 ? 12 : 8);
-	dof = p->l3 + (v4 ? 16 : 24);
-	n = v4 ? 1 : 4;
-	for (i = 0; i < 4; i++) {
-		if (i >= n)
-			break;
-		if (mig_store32(c, p, so + 4 * i, p->saddr[i], ns[i], v4, true) ||
-		    mig_store32(c, p, dof + 4 * i, p->daddr[i], nd[i], v4, true))
-			return -1;
+	if (l3 > ETH_HLEN + 4 || l4 > MIG_PKT_L4_MAX || l4 < l3 + 20)
+		return -1;
+	da = csum_delta(p->daddr, nd, n, csum_delta(p->saddr, ns, n, 0));
+	dp = csum_delta(&op, &np, 1, 0);
+	if (c->xdp) {
+		data = (void *)(long)((struct xdp_md *)c->ctx)->data;
+		end = (void *)(long)((struct xdp_md *)c->ctx)->data_end;
+	} else {
+		struct __sk_buff *skb = c->ctx;
+
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+		if (data + l4 + 20 > end) {
+			if (bpf_skb_pull_data(skb, l4 + 20))
+				return -1;
+			data = (void *)(long)skb->data;
+			end = (void *)(long)skb->data_end;
+		}
 	}
-	/* both ports in one word: TCP data, not pseudo-header */
-	return mig_store32(c, p, p->l4,
-			   (__u32)p->sport | (__u32)p->dport << 16,
-			   (__u32)nsp | (__u32)ndp << 16, false, false);
+	/* 40 bytes from l3 lie within the pulled l4 + 20 for both families */
+	ip = data + l3;
+	th = data + l4;
+	if ((void *)ip + 40 > end || (void *)th + 20 > end)
+		return -1;
+	if (v4) {
+		put32(ip + 6, ns[0]);
+		put32(ip + 8, nd[0]);
+		if (da)
+			ip[5] = csum_apply(ip[5], da);
+	} else {
+		for (i = 0; i < 4; i++) {
+			put32(ip + 4 + 2 * i, ns[i]);
+			put32(ip + 12 + 2 * i, nd[i]);
+		}
+	}
+	put32(th, np);
+	if (c->xdp) {
+		th[8] = csum_apply(th[8], csum_fold((__u64)da + dp));
+		return 0;
+	}
+	/* packet pointers end here: the helpers below may move the data */
+	if (da) {
+		if (bpf_l4_csum_replace(c->ctx, l4 + 16, 0, da, BPF_F_PSEUDO_HDR))
+			return -1;
+		if (!v4)
+			bpf_csum_update(c->ctx, da);
+	}
+	if (dp && bpf_l4_csum_replace(c->ctx, l4 + 16, 0, dp, 0))
+		return -1;
+	return 0;
 }
 
 #endif

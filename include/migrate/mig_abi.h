@@ -495,6 +495,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(ROUTE_REDIRECT,   "route_redirected")  /* rewritten segment: sent out the device of the route to the new destination */ \
 	X(ROUTE_FAIL,       "route_failed")      /* no usable route to the new destination: left on the socket's route */ \
 	X(ROUTE_FWD_OFF,    "route_fwd_off")     /* route lookup refused (forwarding off on lo): left on the socket's route */ \
+	X(BIG_TCP,          "big_tcp")           /* GSO/GRO segment over 64 KiB (IP length 0): length taken from the skb */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

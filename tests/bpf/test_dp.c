@@ -53,14 +53,18 @@
  * segment's, 0 on RSTs.  IPv4 ID, TOS and IPv6 flow label are kept.
  *
  * Not testable here: test_run hands the programs linear skbs and XDP
- * buffers with full checksums (CHECKSUM_NONE).  Packets with
- * CHECKSUM_PARTIAL (veth, local senders with offload) or GSO cannot be
- * made through test_run; for them the TC rewrite relies on
- * bpf_l4_csum_replace with BPF_F_PSEUDO_HDR, and only real traffic over
- * veth (the namespace integration tests) covers that.  Likewise the XDP
- * rewrite's incremental update is right only for full checksums, which is
- * all test_run gives it.  Transit (a FIB that forwards) is not set up
- * here: this netns does not forward, so every signalling segment is ours.
+ * buffers with full checksums (CHECKSUM_NONE; on Linux 6.18 bpf_csum_update
+ * under test_run still answers -ENOTSUPP, so no CHECKSUM_COMPLETE either).
+ * test_run does take gso_size and gso_segs from the context, so GSO and
+ * BIG TCP lengths are tested (rewrite_gso), but with a full checksum, not
+ * the pseudo-header sum of CHECKSUM_PARTIAL.  The two other checksum
+ * states (CHECKSUM_PARTIAL: local senders, GSO, GRO; CHECKSUM_COMPLETE:
+ * skb->csum kept right, see mig_rewrite) are left to real traffic over
+ * veth with offloads on and off (tests/integration/test_offload.sh).
+ * The XDP rewrite's incremental update is right only for full checksums,
+ * which is all test_run gives it, and all a wire gives.  Transit (a FIB
+ * that forwards) is not set up here: this netns does not forward, so
+ * every signalling segment is ours.
  * Candidate expiry (MIG_CAND_TTL_NS, 5 s) is simulated by writing a past
  * expires_ns into the flow, not waited for.
  *
@@ -3539,6 +3543,331 @@ TEST(fragments_of_migrated)
 		      "%s [%s]: egress frag_dropped %llu, want %llu", s.fam, out_hook.name,
 		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0),
 		      (unsigned long long)want);
+	}
+}
+
+/* ---- the rewrite's checksums: edge values, IP options, GSO, BIG TCP ---- */
+
+/*
+ * One translated data segment of a committed flow (commit_both) with
+ * payload pl: in, and out as mig_rewrite must leave it.  dir 0: the fixed
+ * end receives (NEW -> srv becomes cli -> srv), 1: the mover receives
+ * (srv -> NEW becomes srv -> cli), 2: the fixed end sends (srv -> cli
+ * becomes srv -> NEW), 3: the mover sends (cli -> srv becomes NEW -> srv).
+ * 0 and 1 go through s->h, 2 and 3 through mig_out_tc.
+ */
+static const struct hook *xl_pkt(const struct sc *s, int dir, const __u8 *pl, __u16 plen,
+				 struct fx_pkt *in, struct fx_pkt *out)
+{
+	const struct fx_conn *c = s->c;
+	const struct fx_side *from = dir == 0 || dir == 3 ? &c->cli : &c->srv;
+
+	if (dir == 0)
+		fx_pkt_in(in, s->family, s->new_addr, s->new_port, c->srv.t.laddr,
+			  c->srv.t.lport);
+	else if (dir == 1)
+		fx_pkt_in(in, s->family, c->srv.t.laddr, c->srv.t.lport, s->new_addr,
+			  s->new_port);
+	else if (dir == 2)
+		fx_pkt_in(in, s->family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			  c->cli.t.lport);
+	else
+		fx_pkt_in(in, s->family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			  c->srv.t.lport);
+	in->seq = from->snd_nxt;
+	in->ack = from->rcv_nxt;
+	in->flags = F_PSH | F_ACK;
+	in->win = 509;
+	fx_opt_ts(in, 0x01020304, 0xa0b0c0d0);
+	in->payload = pl;
+	in->plen = plen;
+	*out = *in;
+	if (dir == 0) {
+		memcpy(out->saddr, c->cli.t.laddr, 16);
+		out->sport = ntohs(c->cli.t.lport);
+	} else if (dir == 1) {
+		memcpy(out->daddr, c->cli.t.laddr, 16);
+		out->dport = ntohs(c->cli.t.lport);
+	} else if (dir == 2) {
+		memcpy(out->daddr, s->new_addr, 16);
+		out->dport = FX_NEW_PORT;
+	} else {
+		memcpy(out->saddr, s->new_addr, 16);
+		out->sport = FX_NEW_PORT;
+	}
+	return dir < 2 ? s->h : s->h->out;
+}
+
+static const char *const xl_dir[4] = {
+	"fixed end in", "mover in", "fixed end out", "mover out",
+};
+
+/* The checksum field of a frame built by fx_build (TCP, no IP options). */
+static __u16 tcp_csum_of(const __u8 *f)
+{
+	size_t o = (f[12] == 0x08 ? 14 + (f[14] & 0x0f) * 4 : 54) + 16;
+
+	return (__u16)(f[o] << 8 | f[o + 1]);
+}
+
+/* a + b in one's complement, 16 bits */
+static __u16 oc_add(__u16 a, __u16 b)
+{
+	return fx_fold((__u32)a + b);
+}
+
+/*
+ * Checksums at their edges through each translation: the TCP checksum of
+ * the input 0x0000, or 0xffff (the other zero, which an incremental
+ * update may meet), the TCP checksum of the output 0x0000; the IPv4
+ * header checksum likewise (tuned through the IP ID); a header with IP
+ * options (the TCP header further out).  Each output is compared byte for
+ * byte with a frame built from scratch and its checksums recomputed.
+ */
+TEST(rewrite_checksum_edges)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], pl[100];
+	struct fx_pkt pi, po;
+	const struct hook *h;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	__u16 w;
+	char what[96];
+	int dir, v;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		if (commit_both(unit_failed, &s))
+			continue;
+		for (dir = 0; dir < 4; dir++) {
+			if (dir >= 2 && s.h != &hooks[0])
+				break;     /* egress once per family */
+			for (v = 0; v < 6; v++) {
+				if (v >= 4 && s.family != AF_INET)
+					break;
+				memcpy(pl, payload, sizeof(pl));
+				h = xl_pkt(&s, dir, pl, sizeof(pl), &pi, &po);
+				n = fx_build(&pi, in);
+				wn = fx_build(&po, want);
+				switch (v) {
+				case 1:         /* input TCP checksum 0x0000 */
+				case 2:         /* ... written as 0xffff */
+					w = oc_add((__u16)(pl[0] << 8 | pl[1]), tcp_csum_of(in));
+					pl[0] = (__u8)(w >> 8);
+					pl[1] = (__u8)w;
+					n = fx_build(&pi, in);
+					wn = fx_build(&po, want);
+					CHECK(tcp_csum_of(in) == 0, "input checksum 0x%04x",
+					      tcp_csum_of(in));
+					if (v == 2)
+						in[n - sizeof(pl) - 32 + 16] =
+						in[n - sizeof(pl) - 32 + 17] = 0xff;
+					break;
+				case 3:         /* output TCP checksum 0x0000 */
+					w = oc_add((__u16)(pl[0] << 8 | pl[1]), tcp_csum_of(want));
+					pl[0] = (__u8)(w >> 8);
+					pl[1] = (__u8)w;
+					n = fx_build(&pi, in);
+					wn = fx_build(&po, want);
+					CHECK(tcp_csum_of(want) == 0, "output checksum 0x%04x",
+					      tcp_csum_of(want));
+					break;
+				case 4:         /* IPv4 header checksum 0 in, then out */
+				case 5:
+					w = (__u16)(v == 4 ? in[24] << 8 | in[25] :
+							     want[24] << 8 | want[25]);
+					pi.ip_id = po.ip_id = oc_add(pi.ip_id, w);
+					n = fx_build(&pi, in);
+					wn = fx_build(&po, want);
+					CHECK((v == 4 ? in : want)[24] == 0 &&
+					      (v == 4 ? in : want)[25] == 0, "IP checksum not 0");
+					if (v == 4) {   /* and with IP options */
+						n = ip4_add_opt(in, n);
+						wn = ip4_add_opt(want, wn);
+					}
+					break;
+				}
+				snprintf(what, sizeof(what), "%s, variant %d", xl_dir[dir], v);
+				expect(unit_failed, &s, h, what, in, n, 0, h->pass, want, wn, &r);
+			}
+		}
+	}
+}
+
+/* Run prog once on a copy of the frame as a GSO skb (gso_size, gso_segs). */
+static int run_gso(int fd, const void *in, size_t len, __u32 gso_size, __u32 segs,
+		   struct fx_res *r)
+{
+	struct __sk_buff ci, co;
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		.data_in = in,
+		.data_size_in = (__u32)len,
+		.data_out = r->out,
+		.data_size_out = sizeof(r->out),
+		.ctx_in = &ci,
+		.ctx_size_in = sizeof(ci),
+		.ctx_out = &co,
+		.ctx_size_out = sizeof(co),
+		.repeat = 1,
+	);
+
+	memset(&ci, 0, sizeof(ci));
+	memset(&co, 0, sizeof(co));
+	ci.gso_size = gso_size;
+	ci.gso_segs = segs;
+	r->err = bpf_prog_test_run_opts(fd, &o) ? -errno : 0;
+	r->ret = o.retval;
+	r->len = o.data_size_out;
+	return r->err;
+}
+
+/* A frame's IP length field made 0, as BIG TCP leaves it (IPv4: the
+ * header checksum computed again). */
+static void big_len(__u8 *f)
+{
+	__u16 c;
+
+	if (f[12] == 0x08) {
+		f[16] = f[17] = 0;
+		f[24] = f[25] = 0;
+		c = (__u16)~fx_fold(fx_sum(f + 14, (size_t)(f[14] & 0x0f) * 4, 0));
+		f[24] = (__u8)(c >> 8);
+		f[25] = (__u8)c;
+	} else {
+		f[18] = f[19] = 0;
+	}
+}
+
+/* A BIG TCP frame's checksums, each by full computation: the IPv4 header
+ * as it is, TCP with the real length (n) in its pseudo-header.  Then
+ * 0xffff written for zero becomes 0x0000 (fx_csum_norm). */
+static int big_csum_ok_norm(__u8 *f, size_t n)
+{
+	__u8 t[FX_PKT_MAX];
+	size_t ihl = (size_t)(f[14] & 0x0f) * 4, o;
+	int ok = 1;
+
+	memcpy(t, f, n);
+	if (f[12] == 0x08) {
+		if (fx_fold(fx_sum(f + 14, ihl, 0)) != 0xffff)
+			ok = 0;
+		if (f[24] == 0xff && f[25] == 0xff)
+			f[24] = f[25] = 0;
+		t[16] = (__u8)((n - 14) >> 8);
+		t[17] = (__u8)(n - 14);
+		o = 14 + ihl + 16;
+	} else {
+		t[18] = (__u8)((n - 54) >> 8);
+		t[19] = (__u8)(n - 54);
+		o = 54 + 16;
+	}
+	/* fx_csum_ok checks the IPv4 header too: make it right in the copy */
+	fx_csum_fill(t, n);
+	t[o] = f[o];
+	t[o + 1] = f[o + 1];
+	if (!fx_csum_ok(t, n))
+		ok = 0;
+	if (f[o] == 0xff && f[o + 1] == 0xff)
+		f[o] = f[o + 1] = 0;
+	return ok;
+}
+
+/*
+ * GSO packets through the TC hooks (test_run takes gso_size and gso_segs
+ * from the context; the skb stays CHECKSUM_NONE, see the top): a GSO skb
+ * is translated like any other; a BIG TCP one (Linux 6.3 on: over 64 KiB,
+ * IP length 0) too, its length taken from the skb and counted in big_tcp
+ * (before, mig_parse found it shorter than its headers and let it pass
+ * untranslated).  A zero length on a packet that is not GSO is malformed:
+ * passed untouched, not counted; XDP never sees BIG TCP: passed untouched.
+ */
+TEST(rewrite_gso)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	struct fx_pkt pi, po;
+	const struct hook *h;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	__u64 big0, x0;
+	char what[96];
+	int dir, stage;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		/* (frames with an Ethernet header: the L3 programs get the same
+		 * segments through expect() in the other tests) */
+		if (s.h->l3)
+			continue;
+		if (commit_both(unit_failed, &s))
+			continue;
+		for (dir = 0; dir < 4; dir++) {
+			h = xl_pkt(&s, dir, payload, sizeof(payload), &pi, &po);
+			n = fx_build(&pi, in);
+			wn = fx_build(&po, want);
+			if (!h->skb) {
+				if (dir >= 2)
+					break;
+				big_len(in);
+				big0 = fx_stat(skel, MIG_STAT_BIG_TCP);
+				snprintf(what, sizeof(what), "%s, IP length 0", xl_dir[dir]);
+				expect(unit_failed, &s, h, what, in, n, 0, h->pass, in, n, &r);
+				CHECK(fx_stat(skel, MIG_STAT_BIG_TCP) == big0, "%s [xdp]: big_tcp",
+				      s.fam);
+				continue;
+			}
+			if (dir >= 2 && s.h != &hooks[0])
+				break;
+			for (stage = 0; stage < 3; stage++) {
+				snprintf(what, sizeof(what), "%s %s [%s], %s", xl_dir[dir], s.fam,
+					 h->name, stage == 0 ? "GSO" : stage == 1 ?
+					 "BIG TCP" : "IP length 0, not GSO");
+				if (stage == 1) {
+					big_len(in);
+					big_len(want);
+				}
+				big0 = fx_stat(skel, MIG_STAT_BIG_TCP);
+				x0 = fx_stat(skel, dir < 2 ? MIG_STAT_XLATE_IN : MIG_STAT_XLATE_OUT);
+				if (run_gso(h->fd, in, n, stage == 2 ? 0 : 40, stage == 2 ? 0 : 3,
+					    &r)) {
+					CHECK(0, "%s: test_run: %s", what, strerror(-r.err));
+					continue;
+				}
+				CHECK(r.ret == h->pass, "%s: verdict %u", what, r.ret);
+				if (stage == 2) {
+					CHECK(r.len == n && !memcmp(r.out, in, n),
+					      "%s: frame changed", what);
+					CHECK(fx_stat(skel, MIG_STAT_BIG_TCP) == big0,
+					      "%s: big_tcp counted", what);
+					continue;
+				}
+				if (stage == 0) {
+					CHECK(fx_csum_ok(r.out, r.len), "%s: checksums", what);
+					fx_csum_norm(r.out, r.len);
+				} else {
+					CHECK(r.len == n && big_csum_ok_norm(r.out, r.len),
+					      "%s: checksums", what);
+				}
+				if (r.len != wn || memcmp(r.out, want, wn)) {
+					CHECK(0, "%s: output frame differs", what);
+					fx_hexdiff(stderr, r.out, r.len, want, wn);
+				}
+				CHECK(fx_stat(skel, MIG_STAT_BIG_TCP) == big0 + (stage == 1),
+				      "%s: big_tcp %llu, was %llu", what,
+				      (unsigned long long)fx_stat(skel, MIG_STAT_BIG_TCP),
+				      (unsigned long long)big0);
+				CHECK(fx_stat(skel, dir < 2 ? MIG_STAT_XLATE_IN :
+						     MIG_STAT_XLATE_OUT) == x0 + 1,
+				      "%s: not counted as translated", what);
+			}
+		}
 	}
 }
 
