@@ -54,6 +54,12 @@
  * this subdirectory of the pin directory, under their own names. */
 #define MIG_PIN_PROGS    "prog"
 
+/* mig_cc.bpf.o's congestion control (the restart after a commit) is
+ * compiled with this name, and each agent writes its own over it before
+ * load: "mig_" and 8 hex digits (congestion control names are global to
+ * the kernel, at most 15 characters). */
+#define MIG_CC_NAME_PLACEHOLDER "mig_cc_@@@@@@@@"
+
 /* skb mark of the segments the agent and the data path make themselves
  * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them
  * alone. */
@@ -489,6 +495,8 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(POOL_PUSHED,      "pool_pushed")       /* agent: public keys pushed into mig_pool */ \
 	X(POOL_DRAINED,     "pool_drained")      /* agent: keys taken out of mig_pool unused (start, stop) */ \
 	X(FRAG_DROP,        "frag_dropped")      /* a migrated flow's segment in a fragment or behind IPv6 extension headers: dropped, not translated */ \
+	X(CC_RESTART,       "cwnd_restarted")    /* agent: a socket's congestion state restarted after a commit */ \
+	X(CC_FAIL,          "cwnd_restart_failed") /* agent: ... could not be (no socket, refused, or mig_cc not loaded) */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

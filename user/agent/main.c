@@ -618,6 +618,11 @@ int main(int argc, char **argv)
 	if ((a.adopt ? dp_adopt(&a) : dp_load(&a)) || pool_rkey_rotate(&a, true) ||
 	    (!a.adopt && attach(&a, skel)) || netwatch_open(&a))
 		goto out;
+	if (!a.adopt)
+		cc_load(&a);
+	else
+		pr_info("--adopt: congestion state will not restart after a migration "
+			"(that needs a congestion control of the agent's own)");
 	/* an interface named with --iface must be served; of "every
 	 * interface", one that refuses (another XDP program) is skipped */
 	if (dp_attach_all(&a) && a.n_ifaces)
@@ -756,6 +761,7 @@ out:
 	netwatch_close(&a);
 	ring_buffer__free(rb);
 	reserve_free();
+	cc_unload(&a);
 	dp_unload(&a);
 	mig_sockops__destroy(skel);
 	if (ret == EXIT_FAILURE && loading) {
