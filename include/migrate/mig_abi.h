@@ -59,6 +59,10 @@
  * load: "mig_" and 8 hex digits (congestion control names are global to
  * the kernel, at most 15 characters). */
 #define MIG_CC_NAME_PLACEHOLDER "mig_cc_@@@@@@@@"
+/* ... and its struct_ops map is pinned under this name while the agent
+ * runs: a registration outlives a killed agent, and the next start (or
+ * --detach) finds it there and removes it. */
+#define MIG_PIN_CC       "cc_ops"
 
 /* skb mark of the segments the agent and the data path make themselves
  * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them

@@ -7,7 +7,8 @@
 # window and ssthresh "unknown" (ss prints none); then the transfer ends
 # byte-exact.  Once with the mover sending (upload, the initial window 10),
 # once with the fixed end sending (download; the server's route carries
-# initcwnd 16, which the restart follows).
+# initcwnd 16, which the restart follows).  Last, the registration of the
+# agent's congestion control does not outlive a killed agent's next start.
 #
 #   mobile (agent)                          router (fwd)                 server (agent)
 #   eth0 192.0.2.1/24      2001:db8:a::1/64 x-x a0 192.0.2.254    2001:db8:a::fe     (one data segment dropped before the move)
@@ -132,5 +133,21 @@ move_b_to_a
 
 t_begin "the fixed end sends (download): its cwnd restarts at its route's initcwnd"
 one_case down server "$SRV_IW"
+
+t_begin "a killed agent's congestion control goes at its next start, and with --detach"
+# ccname HOST: the congestion control HOST's latest agent registered
+ccname() { grep -Eo "by 'mig_[0-9a-f]{8}'" "$LAB_DIR/agent-$1.log" | tail -n 1 | grep -Eo 'mig_[0-9a-f]{8}'; }
+registered() { grep -qw "$1" /proc/sys/net/ipv4/tcp_available_congestion_control; }
+n1=$(ccname server)
+t_check "'$n1' is registered while the agent runs" registered "$n1"
+lab_agent_kill server KILL
+t_check "... and stays registered after kill -9" registered "$n1"
+lab_agent_start server -v
+t_check_not "... and is gone once the agent started again" registered "$n1"
+t_check "the agent says so" grep -q "removed the congestion control an earlier run left registered" "$LAB_DIR/agent-server.log"
+n2=$(ccname server)
+lab_agent_kill server KILL
+t_check "migrate-agent --detach" lab_agent_stop server
+t_check_not "'$n2' is gone after --detach" registered "$n2"
 
 t_summary

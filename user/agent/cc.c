@@ -14,6 +14,7 @@
  * verifier that refuses): said once at start, counted per commit.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,42 @@ fail:
 	return NULL;
 }
 
+/*
+ * A registration lives until its struct_ops map's element is deleted, not
+ * until the agent's fds close: one that a killed agent left is found
+ * through its pin (MIG_PIN_CC) and removed, at the next start or by
+ * --detach.
+ */
+void cc_forget_pinned(const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MIG_PIN_CC);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_STRUCT_OPS) {
+		if (!bpf_map_delete_elem(fd, &zero))
+			pr_info("removed the congestion control an earlier run left registered");
+		if (unlink(path) && errno != ENOENT)
+			pr_warn("cannot remove '%s': %s", path, strerror(errno));
+	} else {
+		pr_warn("'%s' is not a struct_ops map: left alone", path);
+	}
+	close(fd);
+}
+
 /* Never fatal: without it flows still migrate, keeping their window. */
 void cc_load(struct agent *a)
 {
+	char path[PATH_MAX];
 	uint32_t r;
 	int err = 0, tries;
+
+	cc_forget_pinned(a->pin_dir);
 
 	for (tries = 0; tries < 4; tries++) {
 		if (getrandom(&r, sizeof(r), 0) != sizeof(r)) {
@@ -110,6 +142,10 @@ void cc_load(struct agent *a)
 			a->cc_ops_link = NULL;
 		}
 		if (!err) {
+			snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_PIN_CC);
+			if (bpf_obj_pin(bpf_map__fd(a->cc->maps.mig_cc_ops), path))
+				pr_warn("cannot pin '%s' (%s): if this agent is killed, '%s' stays "
+					"registered", path, strerror(errno), a->cc_name);
 			pr_debug("congestion restart after a commit: by '%s'", a->cc_name);
 			return;
 		}
@@ -123,6 +159,12 @@ void cc_load(struct agent *a)
 
 void cc_unload(struct agent *a)
 {
+	char path[PATH_MAX];
+
+	if (a->cc_ops_link) {
+		snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_PIN_CC);
+		unlink(path);
+	}
 	bpf_link__destroy(a->cc_iter_link);
 	bpf_link__destroy(a->cc_ops_link);
 	mig_cc__destroy(a->cc);

@@ -153,6 +153,7 @@ static const char *const pinned_names[] = {
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
 	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT, MIG_LINK_ITER, MIG_MAP_STATS "_new",
+	MIG_PIN_CC,
 	/* programs other tools pinned (--adopt) */
 	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
 	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc", MIG_PIN_PROGS,
@@ -177,6 +178,8 @@ static int do_detach(const char *dir)
 	size_t i;
 	int ret = 0;
 
+	/* (a killed agent's congestion control is still registered) */
+	cc_forget_pinned(dir);
 	for (i = 0; i < sizeof(pinned_names) / sizeof(pinned_names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, pinned_names[i]);
 		if (!strcmp(pinned_names[i], MIG_PIN_PROGS)) {
