@@ -80,7 +80,7 @@ one_case() {
 	cm=$(counter mobile committed_mover); cf=$(counter server committed_fixed)
 	if [ "$snd" = server ]; then
 		lab_bg server "snd-$name" python3 "$here/pausesend.py" listen "${TOPO_V4[server.s]}" "$port" \
-			"$LAB_DIR/big" "$PAUSE_AT" "$LAB_DIR/$name"
+			"$LAB_DIR/big" "$PAUSE_AT" "$LAB_DIR/$name" 600
 		lab_wait_listen server "$port"
 		lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
 	else
@@ -89,11 +89,11 @@ one_case() {
 		# (cubic here; the server sends with the host's default: each
 		# goes back to its own algorithm after the restart)
 		lab_bg mobile "snd-$name" env PAUSESEND_CC=cubic python3 "$here/pausesend.py" connect "${TOPO_V4[server.s]}" "$port" \
-			"$LAB_DIR/big" "$PAUSE_AT" "$LAB_DIR/$name"
+			"$LAB_DIR/big" "$PAUSE_AT" "$LAB_DIR/$name" 600
 	fi
-	t_check "$name: keyed on both ends" eval 'lab_wait_until 5 eq 1 nflows mobile && lab_wait_until 5 eq 1 nflows server'
-	t_check "$name: the sender paused after $PAUSE_AT bytes" lab_wait_until 30 test -e "$LAB_DIR/$name.paused"
-	t_check "$name: everything sent is acknowledged" lab_wait_until 10 idle "$snd" "$port"
+	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
+	t_check "$name: the sender paused after $PAUSE_AT bytes" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
+	t_check "$name: everything sent is acknowledged" lab_wait_until 30 idle "$snd" "$port"
 	t_check "$name: the router dropped one data segment" \
 		eval 'lab_nsexec router nft list table ip labloss | grep -q "counter packets 1 "'
 	before=$(tcpinfo "$snd" "$port")
@@ -104,12 +104,12 @@ one_case() {
 	t_check "$name: ssthresh is finite before the move (a loss)" test -n "$(tcpfield "$snd" "$port" ssthresh)"
 	mv=$(flow_field mobile migrations)
 	move_a_to_b
-	t_check "$name: the mobile committed" lab_wait_until 5 eq $((cm + 1)) counter mobile committed_mover
-	t_check "$name: the server committed" lab_wait_until 5 eq $((cf + 1)) counter server committed_fixed
-	t_check "$name: both list the migration" eval "lab_wait_until 3 eq $((mv + 1)) flow_field mobile migrations && lab_wait_until 3 eq $((mv + 1)) flow_field server migrations"
+	t_check "$name: the mobile committed" lab_wait_until 30 eq $((cm + 1)) counter mobile committed_mover
+	t_check "$name: the server committed" lab_wait_until 30 eq $((cf + 1)) counter server committed_fixed
+	t_check "$name: both list the migration" eval "lab_wait_until 10 eq $((mv + 1)) flow_field mobile migrations && lab_wait_until 10 eq $((mv + 1)) flow_field server migrations"
 	# the agent restarts the socket right after its commit (its log says)
-	t_check "$name: the sender's agent restarted the socket" lab_wait_until 5 eq $((c + 1)) counter "$snd" cwnd_restarted
-	t_check "$name: ... and the receiver's its own" lab_wait_until 5 eq $((r + 1)) counter "$rcv" cwnd_restarted
+	t_check "$name: the sender's agent restarted the socket" lab_wait_until 10 eq $((c + 1)) counter "$snd" cwnd_restarted
+	t_check "$name: ... and the receiver's its own" lab_wait_until 10 eq $((r + 1)) counter "$rcv" cwnd_restarted
 	after=$(tcpinfo "$snd" "$port")
 	echo "   after:  $snd: $after"
 	t_check "$name: cwnd is back at the initial window $iw" eq "$iw" tcpfield "$snd" "$port" cwnd
@@ -119,7 +119,7 @@ one_case() {
 	t_check "$name: the socket is back on its algorithm ($ca)" eval "tcpinfo $snd $port | grep -q ' $ca '"
 	t_check "$name: no restart failed" eval "eq 0 counter mobile cwnd_restart_failed && eq 0 counter server cwnd_restart_failed"
 	: >"$LAB_DIR/$name.go"
-	t_check "$name: sender and receiver finish" eval "lab_bg_wait snd-$name 60 && lab_bg_wait rcv-$name 60"
+	t_check "$name: sender and receiver finish" eval "lab_bg_wait snd-$name 300 && lab_bg_wait rcv-$name 300"
 	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
 	lab_nsexec router nft delete table ip labloss
 }
