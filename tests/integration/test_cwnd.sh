@@ -81,11 +81,11 @@ one_case() {
 	if [ "$snd" = server ]; then
 		lab_bg server "snd-$name" python3 "$here/pausesend.py" listen "${TOPO_V4[server.s]}" "$port" \
 			"$LAB_DIR/big" "$PAUSE_AT" "$LAB_DIR/$name" 600
-		lab_wait_listen server "$port"
+		lab_wait_listen server "$port" 60
 		lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
 	else
 		lab_bg server "rcv-$name" socat -u "TCP4-LISTEN:$port,reuseaddr" "OPEN:$LAB_DIR/$name.got,creat,trunc"
-		lab_wait_listen server "$port"
+		lab_wait_listen server "$port" 60
 		# (cubic here; the server sends with the host's default: each
 		# goes back to its own algorithm after the restart)
 		lab_bg mobile "snd-$name" env PAUSESEND_CC=cubic python3 "$here/pausesend.py" connect "${TOPO_V4[server.s]}" "$port" \

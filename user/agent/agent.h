@@ -277,7 +277,7 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
 
 /* cc.c */
 void cc_load(struct agent *a);
-void cc_unload(struct agent *a);
+void cc_unload(struct agent *a, bool keep);
 void cc_forget_pinned(const char *pin_dir);
 int cc_restart(struct agent *a, const struct mig_tuple *sock, uint64_t cookie);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);

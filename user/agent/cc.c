@@ -124,7 +124,7 @@ void cc_load(struct agent *a)
 		a->cc = cc_open(a, a->cc_name);
 		if (!a->cc) {
 			err = -errno;
-			cc_unload(a);
+			cc_unload(a, false);
 			break;
 		}
 		memcpy(a->cc->bss->cc_name, a->cc_name, sizeof(a->cc_name));
@@ -149,7 +149,7 @@ void cc_load(struct agent *a)
 			pr_debug("congestion restart after a commit: by '%s'", a->cc_name);
 			return;
 		}
-		cc_unload(a);
+		cc_unload(a, false);
 		if (err != -EEXIST)   /* (EEXIST: the name is taken) */
 			break;
 	}
@@ -157,11 +157,16 @@ void cc_load(struct agent *a)
 		"(%s; a kernel without BPF congestion control?)", strerror(-err));
 }
 
-void cc_unload(struct agent *a)
+/* keep: a clean stop, after which the data path stays attached: the
+ * registration and its pin stay too (the next start replaces them,
+ * --detach removes them) */
+void cc_unload(struct agent *a, bool keep)
 {
 	char path[PATH_MAX];
 
-	if (a->cc_ops_link) {
+	if (a->cc_ops_link && keep) {
+		bpf_link__disconnect(a->cc_ops_link);
+	} else if (a->cc_ops_link) {
 		snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_PIN_CC);
 		unlink(path);
 	}

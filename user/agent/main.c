@@ -764,7 +764,7 @@ out:
 	netwatch_close(&a);
 	ring_buffer__free(rb);
 	reserve_free();
-	cc_unload(&a);
+	cc_unload(&a, ret == EXIT_SUCCESS);
 	dp_unload(&a);
 	mig_sockops__destroy(skel);
 	if (ret == EXIT_FAILURE && loading) {
