@@ -144,8 +144,8 @@ void cc_load(struct agent *a)
 		if (!err) {
 			snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_PIN_CC);
 			if (bpf_obj_pin(bpf_map__fd(a->cc->maps.mig_cc_ops), path))
-				pr_warn("cannot pin '%s' (%s): if this agent is killed, '%s' stays "
-					"registered", path, strerror(errno), a->cc_name);
+				pr_warn("cannot pin '%s' (%s): once this agent ends, nothing removes "
+					"'%s' until reboot", path, strerror(errno), a->cc_name);
 			pr_debug("congestion restart after a commit: by '%s'", a->cc_name);
 			return;
 		}
