@@ -11,9 +11,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "migrate/mig_abi.h"
-
-#define AF_INET  2
-#define AF_INET6 10
+#include "lib/mig_sk.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -24,7 +22,6 @@ int mig_iter_tcp(struct bpf_iter__tcp *ctx)
 	struct seq_file *seq = ctx->meta->seq;
 	struct mig_sockinfo si = {};
 	struct tcp_sock *tp;
-	__u16 family;
 
 	if (!skc)
 		return 0;
@@ -34,30 +31,8 @@ int mig_iter_tcp(struct bpf_iter__tcp *ctx)
 	 * are skipped */
 	if (!tp && !bpf_skc_to_tcp_timewait_sock(skc))
 		return 0;
-	family = skc->skc_family;
-	si.tuple.lport = bpf_htons(skc->skc_num);
-	si.tuple.rport = skc->skc_dport;
-	if (family == AF_INET) {
-		si.tuple.family = AF_INET;
-		si.tuple.laddr[0] = skc->skc_rcv_saddr;
-		si.tuple.raddr[0] = skc->skc_daddr;
-	} else if (family == AF_INET6) {
-		const __u32 *l = skc->skc_v6_rcv_saddr.in6_u.u6_addr32;
-		const __u32 *r = skc->skc_v6_daddr.in6_u.u6_addr32;
-
-		/* IPv4-mapped: one flow, one key (as sock_ops) */
-		if (!r[0] && !r[1] && r[2] == bpf_htonl(0xffff)) {
-			si.tuple.family = AF_INET;
-			si.tuple.laddr[0] = l[3];
-			si.tuple.raddr[0] = r[3];
-		} else {
-			si.tuple.family = AF_INET6;
-			__builtin_memcpy(si.tuple.laddr, l, 16);
-			__builtin_memcpy(si.tuple.raddr, r, 16);
-		}
-	} else {
+	if (mig_skc_tuple(skc, &si.tuple))
 		return 0;
-	}
 	si.state = skc->skc_state;
 	if (!tp) {
 		si.rcv_wscale = MIG_NO_WSCALE;

@@ -54,6 +54,16 @@
  * this subdirectory of the pin directory, under their own names. */
 #define MIG_PIN_PROGS    "prog"
 
+/* mig_cc.bpf.o's congestion control (the restart after a commit) is
+ * compiled with this name, and each agent writes its own over it before
+ * load: "mig_" and 8 hex digits (congestion control names are global to
+ * the kernel, at most 15 characters). */
+#define MIG_CC_NAME_PLACEHOLDER "mig_cc_@@@@@@@@"
+/* ... and its struct_ops map is pinned under this name while the agent
+ * runs: a registration outlives a killed agent, and the next start (or
+ * --detach) finds it there and removes it. */
+#define MIG_PIN_CC       "cc_ops"
+
 /* skb mark of the segments the agent and the data path make themselves
  * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them
  * alone. */
@@ -496,6 +506,8 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(ROUTE_FAIL,       "route_failed")      /* no usable route to the new destination: left on the socket's route */ \
 	X(ROUTE_FWD_OFF,    "route_fwd_off")     /* route lookup refused (forwarding off on lo): left on the socket's route */ \
 	X(BIG_TCP,          "big_tcp")           /* GSO/GRO segment over 64 KiB (IP length 0): length taken from the skb */ \
+	X(CC_RESTART,       "cwnd_restarted")    /* agent: a socket's congestion state restarted after a commit */ \
+	X(CC_FAIL,          "cwnd_restart_failed") /* agent: ... could not be (no socket, refused, or mig_cc not loaded) */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

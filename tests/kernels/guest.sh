@@ -62,6 +62,9 @@ export LAB_AGENT_TIMEOUT=${LAB_AGENT_TIMEOUT:-180}
 # machine faster than TCG)
 [[ ,${TESTS:-}, == *,test_lab,* ]] && run test_lab bash tests/integration/test_lab.sh
 run test_xdp bash tests/integration/test_xdp.sh
+# on request: the congestion restart after a commit (a struct_ops
+# congestion control and bpf_setsockopt from an iterator)
+[[ ,${TESTS:-}, == *,test_cwnd,* ]] && run test_cwnd bash tests/integration/test_cwnd.sh
 # on request only: one agent start with the verifier's log, for a kernel
 # that refuses the programs
 if [[ ,${TESTS:-}, == *,agentlog,* ]]; then

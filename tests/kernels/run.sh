@@ -21,7 +21,7 @@
 # $BUILD/kernels), MIG_KERNEL_TIMEOUT (seconds per kernel, default 3600),
 # MIG_KERNELS ("6.1 running" by default; either or both), MIG_KERNEL_TESTS
 # (runners to run in the guest, comma-separated: test_dp, test_ctl,
-# test_xdp, and on request only test_lab and agentlog; default all).
+# test_xdp, and on request only test_lab, test_cwnd and agentlog; default all).
 
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,7 +33,8 @@ KERNELS=${MIG_KERNELS:-6.1 running}
 
 # modules the guest loads: 9p root first, then what the tests use
 MODS_ROOT="virtio_pci 9pnet_virtio 9p"
-MODS_TESTS="veth sch_ingress cls_bpf inet_diag tcp_diag udp_diag"
+# (crc32c_generic: libcrc32c, which nf_tables needs, only soft-depends on it)
+MODS_TESTS="veth sch_ingress cls_bpf inet_diag tcp_diag udp_diag crc32c_generic nf_tables nft_quota"
 
 say() { printf 'test-kernels: %s\n' "$*" >&2; }
 declare -a VERDICTS=()

@@ -43,6 +43,7 @@ struct key_pool {
 struct mig_dns;
 struct mig_dp;
 struct mig_iter;
+struct mig_cc;
 struct bpf_link;
 struct nl_sock;
 
@@ -105,6 +106,11 @@ struct agent {
 	struct mig_dp *dp;
 	struct mig_iter *iter;
 	struct bpf_link *iter_link;
+	/* congestion restart after a commit (cc.c), NULL: not available */
+	struct mig_cc *cc;
+	struct bpf_link *cc_ops_link, *cc_iter_link;
+	void *cc_image;            /* the object's ELF image, with our name */
+	char cc_name[16];          /* our congestion control's name */
 	int ingress_fd, egress_fd, cand_fd, pend_fd, hold_fd, host_fd, rkey_fd;
 	int kept_fd;
 	struct mig_host host;      /* what we wrote to mig_host */
@@ -268,6 +274,12 @@ void reserve_resync(struct agent *a);
 void reserve_free(void);
 void mover_tick(struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
+
+/* cc.c */
+void cc_load(struct agent *a);
+void cc_unload(struct agent *a, bool keep);
+void cc_forget_pinned(const char *pin_dir);
+int cc_restart(struct agent *a, const struct mig_tuple *sock, uint64_t cookie);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);
 /* migratectl migrate: move the flow only (all keyed flows if NULL) whose
  * route toward the peer now has another source; counts into r.  0, or

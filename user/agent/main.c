@@ -154,6 +154,7 @@ static const char *const pinned_names[] = {
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
 	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT, MIG_LINK_ITER, MIG_MAP_STATS "_new",
+	MIG_PIN_CC,
 	/* programs other tools pinned (--adopt) */
 	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
 	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc",
@@ -179,6 +180,8 @@ static int do_detach(const char *dir)
 	size_t i;
 	int ret = 0;
 
+	/* (a killed agent's congestion control is still registered) */
+	cc_forget_pinned(dir);
 	for (i = 0; i < sizeof(pinned_names) / sizeof(pinned_names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, pinned_names[i]);
 		if (!strcmp(pinned_names[i], MIG_PIN_PROGS)) {
@@ -666,6 +669,11 @@ int main(int argc, char **argv)
 	if ((a.adopt ? dp_adopt(&a) : dp_load(&a)) || pool_rkey_rotate(&a, true) ||
 	    (!a.adopt && attach(&a, skel)) || netwatch_open(&a))
 		goto out;
+	if (!a.adopt)
+		cc_load(&a);
+	else
+		pr_info("--adopt: congestion state will not restart after a migration "
+			"(that needs a congestion control of the agent's own)");
 	/* an interface named with --iface must be served; of "every
 	 * interface", one that refuses (another XDP program) is skipped */
 	if (dp_attach_all(&a) && a.n_ifaces)
@@ -805,6 +813,7 @@ out:
 	netwatch_close(&a);
 	ring_buffer__free(rb);
 	reserve_free();
+	cc_unload(&a, ret == EXIT_SUCCESS);
 	dp_unload(&a);
 	mig_sockops__destroy(skel);
 	if (ret == EXIT_FAILURE && loading) {

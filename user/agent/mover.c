@@ -4,7 +4,8 @@
  * the flow's segments back, keep the old address local, pick the new
  * source with a route lookup and send the Migrate SYN from a raw socket,
  * again with backoff until the data path commits.  After every commit
- * (either end moving) undo the kernel's retransmission backoff so data
+ * (either end moving) restart the socket's congestion state from slow
+ * start (cc.c) and undo the kernel's retransmission backoff so data
  * flows again within about a round trip.
  *
  * What the agent writes: mig_pend (our outstanding requests) and mig_hold
@@ -931,6 +932,10 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 		hold_end(a, sock);
 	}
 	host_addrs_free(&h);
+	/* the new path is unknown: slow start from the initial window (before
+	 * the kick, so that what it sends goes out under the new window) */
+	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
+		cc_restart(a, sock, f.cookie);
 	if (!a->no_resume)
 		kick(a, sock);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mig_cc - congestion state restarts after a migration (PROTOCOL.md 5:
+ * "Congestion state restarts from slow start, as in the paper"; the new
+ * path is unknown).
+ *
+ * No socket option lowers an established socket's snd_cwnd at once
+ * (TCP_BPF_IW refuses after the first data segment, TCP_BPF_SNDCWND_CLAMP
+ * only caps it on later ACKs and only while cwnd-limited), and tracing
+ * programs cannot write a tcp_sock.  A congestion control module's init
+ * may, and the kernel runs the new module's init whenever an established
+ * socket changes its algorithm (tcp_reinit_congestion_control).  So:
+ *
+ * - mig_cc_ops, a congestion control of this agent's own (a unique name,
+ *   written by the agent before load), does Reno for any socket that uses
+ *   it, and in its init sets snd_cwnd to the initial window and ssthresh to
+ *   "unknown" (TCP_INFINITE_SSTHRESH) for the one socket armed below;
+ * - mig_cc_iter, an iter/tcp program (called by the agent once per commit;
+ *   the iterator holds each socket's lock while it runs), finds the one
+ *   socket whose tuple and cookie the agent wrote, arms it, switches it to
+ *   mig_cc_ops and straight back to the algorithm it had, whose own init
+ *   then starts from scratch too.  snd_cwnd_clamp is never touched.
+ *
+ * Nothing per packet: a socket spends no segment on mig_cc_ops.
+ * GPL-only: a congestion control reaches GPL kernel functions (kfuncs).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
+
+#include "migrate/mig_abi.h"
+#include "lib/mig_sk.h"
+
+#define SOL_TCP          6
+#define TCP_CONGESTION   13
+#define TCP_CA_NAME_MAX  16
+#define TCP_INIT_CWND    10
+#define TCP_INFINITE_SSTHRESH 0x7fffffff
+#define RTAX_INITCWND    11
+#define DST_METRICS_FLAGS 0x3UL
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* BPF_PROG's wrapper takes a ctx that the bodies here never use */
+#pragma clang diagnostic ignored "-Wunused-parameter"
+
+/* Written by the agent: once, the name it gave mig_cc_ops; before each
+ * run of the iterator, the socket. */
+char cc_name[TCP_CA_NAME_MAX];
+struct mig_tuple cc_tuple;
+__u64 cc_cookie;              /* the flow's socket cookie; 0: tuple only */
+/* Read by the agent after the run. */
+__u32 cc_found;               /* sockets that matched */
+__u32 cc_applied;             /* inits that restarted the armed socket */
+__s32 cc_err;                 /* first error of a bpf_setsockopt, 0: none */
+__s32 cc_back_err;            /* switching back failed: left on mig_cc_ops */
+__u32 cc_cwnd_before, cc_ssthresh_before, cc_cwnd_after, cc_ssthresh_after;
+__u32 cc_iw;
+char cc_prev[TCP_CA_NAME_MAX];
+/* Between the iterator and the init it causes (same CPU, same socket lock). */
+__u64 cc_armed;               /* cookie of the socket to restart, 0: none */
+
+extern __u32 tcp_reno_ssthresh(struct sock *sk) __ksym;
+extern void tcp_reno_cong_avoid(struct sock *sk, __u32 ack, __u32 acked) __ksym;
+extern __u32 tcp_reno_undo_cwnd(struct sock *sk) __ksym;
+
+/* The window a new connection on this route would start with (the
+ * kernel's tcp_init_cwnd): the route's initcwnd, else TCP_INIT_CWND, never
+ * above the clamp. */
+static __always_inline __u32 init_cwnd(struct tcp_sock *tp)
+{
+	struct dst_entry *dst = tp->inet_conn.icsk_inet.sk.sk_dst_cache;
+	__u32 cwnd = 0;
+
+	if (dst) {
+		unsigned long m = dst->_metrics & ~DST_METRICS_FLAGS;
+
+		if (m && bpf_probe_read_kernel(&cwnd, sizeof(cwnd),
+					       (void *)(m + (RTAX_INITCWND - 1) * 4)))
+			cwnd = 0;
+	}
+	if (!cwnd)
+		cwnd = TCP_INIT_CWND;
+	if (cwnd > tp->snd_cwnd_clamp)
+		cwnd = tp->snd_cwnd_clamp;
+	return cwnd;
+}
+
+static __always_inline bool tuple_eq(const struct mig_tuple *a,
+				     const struct mig_tuple *b)
+{
+	__u32 d = (a->family ^ b->family) | (a->lport ^ b->lport) |
+		  (a->rport ^ b->rport);
+	int i;
+
+	/* (clang 14 turns __builtin_memcmp into a call to memcmp) */
+	for (i = 0; i < 4; i++)
+		d |= (a->laddr[i] ^ b->laddr[i]) | (a->raddr[i] ^ b->raddr[i]);
+	return !d;
+}
+
+SEC("iter/tcp")
+int mig_cc_iter(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	char prev[TCP_CA_NAME_MAX] = {};
+	struct mig_tuple t = {};
+	struct tcp_sock *tp;
+	__u64 cookie;
+	long err;
+
+	if (!skc || !cc_tuple.family || !cc_name[0])
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp || mig_skc_tuple(skc, &t) || !tuple_eq(&t, &cc_tuple))
+		return 0;
+	cookie = bpf_get_socket_cookie(tp);
+	if (cc_cookie && cookie != cc_cookie)
+		return 0;
+	/* one socket per tuple at a time; a second match (none expected) is
+	 * counted and left alone */
+	if (cc_found++)
+		return 0;
+	cc_cwnd_before = tp->snd_cwnd;
+	cc_ssthresh_before = tp->snd_ssthresh;
+	err = bpf_getsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
+	if (err) {
+		cc_err = err;
+		return 0;
+	}
+	__builtin_memcpy(cc_prev, prev, sizeof(prev));
+	cc_iw = init_cwnd(tp);
+	cc_armed = cookie;
+	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, cc_name, sizeof(cc_name));
+	cc_armed = 0;
+	if (err) {
+		cc_err = err;
+		return 0;
+	}
+	/* back to the algorithm it had, which starts over (its init) */
+	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
+	if (err)
+		cc_back_err = err;
+	cc_cwnd_after = tp->snd_cwnd;
+	cc_ssthresh_after = tp->snd_ssthresh;
+	return 0;
+}
+
+SEC("struct_ops/mig_cc_init")
+void BPF_PROG(mig_cc_init, struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	/* any other socket (an operator may pick this algorithm): Reno
+	 * from the state the kernel gave it */
+	if (!cc_armed || sk->__sk_common.skc_cookie.counter != (__s64)cc_armed)
+		return;
+	tp->snd_cwnd = cc_iw;
+	tp->snd_cwnd_cnt = 0;
+	tp->snd_ssthresh = TCP_INFINITE_SSTHRESH;
+	cc_applied++;
+}
+
+SEC("struct_ops/mig_cc_ssthresh")
+__u32 BPF_PROG(mig_cc_ssthresh, struct sock *sk)
+{
+	return tcp_reno_ssthresh(sk);
+}
+
+SEC("struct_ops/mig_cc_avoid")
+void BPF_PROG(mig_cc_avoid, struct sock *sk, __u32 ack, __u32 acked)
+{
+	tcp_reno_cong_avoid(sk, ack, acked);
+}
+
+SEC("struct_ops/mig_cc_undo")
+__u32 BPF_PROG(mig_cc_undo, struct sock *sk)
+{
+	return tcp_reno_undo_cwnd(sk);
+}
+
+/* The name is a placeholder: the agent writes a name of its own before
+ * load (names are global to the kernel, and each agent has its own). */
+SEC(".struct_ops")
+struct tcp_congestion_ops mig_cc_ops = {
+	.init       = (void *)mig_cc_init,
+	.ssthresh   = (void *)mig_cc_ssthresh,
+	.cong_avoid = (void *)mig_cc_avoid,
+	.undo_cwnd  = (void *)mig_cc_undo,
+	.name       = MIG_CC_NAME_PLACEHOLDER,
+};

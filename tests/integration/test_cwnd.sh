@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Congestion state restarts after a move (PROTOCOL.md 5, as in the paper:
+# the new path is unknown).  A bulk transfer grows its congestion window
+# well above the initial one and loses one segment on the way (so ssthresh
+# is finite); the sender pauses with nothing in flight; the mobile moves.
+# Right after the commit the sender's socket shows cwnd back at the initial
+# window and ssthresh "unknown" (ss prints none); then the transfer ends
+# byte-exact.  Once with the mover sending (upload, the initial window 10),
+# once with the fixed end sending (download; the server's route carries
+# initcwnd 16, which the restart follows).  Last, the registration of the
+# agent's congestion control does not outlive a killed agent's next start.
+#
+#   mobile (agent)                          router (fwd)                 server (agent)
+#   eth0 192.0.2.1/24      2001:db8:a::1/64 x-x a0 192.0.2.254    2001:db8:a::fe     (one data segment dropped before the move)
+#   eth1 198.51.100.1/24   2001:db8:b::1/64 - - b0 198.51.100.254 2001:db8:b::fe
+#                                                s0 203.0.113.126/25  2001:db8:5::fe --- eth0 203.0.113.1/25   2001:db8:5::1/64
+#
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/lab.sh"
+. "$here/mig_topo.sh"
+
+SIZE_MB=${MIG_TEST_MB:-48}
+PAUSE_AT=$((24 << 20))    # bytes before the sender pauses
+GROWN=20                  # "well above the initial window"
+SRV_IW=16                 # the server's route's initcwnd
+
+lab_init
+topo_build
+topo_at mobile a
+topo_at server s
+# a route initcwnd on the server: its connections start, and restart, there
+lab_route server -4 replace default via "${TOPO_GW4[s]}" dev eth0 initcwnd "$SRV_IW"
+lab_agent_start mobile -v
+lab_agent_start server -v
+lab_payload "$SIZE_MB"
+
+port=6100
+
+# tcpinfo HOST PORT: the ss -ti line of HOST's one established connection
+# with PORT at either end
+tcpinfo() {
+	lab_nsexec "$1" ss -Htin state established "( sport = :$2 or dport = :$2 )" |
+		tr -s ' \t\n' ' '
+}
+# tcpfield HOST PORT FIELD: FIELD's value in that line (nothing if absent)
+tcpfield() { tcpinfo "$1" "$2" | grep -Eo "(^| )$3:[0-9]+" | head -n1 | cut -d: -f2; }
+# idle HOST PORT: everything sent is acknowledged and nothing waits
+idle() {
+	local l
+	l=$(tcpinfo "$1" "$2")
+	[ -n "$l" ] && [[ $l != *unacked:* && $l != *notsent:* ]]
+}
+no_ssthresh() { [ -z "$(tcpfield "$1" "$2" ssthresh)" ]; }
+
+# drop_once HOST_ADDR: the router drops the first data segment of the
+# transfer toward HOST_ADDR after 4 MB of it have passed (a loss, so that
+# the sender leaves slow start with a finite ssthresh)
+drop_once() {
+	lab_nsexec router nft -f - <<-EOF
+	table ip labloss {
+		set done { type ipv4_addr; flags dynamic; }
+		chain f {
+			type filter hook forward priority 0;
+			ip daddr @done accept
+			ip daddr $1 tcp sport $port meta length > 1000 quota over 4 mbytes add @done { ip daddr } counter drop
+			ip daddr $1 tcp dport $port meta length > 1000 quota over 4 mbytes add @done { ip daddr } counter drop
+		}
+	}
+	EOF
+}
+
+# one_case NAME SENDER(mobile|server) IW
+one_case() {
+	local name=$1 snd=$2 iw=$3 rcv before after cwnd0 c r cm cf mv ca
+	port=$((port + 1))
+	if [ "$snd" = mobile ]; then rcv=server; else rcv=mobile; fi
+	if [ "$snd" = mobile ]; then drop_once "${TOPO_V4[server.s]}"; else drop_once "${TOPO_V4[mobile.a]}"; fi
+	c=$(counter "$snd" cwnd_restarted); r=$(counter "$rcv" cwnd_restarted)
+	cm=$(counter mobile committed_mover); cf=$(counter server committed_fixed)
+	if [ "$snd" = server ]; then
+		lab_bg server "snd-$name" python3 "$here/pausesend.py" listen "${TOPO_V4[server.s]}" "$port" \
+			"$LAB_DIR/big" "$PAUSE_AT" "$LAB_DIR/$name" 600
+		lab_wait_listen server "$port" 60
+		lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
+	else
+		lab_bg server "rcv-$name" socat -u "TCP4-LISTEN:$port,reuseaddr" "OPEN:$LAB_DIR/$name.got,creat,trunc"
+		lab_wait_listen server "$port" 60
+		# (cubic here; the server sends with the host's default: each
+		# goes back to its own algorithm after the restart)
+		lab_bg mobile "snd-$name" env PAUSESEND_CC=cubic python3 "$here/pausesend.py" connect "${TOPO_V4[server.s]}" "$port" \
+			"$LAB_DIR/big" "$PAUSE_AT" "$LAB_DIR/$name" 600
+	fi
+	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
+	t_check "$name: the sender paused after $PAUSE_AT bytes" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
+	t_check "$name: everything sent is acknowledged" lab_wait_until 30 idle "$snd" "$port"
+	t_check "$name: the router dropped one data segment" \
+		eval 'lab_nsexec router nft list table ip labloss | grep -q "counter packets 1 "'
+	before=$(tcpinfo "$snd" "$port")
+	echo "   before: $snd: $before"
+	cwnd0=$(tcpfield "$snd" "$port" cwnd)
+	ca=$(echo "$before" | grep -Eo '[a-z0-9_]+ wscale:' | cut -d' ' -f1)
+	t_check "$name: cwnd grew well above the initial window ($cwnd0 >= $GROWN)" ge "$GROWN" echo "$cwnd0"
+	t_check "$name: ssthresh is finite before the move (a loss)" test -n "$(tcpfield "$snd" "$port" ssthresh)"
+	mv=$(flow_field mobile migrations)
+	move_a_to_b
+	t_check "$name: the mobile committed" lab_wait_until 30 eq $((cm + 1)) counter mobile committed_mover
+	t_check "$name: the server committed" lab_wait_until 30 eq $((cf + 1)) counter server committed_fixed
+	t_check "$name: both list the migration" eval "lab_wait_until 10 eq $((mv + 1)) flow_field mobile migrations && lab_wait_until 10 eq $((mv + 1)) flow_field server migrations"
+	# the agent restarts the socket right after its commit (its log says)
+	t_check "$name: the sender's agent restarted the socket" lab_wait_until 10 eq $((c + 1)) counter "$snd" cwnd_restarted
+	t_check "$name: ... and the receiver's its own" lab_wait_until 10 eq $((r + 1)) counter "$rcv" cwnd_restarted
+	after=$(tcpinfo "$snd" "$port")
+	echo "   after:  $snd: $after"
+	t_check "$name: cwnd is back at the initial window $iw" eq "$iw" tcpfield "$snd" "$port" cwnd
+	t_check "$name: ssthresh is unknown again (ss shows none)" no_ssthresh "$snd" "$port"
+	t_check "$name: the sender's log shows the restart" \
+		grep -Eq "congestion state restarted \($ca\): cwnd $cwnd0 -> $iw, ssthresh [0-9]+ -> 2147483647" "$LAB_DIR/agent-$snd.log"
+	t_check "$name: the socket is back on its algorithm ($ca)" eval "tcpinfo $snd $port | grep -q ' $ca '"
+	t_check "$name: no restart failed" eval "eq 0 counter mobile cwnd_restart_failed && eq 0 counter server cwnd_restart_failed"
+	: >"$LAB_DIR/$name.go"
+	t_check "$name: sender and receiver finish" eval "lab_bg_wait snd-$name 300 && lab_bg_wait rcv-$name 300"
+	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
+	lab_nsexec router nft delete table ip labloss
+}
+
+move_a_to_b() { topo_leave mobile a; topo_at mobile b; }
+move_b_to_a() { topo_leave mobile b; topo_at mobile a; }
+
+t_begin "the mover sends (upload): its cwnd restarts after the commit"
+one_case up mobile 10
+move_b_to_a
+
+t_begin "the fixed end sends (download): its cwnd restarts at its route's initcwnd"
+one_case down server "$SRV_IW"
+
+t_begin "a killed agent's congestion control goes at its next start, and with --detach"
+# ccname HOST: the congestion control HOST's latest agent registered
+ccname() { grep -Eo "by 'mig_[0-9a-f]{8}'" "$LAB_DIR/agent-$1.log" | tail -n 1 | grep -Eo 'mig_[0-9a-f]{8}'; }
+registered() { grep -qw "$1" /proc/sys/net/ipv4/tcp_available_congestion_control; }
+n1=$(ccname server)
+t_check "'$n1' is registered while the agent runs" registered "$n1"
+lab_agent_kill server KILL
+t_check "... and stays registered after kill -9" registered "$n1"
+lab_agent_start server -v
+t_check_not "... and is gone once the agent started again" registered "$n1"
+t_check "the agent says so" grep -q "removed the congestion control an earlier run left registered" "$LAB_DIR/agent-server.log"
+n2=$(ccname server)
+lab_agent_kill server KILL
+t_check "migrate-agent --detach" lab_agent_stop server
+t_check_not "'$n2' is gone after --detach" registered "$n2"
+
+t_summary

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Congestion state restarts after a commit (PROTOCOL.md 5, "as in the
+ * paper": the new path is unknown).  Both ends do it, each after its own
+ * commit, for the one socket of the flow: snd_cwnd back to the initial
+ * window, ssthresh "unknown", the algorithm's own state from scratch.
+ * How (mig_cc.bpf.c): our own congestion control, registered under a name
+ * of this agent's, whose init restarts the socket that mig_cc_iter arms
+ * while it switches the socket to it and straight back.
+ *
+ * Work per commit: one pass of the iterator over the TCP sockets of our
+ * network namespace (the same pass dp_sockinfo makes to resume).  Not
+ * available (an older kernel without struct_ops congestion control, or a
+ * verifier that refuses): said once at start, counted per commit.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "mig_log.h"
+#include "mig_cc.skel.h"
+
+/*
+ * Open mig_cc with a congestion control name of our own.  libbpf 1.1 has
+ * no setter for a struct_ops map's data before load, so the name is
+ * written into a copy of the object's ELF image over the placeholder it
+ * was compiled with (which occurs there exactly once, checked).  libbpf
+ * reads the image until load: the copy lives as long as the agent.
+ */
+static struct mig_cc *cc_open(struct agent *a, const char *name)
+{
+	static const char ph[] = MIG_CC_NAME_PLACEHOLDER;
+	struct mig_cc *s;
+	unsigned char *img, *at, *again;
+	size_t sz;
+	int err;
+
+	_Static_assert(sizeof(ph) == 16, "placeholder fills tcp_congestion_ops.name");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	err = mig_cc__create_skeleton(s);
+	if (err)
+		goto fail;
+	sz = s->skeleton->data_sz;
+	img = malloc(sz);
+	if (!img) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	memcpy(img, s->skeleton->data, sz);
+	at = memmem(img, sz, ph, sizeof(ph));
+	again = at ? memmem(at + 1, sz - (size_t)(at + 1 - img), ph, sizeof(ph)) : NULL;
+	if (!at || again) {
+		pr_warn("mig_cc.bpf.o: the congestion control's name placeholder is not there once");
+		free(img);
+		err = -EPROTO;
+		goto fail;
+	}
+	memset(at, 0, sizeof(ph));
+	memcpy(at, name, strlen(name));
+	s->skeleton->data = img;
+	a->cc_image = img;
+	err = bpf_object__open_skeleton(s->skeleton, NULL);
+	if (err)
+		goto fail;
+	return s;
+fail:
+	mig_cc__destroy(s);
+	errno = -err;
+	return NULL;
+}
+
+/*
+ * A registration lives until its struct_ops map's element is deleted, not
+ * until the agent's fds close: one that a killed agent left is found
+ * through its pin (MIG_PIN_CC) and removed, at the next start or by
+ * --detach.
+ */
+void cc_forget_pinned(const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MIG_PIN_CC);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_STRUCT_OPS) {
+		if (!bpf_map_delete_elem(fd, &zero))
+			pr_info("removed the congestion control an earlier run left registered");
+		if (unlink(path) && errno != ENOENT)
+			pr_warn("cannot remove '%s': %s", path, strerror(errno));
+	} else {
+		pr_warn("'%s' is not a struct_ops map: left alone", path);
+	}
+	close(fd);
+}
+
+/* Never fatal: without it flows still migrate, keeping their window. */
+void cc_load(struct agent *a)
+{
+	char path[PATH_MAX];
+	uint32_t r;
+	int err = 0, tries;
+
+	cc_forget_pinned(a->pin_dir);
+
+	for (tries = 0; tries < 4; tries++) {
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r)) {
+			err = -EIO;
+			break;
+		}
+		snprintf(a->cc_name, sizeof(a->cc_name), "mig_%08x", r);
+		a->cc = cc_open(a, a->cc_name);
+		if (!a->cc) {
+			err = -errno;
+			cc_unload(a, false);
+			break;
+		}
+		memcpy(a->cc->bss->cc_name, a->cc_name, sizeof(a->cc_name));
+		err = mig_cc__load(a->cc);
+		if (!err) {
+			a->cc_ops_link = bpf_map__attach_struct_ops(a->cc->maps.mig_cc_ops);
+			err = libbpf_get_error(a->cc_ops_link);
+		}
+		if (!err) {
+			a->cc_iter_link = bpf_program__attach_iter(a->cc->progs.mig_cc_iter, NULL);
+			err = libbpf_get_error(a->cc_iter_link);
+			if (err)
+				a->cc_iter_link = NULL;
+		} else {
+			a->cc_ops_link = NULL;
+		}
+		if (!err) {
+			snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_PIN_CC);
+			if (bpf_obj_pin(bpf_map__fd(a->cc->maps.mig_cc_ops), path))
+				pr_warn("cannot pin '%s' (%s): once this agent ends, nothing removes "
+					"'%s' until reboot", path, strerror(errno), a->cc_name);
+			pr_debug("congestion restart after a commit: by '%s'", a->cc_name);
+			return;
+		}
+		cc_unload(a, false);
+		if (err != -EEXIST)   /* (EEXIST: the name is taken) */
+			break;
+	}
+	pr_warn("congestion state will not restart after a migration: cannot load mig_cc "
+		"(%s; a kernel without BPF congestion control?)", strerror(-err));
+}
+
+/* keep: a clean stop, after which the data path stays attached: the
+ * registration and its pin stay too (the next start replaces them,
+ * --detach removes them) */
+void cc_unload(struct agent *a, bool keep)
+{
+	char path[PATH_MAX];
+
+	if (a->cc_ops_link && keep) {
+		bpf_link__disconnect(a->cc_ops_link);
+	} else if (a->cc_ops_link) {
+		snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_PIN_CC);
+		unlink(path);
+	}
+	bpf_link__destroy(a->cc_iter_link);
+	bpf_link__destroy(a->cc_ops_link);
+	mig_cc__destroy(a->cc);
+	free(a->cc_image);
+	a->cc_iter_link = NULL;
+	a->cc_ops_link = NULL;
+	a->cc = NULL;
+	a->cc_image = NULL;
+}
+
+/*
+ * Restart the congestion state of socket `sock` (cookie: its socket
+ * cookie, 0 if unknown).  Once per commit; the caller resumes the socket
+ * afterwards.  0, or -errno (counted as cwnd_restart_failed).
+ */
+int cc_restart(struct agent *a, const struct mig_tuple *sock, uint64_t cookie)
+{
+	struct mig_cc__bss *b;
+	char buf[256], ts[128];
+	int fd, err = 0;
+	ssize_t r;
+
+	if (!a->cc || !a->cc_iter_link) {
+		err = -EOPNOTSUPP;
+		goto out;
+	}
+	b = a->cc->bss;
+	b->cc_tuple = *sock;
+	b->cc_cookie = cookie;
+	b->cc_found = b->cc_applied = 0;
+	b->cc_err = b->cc_back_err = 0;
+	b->cc_cwnd_before = b->cc_ssthresh_before = 0;
+	b->cc_cwnd_after = b->cc_ssthresh_after = 0;
+	memset(b->cc_prev, 0, sizeof(b->cc_prev));
+	fd = bpf_iter_create(bpf_link__fd(a->cc_iter_link));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* the program writes nothing: one read runs the whole pass */
+	do
+		r = read(fd, buf, sizeof(buf));
+	while (r > 0 || (r < 0 && errno == EINTR));
+	if (r < 0)
+		err = -errno;
+	close(fd);
+	memset(&b->cc_tuple, 0, sizeof(b->cc_tuple));
+	if (err)
+		goto out;
+	if (!b->cc_found)
+		err = -ENOENT;
+	else if (b->cc_err)
+		err = b->cc_err;
+	else if (b->cc_back_err) {
+		/* left on our algorithm (Reno), which is still sound */
+		pr_warn("%s: restarted, but could not go back to '%.16s' (%s): stays on '%s'",
+			tuple_str(sock, ts, sizeof(ts)), b->cc_prev, strerror(-b->cc_back_err),
+			a->cc_name);
+		err = b->cc_back_err;
+	} else if (b->cc_applied != 1)
+		err = -EPROTO;
+out:
+	if (err) {
+		stat_add(a, MIG_STAT_CC_FAIL, 1);
+		if (err != -EOPNOTSUPP)
+			pr_warn("%s: congestion state not restarted: %s",
+				tuple_str(sock, ts, sizeof(ts)), strerror(-err));
+		return err;
+	}
+	stat_add(a, MIG_STAT_CC_RESTART, 1);
+	pr_info("%s: congestion state restarted (%.16s): cwnd %u -> %u, ssthresh %u -> %u",
+		tuple_str(sock, ts, sizeof(ts)), b->cc_prev, b->cc_cwnd_before, b->cc_cwnd_after,
+		b->cc_ssthresh_before, b->cc_ssthresh_after);
+	return 0;
+}
