@@ -12,7 +12,9 @@
  * The flows are synthetic IPv4 tuples (documentation addresses), filled
  * with BPF_MAP_UPDATE_BATCH.
  *
- * Each measured run takes a random flow: the loop method (one
+ * Each measured run takes a random flow (the "in turn" rows: 64 flows
+ * spread over the table, one after the other, so their entries stay in
+ * the caches: the table's size alone, without the misses): the loop method (one
  * bpf_prog_test_run per packet, repeat = 1, mean of opts.duration), each
  * call with the frame of a flow drawn at random among all of them (for
  * "untouched", a random connection absent from the maps), so that with
@@ -37,7 +39,8 @@
 
 #include "../tests/bpf/dp_fixture.h"
 
-#define NROW 6
+#define NROW 8
+#define HOT 64   /* flows in turn, the "hot" rows */
 
 struct scale_set {
 	struct mig_dp *skel;
@@ -168,12 +171,14 @@ static int fill(struct scale_set *ss)
 	return 0;
 }
 
-enum rowkind { R_IN_PLAIN, R_IN_MIG, R_OUT_PLAIN, R_OUT_MIG, R_XDP_PLAIN, R_XDP_MIG };
+enum rowkind { R_IN_PLAIN, R_IN_MIG, R_OUT_PLAIN, R_OUT_MIG, R_XDP_PLAIN, R_XDP_MIG,
+	       R_IN_HOT, R_OUT_HOT };
 
 static const char *const row_names[NROW] = {
 	"ingress TC, untouched flow", "ingress TC, migrated flow",
 	"egress TC, untouched flow", "egress TC, migrated flow",
 	"ingress XDP, untouched flow", "ingress XDP, migrated flow",
+	"ingress TC, migrated flow, 64 flows in turn", "egress TC, migrated flow, 64 flows in turn",
 };
 
 /* The frame of a random flow for row kind r (set n flows). */
@@ -183,14 +188,17 @@ static size_t frame(int r, unsigned int n, __u8 *f)
 	struct mig_tuple s, w;
 	struct fx_pkt p;
 	bool plain = r == R_IN_PLAIN || r == R_OUT_PLAIN || r == R_XDP_PLAIN;
+	bool hot = r == R_IN_HOT || r == R_OUT_HOT;
+	static unsigned int turn;
 
-	flow_tuples((unsigned int)(rng() % n), &s, &w);
+	flow_tuples(hot ? (unsigned int)(turn++ % (n < HOT ? n : HOT)) * (n / HOT ? n / HOT : 1) :
+		    (unsigned int)(rng() % n), &s, &w);
 	if (plain) {
 		/* a connection nobody keyed: another local address */
 		((__u8 *)s.laddr)[3] = 2;
 		s.lport = htons((__u16)(1024 + rng() % 60000));
 	}
-	if (r == R_OUT_PLAIN || r == R_OUT_MIG)
+	if (r == R_OUT_PLAIN || r == R_OUT_MIG || r == R_OUT_HOT)
 		fx_pkt_in(&p, AF_INET, s.laddr, s.lport, s.raddr, s.rport);
 	else if (plain)
 		fx_pkt_in(&p, AF_INET, s.raddr, s.rport, s.laddr, s.lport);
@@ -218,8 +226,10 @@ static int run_row(struct scale_set *ss, int r, int efd, int loops, double *ns)
 {
 	static __u8 f[FX_PKT_MAX];
 	static struct fx_res res;
-	bool xdp = r >= R_XDP_PLAIN, mig = r == R_IN_MIG || r == R_OUT_MIG || r == R_XDP_MIG;
-	__u32 st = r == R_OUT_MIG || r == R_OUT_PLAIN ? MIG_STAT_XLATE_OUT : MIG_STAT_XLATE_IN;
+	bool xdp = r == R_XDP_PLAIN || r == R_XDP_MIG, mig = r != R_IN_PLAIN &&
+		   r != R_OUT_PLAIN && r != R_XDP_PLAIN;
+	bool out = r == R_OUT_MIG || r == R_OUT_PLAIN || r == R_OUT_HOT;
+	__u32 st = out ? MIG_STAT_XLATE_OUT : MIG_STAT_XLATE_IN;
 	__u64 before = fx_stat(ss->skel, st), sum = 0;
 	int fd, i;
 
@@ -227,7 +237,7 @@ static int run_row(struct scale_set *ss, int r, int efd, int loops, double *ns)
 		fd = efd;
 	else if (xdp)
 		fd = bpf_program__fd(ss->skel->progs.mig_in_xdp);
-	else if (r == R_OUT_PLAIN || r == R_OUT_MIG)
+	else if (out)
 		fd = bpf_program__fd(ss->skel->progs.mig_out_tc);
 	else
 		fd = bpf_program__fd(ss->skel->progs.mig_in_tc);
@@ -345,7 +355,7 @@ int main(int argc, char **argv)
 	printf("|---|---:|---:|---:|---:|\n");
 	for (r = 0; r < NROW + 2; r++) {
 		double a[3], b[3], ea[3], eb[3];
-		int e = NROW + (r >= R_XDP_PLAIN && r != NROW);
+		int e = NROW + (r == R_XDP_PLAIN || r == R_XDP_MIG || r == NROW + 1);
 
 		mmm(ns[0][r], rounds, a);
 		mmm(ns[1][r], rounds, b);
