@@ -104,7 +104,11 @@ servers() {
 	lab_wait_listen server 5300 >&2
 }
 
-keyed=0 pool_empty=0
+agent_cpu() { # ticks of utime + stime
+	awk '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' \
+		"/proc/${LAB_AGENT_PID[$1]}/stat"
+}
+keyed=0 pool_empty=0 ticks=0
 for ((r = 1; r <= RUNS; r++)); do
 	echo "tput.sh: round $r of $RUNS" >&2
 	lab_agent_start mobile >&2
@@ -115,7 +119,9 @@ for ((r = 1; r <= RUNS; r++)); do
 	put tput_moved "$(iperf_moved_bps)"
 	put rate_plain "$(conn_rate nsexec)"
 	k0=$(counter server keyed) p0=$(counter mobile pool_empty)
+	u0=$(($(agent_cpu mobile) + $(agent_cpu server)))
 	put rate_keyed "$(conn_rate exec)"
+	ticks=$((ticks + $(agent_cpu mobile) + $(agent_cpu server) - u0))
 	keyed=$((keyed + $(counter server keyed) - k0))
 	pool_empty=$((pool_empty + $(counter mobile pool_empty) - p0))
 	lab_agent_stop mobile >&2
@@ -126,9 +132,9 @@ done
 lab_bg_stop ip3 >/dev/null 2>&1
 lab_bg_stop echo >/dev/null 2>&1
 
-python3 - "$res" "$RUNS" "$SECS" "$NCONN" "$keyed" "$pool_empty" <<'EOF'
+python3 - "$res" "$RUNS" "$SECS" "$NCONN" "$keyed" "$pool_empty" "$ticks" "$(getconf CLK_TCK)" <<'EOF'
 import sys, statistics
-res, runs, secs, nconn, keyed, pempty = sys.argv[1:7]
+res, runs, secs, nconn, keyed, pempty, ticks, hz = sys.argv[1:9]
 v = {}
 for line in open(res):
     k, _, x = line.strip().partition(" ")
@@ -162,5 +168,7 @@ row("agents, every connection keyed", "rate_keyed", "rate_none", 1, 0.90)
 print()
 print(f"In the keyed connection runs the server's agent keyed {keyed} of {int(nconn) * int(runs)} "
       f"connections; the client's pool ran dry for {pempty} (pool_empty: left plain, as designed). "
-      "The agents run with the default pool (64 keys).")
+      "The agents run with the default pool (64 keys). "
+      f"The two agents used {int(ticks) / int(hz):.2f} s of CPU over those runs "
+      f"({int(ticks) / int(hz) * 1e6 / max(int(keyed), 1):.0f} µs per keyed connection, both ends together).")
 EOF
