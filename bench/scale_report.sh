@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# bench/scale_report.sh BUILD - the scale, throughput and agent-cost
+# sections of docs/BENCHMARKS.md, as markdown on stdout (bench/run.sh
+# appends them): bench/dp_scale (state of 1 K against 1 M flows, memory
+# per flow), bench/tput.sh (iperf3 and connections per second over veth),
+# bench/scale.sh (keying rate, mass migration, CPU per move).  Each part is
+# bounded by a timeout; a failed part says so and the others still run.
+# BENCH_QUICK=1 runs every part in its quick mode (about 3 minutes
+# instead of about 12).  Logs of the parts go to stderr.
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-$here/../build}" && pwd)
+quick=${BENCH_QUICK:-0}
+export LAB_BUILD=${LAB_BUILD:-$build}
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "## State at scale: 1 K against 1 M flows in the maps"
+echo
+args=()
+[[ $quick != 1 ]] || args=(-L 200000 -l 20000 -r 3)
+echo "From bench/dp_scale${args[*]:+ (quick: ${args[*]})}: two copies of the data path loaded side"
+echo "by side, one with 1,000 migrated flows in its maps, one with $([[ $quick == 1 ]] && echo 200,000 || echo 1,000,000)"
+echo "(each migrated flow: one mig_flows, one mig_tokens, two mig_ingress and one mig_egress"
+echo "entry, as after a commit at the fixed end). Every run takes the frame of a flow drawn at"
+echo "random (untouched: a random connection absent from the maps), one"
+echo "\`bpf_prog_test_run\` each (repeat = 1), so that with the large table the buckets and"
+echo "elements touched are mostly not in the CPU caches (the \"64 flows in turn\" rows take 64"
+echo "flows spread over the table one after the other instead: the table's size without the"
+echo "cache misses); rows of both tables and the empty"
+echo "program (the baseline) interleaved. Load average before: $(load)."
+echo
+if ! timeout -k 5 "${BENCH_SCALE_TIMEOUT:-300}" "$build/bench/dp_scale" "${args[@]}"; then
+	echo "(dp_scale failed; see its log)"
+fi
+cat <<'TXT'
+
+Memory: the kernel's own `memlock` of each map (/proc/PID/fdinfo) before and after
+the fill; on this kernel it is the bucket array plus the elements in use (these maps
+are hashes without preallocation), so "in use" is (after - before) / entries. The
+bucket arrays are allocated when the agent loads, sized by `--max-flows` (16 bytes
+a bucket, max_entries rounded up to a power of two). Target: per-packet cost with
+1 M flows within 10 % of 1 K. The loop method pays a cold start every call (the
+empty program's row shows the timer reads alone): the 1 K rows are therefore far
+above the "repeat" rows of the table at the top, which reuse one warm packet.
+TXT
+echo
+echo "## Throughput and connection rate over veth"
+echo
+echo "From bench/tput.sh: the migration lab (mobile - router - server, veth), iperf3 and"
+echo "bench/conns, every condition once per round, the baseline (no agent) measured in"
+echo "each round. Load average before: $(load)."
+echo
+if ! timeout -k 5 "${BENCH_TPUT_TIMEOUT:-400}" "$here/tput.sh"; then
+	echo "(tput.sh failed; see its log)"
+fi
+echo
+echo "## Agent cost and mass migration"
+echo
+echo "From bench/scale.sh: a server and three client hosts behind a router (veth), real"
+echo "agents (clients with --pool 1024), bench/conns holding the connections. The"
+echo "delay is from the server's address change to each connection's echo (one byte"
+echo "from the client after the change, echoed by the server); the baseline row is the"
+echo "same echo round without a move, in the same run. Load average before: $(load)."
+echo
+if ! timeout -k 5 "${BENCH_SCALE_LAB_TIMEOUT:-600}" "$here/scale.sh"; then
+	echo "(scale.sh failed; see its log)"
+fi
+echo
+echo "Load average after: $(load). This machine ($(nproc) CPUs) was shared with other"
+echo "builds and test runs while these figures were taken: compare rows of one run,"
+echo "not runs."
