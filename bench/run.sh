@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 build=${BUILD:-build}
-export LAB_BUILD=${LAB_BUILD:-$PWD/$build}   # the lab scripts' agent and tools
+[[ $build == /* ]] || build=$PWD/$build
+export LAB_BUILD=${LAB_BUILD:-$build}   # the lab scripts' agent and tools
 bin=$build/bench/dp_bench
 out=${BENCH_OUT:-docs/BENCHMARKS.md}
 
