@@ -93,6 +93,11 @@ cat <<'TXT'
   the slots used to wait for the next address change (with 3,000 flows only 1,024
   ever committed). Left: free a slot at the commit (keep only the CONFIRM retries),
   or more slots behind a hash.
+- **N = 100 K**: not run. Keying alone would fit (the burst above keys about 2,500
+  connections a second once the client's pool of 1,024 is used up, so 100 K take
+  about 40 s), but at 10 K most flows already miss the window because of the move
+  slots, and 100 K would move in about 100 batches of 1,024: minutes, not the 1 s
+  target, until the slots are freed at the commit.
 - **Short connections keyed**: with the default pool (64 keys) most of a fast
   sequential run is left plain (pool_empty), which is the designed fallback; the
   keyed ones cost both agents together the CPU shown above (X25519 key generation
