@@ -5,7 +5,7 @@
 #   make soak       one connection, 100 moves, 1 GiB; maps and agent memory
 #                   checked afterwards (root; minutes, not part of make test)
 #   make demo       the namespace-lab demo (root)
-#   make bench      data-path benchmarks (root)
+#   make bench      data-path, scale and lab benchmarks (root)
 #   make fuzz       libFuzzer on the option, configuration and DNS reply
 #                   parsers (FUZZ_SECONDS=60 each, from tests/fuzz/corpus),
 #                   then FUZZ_DP_COUNT=1000000 random and mutated packets

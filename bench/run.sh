@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 build=${BUILD:-build}
+[[ $build == /* ]] || build=$PWD/$build
+export LAB_BUILD=${LAB_BUILD:-$build}   # the lab scripts' agent and tools
 bin=$build/bench/dp_bench
 out=${BENCH_OUT:-docs/BENCHMARKS.md}
 
@@ -27,7 +29,7 @@ if [[ ! -x $bin ]]; then
 fi
 
 tmp=$(mktemp "${TMPDIR:-/tmp}/mig-bench.XXXXXX")
-trap 'rm -f "$tmp" "$tmp.md" "$tmp.lablog"' EXIT
+trap 'rm -f "$tmp" "$tmp.md" "$tmp.lablog" "$tmp.scalelog"' EXIT
 
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
 if ! timeout -k 5 "${BENCH_TIMEOUT:-60}" "$bin" ${BENCH_ARGS:-} >"$tmp"; then
@@ -94,7 +96,13 @@ TXT
 			tail -n 20 "$tmp.lablog" >&2
 		fi
 	fi
+	# scale, throughput, agent cost (BENCH_SCALE=0 skips; about 12 minutes)
+	if [[ ${BENCH_SCALE:-1} != 0 ]]; then
+		echo
+		"$(dirname "${BASH_SOURCE[0]}")/scale_report.sh" "$build" 2>"$tmp.scalelog" ||
+			tail -n 20 "$tmp.scalelog" >&2
+	fi
 } >"$tmp.md"
 mv "$tmp.md" "$out"
-rm -f "$tmp.lablog"
+rm -f "$tmp.lablog" "$tmp.scalelog"
 echo "wrote $out"

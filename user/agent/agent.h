@@ -121,6 +121,7 @@ struct agent {
 	struct nl_sock *nl_cmd;    /* address changes we make */
 	int ctl_fd;                /* migratectl's requests (ctlreq.c), or -1 */
 	bool recheck;              /* addresses or routes changed */
+	bool moves_waiting;        /* flows to move found every move slot busy */
 	uint64_t recheck_ns;
 	uint64_t swept_ns;         /* last check for a flows_sweep */
 	uint64_t swept_lost;       /* events_lost at that check */
@@ -143,6 +144,12 @@ struct agent {
 	/* addresses we put on lo to keep old sockets working */
 	struct mig_tuple kept[MIG_KEPT_MAX]; /* laddr and family used; mirrored in mig_kept */
 	size_t n_kept;
+	/* event-loop passes, and the socket records read in one of them,
+	 * sorted by tuple (dp_sockinfo_one) */
+	uint64_t pass;
+	struct mig_sockinfo *si_snap;
+	size_t si_n;
+	uint64_t si_pass;
 };
 
 #define POOL_DEFAULT 64
@@ -273,6 +280,7 @@ void reserve_release(const struct mig_tuple *sock);
 void reserve_resync(struct agent *a);
 void reserve_free(void);
 void mover_tick(struct agent *a);
+bool mover_slot_free(const struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
 
 /* cc.c */

@@ -244,6 +244,8 @@ void dp_unload(struct agent *a)
 	bpf_link__destroy(a->iter_link);
 	mig_iter__destroy(a->iter);
 	mig_dp__destroy(a->dp);
+	free(a->si_snap);
+	a->si_snap = NULL;
 	a->iter_link = NULL;
 	a->iter = NULL;
 	a->dp = NULL;
@@ -696,24 +698,64 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n)
 	return 0;
 }
 
+static int si_cmp(const void *x, const void *y)
+{
+	return memcmp(&((const struct mig_sockinfo *)x)->tuple,
+		      &((const struct mig_sockinfo *)y)->tuple, sizeof(struct mig_tuple));
+}
+
+/* A tuple's record among the sorted ones: a live socket before a
+ * time-wait one of the same tuple. */
+static const struct mig_sockinfo *si_find(const struct agent *a, const struct mig_tuple *t)
+{
+	struct mig_sockinfo key = { .tuple = *t };
+	const struct mig_sockinfo *v = a->si_snap, *e = a->si_snap + a->si_n, *hit, *p;
+
+	hit = bsearch(&key, v, a->si_n, sizeof(key), si_cmp);
+	if (!hit)
+		return NULL;
+	while (hit > v && !si_cmp(hit - 1, &key))
+		hit--;
+	for (p = hit; p < e && !si_cmp(p, &key); p++)
+		if (p->state != BPF_TCP_TIME_WAIT)
+			return p;
+	return hit;
+}
+
+/*
+ * One socket's record.  A walk of the socket table costs the whole
+ * established hash (shared by every network namespace) plus every socket
+ * here, so the records of one walk serve the rest of the event-loop pass
+ * (main.c counts them in a->pass): a move of N flows walks the table
+ * once a pass instead of 2-3 times a flow.  A tuple missing from them is
+ * looked for once more in a fresh walk.
+ */
 int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 		    struct mig_sockinfo *out)
 {
-	struct mig_sockinfo *v;
-	size_t n, i;
+	const struct mig_sockinfo *hit;
+	bool fresh = false;
 	int err;
 
-	err = dp_sockinfo(a, &v, &n);
-	if (err)
-		return err;
-	err = -ENOENT;
-	for (i = 0; i < n; i++) {
-		if (!memcmp(&v[i].tuple, t, sizeof(*t))) {
-			*out = v[i];
-			err = 0;
-			break;
+	for (;;) {
+		if (a->si_snap && a->si_pass == a->pass) {
+			hit = si_find(a, t);
+			if (hit) {
+				*out = *hit;
+				return 0;
+			}
+			if (fresh)
+				return -ENOENT;
 		}
+		free(a->si_snap);
+		a->si_snap = NULL;
+		err = dp_sockinfo(a, &a->si_snap, &a->si_n);
+		if (err) {
+			a->si_snap = NULL;
+			return err;
+		}
+		qsort(a->si_snap, a->si_n, sizeof(*a->si_snap), si_cmp);
+		a->si_pass = a->pass;
+		fresh = true;
 	}
-	free(v);
-	return err;
 }

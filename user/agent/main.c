@@ -736,6 +736,7 @@ int main(int argc, char **argv)
 
 		/* address changes settle for 20 ms before we act on them */
 		n = epoll_wait(epfd, evs, 4, a.recheck ? 20 : 100);
+		a.pass++;   /* socket records read before are stale now */
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll: %s", strerror(errno));
 			goto out;
@@ -776,6 +777,8 @@ int main(int argc, char **argv)
 			}
 		}
 		mover_tick(&a);
+		if (a.moves_waiting && !a.recheck && mover_slot_free(&a))
+			mover_reconcile(&a);
 		closed_due(&a);
 		xlate_forget_due(&a);
 		pool_refill(&a);

@@ -257,6 +257,16 @@ static struct move *move_of(struct agent *a, const struct mig_tuple *sock, bool 
 	return free_slot;
 }
 
+bool mover_slot_free(const struct agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_MOVES; i++)
+		if (!a->moves[i].active)
+			return true;
+	return false;
+}
+
 static void drop_pending(struct agent *a, const struct move *m)
 {
 	struct mig_pend pe;
@@ -332,7 +342,10 @@ static int start_move(struct agent *a, const struct mig_tuple *sock,
 
 	m = move_of(a, sock, true);
 	if (!m) {
-		pr_warn("too many migrations at once; %s waits", tuple_str(sock, t1, sizeof(t1)));
+		/* (mover_reconcile says how many wait, once a pass) */
+		if (asked)
+			pr_warn("too many migrations at once; %s waits",
+				tuple_str(sock, t1, sizeof(t1)));
 		return -EBUSY;
 	}
 	if (m->active && !memcmp(m->wire.laddr, src, 16))
@@ -406,8 +419,10 @@ void mover_reconcile(struct agent *a)
 	struct host_addrs h = {};
 	struct mig_flow f;
 	uint32_t src[4];
+	size_t waiting = 0;
 	int err;
 
+	a->moves_waiting = false;
 	if (host_addrs_read(a, &h))
 		return;   /* (reported) nothing known: judge no flow */
 	/* first: an old address back on a link is a source again (a move
@@ -429,7 +444,14 @@ void mover_reconcile(struct agent *a)
 			addr_keep_local(a, &key);
 		if (route_source(&f.wire, src) || !addr_usable(&h, af_of(&f.wire), src))
 			continue;   /* no usable address yet: wait for one */
-		start_move(a, &key, &f, src, false);
+		if (start_move(a, &key, &f, src, false) == -EBUSY)
+			waiting++;
+	}
+	if (waiting) {
+		/* every slot busy: the main loop calls us again once one is
+		 * free (else these would wait for the next address change) */
+		pr_warn("too many migrations at once (%d): %zu flows wait", MAX_MOVES, waiting);
+		a->moves_waiting = true;
 	}
 	addr_release_unused(a);
 	host_addrs_free(&h);

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# bench/scale_report.sh BUILD - the scale, throughput and agent-cost
+# sections of docs/BENCHMARKS.md, as markdown on stdout (bench/run.sh
+# appends them): bench/dp_scale (state of 1 K against 1 M flows, memory
+# per flow), bench/tput.sh (iperf3 and connections per second over veth),
+# bench/scale.sh (keying rate, mass migration, CPU per move).  Each part is
+# bounded by a timeout; a failed part says so and the others still run.
+# BENCH_QUICK=1 runs every part in its quick mode (about 3 minutes
+# instead of about 12).  Logs of the parts go to stderr.
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-$here/../build}" && pwd)
+quick=${BENCH_QUICK:-0}
+export LAB_BUILD=${LAB_BUILD:-$build}
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "## State at scale: 1 K against 1 M flows in the maps"
+echo
+args=()
+[[ $quick != 1 ]] || args=(-L 200000 -l 20000 -r 3)
+echo "From bench/dp_scale${args[*]:+ (quick: ${args[*]})}: two copies of the data path loaded side"
+echo "by side, one with 1,000 migrated flows in its maps, one with $([[ $quick == 1 ]] && echo 200,000 || echo 1,000,000)"
+echo "(each migrated flow: one mig_flows, one mig_tokens, two mig_ingress and one mig_egress"
+echo "entry, as after a commit at the fixed end). Every run takes the frame of a flow drawn at"
+echo "random (untouched: a random connection absent from the maps), one"
+echo "\`bpf_prog_test_run\` each (repeat = 1), so that with the large table the buckets and"
+echo "elements touched are mostly not in the CPU caches (the \"64 flows in turn\" rows take 64"
+echo "flows spread over the table one after the other instead: the table's size without the"
+echo "cache misses); rows of both tables and the empty"
+echo "program (the baseline) interleaved. Load average before: $(load)."
+echo
+if ! timeout -k 5 "${BENCH_SCALE_TIMEOUT:-300}" "$build/bench/dp_scale" "${args[@]}"; then
+	echo "(dp_scale failed; see its log)"
+fi
+cat <<'TXT'
+
+Memory: the kernel's own `memlock` of each map (/proc/PID/fdinfo) before and after
+the fill; on this kernel it is the bucket array plus the elements in use (these maps
+are hashes without preallocation), so "in use" is (after - before) / entries. The
+bucket arrays are allocated when the agent loads, sized by `--max-flows` (16 bytes
+a bucket, max_entries rounded up to a power of two). Target: per-packet cost with
+1 M flows within 10 % of 1 K. The loop method pays a cold start every call (the
+empty program's row shows the timer reads alone): the 1 K rows are therefore far
+above the "repeat" rows of the table at the top, which reuse one warm packet.
+TXT
+echo
+echo "## Throughput and connection rate over veth"
+echo
+echo "From bench/tput.sh: the migration lab (mobile - router - server, veth), iperf3 and"
+echo "bench/conns, every condition once per round, the baseline (no agent) measured in"
+echo "each round. Load average before: $(load)."
+echo
+if ! timeout -k 5 "${BENCH_TPUT_TIMEOUT:-400}" "$here/tput.sh"; then
+	echo "(tput.sh failed; see its log)"
+fi
+echo
+echo "## Agent cost and mass migration"
+echo
+echo "From bench/scale.sh: a server and three client hosts behind a router (veth), real"
+echo "agents (clients with --pool 1024), bench/conns holding the connections. The"
+echo "delay is from the server's address change to each connection's echo (one byte"
+echo "from the client after the change, echoed by the server); the baseline row is the"
+echo "same echo round without a move, in the same run. Load average before: $(load)."
+echo
+if ! timeout -k 5 "${BENCH_SCALE_LAB_TIMEOUT:-600}" "$here/scale.sh"; then
+	echo "(scale.sh failed; see its log)"
+fi
+cat <<'TXT'
+
+### Targets missed, and why
+
+- **State at scale** (1 M within 10 % of 1 K): missed by far in the random-flow rows.
+  The per-packet work does not grow with the table (one hash lookup in mig_ingress or
+  mig_egress, chains of about one element): the "64 flows in turn" rows, same table,
+  stay within about 20-30 %. The random rows pay cache and TLB misses on the bucket
+  and the element (a migrated flow's entries total about 1.2 KB, 1 M flows about
+  1.2 GB, far beyond any cache); the test runs in a KVM guest without a PMU (perf
+  stat reports no hardware events), so the share of TLB against cache misses could
+  not be measured. Nothing cheap to fix in the programs; smaller elements (mig_in is
+  48 bytes of value for 40 bytes of key) would save a cache line at most.
+- **Mass migration** (all data again within 1 s): met at 1 K; at 10 K the echo round
+  alone (no move) takes about a second on this machine, and the agent has 1024 move
+  slots: a slot stays taken until the peer's first segment arrives on the new tuple,
+  which for an idle connection comes with its next retransmission (exponential
+  backoff), so the flows beyond the first 1024 start late. Fixed here: each move used
+  to walk the whole socket table (the iterator also walks the established hash shared
+  by every network namespace) two or three times per flow, 1.5 ms of CPU per flow
+  with 300 flows (`perf record -g`: 48 % in established_get_first); and flows beyond
+  the slots used to wait for the next address change (with 3,000 flows only 1,024
+  ever committed). Left: free a slot at the commit (keep only the CONFIRM retries),
+  or more slots behind a hash.
+- **N = 100 K**: not run. Keying alone would fit (the burst above keys about 2,500
+  connections a second once the client's pool of 1,024 is used up, so 100 K take
+  about 40 s), but at 10 K most flows already miss the window because of the move
+  slots, and 100 K would move in about 100 batches of 1,024: minutes, not the 1 s
+  target, until the slots are freed at the commit.
+- **Short connections keyed**: with the default pool (64 keys) most of a fast
+  sequential run is left plain (pool_empty), which is the designed fallback; the
+  keyed ones cost both agents together the CPU shown above (X25519 key generation
+  at the client, key agreement at both ends), taken from the same two cores.
+- **Throughput**: the spread of the baseline itself (see min / max) is larger than
+  the 5 % target on this shared machine; the plain-flow row (programs attached, no
+  rewrite) shows the data path's own cost is within the noise.
+- **DNS**: the time from the address change to BIND's answer includes the agent's
+  20 ms settling delay, the worker's UPDATE and BIND's own processing, polled every
+  0.1 s.
+TXT
+echo
+echo "Load average after: $(load). This machine ($(nproc) CPUs) was shared with other"
+echo "builds and test runs while these figures were taken: compare rows of one run,"
+echo "not runs."

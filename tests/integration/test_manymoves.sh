@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# More keyed flows than the agent's 1024 move slots move at once: the
+# mobile holds N (default 1100) idle keyed connections and changes its
+# address; every one of them commits (the flows beyond the slots start as
+# slots free, not at the next address change) and carries data again.
+#
+#   mobile (agent)                      router (fwd)              server (agent)
+#   eth0 192.0.2.1/24    x-x-x-x-x-x-x  a0 192.0.2.254
+#   eth1 198.51.100.1/24 - - - - - - -  b0 198.51.100.254
+#                                       s0 203.0.113.126/25 ----- eth0 203.0.113.1/25
+#
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/lab.sh"
+. "$here/mig_topo.sh"
+
+N=${MANYMOVES_N:-1100}
+
+lab_init
+topo_build
+topo_at mobile a
+topo_at server s
+lab_agent_start server
+lab_agent_start mobile --pool 1024
+
+# server: accept, echo every byte, hold; client: open N connections (at
+# most 300 a second, so that the pool keeps up), one echo on each (an
+# initiator is keyed only once a segment of the responder carried its
+# KEY2, and an idle server sends none), then for each line on
+# its fifo send one byte on each and print how many echoes came back
+# within 20 s
+cat >"$LAB_DIR/hold.py" <<'EOF'
+import selectors, socket, sys, time
+sel = selectors.DefaultSelector()
+if sys.argv[1] == "serve":
+    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("0.0.0.0", 5400)); l.listen(2048); l.setblocking(False)
+    sel.register(l, selectors.EVENT_READ)
+    while True:
+        for k, _ in sel.select():
+            if k.fileobj is l:
+                try:
+                    c, _ = l.accept()
+                except BlockingIOError:
+                    continue
+                c.setblocking(False); sel.register(c, selectors.EVENT_READ)
+            else:
+                try:
+                    d = k.fileobj.recv(64)
+                except OSError:
+                    d = b""
+                if d:
+                    k.fileobj.send(d)
+                else:
+                    sel.unregister(k.fileobj); k.fileobj.close()
+n = int(sys.argv[2]); cs = []
+t0 = time.monotonic()
+for i in range(n):
+    while i > (time.monotonic() - t0) * 300:
+        time.sleep(0.01)
+    c = socket.create_connection(("203.0.113.1", 5400), timeout=10)
+    c.send(b"k"); c.recv(1)   # the echo carries the responder's half of the key
+    cs.append(c)
+print("ready", flush=True)
+for line in open(sys.argv[3]):
+    for c in cs:
+        c.setblocking(False); c.send(b"p"); sel.register(c, selectors.EVENT_READ)
+    got, end = 0, time.monotonic() + 20
+    while got < n and time.monotonic() < end:
+        for k, _ in sel.select(0.2):
+            try:
+                if k.fileobj.recv(64):
+                    got += 1
+            except OSError:
+                pass
+            sel.unregister(k.fileobj)
+    print("echoed", got, flush=True)
+    for c in cs:
+        try:
+            sel.unregister(c)
+        except KeyError:
+            pass
+EOF
+lab_nsexec mobile sysctl -q -w net.ipv4.ip_local_port_range="20000 60000"
+lab_bg server srv python3 "$LAB_DIR/hold.py" serve
+lab_wait_listen server 5400
+mkfifo "$LAB_DIR/go"
+lab_bg mobile cli sh -c "ulimit -n 4096; exec python3 $LAB_DIR/hold.py hold $N $LAB_DIR/go"
+exec {go}>"$LAB_DIR/go"
+
+t_begin "$N idle keyed flows, one address change"
+t_check "the client holds $N connections" lab_wait_until $((N / 100 + 30)) grep -q ready "$(lab_log cli)"
+t_check "both agents keyed all $N" lab_wait_until 30 eval "[ \$(nflows mobile) -ge $N ] && [ \$(nflows server) -ge $N ]"
+c0=$(counter mobile committed_mover)
+topo_at mobile b
+topo_leave mobile a
+echo go >&"$go"
+t_check "every flow committed within 60 s" lab_wait_until 60 ge $((c0 + N)) counter mobile committed_mover
+echo "   committed: $(($(counter mobile committed_mover) - c0)) of $N"
+t_check "every connection echoed after the move" lab_wait_until 30 grep -q "^echoed $N\$" "$(lab_log cli)"
+grep '^echoed' "$(lab_log cli)" | sed 's/^/   /'
+exec {go}>&-
+
+t_summary
