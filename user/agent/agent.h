@@ -215,6 +215,7 @@ int dp_attach_all(struct agent *a);
 int dp_detach_all(void);
 void dp_release_unserved(struct agent *a);
 int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n);
+bool dp_listening(struct agent *a, int family, const uint32_t addr[4], uint16_t port);
 int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 		    struct mig_sockinfo *out);
 

@@ -759,3 +759,37 @@ int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 		fresh = true;
 	}
 }
+
+/*
+ * Whether a listening socket holds port (network order) on addr or on the
+ * wildcard address of family (or, for IPv4, on IPv6's wildcard): such a
+ * listener keeps every other local socket off that address and port, so
+ * it reserves a wire tuple as well as a bound socket of ours would.  From
+ * this pass's records (one walk at most).
+ */
+bool dp_listening(struct agent *a, int family, const uint32_t addr[4], uint16_t port)
+{
+	static const uint32_t any[4];
+	size_t i;
+
+	if (!a->si_snap || a->si_pass != a->pass) {
+		struct mig_sockinfo dummy;
+		struct mig_tuple t = { .family = (uint16_t)family };
+
+		/* (a tuple no socket has: makes this pass's records) */
+		dp_sockinfo_one(a, &t, &dummy);
+	}
+	for (i = 0; a->si_snap && i < a->si_n; i++) {
+		const struct mig_sockinfo *si = &a->si_snap[i];
+		const uint32_t *l = si->tuple.laddr;
+
+		if (si->state != BPF_TCP_LISTEN || si->tuple.lport != port)
+			continue;
+		if (si->tuple.family == family &&
+		    (!memcmp(l, addr, 16) || !memcmp(l, any, 16)))
+			return true;
+		if (family == AF_INET && si->tuple.family == AF_INET6 && !memcmp(l, any, 16))
+			return true;
+	}
+	return false;
+}

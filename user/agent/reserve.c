@@ -117,6 +117,14 @@ void reserve_wire(struct agent *a, const struct mig_tuple *sock, const struct mi
 	    !memcmp(wire->laddr, sock->laddr, sizeof(wire->laddr)))
 		return;
 	fd = bind_wire(wire);
+	if (fd == -EADDRINUSE &&
+	    dp_listening(a, wire->family == AF_INET6 ? AF_INET6 : AF_INET, wire->laddr,
+			 wire->lport)) {
+		/* a server's port: its listener keeps the tuple ours */
+		pr_debug("wire tuple %s: its port is held by a listener",
+			 tuple_str(wire, t1, sizeof(t1)));
+		return;
+	}
 	if (fd < 0) {
 		stat_add(a, MIG_STAT_RESERVE_FAIL, 1);
 		pr_warn("cannot reserve the wire tuple %s in the kernel: %s%s",
