@@ -94,6 +94,14 @@ TXT
 			tail -n 20 "$tmp.lablog" >&2
 		fi
 	fi
+	if [[ ${BENCH_HANDOVER:-1} != 0 ]]; then
+		# (BENCH_HANDOVER=0 skips it: about 20 minutes, see its header)
+		echo
+		if ! LAB_BUILD=$PWD/$build timeout -k 5 "${BENCH_HANDOVER_TIMEOUT:-1800}" bench/handover.sh 2>"$tmp.lablog"; then
+			echo "(handover benchmark failed; see its log)"
+			tail -n 20 "$tmp.lablog" >&2
+		fi
+	fi
 } >"$tmp.md"
 mv "$tmp.md" "$out"
 rm -f "$tmp.lablog"
