@@ -115,7 +115,6 @@ struct agent {
 	struct nl_sock *nl_cmd;    /* address changes we make */
 	int ctl_fd;                /* migratectl's requests (ctlreq.c), or -1 */
 	bool recheck;              /* addresses or routes changed */
-	uint64_t recheck_ns;
 	uint64_t swept_ns;         /* last check for a flows_sweep */
 	uint64_t swept_lost;       /* events_lost at that check */
 	struct move moves[MAX_MOVES];
