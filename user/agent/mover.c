@@ -807,13 +807,23 @@ void mover_tick(struct agent *a)
 /*
  * Make our own socket send an ACK now, with its current window: during the
  * move its window updates were held back or went to the old address, and a
- * peer waiting on a zero window probes with backoff.  A zero-length
- * segment "from the peer" just below RCV.NXT, handed to our own stack, is
- * out of window and answered with an immediate duplicate ACK.
+ * peer waiting on a zero window probes with backoff.  A one-byte segment
+ * "from the peer" far below RCV.NXT (2^30 back: before RCV.WUP for any
+ * window), handed to our own stack, is out of window and answered with an
+ * immediate duplicate ACK.  It carries a byte on purpose: Linux limits its
+ * answers to empty out-of-window segments to one per
+ * net.ipv4.tcp_invalid_ratelimit (500 ms) per socket, and a socket that
+ * had just answered a zero-window probe would have swallowed an empty
+ * nudge; segments with data are answered every time
+ * (tcp_oow_rate_limited).  Dropped before the ACK field is looked at: the
+ * socket's send state and window are untouched.  (The duplicate ACK's
+ * D-SACK block names that old byte; a sender ignores D-SACKs that old.)
  */
+#define NUDGE_BACK (1U << 30)
+
 static int provoke_ack(const struct mig_tuple *sock, const struct mig_sockinfo *si)
 {
-	uint8_t tcp[20];
+	uint8_t tcp[21];
 	uint32_t v;
 	uint16_t cs;
 	int af = af_of(sock);
@@ -821,16 +831,16 @@ static int provoke_ack(const struct mig_tuple *sock, const struct mig_sockinfo *
 	memset(tcp, 0, sizeof(tcp));
 	memcpy(tcp, &sock->rport, 2);
 	memcpy(tcp + 2, &sock->lport, 2);
-	v = htonl(si->rcv_nxt - 1);
+	v = htonl(si->rcv_nxt - NUDGE_BACK);
 	memcpy(tcp + 4, &v, 4);
 	v = htonl(si->snd_una);
 	memcpy(tcp + 8, &v, 4);
 	tcp[12] = 5 << 4;
 	tcp[13] = 0x10;   /* ACK */
 	tcp[14] = tcp[15] = 0xff;
-	cs = htons(l4_csum(af, sock->raddr, sock->laddr, 6, tcp, 20));
+	cs = htons(l4_csum(af, sock->raddr, sock->laddr, 6, tcp, sizeof(tcp)));
 	memcpy(tcp + 16, &cs, 2);
-	return send_raw(af, sock->raddr, sock->laddr, 6, tcp, 20);
+	return send_raw(af, sock->raddr, sock->laddr, 6, tcp, sizeof(tcp));
 }
 
 /*
