@@ -65,6 +65,10 @@ struct move {
 	int confirms;
 	int reasks;                /* new requests after unconfirmed commits */
 	bool asked;                /* by the operator: the old address stays */
+	/* the socket as the last Migrate SYN found it: after our commit the
+	 * resume nudge needs only its RCV.NXT (mover.c, nudge_early) */
+	bool si_valid;
+	struct mig_sockinfo si;
 };
 #define MAX_MOVES 1024
 

@@ -303,6 +303,8 @@ static int send_msyn(struct agent *a, struct move *m)
 		mig_wipe(&f, sizeof(f));
 		return -ENOENT;
 	}
+	m->si = si;
+	m->si_valid = true;
 	mig_sip_mac_migrate(f.s_own, f.token, m->reqno, buf, mac);
 	/* the ack field (ACK flag clear) carries our challenge */
 	err = send_sig(&m->wire, si.snd_una - 1, m->challenge, 0x02 /* SYN */,
@@ -851,7 +853,7 @@ static int provoke_ack(const struct mig_tuple *sock, const struct mig_sockinfo *
  * tcp_ld_RTO_revert): the last revert finds the timer expired and
  * retransmits at once.
  */
-static void kick(struct agent *a, const struct mig_tuple *sock)
+static void kick(struct agent *a, const struct mig_tuple *sock, bool nudged)
 {
 	struct mig_sockinfo si;
 	uint8_t icmp[8 + 40 + 8];
@@ -871,7 +873,7 @@ static void kick(struct agent *a, const struct mig_tuple *sock)
 		 si.retransmits, si.rcv_wscale);
 	if (!may_move(si.state))
 		return;
-	if (provoke_ack(sock, &si) == 0)
+	if (!nudged && provoke_ack(sock, &si) == 0)
 		stat_add(a, MIG_STAT_KICKS, 1);
 	if (si.snd_una == si.snd_nxt || !si.retransmits || !si.backoff)
 		return;
@@ -919,14 +921,34 @@ static void kick(struct agent *a, const struct mig_tuple *sock)
 	pr_debug("%s: undid %d backoff steps", tuple_str(sock, ts, sizeof(ts)), i);
 }
 
+/*
+ * Our own commit: the resume nudge goes at once, built from the socket
+ * record the last Migrate SYN was made from, before anything else and
+ * before kick scans the sockets again (a scan of the host's TCP sockets
+ * costs milliseconds).  Only its RCV.NXT is used, with 2^30 of slack
+ * (provoke_ack): a few round trips old is as good as fresh.  True when
+ * sent (kick then sends none).
+ */
+static bool nudge_early(struct agent *a, const struct move *m)
+{
+	if (!m || !m->si_valid || a->no_resume || !may_move(m->si.state))
+		return false;
+	if (provoke_ack(&m->sock, &m->si))
+		return false;
+	stat_add(a, MIG_STAT_KICKS, 1);
+	return true;
+}
+
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 {
 	struct host_addrs h = {};
 	struct mig_flow f;
 	struct move *m;
 	char t1[128], t2[128];
+	bool nudged;
 
 	m = move_of(a, sock, false);
+	nudged = role == 1 && nudge_early(a, m);
 	if (m && role != 1 && host_addrs_read(a, &h))
 		m = NULL;   /* (reported) leave the move as it is */
 	/* We moved and committed; or we were moving too and the peer, which
@@ -942,7 +964,7 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 	}
 	host_addrs_free(&h);
 	if (!a->no_resume)
-		kick(a, sock);
+		kick(a, sock, nudged);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
 		reserve_wire(a, sock, &f.wire);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
