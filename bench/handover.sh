@@ -171,7 +171,8 @@ Each variant runs in its own lab, all at the same time on this machine;
 $RUNS runs per row.  The MPTCP variants use IPPROTO_MPTCP sockets on both
 hosts, with an endpoint (subflow) per address of the mobile.  In the
 receiver-paced rows the reader drains at 4 MB/s, so "backlog drained"
-includes reading the buffered data.
+includes reading the buffered data. Before and after figures, conditions
+and where the time goes: docs/HANDOVER.md.
 
 EOF
 python3 "$here/handover.py" table "$tmp/all"
