@@ -86,7 +86,7 @@ FUZZ_DP_COUNT ?= 1000000
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test soak unit demo bench fuzz fuzz-corpus deps install uninstall clean check-deps test-kernels
+.PHONY: all test soak unit demo bench fuzz fuzz-corpus deps install uninstall clean check-deps test-kernels test-stress
 all: $(BUILD)/migrate-agent $(BUILD)/migratectl $(BPF_OBJS)
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(BUILD)/bench \
@@ -157,6 +157,13 @@ test:
 	scripts/install-deps.sh
 	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS) $(REPLAY_BINS) $(BUILD)/tests/fuzz_dp
 	tests/run.sh
+
+# The whole suite RUNS times (default 5) under stress-ng on every core; see
+# tests/stress.sh. Not part of `make test` or .ci/run (about 20 min a run).
+test-stress:
+	scripts/install-deps.sh
+	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS) $(REPLAY_BINS) $(BUILD)/tests/fuzz_dp
+	BUILD=$(BUILD) tests/stress.sh
 
 # SOAK_BYTES, SOAK_MOVES, SOAK_RATE, SOAK_RSS_KB: see tests/soak/test_soak.sh
 soak:

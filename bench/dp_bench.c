@@ -24,14 +24,21 @@
  *
  * The egress cases run with mig_host.holds = 0 (no flow held: the hold
  * map is not looked at) unless the case says "holds active" (another
- * flow is held, so every segment pays the mig_hold lookup).
+ * flow is held, so every segment pays the mig_hold lookup).  The
+ * migrated cases change the destination, so reroute runs: without
+ * forwarding on lo the kernel refuses its FIB lookup at once; the "FIB
+ * lookup" cases turn forwarding on lo on, and pay a real lookup (in a
+ * namespace with a two-route table: a miss to NEW, a local address on
+ * the way back; a host with a large table pays more).
  *
  * Output: a Markdown table (case, method, ns/packet, ratio to the empty
  * program), the median of -r rounds.  Root only.
  *
  * usage: dp_bench [-n REPEAT] [-l LOOPS] [-r ROUNDS]
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
 
 #include "../tests/bpf/dp_fixture.h"
 
@@ -60,6 +67,7 @@ struct bcase {
 	bool untouched;         /* the xlate counters must not move */
 	__u32 holds;            /* mig_host.holds during the case */
 	int cands;              /* -1: mig_cand emptied first; 1: one candidate live */
+	bool fib;               /* lo forwards: reroute's FIB lookups are answered */
 	__u8 frame[FX_PKT_MAX];
 	size_t len;
 	double ns[16];          /* per round */
@@ -73,6 +81,28 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Forwarding on lo (both families) in the benchmark's netns: with it
+ * the FIB answers reroute's lookups (here: no route to NEW, a local
+ * address for the way back, so the segment stays on its route); without
+ * it the kernel refuses them before looking. */
+static int lo_forwarding(bool on)
+{
+	static const char *const f[] = { "/proc/sys/net/ipv4/conf/lo/forwarding",
+					 "/proc/sys/net/ipv6/conf/lo/forwarding" };
+	int i, fd, ok;
+
+	for (i = 0; i < 2; i++) {
+		fd = open(f[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		ok = write(fd, on ? "1" : "0", 1) == 1;
+		close(fd);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
 /* One measurement: average ns per run. */
 static int measure(struct bcase *c, int repeat, int loops, double *ns)
 {
@@ -82,7 +112,7 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 	long runs;
 	int i;
 
-	if (fx_host(skel, c->holds))
+	if (fx_host(skel, c->holds) || lo_forwarding(c->fib))
 		return -1;
 	/* the Migrate SYN rows leave candidates: the untouched rows say
 	 * whether one is live (mig_gate makes segments skip mig_cand while
@@ -217,6 +247,14 @@ static size_t data_frame(const struct fx_conn *c, bool from_new, bool egress, __
 	return fx_build(&p, f);
 }
 
+/* Frame f (len bytes) without its Ethernet header, as a tun or WireGuard
+ * device has it; the new length. */
+static size_t l3_frame(__u8 *f, size_t len)
+{
+	memmove(f, f + 14, len - 14);
+	return len - 14;
+}
+
 static size_t msyn_frame(const struct fx_conn *c, __u8 *f)
 {
 	struct fx_pkt p;
@@ -240,7 +278,7 @@ int main(int argc, char **argv)
 	enum { E_TC, E_XDP, E_TC_LOOP, E_XDP_LOOP, N_EMPTY };
 	static struct bcase cases[32];
 	int repeat = 1000000, loops = 100000, rounds = 5, opt, n = 0, i, k;
-	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc;
+	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc, in_l3, out_l3;
 	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1];
 
 	while ((opt = getopt(argc, argv, "n:l:r:h")) != -1) {
@@ -280,6 +318,8 @@ int main(int argc, char **argv)
 	in_tc = bpf_program__fd(skel->progs.mig_in_tc);
 	in_xdp = bpf_program__fd(skel->progs.mig_in_xdp);
 	out_tc = bpf_program__fd(skel->progs.mig_out_tc);
+	in_l3 = bpf_program__fd(skel->progs.mig_in_tc_l3);
+	out_l3 = bpf_program__fd(skel->progs.mig_out_tc_l3);
 	fx_reset(skel);
 	if (install_fixed(c4) || install_fixed(c6) ||
 	    install_pingpong(c4, AF_INET) || install_pingpong(c6, AF_INET6) ||
@@ -348,6 +388,22 @@ int main(int argc, char **argv)
 		b->len = data_frame(c4, false, true, b->frame);
 		b = ADD("egress TC, migrated flow v6", out_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_OUT);
+		b->len = data_frame(c6, false, true, b->frame);
+		/* devices without a link-layer header: the frame from its IP
+		 * header on */
+		b = ADD("ingress TC on L3 device, migrated flow v4", in_l3, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT_XLATE_IN);
+		b->len = l3_frame(b->frame, data_frame(c4, true, false, b->frame));
+		b = ADD("egress TC on L3 device, migrated flow v4", out_l3, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT_XLATE_OUT);
+		b->len = l3_frame(b->frame, data_frame(c4, false, true, b->frame));
+		b = ADD("egress TC, migrated flow v4, FIB lookup", out_tc, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT_ROUTE_FAIL);
+		b->fib = true;
+		b->len = data_frame(c4, false, true, b->frame);
+		b = ADD("egress TC, migrated flow v6, FIB lookup", out_tc, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT_ROUTE_FAIL);
+		b->fib = true;
 		b->len = data_frame(c6, false, true, b->frame);
 		b = ADD("ingress XDP, untouched flow", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT__MAX);

@@ -8,6 +8,8 @@
  * flows back to the socket tuple.
  * mig_out_tc: rewrites the socket tuple of migrated flows to the wire
  * tuple and holds back segments of flows whose address went away.
+ * mig_in_tc_l3 / mig_out_tc_l3: the same for devices without a link-layer
+ * header (tun, WireGuard; see tc_in).
  *
  * Per packet, a segment of a flow that never migrated costs the parse and
  * two hash lookups on ingress (translations, candidates), one on egress
@@ -33,6 +35,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TC_ACT_OK    0
 #define TC_ACT_SHOT  2
 #define TC_ACT_STOLEN 4
+#define TC_ACT_REDIRECT 7
 
 /* Outcomes of the common code, mapped to each hook's verdicts. */
 /* V_HOLD (egress only): taken and freed like V_DROP, but reported to the
@@ -40,7 +43,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * 500 ms without backoff and count each try toward tcp_retries2, so a
  * connection held for a few seconds would die; a segment "lost on the
  * path" gets the ordinary retransmission timer, with backoff. */
-enum verdict { V_PASS, V_DROP, V_TX, V_HOLD };
+/* V_REDIR (egress only): redirected by a helper (reroute), which set
+ * the device: TC_ACT_REDIRECT. */
+enum verdict { V_PASS, V_DROP, V_TX, V_HOLD, V_REDIR };
+
+#define LOOPBACK_IFINDEX 1   /* lo, in every network namespace */
 
 /* Per-CPU scratch for what does not fit the 512-byte stack. */
 struct scratch {
@@ -65,8 +72,16 @@ struct scratch {
 	struct mig_cand_ref ref;
 	struct bpf_sock_tuple bst;
 	__u8 icmp[8 + 40 + 8];          /* ICMP header, quoted IP header, ports */
-	__u8 frame[ETH_HLEN + 40];      /* kept_*: Ethernet and IP or ARP header */
+	__u8 frame[ETH_HLEN + 40];      /* kept_*: Ethernet and IP or ARP header;
+					 * frag_check: IP header */
 	struct mig_addr ka;             /* kept_*: the address looked up */
+	/* egress: reroute's next hop, icmp_out's quoted tuple and ports */
+	struct bpf_redir_neigh nh;
+	struct mig_tuple qs, qw;
+	__u32 qp[4], qn[4];             /* quoted TCP ports (qp[0]), old and new;
+					 * 16 bytes each for out_words */
+	__be32 qv;                      /* icmp_out: the word stored */
+	__u16 qc[2];                    /* ... the quoted TCP checksum, old and new */
 };
 
 struct {
@@ -217,7 +232,8 @@ static __always_inline bool state_may_move(__u8 st)
 
 /*
  * Turn the received segment into our answer, in place, and send it back
- * where it came from: addresses, ports and MACs swapped, the TCP header
+ * where it came from: addresses, ports and MACs (on a device without a
+ * link-layer header: none) swapped, the TCP header
  * replaced by a 48-byte one (seq, ack, flags, opt: a 25-byte option or
  * NULL, padded with NOPs; ws: a window scale option in the padding, for
  * SYN/ACKs, so that stateful middleboxes (NAT conntrack) learn the
@@ -240,7 +256,7 @@ static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 	old = sc->old;
 	new = sc->new;
 	mac = sc->mac;
-	if (ctx_load(c, p->l4, old, MIG_SIG_HDR_LEN) || ctx_load(c, 0, mac, 12))
+	if (ctx_load(c, p->l4, old, MIG_SIG_HDR_LEN) || (c->l2 && ctx_load(c, 0, mac, 12)))
 		return V_DROP;
 	__builtin_memcpy(&csum, old + 16, 2);
 	old[16] = old[17] = 0;
@@ -317,7 +333,7 @@ static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 		    ctx_store(c, p->l3 + 7, &hl, 1))
 			return V_DROP;
 	}
-	if (ctx_store(c, 0, mac + 6, 6) || ctx_store(c, 6, mac, 6))
+	if (c->l2 && (ctx_store(c, 0, mac + 6, 6) || ctx_store(c, 6, mac, 6)))
 		return V_DROP;
 	return V_TX;
 }
@@ -631,7 +647,12 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 	mig_sip_mac_ack(f->s_own, o->reqno, p->ack, cd->nonce, sc->sip, sc->tag);
 	mig_opt_build_sig(sc->opt, MIG_SUB_MIGRATE_ACK, o->reqno, cd->nonce, sc->tag);
 	mig_count(MIG_STAT_MSYN_ANSWERED);
-	return reply(c, p, ss.snd_una - 1, ss.rcv_nxt, TCP_SYN | TCP_ACK, sc->opt,
+	/* ack = the Migrate SYN's seq + 1, not RCV.NXT: a NAT's conntrack on
+	 * the new path holds a SYN/ACK that acks more than the SYN it saw to
+	 * be invalid and does not translate it (the mover's data that we have
+	 * and it has not seen acked).  Nothing reads this ack: the mover's
+	 * data path takes the SYN/ACK. */
+	return reply(c, p, ss.snd_una - 1, p->seq + 1, TCP_SYN | TCP_ACK, sc->opt,
 		     ss.rcv_wscale);
 }
 
@@ -703,7 +724,13 @@ static __noinline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt *p,
 	mig_sip_mac_confirm(f->s_own, o->reqno, o->id, sc->sip, sc->tag);
 	mig_opt_build_sig(sc->opt, MIG_SUB_CONFIRM, o->reqno, o->id, sc->tag);
 	mig_count(MIG_STAT_CONFIRM_SENT);
-	return reply(c, p, ss.snd_nxt, ss.rcv_nxt, TCP_ACK, sc->opt, MIG_NO_WSCALE);
+	/* The handshake's third segment as a NAT's conntrack expects it: seq
+	 * = the SYN/ACK's ack, ack = its seq + 1.  With RCV.NXT (data we got
+	 * whose ACKs the move lost) conntrack calls it invalid and lets it out
+	 * untranslated, from our private address: the fixed end never sees
+	 * the CONFIRM.  The fixed end's data path takes it; nothing reads
+	 * seq or ack. */
+	return reply(c, p, p->ack, p->seq + 1, TCP_ACK, sc->opt, MIG_NO_WSCALE);
 bad:
 	mig_count(MIG_STAT_ACK_BAD);
 	return V_DROP;
@@ -989,6 +1016,254 @@ static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
 	return V_PASS;
 }
 
+/*
+ * After the rewrite to wire tuple w (our view), on egress: the kernel
+ * routed the segment, and resolved its next hop, for the socket's
+ * destination.  When the peer moved, the route to where it is now can
+ * leave by another device or next hop (its old address was on our own
+ * link; two uplinks with policy routing by source): ask the FIB as an
+ * output route lookup does (input interface lo, any output device, the
+ * rules by source) and follow its answer.  Same device and next hop:
+ * nothing to do; same device, another next hop: the MACs; another
+ * device, or no neighbour entry yet: bpf_redirect_neigh, which resolves
+ * the next hop there.  The redirected segment passes this program again
+ * on its new device, as the wire tuple, which no socket tuple in
+ * mig_egress matches: it is not translated twice.
+ *
+ * Linux answers FIB lookups only for an interface that forwards (6.1 as
+ * later kernels): lo must have forwarding on (net.ipv4.conf.lo.forwarding,
+ * net.ipv6.conf.lo.forwarding, which make no other interface forward);
+ * without it every segment is counted (route_fwd_off) and left on the
+ * socket's route, as are those for which the FIB has no usable route
+ * (route_failed).  Costs one lookup per segment of flows whose peer moved.
+ */
+static __noinline enum verdict reroute(struct mig_ctx *c, const struct mig_tuple *w,
+				       __u8 proto)
+{
+	struct __sk_buff *skb = c->ctx;
+	struct scratch *sc = scratch();
+	struct bpf_fib_lookup *fl;
+	__u8 *eth;
+	long rc;
+
+	/* (not from a device without a link-layer header: the kernel's
+	 * redirect to a neighbour needs one to take off) */
+	if (!sc || c->xdp || !c->l2)
+		return V_PASS;
+	fl = &sc->fib;
+	__builtin_memset(fl, 0, sizeof(*fl));
+	fl->family = w->family;
+	fl->l4_protocol = proto;
+	if (proto == IPPROTO_TCP) {
+		fl->sport = w->lport;
+		fl->dport = w->rport;
+	}
+	fl->ifindex = LOOPBACK_IFINDEX;
+	if (w->family == AF_INET) {
+		fl->ipv4_src = w->laddr[0];
+		fl->ipv4_dst = w->raddr[0];
+	} else {
+		__builtin_memcpy(fl->ipv6_src, w->laddr, 16);
+		__builtin_memcpy(fl->ipv6_dst, w->raddr, 16);
+	}
+	rc = bpf_fib_lookup(skb, fl, sizeof(*fl), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS && fl->ifindex == skb->ifindex) {
+		eth = sc->mac;
+		if (bpf_skb_load_bytes(skb, 0, eth, 6))
+			return V_PASS;
+		if (*(__u32 *)eth == *(__u32 *)fl->dmac &&
+		    *(__u16 *)(eth + 4) == *(__u16 *)(fl->dmac + 4))
+			return V_PASS;
+		if (bpf_skb_store_bytes(skb, 0, fl->dmac, 6, 0) ||
+		    bpf_skb_store_bytes(skb, 6, fl->smac, 6, 0))
+			return V_DROP;
+		mig_count(MIG_STAT_ROUTE_MAC);
+		return V_PASS;
+	}
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		/* the FIB left the next hop (gateway or destination) in dst */
+		__builtin_memset(&sc->nh, 0, sizeof(sc->nh));
+		sc->nh.nh_family = w->family;
+		if (w->family == AF_INET)
+			sc->nh.ipv4_nh = fl->ipv4_dst;
+		else
+			__builtin_memcpy(sc->nh.ipv6_nh, fl->ipv6_dst, 16);
+		if (bpf_redirect_neigh(fl->ifindex, &sc->nh, sizeof(sc->nh), 0) !=
+		    TC_ACT_REDIRECT) {
+			mig_count(MIG_STAT_ROUTE_FAIL);
+			return V_PASS;
+		}
+		mig_count(MIG_STAT_ROUTE_REDIRECT);
+		return V_REDIR;
+	}
+	mig_count(rc == BPF_FIB_LKUP_RET_FWD_DISABLED ? MIG_STAT_ROUTE_FWD_OFF :
+							 MIG_STAT_ROUTE_FAIL);
+	return V_PASS;
+}
+
+/*
+ * An ICMP error that we send (egress) about a segment of a migrated flow:
+ * the kernel answers the segment as the ingress rewrite delivered it, so
+ * the error quotes the socket tuple (the peer's address and port as the
+ * source, ours as the destination) and goes from our socket address to
+ * the peer's.  Rewritten to the wire tuple: the quoted addresses and
+ * ports, the quoted TCP checksum when the quote holds it, the outer
+ * source when it is our socket address and the outer destination when it
+ * is the peer's socket address (then routed again: egress calls reroute
+ * when this returns V_REDIR); every
+ * checksum kept right (quoted and outer IPv4 header checksums, the
+ * ICMP checksum, the ICMPv6 pseudo-header).  An error quoting a flow that
+ * is held (our address went away) or whose socket tuple is retired
+ * without a translation is dropped (icmp_out_dropped): no error reveals
+ * an untranslated tuple.  Errors only: ICMP types 3, 11, 12, ICMPv6 1-4;
+ * a quoted IPv4 header may carry options (a parameter problem about an
+ * option quotes them).
+ */
+static __always_inline bool mig_addr_eq(const __u32 *a, const __u32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* Replace n (1 or 4) 32-bit words at off, from -> to, keeping the
+ * checksum at csum_off right (kind as icmp_store32: 0 IPv4 header, 1
+ * ICMP data, 2 ICMPv6 pseudo-header); ck = csum_off | kind << 16 |
+ * n << 24.  A function of its own: icmp_out's frame with mig_out_tc's
+ * must stay within 512 bytes under Linux 6.1's accounting. */
+static __noinline int out_words(struct __sk_buff *skb, __u32 off, const __u32 *from,
+				const __u32 *to, __u32 ck)
+{
+	__u32 n = ck >> 24, kind = (ck >> 16) & 0xff, csum_off = ck & 0xffff, i;
+
+#pragma clang loop unroll(disable)
+	for (i = 0; i < 4; i++) {
+		if (i >= n)
+			break;
+		if (from[i] == to[i])
+			continue;
+		if (bpf_skb_store_bytes(skb, off + 4 * i, &to[i], 4, 0))
+			return -1;
+		if (kind == 0) {
+			if (bpf_l3_csum_replace(skb, csum_off, from[i], to[i], 4))
+				return -1;
+		} else if (bpf_l4_csum_replace(skb, csum_off, from[i], to[i],
+					       4 | (kind == 2 ? BPF_F_PSEUDO_HDR : 0))) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static __noinline enum verdict icmp_out(struct mig_ctx *c, struct mig_pkt *p,
+					const struct mig_host *h)
+{
+	struct __sk_buff *skb = c->ctx;
+	struct scratch *sc = scratch();
+	struct mig_tuple *k, *w;
+	__u32 in3, l4q, ihl, n, ck;
+	bool v4 = p->family == AF_INET;
+	struct mig_hold *hd;
+	struct mig_flow *f;
+	struct mig_out *e;
+	struct mig_in *r;
+	__u64 s;
+	__u8 *q;
+
+	if (!sc || c->xdp)
+		return V_PASS;
+	q = sc->icmp;
+	if (ctx_load(c, p->l4, q, v4 ? 8 + 20 : 8 + 40))
+		return V_PASS;
+	if (v4 ? !(q[0] == 3 || q[0] == 11 || q[0] == 12) :
+		 !(q[0] >= 1 && q[0] <= 4))
+		return V_PASS;
+	in3 = p->l4 + 8;
+	if (v4) {
+		ihl = (q[8] & 0x0f) * 4;
+		if ((q[8] >> 4) != 4 || ihl < 20 || q[8 + 9] != IPPROTO_TCP)
+			return V_PASS;
+	} else {
+		ihl = 40;
+		if ((q[8] >> 4) != 6 || q[8 + 6] != IPPROTO_TCP)
+			return V_PASS;
+	}
+	l4q = in3 + ihl;
+	if (ctx_load(c, l4q, &sc->qp[0], 4))
+		return V_PASS;
+	/* our orientation: the quoted segment came from the peer */
+	k = &sc->qs;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	if (v4) {
+		__builtin_memcpy(&k->raddr[0], q + 8 + 12, 4);
+		__builtin_memcpy(&k->laddr[0], q + 8 + 16, 4);
+	} else {
+		__builtin_memcpy(k->raddr, q + 8 + 8, 16);
+		__builtin_memcpy(k->laddr, q + 8 + 24, 16);
+	}
+	k->rport = sc->qp[0] & 0xffff;      /* (network order, as stored) */
+	k->lport = sc->qp[0] >> 16;
+
+	if (h && h->holds) {
+		hd = bpf_map_lookup_elem(&mig_hold, k);
+		if (hd) {
+			f = bpf_map_lookup_elem(&mig_flows, k);
+			if (!f || f->migrated_ns <= hd->since_ns)
+				goto drop;
+		}
+	}
+	e = bpf_map_lookup_elem(&mig_egress, k);
+	if (!e) {
+		r = bpf_map_lookup_elem(&mig_ingress, k);
+		if (r && r->type == MIG_IN_RETIRED)
+			goto drop;
+		return V_PASS;
+	}
+	w = &sc->qw;
+	*w = e->wire;
+	n = (v4 ? 1 : 4) << 24;
+	/* outer source: our socket address -> our wire address; outer
+	 * destination: the peer's socket address -> where it is now (whole
+	 * addresses: one that only shares words with the tuple stays) */
+	ck = v4 ? p->l3 + 10 : (p->l4 + 2) | 2 << 16;
+	if (mig_addr_eq(p->saddr, k->laddr) &&
+	    out_words(skb, p->l3 + (v4 ? 12 : 8), k->laddr, w->laddr, ck | n))
+		return V_DROP;
+	sc->qv = 0;    /* "the outer destination moved": reroute */
+	if (mig_addr_eq(p->daddr, k->raddr) && !mig_addr_eq(k->raddr, w->raddr)) {
+		if (out_words(skb, p->l3 + (v4 ? 16 : 24), k->raddr, w->raddr, ck | n))
+			return V_DROP;
+		sc->qv = 1;
+	}
+	/* quoted source (the peer) and destination (us); IPv4: the quoted
+	 * header checksum absorbs it, the ICMP sum stays */
+	ck = v4 ? in3 + 10 : (p->l4 + 2) | 1 << 16;
+	if (out_words(skb, in3 + (v4 ? 12 : 8), k->raddr, w->raddr, ck | n) ||
+	    out_words(skb, in3 + (v4 ? 16 : 24), k->laddr, w->laddr, ck | n))
+		return V_DROP;
+	/* ports: ICMP data */
+	sc->qn[0] = (__u32)w->rport | (__u32)w->lport << 16;
+	if (out_words(skb, l4q, sc->qp, sc->qn, (p->l4 + 2) | 1 << 16 | 1 << 24))
+		return V_DROP;
+	/* the quoted TCP checksum, when the quote holds it: as the peer's
+	 * segment carried it on the wire (its pseudo-header and ports) */
+	if (l4q + 18 <= skb->len && !bpf_skb_load_bytes(skb, l4q + 16, &sc->qc[0], 2)) {
+		s = (__u16)~sc->qc[0];
+		s += (__u32)bpf_csum_diff(k->raddr, 16, w->raddr, 16, 0);
+		s += (__u32)bpf_csum_diff(k->laddr, 16, w->laddr, 16, 0);
+		s += (__u16)~k->rport + (__u16)~k->lport + w->rport + w->lport;
+		sc->qc[1] = ~csum_fold(s);
+		if (sc->qc[1] != sc->qc[0] &&
+		    (bpf_skb_store_bytes(skb, l4q + 16, &sc->qc[1], 2, 0) ||
+		     bpf_l4_csum_replace(skb, p->l4 + 2, sc->qc[0], sc->qc[1], 2)))
+			return V_DROP;
+	}
+	mig_count(MIG_STAT_ICMP_XLATE_OUT);
+	return sc->qv ? V_REDIR : V_PASS;
+drop:
+	mig_count(MIG_STAT_ICMP_OUT_DROP);
+	return V_DROP;
+}
+
 static __noinline enum verdict stray_sig(struct mig_ctx *c, struct mig_pkt *p,
 					 __u32 ifindex)
 {
@@ -1016,8 +1291,11 @@ static __noinline enum verdict stray_sig(struct mig_ctx *c, struct mig_pkt *p,
  * and reset, on egress it would leave with the socket's old address.
  * Later fragments carry no ports and pass; without their first one they
  * never reach TCP.  At most three IPv6 extension headers are walked.
+ * l3: where the IP header starts (mig_parse found it: after a VLAN tag
+ * under XDP, at 0 on a device without a link-layer header); mig_parse
+ * also checked the EtherType against the IP version.
  */
-static __noinline enum verdict frag_check(struct mig_ctx *c, bool ingress)
+static __noinline enum verdict frag_check(struct mig_ctx *c, __u32 l3, bool ingress)
 {
 	struct scratch *sc = scratch();
 	struct mig_tuple *t;
@@ -1031,26 +1309,26 @@ static __noinline enum verdict frag_check(struct mig_ctx *c, bool ingress)
 	b = sc->frame;
 	t = &sc->s;
 	__builtin_memset(t, 0, sizeof(*t));
-	if (ctx_load(c, 0, b, ETH_HLEN + 20))
+	if (l3 > ETH_HLEN + 4 || ctx_load(c, l3, b, 20))
 		return V_PASS;
-	if (b[12] == 0x08 && b[13] == 0x00) {
-		const __u8 *ip = b + ETH_HLEN;
+	if ((b[0] >> 4) == 4) {
+		const __u8 *ip = b;
 
 		/* later fragments: no ports */
 		if ((ip[6] & 0x1f) || ip[7] || ip[9] != IPPROTO_TCP)
 			return V_PASS;
-		off = ETH_HLEN + (ip[0] & 0x0f) * 4;
+		off = l3 + (ip[0] & 0x0f) * 4;
 		t->family = AF_INET;
 		__builtin_memcpy(ingress ? t->raddr : t->laddr, ip + 12, 4);
 		__builtin_memcpy(ingress ? t->laddr : t->raddr, ip + 16, 4);
-	} else if (b[12] == 0x86 && b[13] == 0xdd) {
-		if (ctx_load(c, 0, b, ETH_HLEN + 40))
+	} else if ((b[0] >> 4) == 6) {
+		if (ctx_load(c, l3, b, 40))
 			return V_PASS;
-		nh = b[ETH_HLEN + 6];
-		off = ETH_HLEN + 40;
+		nh = b[6];
+		off = l3 + 40;
 		t->family = AF_INET6;
-		__builtin_memcpy(ingress ? t->raddr : t->laddr, b + ETH_HLEN + 8, 16);
-		__builtin_memcpy(ingress ? t->laddr : t->raddr, b + ETH_HLEN + 24, 16);
+		__builtin_memcpy(ingress ? t->raddr : t->laddr, b + 8, 16);
+		__builtin_memcpy(ingress ? t->laddr : t->raddr, b + 24, 16);
 		h = sc->icmp;   /* 8 bytes of each extension header */
 		for (i = 0; i < 3; i++) {
 			if (nh == IPPROTO_TCP)
@@ -1095,7 +1373,8 @@ static __always_inline bool kept_gate(void)
 
 /* An ARP request for an old address the agent keeps on lo: the address
  * is no longer ours on any link, so the kernel must not answer for it
- * (it would, from lo, whatever the scope). */
+ * (it would, from lo, whatever the scope).  Ethernet only: a device
+ * without a link-layer header has no ARP. */
 static __noinline enum verdict kept_arp(struct mig_ctx *c)
 {
 	struct scratch *sc = scratch();
@@ -1126,7 +1405,7 @@ static __noinline enum verdict kept_src(struct mig_ctx *c)
 	struct scratch *sc = scratch();
 	const __u8 *b;
 
-	if (!sc || ctx_load(c, 0, sc->frame, ETH_HLEN + 40))
+	if (!sc || ctx_load_frame(c, c->l2, sc->frame, 40))
 		return V_PASS;
 	b = sc->frame;
 	__builtin_memset(&sc->ka, 0, sizeof(sc->ka));
@@ -1162,9 +1441,9 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 	if (i == MIG_PARSE_ICMP)
 		return icmp_in(c, &p);
 	if (i == MIG_PARSE_FRAG)
-		return frag_check(c, true);
+		return frag_check(c, p.l3, true);
 	if (i)
-		return kept_gate() ? kept_arp(c) : V_PASS;
+		return c->l2 && kept_gate() ? kept_arp(c) : V_PASS;
 	mig_pkt_key(&p, true, &key);
 	fl = p.flags;
 
@@ -1247,8 +1526,19 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 	}
 	h = bpf_map_lookup_elem(&mig_host, &zero);
 	if (!key.family) {  /* not a TCP segment we may look at */
-		if (i == MIG_PARSE_FRAG && frag_check(c, false) == V_DROP)
+		if (i == MIG_PARSE_FRAG && frag_check(c, p.l3, false) == V_DROP)
 			return V_DROP;
+		if (i == MIG_PARSE_ICMP) {
+			i = icmp_out(c, &p, h);
+			if (i == V_REDIR) { /* translated, the destination moved */
+				struct scratch *sc = scratch();
+
+				return sc ? reroute(c, &sc->qw, p.family == AF_INET ?
+						    IPPROTO_ICMP : IPPROTO_ICMPV6) : V_PASS;
+			}
+			if (i != V_PASS)
+				return i;
+		}
 		return h && h->kept ? kept_src(c) : V_PASS;
 	}
 	/* Our address went away: drop until the flow committed somewhere
@@ -1275,13 +1565,25 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 	if (mig_rewrite(c, &p, &w, false))
 		return V_DROP;
 	mig_count(MIG_STAT_XLATE_OUT);
+	/* the peer moved: the socket's route went to its old address */
+	if (w.raddr[0] != key.raddr[0] || w.raddr[1] != key.raddr[1] ||
+	    w.raddr[2] != key.raddr[2] || w.raddr[3] != key.raddr[3])
+		return reroute(c, &w, IPPROTO_TCP);
 	return V_PASS;
 }
 
-SEC("tc")
-int mig_in_tc(struct __sk_buff *skb)
+/*
+ * TC ingress and egress come in two variants compiled from one source: for
+ * Ethernet devices, and (_l3) for devices whose packets start at the IP
+ * header (tun, WireGuard, ipip/sit/GRE: ARPHRD_NONE and the like).  The
+ * agent attaches the one the device's type asks for; the link-layer
+ * length is a constant in each, so neither pays for the other.  An answer
+ * (V_TX) goes back out of the device it came in on; on an L3 device the
+ * kernel redirects it without a MAC header.  XDP is Ethernet only.
+ */
+static __always_inline int tc_in(struct __sk_buff *skb, __u32 l2)
 {
-	struct mig_ctx c = { .ctx = skb, .xdp = false };
+	struct mig_ctx c = { .ctx = skb, .xdp = false, .l2 = l2 };
 
 	MIG_BUILD_MARK();
 	switch (ingress(&c, skb->ingress_ifindex)) {
@@ -1295,10 +1597,41 @@ int mig_in_tc(struct __sk_buff *skb)
 	}
 }
 
+static __always_inline int tc_out(struct __sk_buff *skb, __u32 l2)
+{
+	struct mig_ctx c = { .ctx = skb, .xdp = false, .l2 = l2 };
+
+	MIG_BUILD_MARK();
+	if (skb->mark == MIG_MARK)
+		return TC_ACT_OK;
+	switch (egress(&c)) {
+	case V_DROP:
+		return TC_ACT_SHOT;
+	case V_HOLD:
+		return TC_ACT_STOLEN;
+	case V_REDIR:
+		return TC_ACT_REDIRECT;
+	default:
+		return TC_ACT_OK;
+	}
+}
+
+SEC("tc")
+int mig_in_tc(struct __sk_buff *skb)
+{
+	return tc_in(skb, ETH_HLEN);
+}
+
+SEC("tc")
+int mig_in_tc_l3(struct __sk_buff *skb)
+{
+	return tc_in(skb, 0);
+}
+
 SEC("xdp")
 int mig_in_xdp(struct xdp_md *xdp)
 {
-	struct mig_ctx c = { .ctx = xdp, .xdp = true };
+	struct mig_ctx c = { .ctx = xdp, .xdp = true, .l2 = ETH_HLEN };
 
 	switch (ingress(&c, xdp->ingress_ifindex)) {
 	case V_PASS:
@@ -1313,17 +1646,11 @@ int mig_in_xdp(struct xdp_md *xdp)
 SEC("tc")
 int mig_out_tc(struct __sk_buff *skb)
 {
-	struct mig_ctx c = { .ctx = skb, .xdp = false };
+	return tc_out(skb, ETH_HLEN);
+}
 
-	MIG_BUILD_MARK();
-	if (skb->mark == MIG_MARK)
-		return TC_ACT_OK;
-	switch (egress(&c)) {
-	case V_DROP:
-		return TC_ACT_SHOT;
-	case V_HOLD:
-		return TC_ACT_STOLEN;
-	default:
-		return TC_ACT_OK;
-	}
+SEC("tc")
+int mig_out_tc_l3(struct __sk_buff *skb)
+{
+	return tc_out(skb, 0);
 }

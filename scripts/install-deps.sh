@@ -16,6 +16,11 @@ PKGS=(
 	ldnsutils iproute2 tcpdump socat netcat-openbsd nftables bind9
 	bind9-dnsutils python3 ethtool util-linux procps pv iperf3 curl coreutils
 	tshark
+	# make test-stress
+	stress-ng
+	# test_wg: a WireGuard tunnel (a tun device; this kernel has no
+	# in-kernel WireGuard)
+	wireguard-tools wireguard-go
 	# test_install: systemd-analyze verify (and man for its Documentation=
 	# check); test_caps: capsh --decode
 	systemd man-db libcap2-bin

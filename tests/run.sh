@@ -7,11 +7,16 @@
 # integration tests (tests/integration/test_*.sh) and the attack tests
 # (tests/adversarial/test_*.sh). Each runner ends with a
 # line "N passed, N failed"; a runner without that line, or one that exits
-# non-zero without reporting a failure, counts as 1 failed. FILTER keeps only
-# runners whose name contains it. Called by `make test`; needs root.
+# non-zero without reporting a failure, counts as 1 failed. A runner that
+# cannot run here prints "SKIP: why" and "0 passed, 0 failed"; the summary
+# shows the reason on its line. FILTER keeps only runners whose name
+# contains it. Called by `make test`; needs root.
 #
 # Environment: BUILD (build dir, default build), UNIT_TIMEOUT (default 300 s),
-# INTEGRATION_TIMEOUT (default 600 s); LAB_KEEP, LAB_VERBOSE go to the tests.
+# INTEGRATION_TIMEOUT (default 600 s, or what a script asks for with a line
+# "# run-timeout: SECONDS" among its first 40 lines, whichever is larger:
+# the timeout guards against a hang, it is no measure of speed, and a
+# loaded machine takes longer); LAB_KEEP, LAB_VERBOSE go to the tests.
 
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -35,6 +40,7 @@ total_fail=0
 interrupted=0
 cur=
 summary=()
+skipped=()
 out=$(mktemp -d "${TMPDIR:-/tmp}/mig-run.XXXXXX") || exit 1
 trap 'rm -rf "$out"' EXIT
 # Pass ^C / TERM on to the running test (timeout relays it to the test's
@@ -69,13 +75,13 @@ run_one() {
 	wait "$tail_pid" 2>/dev/null
 
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-	note=
+	note=$(grep -m 1 '^SKIP: ' "$log")
 	if [[ -n $line ]]; then
 		p=${line%% *}
 		f=${line#*, }
 		f=${f%% *}
 	else
-		p=0 f=1 note="no 'N passed, N failed' line"
+		p=0 f=1 note="no 'N passed, N failed' line${note:+; $note}"
 	fi
 	if ((rc == 124)); then
 		note="timed out after ${limit}s${note:+; $note}"
@@ -84,6 +90,9 @@ run_one() {
 	fi
 	if ((rc != 0 && f == 0)); then
 		f=1
+	fi
+	if [[ -n $line && $note == SKIP:* ]]; then
+		skipped+=("$name (${note#SKIP: })")
 	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
@@ -106,7 +115,12 @@ for t in tests/fuzz/test_*.sh tests/integration/test_*.sh tests/adversarial/test
 	[[ -f $t ]] || continue
 	((interrupted)) && break
 	matches "${t##*/}" || continue
-	run_one "$t" "${INTEGRATION_TIMEOUT:-600}" bash "$t"
+	limit=${INTEGRATION_TIMEOUT:-600}
+	want=$(head -n 40 "$t" | sed -n 's/^# run-timeout: \([0-9][0-9]*\).*/\1/p' | head -n 1)
+	if [[ -n $want ]] && ((want > limit)); then
+		limit=$want
+	fi
+	run_one "$t" "$limit" bash "$t"
 	ran=$((ran + 1))
 done
 
@@ -121,6 +135,9 @@ if ((interrupted)); then
 fi
 for s in "${summary[@]}"; do
 	echo "$s"
+done
+for s in "${skipped[@]}"; do
+	echo "skipped: $s"
 done
 printf '%d passed, %d failed\n' "$total_pass" "$total_fail"
 ((total_fail == 0))

@@ -45,6 +45,11 @@
 struct mig_ctx {
 	void *ctx;        /* struct __sk_buff * or struct xdp_md * */
 	bool xdp;
+	/* link-layer header length: ETH_HLEN, or 0 on a device without one
+	 * (tun, WireGuard, IP tunnels: the packet starts at the IP header).
+	 * A constant in each entry point (mig_in_tc / mig_in_tc_l3, ...), so
+	 * the Ethernet programs pay nothing for the L3 ones. */
+	__u32 l2;
 };
 
 /* What the parser found.  Offsets are from the start of the frame. */
@@ -84,22 +89,47 @@ static __always_inline int ctx_store(struct mig_ctx *c, __u32 off, const void *f
 #define MIG_PARSE_LEN (ETH_HLEN + 40 + 20)
 
 /*
- * Parse Ethernet (under XDP with at most one VLAN tag), IPv4 (any options,
- * no fragments) or IPv6 (no extension headers), and TCP.  Returns 0 for a TCP segment we may look at.  Every
+ * Load the frame's first len bytes of network layer into b + ETH_HLEN and
+ * its EtherType into b[12..13].  On a device without a link-layer header
+ * the EtherType is made up from the IP version (not from skb->protocol:
+ * the same test fixtures run both variants, and the version is what the
+ * parsers check anyway); anything else gets 0, which no parser takes.
+ */
+static __always_inline int ctx_load_frame(struct mig_ctx *c, __u32 l2, __u8 *b, __u32 len)
+{
+	__u8 v;
+
+	if (l2)
+		return ctx_load(c, 0, b, ETH_HLEN + len);
+	if (ctx_load(c, 0, b + ETH_HLEN, len))
+		return -1;
+	v = b[ETH_HLEN] >> 4;
+	b[12] = v == 4 ? 0x08 : v == 6 ? 0x86 : 0;
+	b[13] = v == 4 ? 0x00 : v == 6 ? 0xdd : 0;
+	return 0;
+}
+
+/*
+ * Parse Ethernet (under XDP with at most one VLAN tag) or no link layer at
+ * all (c->l2 == 0), IPv4 (any options, no fragments) or IPv6 (no extension
+ * headers), and TCP.  Returns 0 for a TCP segment we may look at.  Every
  * segment pays for this: IPv4 costs one load helper call, IPv6 two.
  */
 static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 {
 	__u8 b[MIG_PARSE_LEN];
 	const __u8 *ip = b + ETH_HLEN, *th;
+	/* read before any call: a constant in each entry point (the
+	 * compiler cannot know a call leaves *c alone) */
+	const __u32 l2 = c->l2;
 	__u8 tcp[20];
 	__u32 len, ihl;
 
 	/* fixed sizes: Ethernet + IPv4 + TCP first, the rest of an IPv6
 	 * header below (a shorter frame is not a TCP segment of ours) */
-	if (ctx_load(c, 0, b, ETH_HLEN + 20 + 20))
+	if (ctx_load_frame(c, l2, b, 20 + 20))
 		return -1;
-	p->l3 = ETH_HLEN;
+	p->l3 = l2;
 	/* XDP sees the frame as it came: one 802.1Q or 802.1ad tag is
 	 * skipped by loading again 4 bytes on (b's MACs are then wrong,
 	 * and unused).  TC finds the outer tag taken out into the skb. */

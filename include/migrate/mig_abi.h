@@ -489,6 +489,12 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(POOL_PUSHED,      "pool_pushed")       /* agent: public keys pushed into mig_pool */ \
 	X(POOL_DRAINED,     "pool_drained")      /* agent: keys taken out of mig_pool unused (start, stop) */ \
 	X(FRAG_DROP,        "frag_dropped")      /* a migrated flow's segment in a fragment or behind IPv6 extension headers: dropped, not translated */ \
+	X(ICMP_XLATE_OUT,   "icmp_xlate_out")    /* ICMP error we send about a migrated flow: quote and addresses rewritten to the wire tuple */ \
+	X(ICMP_OUT_DROP,    "icmp_out_dropped")  /* ICMP error we send quoting a held or retired socket tuple: dropped, no tuple leaks */ \
+	X(ROUTE_MAC,        "route_nexthop")     /* rewritten segment: same device, the next hop of the new destination (MACs rewritten) */ \
+	X(ROUTE_REDIRECT,   "route_redirected")  /* rewritten segment: sent out the device of the route to the new destination */ \
+	X(ROUTE_FAIL,       "route_failed")      /* no usable route to the new destination: left on the socket's route */ \
+	X(ROUTE_FWD_OFF,    "route_fwd_off")     /* route lookup refused (forwarding off on lo): left on the socket's route */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

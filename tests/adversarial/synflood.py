@@ -10,10 +10,13 @@ Python 3 standard library only.  Run it inside a lab host (nsenter
 SOCK_RAW socket with IP_HDRINCL.
 
   synflood.py --dst A --dport P --spoof NET [--rate PPS] [--seconds S]
-              [--count N]
+              [--count N] [--hold FILE]
       Send SYNs at PPS per second (paced against the clock, default
       5000) for S seconds (default 20) or until N were sent (default and
-      upper bound 100000), whichever comes first.  NET (e.g.
+      upper bound 100000), whichever comes first.  With --hold, go on
+      at the same rate after that until FILE exists (a test's checks
+      then run during the flood however slow the machine), 60 s in all
+      at most.  NET (e.g.
       198.51.100.128/25) must lie in 192.0.2.0/24, 198.51.100.0/24 or
       203.0.113.0/24; its network and broadcast addresses are not used.
       The options are those of a Linux SYN (MSS, SACK permitted,
@@ -35,6 +38,7 @@ import sys
 import time
 
 MAX_COUNT = 100000
+HOLD_MAX_S = 60.0
 DOC_NETS = [ipaddress.ip_network(n) for n in
             ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
 KIND, EXID, MPSYN_LEN = 253, 0x4D47, 20
@@ -101,10 +105,19 @@ def cmd_flood(a):
     sent = errors = max_lag = 0
     start = time.monotonic()
     end = start + a.seconds
-    while sent < count:
+    held = False
+    while True:
         now = time.monotonic()
-        if now >= end:
+        if held and os.path.exists(a.hold):
             break
+        if now >= end or sent >= count:
+            # the timed part is over: stop, or hold on until the file
+            if not a.hold or now - start >= HOLD_MAX_S or os.path.exists(a.hold):
+                break
+            if not held:
+                held = True
+                end = start + HOLD_MAX_S
+                count = sent + int(a.rate * HOLD_MAX_S)
         due = min(count, int((now - start) * a.rate) + 1)
         max_lag = max(max_lag, due - sent)
         # catch up at most 50 ms worth at once (a descheduled sender
@@ -129,6 +142,7 @@ def cmd_flood(a):
     print(json.dumps({"sent": sent, "errors": errors,
                       "seconds": round(el, 3),
                       "rate": round(sent / el, 1) if el > 0 else 0,
+                      "held": held,
                       "max_lag": max_lag}), flush=True)
     return 0
 
@@ -158,6 +172,7 @@ def main():
     p.add_argument("--rate", type=int, default=5000)
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--count", type=int, default=MAX_COUNT)
+    p.add_argument("--hold", default=None)
     a = p.parse_args()
     if not 1 <= a.rate <= 100000 or not 0 < a.seconds <= 60 or a.count < 1:
         p.error("--rate 1..100000, --seconds up to 60, --count at least 1")

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-timeout: 1500   (tests/run.sh: a hang guard; this script takes minutes, more on a loaded machine)
 # shellcheck disable=SC2016 # single-quoted code is evaluated later on purpose (t_check, lab_wait_until)
 # Attacks on the migration signalling, each during a keyed transfer that must
 # finish byte-exact (sha256):

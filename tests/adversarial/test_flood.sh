@@ -220,7 +220,8 @@ printf '   before: server agent (pid %s) VmRSS %s KiB; mig_reqs max_entries %s, 
 	"$SRV_AGENT" "$rss0" "$REQS_MAX" "$FLOWS_MAX"
 
 lab_bg flooder flood taskset -c "$CPU" python3 "$here/synflood.py" \
-	--dst "$SRV" --dport "$PORT" --spoof "$SPOOF" --rate "$RATE" --seconds "$SECS" --count 100000
+	--dst "$SRV" --dport "$PORT" --spoof "$SPOOF" --rate "$RATE" --seconds "$SECS" --count 100000 \
+	--hold "$LAB_DIR/flood-stop"
 t_flood0=$EPOCHREALTIME
 t_check "the kernel switched to syncookies, the shim answered them" \
 	lab_wait_until 5 ge 1 stat1 server syncookie_answered
@@ -231,8 +232,11 @@ sample
 # ---------------------------------------------------------------------------
 t_begin "during the flood: $NLEGIT echo connections and a $XFER_MB MiB transfer, all keyed"
 # The transfer: the client sends big through the server's echo (2 MiB/s,
-# ~12 s) and keeps what comes back.  Its port is taken from ss.
-lab_bg client xfer sh -c "pv -qL 2m <'$LAB_DIR/big' | socat -t 30 -T 60 - TCP4:$SRV:$PORT >'$LAB_DIR/xfer.got'"
+# ~12 s) and keeps what comes back; like the echo connections below it
+# then holds until $LAB_DIR/go exists (40 s at most), so that the checks
+# see it however slow the machine.  Its port is taken from ss.
+lab_bg client xfer sh -c "{ pv -qL 2m <'$LAB_DIR/big'; k=0; while [ ! -e '$LAB_DIR/go' ] && [ \$k -lt 400 ]; do sleep 0.1; k=\$((k + 1)); done; } |
+	socat -t 30 -T 60 - TCP4:$SRV:$PORT >'$LAB_DIR/xfer.got'"
 xport_of() {
 	lab_nsexec client ss -Htn state established "dport = :$PORT" | awk '{ n = split($3, a, ":"); print a[n] }' | head -n 1
 }
@@ -265,6 +269,7 @@ t_check "server mig_flows holds only the legit flows ($nf entries for $((NLEGIT 
 	test "$nf" -le $((NLEGIT + 1))
 sample
 : >"$LAB_DIR/go"
+: >"$LAB_DIR/flood-stop"   # (the flood went on past $SECS s only if these checks took longer)
 t_check "the echo connections end cleanly (exit 0)" \
 	lab_wait_until 10 eval 'legit_done && ! grep -qv "^0$" "$LAB_DIR"/legit-*.rc'
 

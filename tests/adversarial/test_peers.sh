@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-timeout: 1200   (tests/run.sh: a hang guard; this script takes minutes, more on a loaded machine)
 # shellcheck disable=SC2016 # single-quoted code is evaluated later on purpose (t_check, lab_wait_until)
 # Attacks by a keyed peer, and the commit race, each during keyed transfers
 # that must finish byte-exact (sha256):
@@ -203,10 +204,10 @@ port=7001
 # (-U: data flows right to left; each child reads the file anew after its
 # accept, so the two downloads do not share a file offset).  After the
 # file each sender holds its connection open until the test releases it
-# (the file release-a): however slow the machine, the attacks and their
+# (lab_held_sender a, lab_release a): however slow the machine, the attacks and their
 # checks run while both connections are up.
 lab_bg server srv-a socat -U "TCP4-LISTEN:$port,reuseaddr,fork" \
-	"SYSTEM:cat $LAB_DIR/big; while [ ! -e $LAB_DIR/release-a ]; do sleep 0.1; done"
+	"SYSTEM:$(lab_held_sender a)"
 lab_wait_listen server "$port"
 client mob-a "$port" "$RATE_A" mobile
 client peer-a "$port" "$RATE_A" peer
@@ -379,7 +380,7 @@ t_check "and nothing else" eq "$ans" pcount a2-sink True
 t_begin "A. both downloads survive the peer's attacks"
 under_way mob-a
 under_way peer-a
-: >"$LAB_DIR/release-a"
+lab_release a
 finish mob-a
 finish peer-a
 lab_bg_stop srv-a 2>/dev/null
@@ -392,7 +393,7 @@ move_b_to_a
 t_begin "B. $MOVES moves while the server's agent is SIGKILLed and restarted or SIGSTOPped around them, the mobile's agent restarted once: no commit lost"
 port=7002
 lab_bg server srv-b socat -u \
-	"SYSTEM:cat $LAB_DIR/big; while [ ! -e $LAB_DIR/release-b ]; do sleep 0.1; done" \
+	"SYSTEM:$(lab_held_sender b)" \
 	"TCP4-LISTEN:$port,reuseaddr"
 lab_wait_listen server "$port"
 client mob-b "$port" "$RATE_B" mobile
@@ -466,7 +467,7 @@ t_check "what the agents wrote of the flow is unchanged on both ends (never rewr
 	eq "$sagent $magent" eval 'echo "$(flow_raw server "$MOB_A" 0 "$FLOW_AGENT_PART") $(flow_raw mobile "$SRV" 0 "$FLOW_AGENT_PART")"'
 t_check "the server's agent logged $((srv_starts + 1)) starts" \
 	eq $((srv_starts + 1)) grep -c ': migrate-agent' "$LAB_DIR/agent-server.log"
-: >"$LAB_DIR/release-b"
+lab_release b
 finish mob-b
 lab_bg_wait srv-b 10 >/dev/null 2>&1 || true
 

@@ -2,9 +2,17 @@
 /*
  * test_dp.c - the data path (bpf/mig_dp.bpf.c) against PROTOCOL.md 5-6 and
  * 9 (protocol version 2), packet in / verdict and packet out, through
- * bpf_prog_test_run_opts.  Every ingress case runs through both hooks,
- * mig_in_tc and mig_in_xdp, and both families; the egress cases through
- * mig_out_tc.
+ * bpf_prog_test_run_opts.  Every ingress case runs through the three
+ * ingress programs, mig_in_tc, mig_in_xdp and mig_in_tc_l3 (devices
+ * without a link-layer header), and both families; the egress cases
+ * through mig_out_tc, and mig_out_tc_l3 in the L3 runs.
+ *
+ * The L3 programs get each frame without its Ethernet header (the packet
+ * starts at the IP header, as on tun or WireGuard); test_run still takes
+ * the first 14 bytes as a MAC header for skb->protocol, which the programs
+ * do not read.  Their output gets the input's Ethernet header back (MACs
+ * swapped on answers, which is what the Ethernet programs do) so that every
+ * case compares whole frames the same way for all hooks.
  *
  *   private netns (see dp_fixture.h), one freshly loaded mig_dp skeleton,
  *   maps unpinned and emptied before each case, mig_host = { fx_boot }
@@ -76,12 +84,15 @@ struct hook {
 	bool skb;
 	int fd;
 	__u32 pass, drop, tx;
+	bool l3;                /* no link-layer header (mig_*_tc_l3) */
+	const struct hook *out; /* the egress program of the same kind */
 };
 
 static struct mig_dp *skel;
 static struct fx_conn conns[2];           /* [0] IPv4, [1] IPv6 */
-static struct hook hooks[2];              /* ingress: TC, XDP */
-static struct hook out_hook;              /* egress: TC */
+#define NHOOKS 3
+static struct hook hooks[NHOOKS];         /* ingress: TC, XDP, TC on L3 */
+static struct hook out_hooks[2];          /* egress: TC, TC on L3 */
 static struct ring_buffer *events;
 static int setup_state;                   /* 0 not tried, 1 ok, -1 failed */
 
@@ -135,12 +146,18 @@ static int setup(void)
 	}
 	if (fx_conn_open(AF_INET, &conns[0]) || fx_conn_open(AF_INET6, &conns[1]))
 		return -1;
+	out_hooks[0] = (struct hook){ "tc-egress", true,
+				      bpf_program__fd(skel->progs.mig_out_tc),
+				      TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT, false, NULL };
+	out_hooks[1] = (struct hook){ "tc-egress-l3", true,
+				      bpf_program__fd(skel->progs.mig_out_tc_l3),
+				      TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT, true, NULL };
 	hooks[0] = (struct hook){ "tc", true, bpf_program__fd(skel->progs.mig_in_tc),
-				  TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT };
+				  TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT, false, &out_hooks[0] };
 	hooks[1] = (struct hook){ "xdp", false, bpf_program__fd(skel->progs.mig_in_xdp),
-				  XDP_PASS, XDP_DROP, XDP_TX };
-	out_hook = (struct hook){ "tc-egress", true, bpf_program__fd(skel->progs.mig_out_tc),
-				  TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT };
+				  XDP_PASS, XDP_DROP, XDP_TX, false, &out_hooks[0] };
+	hooks[2] = (struct hook){ "tc-l3", true, bpf_program__fd(skel->progs.mig_in_tc_l3),
+				  TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT, true, &out_hooks[1] };
 	setup_state = 1;
 	return 0;
 }
@@ -185,8 +202,11 @@ static void sc_init(struct sc *s, int fi, int hi)
 
 #define FOR_EACH_CASE(s)                                      \
 	for (int fi_ = 0; fi_ < 2; fi_++)                     \
-		for (int hi_ = 0; hi_ < 2; hi_++)             \
+		for (int hi_ = 0; hi_ < NHOOKS; hi_++)        \
 			if (sc_init(&(s), fi_, hi_), 1)
+
+/* the egress program of the case's kind (Ethernet or L3) */
+#define out_hook (*s.h->out)
 
 /* The fixed end's view of a Migrate SYN's source (addr, port). */
 static void a_wire_of(const struct sc *s, const __u32 addr[4], __u16 port,
@@ -211,6 +231,35 @@ static const char *verdict_name(const struct hook *h, __u32 v)
 }
 
 /*
+ * Run frame in (Ethernet) through h.  An L3 program gets it from the IP
+ * header on, and its output gets the Ethernet header back, MACs swapped
+ * when it answered (see the top of the file).
+ */
+static int hook_run(const struct hook *h, const __u8 *in, size_t len, __u32 mark,
+		    int repeat, struct fx_res *r)
+{
+	__u8 eth[14];
+	int err;
+
+	if (!h->l3 || len < 14 + 20)
+		return fx_run(h->fd, h->skb, in, len, mark, repeat, r);
+	err = fx_run(h->fd, h->skb, in + 14, len - 14, mark, repeat, r);
+	if (err)
+		return err;
+	memcpy(eth, in, 14);
+	if (r->ret == h->tx) {
+		memcpy(eth, in + 6, 6);
+		memcpy(eth + 6, in, 6);
+	}
+	if (r->len + 14 > sizeof(r->out))
+		return r->err = -E2BIG;
+	memmove(r->out + 14, r->out, r->len);
+	memcpy(r->out, eth, 14);
+	r->len += 14;
+	return 0;
+}
+
+/*
  * Run frame in through h; want the verdict, and (want != NULL) the output
  * frame byte for byte with verifying checksums.  For TX verdicts under TC
  * the skb must also carry MIG_MARK (egress leaves the answer alone).
@@ -221,7 +270,7 @@ static int expect(int *unit_failed, const struct sc *s, const struct hook *h,
 {
 	int ok = 1;
 
-	if (fx_run(h->fd, h->skb, in, inlen, mark, 1, r)) {
+	if (hook_run(h, in, inlen, mark, 1, r)) {
 		CHECK(0, "%s %s [%s]: test_run: %s", what, s->fam, h->name, strerror(-r->err));
 		return 0;
 	}
@@ -434,7 +483,7 @@ static size_t want_synack(const struct sc *s, const struct fx_pkt *in,
 	fx_mac_ack(fx_s_r, reqno, in->ack, nonce, mac);
 	fx_pkt_reply(&r, in);
 	r.seq = s->c->srv.snd_una - 1;
-	r.ack = s->c->srv.rcv_nxt;
+	r.ack = in->seq + 1;
 	r.flags = F_SYN | F_ACK;
 	fx_opt_sig(&r, MIG_SUB_MIGRATE_ACK, reqno, nonce, mac);
 	if (s->c->srv.rcv_wscale != MIG_NO_WSCALE) {
@@ -504,8 +553,11 @@ static size_t want_confirm(const struct sc *s, const struct fx_pkt *in, __u32 re
 
 	fx_mac_confirm(fx_s_i, reqno, nonce, mac);
 	fx_pkt_reply(&w, in);
-	w.seq = s->c->cli.snd_nxt;
-	w.ack = s->c->cli.rcv_nxt;
+	/* the handshake's third segment for a NAT's conntrack, not the
+	 * socket's SND.NXT/RCV.NXT */
+	(void)s;
+	w.seq = in->ack;
+	w.ack = in->seq + 1;
 	w.flags = F_ACK;
 	fx_opt_sig(&w, MIG_SUB_CONFIRM, reqno, nonce, mac);
 	return fx_build(&w, f);
@@ -859,7 +911,7 @@ TEST(msyn_rate_limited)
 				fx_percpu_zero(skel->maps.mig_stats, (__u32)i);
 			t0 = fx_now_ns();
 			for (i = 0; i < MIG_RATE_BURST + 5; i++) {
-				fx_run(s.h->fd, s.h->skb, in, n, 0, 1, &r);
+				hook_run(s.h, in, n, 0, 1, &r);
 				verdicts[i] = r.ret;
 			}
 			if (fx_now_ns() - t0 < cost)
@@ -1506,10 +1558,10 @@ static int commit_both(int *unit_failed, const struct sc *s)
 	    answer_msyn(unit_failed, s, s->new_addr, s->new_port, &s->a_wire, 1, nonce))
 		return -1;
 	n = confirm_ok(s, s->new_addr, s->new_port, 1, nonce, &p, in);
-	fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r);
+	hook_run(s->h, in, n, 0, 1, &r);
 	fx_mac_ack(fx_s_r, 1, FX_CHALLENGE, nonce, mac);
 	n = msynack(s, 1, nonce, mac, s->new_port, &p, in);
-	fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r);
+	hook_run(s->h, in, n, 0, 1, &r);
 	if (fx_stat(skel, MIG_STAT_COMMIT_FIXED) != 1 ||
 	    fx_stat(skel, MIG_STAT_COMMIT_MOVER) != 1) {
 		CHECK(0, "%s [%s]: commit failed", s->fam, s->h->name);
@@ -1715,7 +1767,7 @@ TEST(egress_hold)
 		return;
 	}
 	FOR_EACH_CASE(s) {
-		if (s.h != &hooks[0])
+		if (!s.h->skb)   /* TC ingress: Ethernet and L3 */
 			continue;         /* egress is TC only */
 		memset(&hold, 0, sizeof(hold));
 		hold.since_ns = fx_now_ns();
@@ -1883,7 +1935,7 @@ TEST(rst_signed)
 		return;
 	}
 	FOR_EACH_CASE(s) {
-		if (s.h != &hooks[0])
+		if (!s.h->skb)   /* TC ingress: Ethernet and L3 */
 			continue;         /* egress is TC only */
 		c = s.c;
 		CHECK(!install_fixed(&s, 0, &f), "install");
@@ -2334,7 +2386,7 @@ static int expect_icmp(int *unit_failed, const struct sc *s, const char *what,
 	struct fx_res r;
 	int ok = 1;
 
-	if (fx_run(s->h->fd, s->h->skb, in, n, 0, 1, &r)) {
+	if (hook_run(s->h, in, n, 0, 1, &r)) {
 		CHECK(0, "%s %s [%s]: test_run: %s", what, s->fam, s->h->name, strerror(-r.err));
 		return 0;
 	}
@@ -2618,6 +2670,410 @@ TEST(icmp_untouched)
 	}
 }
 
+/* ---- routing after the rewrite (reroute) --------------------------------- */
+
+/* Forwarding on lo in this netns (both families): reroute's FIB lookups
+ * are answered only with it. */
+static int lo_fwd(int on)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd),
+		 "sysctl -q -w net.ipv4.conf.lo.forwarding=%d net.ipv6.conf.lo.forwarding=%d",
+		 on, on);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/*
+ * The fixed end's segment srv -> cli becomes srv -> NEW on egress; the
+ * FIB is then asked for NEW.  Here the kernel "routed" it out lo (test_run
+ * hands the program an skb on lo); a route to NEW by a veth device means
+ * another device: redirected there (bpf_redirect_neigh, TC_ACT_REDIRECT,
+ * route_redirected), with or without a neighbour entry.  No route to NEW
+ * (unreachable): left on its route, route_failed.  Lookups refused (lo
+ * does not forward): route_fwd_off.  The segment's bytes are the
+ * rewritten ones in every case.  The mover's segments (only the source
+ * changes) are never routed again.
+ */
+TEST(reroute_after_rewrite)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	const struct fx_conn *c;
+	struct hook h;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n, wn;
+	char cmd[256];
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		const char *new = v4 ? FX_NEW4 : FX_NEW6, *plen = v4 ? "32" : "128";
+
+		/* (the Ethernet TC hooks: from a device without a link-layer
+		 * header nothing is routed again, see reroute()) */
+		if (s.h != &hooks[0])
+			continue;
+		h = out_hook;
+		c = s.c;
+		if (commit_both(unit_failed, &s))
+			continue;
+		n = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			     c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, in);
+		memcpy(p.daddr, s.new_addr, 16);
+		p.dport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+
+		/* lo does not forward: refused */
+		CHECK(!lo_fwd(0), "sysctl");
+		expect(unit_failed, &s, &out_hook, "lookup refused", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 1, "%s: route_fwd_off %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF));
+
+		CHECK(!lo_fwd(1), "sysctl");
+		/* no route to NEW */
+		snprintf(cmd, sizeof(cmd), "ip route add unreachable %s/%s", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		expect(unit_failed, &s, &out_hook, "no route to NEW", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FAIL) == 1, "%s: route_failed %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FAIL));
+		snprintf(cmd, sizeof(cmd), "ip route del unreachable %s/%s", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+
+		/* NEW by another device, no neighbour entry yet */
+		snprintf(cmd, sizeof(cmd),
+			 "ip link add mrt0 type veth peer name mrt1 && ip link set mrt1 up && "
+			 "ip link set mrt0 up && ip route add %s/%s dev mrt0", new, plen);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		h.tx = ~0u;     /* a redirect of ours carries no MIG_MARK */
+		expect(unit_failed, &s, &h, "NEW by another device", in, n, 0,
+		       TC_ACT_REDIRECT, want, wn, &r);
+		/* ... and with one */
+		snprintf(cmd, sizeof(cmd),
+			 "ip neigh replace %s lladdr 02:00:5e:00:53:07 nud permanent dev mrt0", new);
+		CHECK(system(cmd) == 0, "%s", cmd);
+		expect(unit_failed, &s, &h, "NEW by another device, neighbour known", in, n,
+		       0, TC_ACT_REDIRECT, want, wn, &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_REDIRECT) == 2, "%s: route_redirected %llu",
+		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_REDIRECT));
+
+		/* the mover: only the source changes, no lookup */
+		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
+		memcpy(p.saddr, s.new_addr, 16);
+		p.sport = FX_NEW_PORT;
+		wn = fx_build(&p, want);
+		expect(unit_failed, &s, &out_hook, "mover: data out", in, n, 0, TC_ACT_OK, want, wn,
+		       &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_REDIRECT) == 2 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_FAIL) == 1 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 1 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_MAC) == 0, "%s: mover's segment routed again",
+		      s.fam);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_OUT) == 5, "%s: xlate_out %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_OUT));
+		CHECK(system("ip link del mrt0") == 0, "ip link del mrt0");
+		CHECK(!lo_fwd(0), "sysctl");
+	}
+}
+
+/* ---- ICMP errors that we send about migrated flows (icmp_out) -------------- */
+
+/*
+ * The kernel answers a segment as the ingress rewrite delivered it: an
+ * ICMP error it sends quotes the socket tuple, from our socket address
+ * to the peer's.  The egress hook rewrites it to the wire tuple, the
+ * quoted TCP checksum included:
+ *
+ *   fixed end:  srv -> cli   ICMP [ cli:C     -> srv:P     TCP ]
+ *           ==> srv -> NEW   ICMP [ NEW:40000 -> srv:P     TCP ]
+ *   mover:      cli -> srv   ICMP [ srv:P     -> cli:C     TCP ]
+ *           ==> NEW -> srv   ICMP [ srv:P     -> NEW:40000 TCP ]
+ *
+ * Expected frames are built from scratch: the error our host would send
+ * about the segment as it was on the wire (full checksums everywhere).
+ * This netns has no forwarding on lo, so the fixed end's error, whose
+ * destination moved, is counted route_fwd_off and left where it is.
+ */
+
+/* (segment as the kernel got it, the same segment on the wire) that one
+ * end receives: the fixed end cli -> srv / NEW -> srv, the mover srv ->
+ * cli / srv -> NEW.  Full checksums on both. */
+static size_t icmp_out_segs(const struct sc *s, bool mover, __u8 *sock, __u8 *wire)
+{
+	const struct fx_conn *c = s->c;
+	struct fx_pkt p;
+	size_t n;
+
+	if (mover) {
+		n = data_seg(s->family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
+			     c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, sock);
+		data_seg(s->family, c->srv.t.laddr, c->srv.t.lport, s->new_addr, s->new_port,
+			 c->srv.snd_nxt, c->srv.rcv_nxt, &p, wire);
+	} else {
+		n = data_seg(s->family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, sock);
+		data_seg(s->family, s->new_addr, s->new_port, c->srv.t.laddr, c->srv.t.lport,
+			 c->cli.snd_nxt, c->cli.rcv_nxt, &p, wire);
+	}
+	return n;
+}
+
+/* Run ICMP frame in through the egress hook: verdict, and (want) out
+ * exactly want with every checksum verifying by full recomputation. */
+static int expect_icmp_out(int *unit_failed, const struct sc *s, const char *what,
+			   const __u8 *in, size_t n, __u32 verdict, const __u8 *want, size_t wn)
+{
+	struct fx_res r;
+	int ok = 1;
+
+	if (fx_run(s->h->out->fd, true, in, n, 0, 1, &r)) {
+		CHECK(0, "%s %s [egress]: test_run: %s", what, s->fam, strerror(-r.err));
+		return 0;
+	}
+	if (r.ret != verdict) {
+		CHECK(0, "%s %s [egress]: verdict %u (%s), want %u (%s)", what, s->fam, r.ret,
+		      verdict_name(s->h->out, r.ret), verdict, verdict_name(s->h->out, verdict));
+		ok = 0;
+	}
+	if (!want)
+		return ok;
+	if (!fx_icmp_csum_ok(r.out, r.len)) {
+		CHECK(0, "%s %s [egress]: output checksums do not verify", what, s->fam);
+		fx_hexdiff(stderr, r.out, r.len, want, wn);
+		ok = 0;
+	}
+	fx_icmp_csum_norm(r.out, r.len);
+	if (r.len != wn || memcmp(r.out, want, wn)) {
+		CHECK(0, "%s %s [egress]: output frame differs", what, s->fam);
+		fx_hexdiff(stderr, r.out, r.len, want, wn);
+		ok = 0;
+	}
+	return ok;
+}
+
+/* 1 if the quoted TCP checksum of ICMP frame f verifies (whole quote). */
+static int quoted_tcp_ok(int family, const __u8 *f, size_t n)
+{
+	size_t l4 = family == AF_INET ? 34 : 54, q = l4 + 8;
+	size_t qhl = family == AF_INET ? (size_t)(f[q] & 0x0f) * 4 : 40;
+	size_t tl = n - q - qhl;
+	__u32 sum;
+
+	if (family == AF_INET)
+		sum = fx_sum(f + q + 12, 8, 0);
+	else
+		sum = fx_sum(f + q + 8, 32, 0);
+	sum += IPPROTO_TCP + (__u32)tl;
+	return fx_fold(fx_sum(f + q + qhl, tl, sum)) == 0xffff;
+}
+
+TEST(icmp_error_out)
+{
+	__u8 sock[FX_PKT_MAX], wire[FX_PKT_MAX], in[FX_PKT_MAX], want[FX_PKT_MAX];
+	static const __u8 other4[][2] = { { 3, 3 }, { 11, 0 }, { 12, 0 } };
+	static const __u8 other6[][2] = { { 1, 4 }, { 3, 0 }, { 4, 0 } };
+	const struct fx_conn *c;
+	struct mig_hold hold;
+	struct sc s;
+	size_t n, wn, sn, q, qlen[2];
+	__u64 want_ct, want_fwd;
+	int mover, i;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		__u8 type = ICMP_PMTU_TYPE(s.family), code = ICMP_PMTU_CODE(s.family);
+
+		if (s.h != &hooks[0])
+			continue;         /* egress is TC only */
+		c = s.c;
+		if (commit_both(unit_failed, &s))
+			continue;
+		want_ct = want_fwd = 0;
+		for (mover = 0; mover < 2; mover++) {
+			/* (outer source, outer destination) before and after */
+			const __u32 *ssrc = mover ? c->cli.t.laddr : c->srv.t.laddr;
+			const __u32 *sdst = mover ? c->srv.t.laddr : c->cli.t.laddr;
+			const __u32 *wsrc = mover ? s.new_addr : c->srv.t.laddr;
+			const __u32 *wdst = mover ? c->srv.t.laddr : s.new_addr;
+			const char *who = mover ? "mover" : "fixed end";
+
+			sn = icmp_out_segs(&s, mover, sock, wire);
+			qlen[0] = sn - 14;
+			qlen[1] = Q_MIN(s.family);
+			for (q = 0; q < 2; q++) {
+				char what[96];
+
+				snprintf(what, sizeof(what), "%s: %s, %s quote", who,
+					 v4 ? "fragmentation needed" : "packet too big",
+					 q ? "8-byte" : "whole");
+				n = fx_build_icmp(s.family, ssrc, sdst, type, code, 1280, sock,
+						  qlen[q], in);
+				wn = fx_build_icmp(s.family, wsrc, wdst, type, code, 1280, wire,
+						   qlen[q], want);
+				CHECK(!q ? quoted_tcp_ok(s.family, want, wn) &&
+					   quoted_tcp_ok(s.family, in, n) : 1,
+				      "builder: quoted TCP checksums");
+				expect_icmp_out(unit_failed, &s, what, in, n, TC_ACT_OK, want, wn);
+				want_ct++;
+				want_fwd += !mover;
+			}
+			for (i = 0; i < 3; i++) {
+				const __u8 *tc = v4 ? other4[i] : other6[i];
+				char what[64];
+
+				snprintf(what, sizeof(what), "%s: ICMP%s type %u code %u", who,
+					 v4 ? "" : "v6", tc[0], tc[1]);
+				n = fx_build_icmp(s.family, ssrc, sdst, tc[0], tc[1], 0, sock,
+						  sn - 14, in);
+				wn = fx_build_icmp(s.family, wsrc, wdst, tc[0], tc[1], 0, wire,
+						   sn - 14, want);
+				expect_icmp_out(unit_failed, &s, what, in, n, TC_ACT_OK, want, wn);
+				want_ct++;
+				want_fwd += !mover;
+			}
+			if (v4) {
+				/* a parameter problem about an IP option: the quoted
+				 * header carries it (IHL 6) */
+				__u8 so[FX_PKT_MAX], wo[FX_PKT_MAX];
+				size_t on;
+
+				memcpy(so, sock, sn);
+				memcpy(wo, wire, sn);
+				on = ip4_add_opt(so, sn);
+				ip4_add_opt(wo, sn);
+				n = fx_build_icmp(s.family, ssrc, sdst, 12, 0, 20u << 24, so, on - 14,
+						  in);
+				wn = fx_build_icmp(s.family, wsrc, wdst, 12, 0, 20u << 24, wo,
+						   on - 14, want);
+				expect_icmp_out(unit_failed, &s, "parameter problem, quoted options",
+						in, n, TC_ACT_OK, want, wn);
+				want_ct++;
+				want_fwd += !mover;
+			}
+			/* from another address of ours, to another host: only
+			 * the quote changes */
+			{
+				__u32 other[4];
+
+				fx_addr(s.family, v4 ? FX_RTR4 : FX_RTR6, other);
+				n = fx_build_icmp(s.family, other, other, type, code, 1280, sock,
+						  sn - 14, in);
+				wn = fx_build_icmp(s.family, other, other, type, code, 1280, wire,
+						   sn - 14, want);
+				expect_icmp_out(unit_failed, &s, "other outer addresses", in, n,
+						TC_ACT_OK, want, wn);
+				want_ct++;
+			}
+		}
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE_OUT) == want_ct,
+		      "%s: icmp_xlate_out %llu, want %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_XLATE_OUT),
+		      (unsigned long long)want_ct);
+		/* only the fixed end's errors changed destination: routed
+		 * again, which this netns refuses (no forwarding on lo) */
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == want_fwd,
+		      "%s: route_fwd_off %llu, want %llu", s.fam,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF),
+		      (unsigned long long)want_fwd);
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_OUT_DROP) == 0 &&
+		      fx_stat(skel, MIG_STAT_ICMP_XLATE) == 0 &&
+		      fx_stat(skel, MIG_STAT_XLATE_OUT) == 0, "%s: other counters", s.fam);
+
+		/* held: our address went away after the commit: dropped */
+		sn = icmp_out_segs(&s, false, sock, wire);
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280,
+				  sock, sn - 14, in);
+		memset(&hold, 0, sizeof(hold));
+		hold.since_ns = fx_now_ns();
+		CHECK(!map_put(skel->maps.mig_hold, &c->srv.t, &hold) && !fx_host(skel, 1),
+		      "hold");
+		expect_icmp_out(unit_failed, &s, "error about a held flow", in, n, TC_ACT_SHOT,
+				NULL, 0);
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_OUT_DROP) == 1, "%s: icmp_out_dropped %llu",
+		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_OUT_DROP));
+		CHECK(!map_del(skel->maps.mig_hold, &c->srv.t) && !fx_host(skel, 0), "unhold");
+		/* retired socket tuple without a translation: dropped */
+		CHECK(!map_del(skel->maps.mig_egress, &c->srv.t), "del egress");
+		expect_icmp_out(unit_failed, &s, "error quoting a retired tuple", in, n,
+				TC_ACT_SHOT, NULL, 0);
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_OUT_DROP) == 2, "%s: icmp_out_dropped %llu",
+		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_OUT_DROP));
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE_OUT) == want_ct, "%s: translated a drop",
+		      s.fam);
+	}
+}
+
+TEST(icmp_out_untouched)
+{
+	__u8 sock[FX_PKT_MAX], wire[FX_PKT_MAX], q[FX_PKT_MAX], in[FX_PKT_MAX];
+	const struct fx_conn *c;
+	struct fx_pkt p;
+	struct sc s;
+	size_t n, qn, sn;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		bool v4 = s.family == AF_INET;
+		__u8 type = ICMP_PMTU_TYPE(s.family), code = ICMP_PMTU_CODE(s.family);
+
+		if (s.h != &hooks[0])
+			continue;
+		c = s.c;
+		/* before any migration */
+		sn = icmp_out_segs(&s, false, sock, wire);
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280,
+				  sock, sn - 14, in);
+		expect_icmp_out(unit_failed, &s, "error about an unmigrated flow", in, n,
+				TC_ACT_OK, in, n);
+		if (commit_both(unit_failed, &s))
+			continue;
+		/* a tuple nobody translates: another port of cli */
+		qn = data_seg(s.family, c->cli.t.laddr, htons(ntohs(c->cli.t.lport) + 1),
+			      c->srv.t.laddr, c->srv.t.lport, 1, 2, &p, q);
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280, q,
+				  qn - 14, in);
+		expect_icmp_out(unit_failed, &s, "error quoting an unknown tuple", in, n,
+				TC_ACT_OK, in, n);
+		/* the wire tuple itself (an error about a segment on the wire
+		 * tuple that was not translated) */
+		n = fx_build_icmp(s.family, c->srv.t.laddr, s.new_addr, type, code, 1280, wire,
+				  sn - 14, in);
+		expect_icmp_out(unit_failed, &s, "error quoting the wire tuple", in, n,
+				TC_ACT_OK, in, n);
+		/* echo request whose data looks like the quoted segment */
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, v4 ? 8 : 128, 0, 1,
+				  sock, sn - 14, in);
+		expect_icmp_out(unit_failed, &s, "echo request", in, n, TC_ACT_OK, in, n);
+		/* a quote too short for the ports */
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280, sock,
+				  Q_MIN(s.family) - 6, in);
+		expect_icmp_out(unit_failed, &s, "error with a 2-byte TCP quote", in, n,
+				TC_ACT_OK, in, n);
+		/* an error quoting UDP on the socket addresses and ports */
+		qn = udp_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+			     c->srv.t.lport, q);
+		n = fx_build_icmp(s.family, c->srv.t.laddr, c->cli.t.laddr, type, code, 1280, q,
+				  qn - 14, in);
+		expect_icmp_out(unit_failed, &s, "error quoting UDP", in, n, TC_ACT_OK, in, n);
+		CHECK(fx_stat(skel, MIG_STAT_ICMP_XLATE_OUT) == 0 &&
+		      fx_stat(skel, MIG_STAT_ICMP_OUT_DROP) == 0, "%s: icmp_out counted", s.fam);
+	}
+}
+
 /* ---- everything else passes untouched ------------------------------------ */
 
 /*
@@ -2895,7 +3351,18 @@ TEST(kept_addresses)
 			      c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, in2);
 		expect(unit_failed, &s, &out_hook, "TCP from another address", in2, n2, 0,
 		       out_hook.pass, in2, n2, &r);
-		if (s.family == AF_INET) {
+		if (s.family == AF_INET && s.h->l3) {
+			/* no ARP without a link layer: the L3 program sees
+			 * the request's bytes as a packet, which is not IP */
+			static const __u32 asked = 0x017100cb;   /* 203.0.113.1, be */
+
+			n = arp_frame(in);
+			CHECK(!put_kept(AF_INET, &asked, 2), "put kept");
+			expect(unit_failed, &s, s.h, "ARP bytes on an L3 device", in, n, 0,
+			       s.h->pass, in, n, &r);
+			CHECK(fx_stat(skel, MIG_STAT_KEPT_ARP) == arp0, "kept_arp_dropped %llu",
+			      (unsigned long long)fx_stat(skel, MIG_STAT_KEPT_ARP));
+		} else if (s.family == AF_INET) {
 			/* arp_frame asks for 203.0.113.1 */
 			static const __u32 asked = 0x017100cb;   /* 203.0.113.1, be */
 
@@ -2938,7 +3405,8 @@ static void v4_frag(__u8 *f, bool mf, __u16 off8)
 
 /* IPv6 frame f (n bytes) with an 8-byte extension header of type nh
  * inserted after the fixed header (44: a fragment, first when off8 is 0;
- * 60: destination options of padding): into out, its length returned. */
+ * 0 hop-by-hop or 60 destination options: a PadN of 4; 43: a routing
+ * header of type 0 with no segments left): into out, its length returned. */
 static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 {
 	__u16 plen = (__u16)(f[18] << 8 | f[19]) + 8;
@@ -2953,7 +3421,7 @@ static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 		out[56] = (__u8)(off8 >> 5);
 		out[57] = (__u8)((off8 << 3) | 1);   /* more fragments */
 		out[61] = 0x17;                      /* identification */
-	} else {
+	} else if (nh != 43) {
 		out[56] = 1;   /* PadN of 4: the header is 8 bytes */
 		out[57] = 4;
 	}
@@ -2961,19 +3429,56 @@ static size_t v6_ext(const __u8 *f, size_t n, __u8 nh, __u16 off8, __u8 *out)
 	return n + 8;
 }
 
-/* Segments of a migrated flow that the shim cannot translate (an IPv4
- * fragment, an IPv6 packet with extension headers) are dropped and
- * counted when they name the flow's tuple; later fragments and other
- * tuples pass untouched. */
+/* One untranslatable variant of a segment: an IPv4 fragment (mf, off8) or
+ * an IPv6 extension header (nh, off8 for fragments), and whether the data
+ * path must drop it when the segment belongs to a migrated flow. */
+struct frag_case {
+	const char *name;
+	int family;
+	bool mf;
+	__u8 nh;
+	__u16 off8;
+	bool drop;
+};
+
+static const struct frag_case frag_cases[] = {
+	{ "first fragment", AF_INET, true, 0, 0, true },
+	{ "middle fragment (no ports)", AF_INET, true, 0, 100, false },
+	{ "last fragment (no ports)", AF_INET, false, 0, 185, false },
+	{ "first fragment (Fragment header)", AF_INET6, false, 44, 0, true },
+	{ "later fragment (no ports)", AF_INET6, false, 44, 185, false },
+	{ "hop-by-hop options", AF_INET6, false, 0, 0, true },
+	{ "routing header", AF_INET6, false, 43, 0, true },
+	{ "destination options", AF_INET6, false, 60, 0, true },
+};
+
+/* Frame in (n bytes) made into variant fc, in x; its length. */
+static size_t frag_make(const struct frag_case *fc, __u8 *in, size_t n, __u8 *x)
+{
+	if (fc->family == AF_INET) {
+		memcpy(x, in, n);
+		v4_frag(x, fc->mf, fc->off8);
+		return n;
+	}
+	return v6_ext(in, n, fc->nh, fc->off8, x);
+}
+
+/* Segments of a migrated flow that the shim cannot translate (IPv4
+ * fragments, IPv6 packets with extension headers) are dropped and counted
+ * when they name the flow's tuple: on ingress (the wire tuple) through
+ * every hook, under XDP also behind a VLAN tag, and on egress (the socket
+ * tuple) through both TC egress programs.  Later fragments (no ports) and
+ * other tuples pass untouched. */
 TEST(fragments_of_migrated)
 {
 	__u8 in[FX_PKT_MAX], x[FX_PKT_MAX + 16];
+	const struct frag_case *fc;
 	const struct fx_conn *c;
 	struct fx_pkt p;
 	struct fx_res r;
 	struct sc s;
-	size_t n, xn;
-	__u64 d0;
+	size_t n, xn, i;
+	__u64 d0, want;
 
 	if (setup()) {
 		CHECK(0, "setup");
@@ -2983,60 +3488,57 @@ TEST(fragments_of_migrated)
 		c = s.c;
 		if (commit_both(unit_failed, &s))
 			continue;
-		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
 		/* fixed end, ingress: NEW -> srv, the flow's wire tuple */
+		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
+		want = 0;
 		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr, c->srv.t.lport,
 			     c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, s.h, "first fragment in", in, n, 0, s.h->drop,
-			       NULL, 0, &r);
-			v4_frag(in, false, 185);
-			expect(unit_failed, &s, s.h, "last fragment in (no ports)", in, n, 0,
-			       s.h->pass, in, n, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, s.h, "first fragment in", x, xn, 0, s.h->drop,
-			       NULL, 0, &r);
-			xn = v6_ext(in, n, 44, 185, x);
-			expect(unit_failed, &s, s.h, "later fragment in (no ports)", x, xn, 0,
-			       s.h->pass, x, xn, &r);
-			xn = v6_ext(in, n, 60, 0, x);
-			expect(unit_failed, &s, s.h, "destination options in", x, xn, 0, s.h->drop,
-			       NULL, 0, &r);
+		for (i = 0; i < sizeof(frag_cases) / sizeof(frag_cases[0]); i++) {
+			fc = &frag_cases[i];
+			if (fc->family != s.family)
+				continue;
+			xn = frag_make(fc, in, n, x);
+			expect(unit_failed, &s, s.h, fc->name, x, xn, 0,
+			       fc->drop ? s.h->drop : s.h->pass, fc->drop ? NULL : x, xn, &r);
+			want += fc->drop;
+			if (s.h->skb)
+				continue;
+			/* XDP: the same behind an 802.1Q tag */
+			expect_vlan(unit_failed, &s, fc->name, x, xn, 0x8100,
+				    fc->drop ? XDP_DROP : XDP_PASS, fc->drop ? NULL : x, xn);
+			want += fc->drop;
 		}
-		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + (s.family == AF_INET ? 1 : 2),
-		      "%s [%s]: frag_dropped %llu", s.fam, s.h->name,
-		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0));
+		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + want,
+		      "%s [%s]: frag_dropped %llu, want %llu", s.fam, s.h->name,
+		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0),
+		      (unsigned long long)want);
 		/* another connection's fragment passes */
 		n = data_seg(s.family, s.new_addr, s.new_port, c->srv.t.laddr,
 			     htons(ntohs(c->srv.t.lport) + 1), 1, 1, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, s.h, "another flow's fragment", in, n, 0,
-			       s.h->pass, in, n, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, s.h, "another flow's fragment", x, xn, 0,
-			       s.h->pass, x, xn, &r);
-		}
+		xn = frag_make(&frag_cases[s.family == AF_INET ? 0 : 3], in, n, x);
+		expect(unit_failed, &s, s.h, "another flow's fragment", x, xn, 0,
+		       s.h->pass, x, xn, &r);
 		/* mover, egress: the socket tuple cli -> srv, untranslatable */
-		if (s.h != &hooks[0])
+		if (!s.h->skb)   /* once per TC kind: Ethernet and L3 */
 			continue;
 		d0 = fx_stat(skel, MIG_STAT_FRAG_DROP);
+		want = 0;
 		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
 			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
-		if (s.family == AF_INET) {
-			v4_frag(in, true, 0);
-			expect(unit_failed, &s, &out_hook, "first fragment out", in, n, 0,
-			       out_hook.drop, NULL, 0, &r);
-		} else {
-			xn = v6_ext(in, n, 44, 0, x);
-			expect(unit_failed, &s, &out_hook, "first fragment out", x, xn, 0,
-			       out_hook.drop, NULL, 0, &r);
+		for (i = 0; i < sizeof(frag_cases) / sizeof(frag_cases[0]); i++) {
+			fc = &frag_cases[i];
+			if (fc->family != s.family)
+				continue;
+			xn = frag_make(fc, in, n, x);
+			expect(unit_failed, &s, &out_hook, fc->name, x, xn, 0,
+			       fc->drop ? out_hook.drop : out_hook.pass, fc->drop ? NULL : x, xn,
+			       &r);
+			want += fc->drop;
 		}
-		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + 1, "%s: egress frag_dropped",
-		      s.fam);
+		CHECK(fx_stat(skel, MIG_STAT_FRAG_DROP) == d0 + want,
+		      "%s [%s]: egress frag_dropped %llu, want %llu", s.fam, out_hook.name,
+		      (unsigned long long)(fx_stat(skel, MIG_STAT_FRAG_DROP) - d0),
+		      (unsigned long long)want);
 	}
 }
 

@@ -74,3 +74,51 @@ for k in sys.argv[1].split("."):
     v = v[k]
 print(v)' "$2"
 }
+
+# topo_veth_napi HOST IF...: the host's veth ends IF... run NAPI, so that
+# frames an XDP program on the other end sends back with XDP_TX reach
+# them (a veth without NAPI drops them).  An XDP program there (XDP_PASS,
+# lab_pass) turns NAPI on.  MIG_TEST_VETH_NAPI=gro tries GRO instead
+# (`ethtool -K IF gro on`, which gives a veth NAPI since Linux 5.13): on
+# 6.18 that is not enough, the sender counts its XDP_TX frames sent
+# (ethtool -S: xdp_tx) and none arrives (veth_xdp_flush wakes the peer's
+# NAPI only when the peer has an XDP program).
+topo_veth_napi() {
+	local h=$1 i
+	shift
+	if [[ ${MIG_TEST_VETH_NAPI:-xdp} == gro ]]; then
+		for i in "$@"; do
+			lab_nsexec "$h" ethtool -K "$i" gro on >/dev/null || return 1
+		done
+		return 0
+	fi
+	if [[ ! -e $LAB_DIR/pass.o ]]; then
+		cat >"$LAB_DIR/pass.c" <<-'EOF'
+		#define SEC(n) __attribute__((section(n), used))
+		struct xdp_md;
+		SEC("xdp") int lab_pass(struct xdp_md *ctx) { (void)ctx; return 2; }
+		char LICENSE[] SEC("license") = "GPL";
+		EOF
+		clang -O2 -target bpf -c "$LAB_DIR/pass.c" -o "$LAB_DIR/pass.o" || return 1
+		# `ip link ... xdpdrv obj` makes iproute2's pin directories
+		# (tc/globals; ip and xdp link there) on first use: remove them
+		# again if this run made them (nothing is pinned in them)
+		if [[ ! -e $LAB_BPFFS/tc ]]; then
+			lab_defer sh -c "rm -f '$LAB_BPFFS/ip' '$LAB_BPFFS/xdp'; rmdir '$LAB_BPFFS/tc/globals' '$LAB_BPFFS/tc' 2>/dev/null; true"
+		fi
+	fi
+	for i in "$@"; do
+		lab_nsexec "$h" ip link set dev "$i" xdpdrv obj "$LAB_DIR/pass.o" sec xdp || return 1
+	done
+}
+
+# topo_xdp_mode HOST IF: "NAME MODE" of the XDP program on IF, or "none"
+topo_xdp_mode() {
+	ip -n "$(lab_ns "$1")" -j -d link show dev "$2" | python3 -c '
+import json, sys
+x = json.load(sys.stdin)[0].get("xdp")
+if not x or "prog" not in x:
+    print("none")
+else:
+    print(x["prog"]["name"], {1: "native", 2: "generic", 3: "offload"}.get(x["mode"], x["mode"]))'
+}

@@ -117,8 +117,8 @@ t_begin "migrate-agent --adopt serves it and loads nothing"
 before=$(host_progs)
 nall=$(bpftool prog show | grep -c '^[0-9]*:')
 echo "   programs of the server's data path: $before ($nall on the machine)"
-t_check "the data path has 5 programs (sock_ops, tc in, xdp in, tc out, iterator)" \
-	eq 5 eval 'wc -w <<<"$before"'
+t_check "the data path has 7 programs (sock_ops, tc in and out for Ethernet and for L3, xdp in, iterator)" \
+	eq 7 eval 'wc -w <<<"$before"'
 t_check "the agent starts" lab_agent_start server --adopt
 t_check "it says it loaded nothing" grep -q "(adopted: nothing loaded)" "$LAB_DIR/agent-server.log"
 t_check "the same programs afterwards" eq "$before" host_progs

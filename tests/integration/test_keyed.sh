@@ -35,15 +35,16 @@ both_flows() { echo "$(nflows client)$(nflows server)"; }
 # echo_ok DST:PORT WORD: a short echo exchange from the client works
 echo_ok() { lab_exec client sh -c "echo $2 | socat -t 1 - TCP:$1" | grep -q "$2"; }
 
-# A long-lived echo connection: the client writes a line, keeps the
-# connection open for HOLD seconds, and the server echoes.
+# A long-lived echo connection: the client writes a line and keeps the
+# connection open until the checks are done (lab_release), the server
+# echoes.
 # keyed_case NAME DST PORT
 keyed_case() {
 	local name=$1 dst=$2 port=$3 listen=$4 t1 t2 addr=${2//[][]/}
 	lab_capture_start client va "$name" "tcp port $port"
 	lab_bg server "srv-$name" socat "$listen:$port,reuseaddr,fork" EXEC:cat
 	lab_wait_listen server $port
-	lab_bg client "cli-$name" sh -c "(echo hello-$name; sleep 4) | socat - TCP:$dst:$port"
+	lab_bg client "cli-$name" sh -c "(echo hello-$name; while [ ! -e $LAB_DIR/release-$name ]; do sleep 0.1; done) | socat - TCP:$dst:$port"
 	t_check "$name: echo came back" lab_wait_until 3 grep -q "hello-$name" "$LAB_DIR/cli-$name.log"
 	t_check "$name: client lists the flow as keyed within 1 s" lab_wait_until 1 eq 1 nflows client
 	t_check "$name: server lists the flow as keyed within 1 s" lab_wait_until 1 eq 1 nflows server
@@ -57,6 +58,7 @@ keyed_case() {
 		sh -c "bpftool map dump pinned $(lab_pindir client)/mig_flows | grep -q '\"token\"'"
 	t_check "$name: one token and one flow entry per host" \
 		test "$(map_count client mig_tokens)$(map_count server mig_flows)" = 11
+	lab_release "$name"
 	lab_bg_wait "cli-$name" 8
 	lab_capture_stop "$name"
 	tcpdump -nr "$LAB_DIR/$name.pcap" 2>/dev/null > "$LAB_DIR/$name.txt"
@@ -105,7 +107,7 @@ lab_exec server sysctl -qw net.ipv4.tcp_syncookies=2
 taken=$(counter server pool_taken)
 lab_bg server srv-ck socat TCP4-LISTEN:5006,reuseaddr,fork EXEC:cat
 lab_wait_listen server 5006
-lab_bg client cli-ck sh -c "(echo hello-ck; sleep 4) | socat - TCP:192.0.2.2:5006"
+lab_bg client cli-ck sh -c "(echo hello-ck; while [ ! -e $LAB_DIR/release-ck ]; do sleep 0.1; done) | socat - TCP:192.0.2.2:5006"
 t_check "echo came back" lab_wait_until 3 grep -q hello-ck "$LAB_DIR/cli-ck.log"
 t_check "the server answered with a syncookie carrying the responder key" \
 	lab_wait_until 2 ge 1 counter server syncookie_answered
@@ -117,6 +119,7 @@ t_check "the client sent KEY1 when asked, the server took it" \
 	eval '[ "$(counter client key1_sent)" -ge 1 ] && [ "$(counter server key1_received)" -ge 1 ]'
 t_check "no request state, no pool key taken by the server" \
 	eq "0 $taken" eval 'echo "$(map_count server mig_reqs) $(counter server pool_taken)"'
+lab_release ck
 lab_bg_wait cli-ck 8
 lab_bg_stop srv-ck
 lab_exec server sysctl -qw net.ipv4.tcp_syncookies=1

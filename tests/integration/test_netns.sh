@@ -92,7 +92,8 @@ t_check "the same state as migratectl -d from the host's mount namespace" \
 t_begin "a keyed connection between the two namespaced agents"
 lab_bg server srv socat TCP4-LISTEN:5001,reuseaddr,fork EXEC:cat
 lab_wait_listen server 5001
-lab_bg client cli sh -c "(echo hello-ns; sleep 4) | socat - TCP:192.0.2.2:5001"
+# held open until the next case's checks are done (lab_release ns)
+lab_bg client cli sh -c "(echo hello-ns; while [ ! -e $LAB_DIR/release-ns ]; do sleep 0.1; done) | socat - TCP:192.0.2.2:5001"
 t_check "echo came back" lab_wait_until 3 grep -q hello-ns "$LAB_DIR/cli.log"
 t_check "migratectl (ip netns exec) on the client lists it keyed" lab_wait_until 2 eq 1 nflowsx client
 t_check "and on the server" lab_wait_until 2 eq 1 nflowsx server
@@ -111,6 +112,7 @@ t_check "the client agent's sock_ops counted nothing for it" eq "$before_c" snap
 t_check "nor the server agent's" eq "$before_s" snap server
 t_check "neither lists it" eq 11 eval 'echo "$(nflowsx client)$(nflowsx server)"'
 lab_bg_stop srv-x
+lab_release ns
 lab_bg_wait cli 8
 lab_bg_stop srv
 

@@ -75,9 +75,9 @@ t_check "map fill: mig_flows size is the agent's" eq "$(lab_ctl mobile -j show m
 t_begin "migratectl migrate all: the preferred route changed, the old address stays"
 port=6100
 # the sender holds the connection open after the file until the test
-# releases it (the file release): every check runs while the flow is up
+# releases it (lab_held_sender, lab_release): every check runs while the flow is up
 lab_bg server srv socat -u \
-	"SYSTEM:cat $LAB_DIR/big; while [ ! -e $LAB_DIR/release ]; do sleep 0.1; done" \
+	"SYSTEM:$(lab_held_sender ops)" \
 	"TCP4-LISTEN:$port,reuseaddr"
 lab_wait_listen server "$port"
 lab_bg mobile cli sh -c "socat -u TCP4:${TOPO_V4[server.s]}:$port STDOUT | pv -qL $RATE > $LAB_DIR/m.got"
@@ -148,7 +148,7 @@ t_check "the agent logged the refusals" grep -q "control request from pid .* ref
 t_check "migrate from another network namespace fails (exit 1) and says why" eval "$LAB_BUILD/migratectl --pin-dir $(lab_pindir mobile) migrate all 2>&1 | grep -q 'network namespace' && { $LAB_BUILD/migratectl --pin-dir $(lab_pindir mobile) migrate all >/dev/null 2>&1; [ \$? = 1 ]; }"
 
 t_begin "the transfer finishes byte-exact; Prometheus values after the migrations"
-: >"$LAB_DIR/release"
+lab_release ops
 t_check "sender and receiver finish" eval "lab_bg_wait cli 90 && lab_bg_wait srv 90"
 t_check "$SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum m.got
 t_check "flows gone" lab_wait_until 3 eq 0 nflows mobile

@@ -47,7 +47,10 @@ start_download() {
 	local name=$1 fam=$2 addr
 	port=$((port + 1))
 	if [ "$fam" = 4 ]; then addr=${TOPO_V4[server.s]}; else addr="[${TOPO_V6[server.s]}]"; fi
-	lab_bg server "srv-$name" socat -u "OPEN:$LAB_DIR/big" "TCP$fam-LISTEN:$port,reuseaddr"
+	# the sender holds the connection open after the file until
+	# finish_transfer releases it: the checks run while the flow is up,
+	# however slow the machine
+	lab_bg server "srv-$name" socat -u "SYSTEM:$(lab_held_sender "$name")" "TCP$fam-LISTEN:$port,reuseaddr"
 	lab_wait_listen server "$port"
 	lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT | pv -qL $RATE > $LAB_DIR/$name.got"
 	# under way: keyed on both ends and some data through
@@ -58,6 +61,7 @@ start_download() {
 # finish_transfer NAME: both ends exit 0 and the bytes are exact
 finish_transfer() {
 	local name=$1
+	lab_release "$name"
 	t_check "$name: sender and receiver finish" eval "lab_bg_wait cli-$name 60 && lab_bg_wait srv-$name 60"
 	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# run-timeout: 1200   (tests/run.sh: a hang guard; this script takes minutes, more on a loaded machine)
 # Upgrades over live flows.  A second build of the same tree and ABI, whose
 # programs differ by a marker instruction (make BPF_EXTRA=-DMIG_BPF_MARK=1)
 # and which has one counter more (DEFINES=-DMIG_TEST_COUNTER), replaces the

@@ -832,6 +832,12 @@ lab_payload() {
 	head -c "${1}M" /dev/urandom >"$LAB_DIR/big"
 	want_sum=$(sha256sum <"$LAB_DIR/big" | cut -d' ' -f1)
 }
+# lab_held_sender NAME: a shell command (for socat's SYSTEM:) that sends
+# $LAB_DIR/big, then holds its connection open until lab_release NAME, so
+# that checks made after the transfer still see the flow up however slow
+# the machine is
+lab_held_sender() { echo "cat $LAB_DIR/big; while [ ! -e $LAB_DIR/release-$1 ]; do sleep 0.1; done"; }
+lab_release() { : >"$LAB_DIR/release-$1"; }
 # got_sum NAME: the sha256 of $LAB_DIR/NAME
 got_sum() { sha256sum <"$LAB_DIR/$1" | cut -d' ' -f1; }
 # stats_snap HOST FILE / cdelta HOST FILE NAME[+NAME...]: counters now minus

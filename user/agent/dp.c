@@ -9,9 +9,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -409,6 +412,59 @@ out:
 	return err;
 }
 
+#ifndef ARPHRD_IP6GRE
+#define ARPHRD_IP6GRE 823
+#endif
+#ifndef ARPHRD_RAWIP
+#define ARPHRD_RAWIP 519
+#endif
+
+/*
+ * How the packets of interface ifname start, from its link type (ARPHRD,
+ * read with SIOCGIFHWADDR in this network namespace; sysfs may show
+ * another one's): LINK_ETHER with an Ethernet header, LINK_L3 at the IP
+ * header (tun and WireGuard are ARPHRD_NONE; IP-in-IP, sit and GRE
+ * tunnels), LINK_OTHER for anything the data path does not parse.  The
+ * L3 list is the kernel's own for redirecting without a MAC header
+ * (dev_is_mac_header_xmit).
+ */
+enum link_kind { LINK_ETHER, LINK_L3, LINK_OTHER };
+
+static enum link_kind link_kind(const char *ifname, int *type)
+{
+	struct ifreq ifr;
+	int fd;
+
+	*type = -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return LINK_OTHER;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		close(fd);
+		return LINK_OTHER;
+	}
+	close(fd);
+	*type = ifr.ifr_hwaddr.sa_family;
+	switch (*type) {
+	case ARPHRD_ETHER:
+		return LINK_ETHER;
+	case ARPHRD_NONE:
+	case ARPHRD_VOID:
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_SIT:
+	case ARPHRD_IPGRE:
+	case ARPHRD_IP6GRE:
+	case ARPHRD_RAWIP:
+	case ARPHRD_PIMREG:
+		return LINK_L3;
+	default:
+		return LINK_OTHER;
+	}
+}
+
 static bool served(const struct agent *a, const char *name)
 {
 	int i;
@@ -430,21 +486,47 @@ static bool served(const struct agent *a, const char *name)
  */
 static int attach_iface(struct agent *a, int ifindex, const char *ifname)
 {
+	struct bpf_program *in = a->dp->progs.mig_in_tc, *out = a->dp->progs.mig_out_tc;
+	enum link_kind kind;
 	struct xdp_cur cur;
-	int err;
+	int err, type;
 
+	kind = link_kind(ifname, &type);
+	if (kind == LINK_OTHER) {
+		pr_err("interface '%s': link type %d is neither Ethernet nor a device without "
+		       "a link-layer header (tun, WireGuard, IP tunnels): not served; leave "
+		       "it out of 'interface'", ifname, type);
+		return -EOPNOTSUPP;
+	}
+	if (kind == LINK_L3 && a->xdp) {
+		/* mig_in_xdp parses Ethernet; generic XDP on tun would
+		 * see IP packets (refused rather than half served) */
+		pr_err("interface '%s' has no link-layer header (link type %d): --xdp "
+		       "serves Ethernet devices only (TC ingress, without --xdp, serves "
+		       "both); leave it out of 'interface'", ifname, type);
+		/* not served means nothing of ours there, also not an
+		 * earlier run's TC filters */
+		if (!tc_detach_one(ifindex, BPF_TC_INGRESS) +
+		    !tc_detach_one(ifindex, BPF_TC_EGRESS))
+			pr_info("interface '%s': removed the TC filters of an earlier run",
+				ifname);
+		return -EOPNOTSUPP;
+	}
+	if (kind == LINK_L3) {
+		in = a->dp->progs.mig_in_tc_l3;
+		out = a->dp->progs.mig_out_tc_l3;
+	}
 	if (a->xdp)
 		err = xdp_attach_one(a, ifindex, ifname);
 	else
-		err = tc_attach_one(ifindex, BPF_TC_INGRESS,
-				    bpf_program__fd(a->dp->progs.mig_in_tc));
+		err = tc_attach_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(in));
 	if (err) {
 		if (!a->xdp)
 			pr_err("interface '%s': cannot attach the TC ingress filter: %s",
 			       ifname, strerror(-err));
 		goto undo;
 	}
-	err = tc_attach_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(a->dp->progs.mig_out_tc));
+	err = tc_attach_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(out));
 	if (err) {
 		pr_err("interface '%s': cannot attach the TC egress filter: %s", ifname,
 		       strerror(-err));
@@ -463,7 +545,8 @@ static int attach_iface(struct agent *a, int ifindex, const char *ifname)
 		if (!xdp_detach_ours(ifindex))
 			pr_info("interface '%s': removed the XDP program of an earlier run",
 				ifname);
-		pr_info("attached to interface '%s' (TC ingress)", ifname);
+		pr_info("attached to interface '%s' (TC ingress%s)", ifname,
+			kind == LINK_L3 ? ", no link-layer header" : "");
 	}
 	return 0;
 undo:

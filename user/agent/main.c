@@ -95,7 +95,8 @@ static void usage(FILE *f)
 "                        interface but lo, also those that appear later)\n"
 "  -x, --xdp             ingress through XDP instead of TC (physical NICs;\n"
 "                        TC is the right choice on veth); refused on an\n"
-"                        interface that runs another XDP program\n"
+"                        interface that runs another XDP program, and on\n"
+"                        devices without a link-layer header (tun, WireGuard)\n"
 "      --xdp-replace     --xdp, and replace another XDP program there\n"
 "      --adopt           load and attach nothing: serve the data path that\n"
 "                        other tools loaded, with its maps pinned under DIR\n"
@@ -155,7 +156,8 @@ static const char *const pinned_names[] = {
 	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT, MIG_LINK_ITER, MIG_MAP_STATS "_new",
 	/* programs other tools pinned (--adopt) */
 	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
-	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc", MIG_PIN_PROGS,
+	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc",
+	MIG_PIN_PROGS "/mig_in_tc_l3", MIG_PIN_PROGS "/mig_out_tc_l3", MIG_PIN_PROGS,
 	/* version 1 left these */
 	"mig_secrets",
 };
@@ -227,9 +229,22 @@ static int attach(struct agent *a, struct mig_sockops *skel)
 		pr_err("cannot open cgroup '%s': %s", a->cgroup, strerror(errno));
 		return err;
 	}
+	/* A cgroup link always attaches in BPF_F_ALLOW_MULTI mode: our
+	 * program runs beside those of other agents at this cgroup, above it
+	 * and below it (an agent per network namespace in a container's
+	 * cgroup below the host agent's).  The kernel refuses it only under an
+	 * ancestor that holds a program attached without ALLOW_MULTI. */
 	link = bpf_program__attach_cgroup(skel->progs.mig_sockops, cgfd);
 	err = libbpf_get_error(link);
 	close(cgfd);
+	if (err == -EPERM) {
+		pr_err("cannot attach to cgroup '%s': %s: with CAP_NET_ADMIN this means a "
+		       "cgroup above it holds a sock_ops program attached without the multi "
+		       "flag, which allows no program below it (see 'bpftool cgroup tree'): "
+		       "attach that one with 'multi', or serve a cgroup outside its subtree",
+		       a->cgroup, strerror(-err));
+		return err;
+	}
 	if (err) {
 		pr_err("cannot attach to cgroup '%s': %s", a->cgroup, strerror(-err));
 		return err;
@@ -276,6 +291,39 @@ static int write_pidfile(const char *path)
 	if (fclose(f) || rename(tmp, path))
 		return -errno;
 	return 0;
+}
+
+/* The data path's route lookup after a rewrite (reroute in mig_dp.bpf.c)
+ * is answered only with forwarding on lo: say so once at start, since
+ * without it segments to a peer that moved keep the socket's old route. */
+static void lo_forwarding_note(void)
+{
+	static const char *const knob[] = { "net/ipv4/conf/lo/forwarding",
+					    "net/ipv6/conf/lo/forwarding" };
+	char path[64], v[8];
+	size_t i;
+
+	for (i = 0; i < sizeof(knob) / sizeof(knob[0]); i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/sys/%s", knob[i]);
+		f = fopen(path, "re");
+		if (!f)
+			continue;   /* (no IPv6: nothing to route) */
+		if (fgets(v, sizeof(v), f) && v[0] == '0') {
+			char name[64];
+			size_t j;
+
+			snprintf(name, sizeof(name), "%s", knob[i]);
+			for (j = 0; name[j]; j++)
+				if (name[j] == '/')
+					name[j] = '.';
+			pr_info("%s is 0: segments to a peer that moved keep the socket's "
+				"route (counted in route_fwd_off); set it to 1 to route them to "
+				"the peer's new address (no other interface forwards)", name);
+		}
+		fclose(f);
+	}
 }
 
 int main(int argc, char **argv)
@@ -646,6 +694,7 @@ int main(int argc, char **argv)
 		goto out;
 	a.dns = dns;
 	dns = NULL;   /* a.dns owns it: a reload may replace it */
+	lo_forwarding_note();
 	pr_info("ready: pin directory '%s', %u keys in the pool%s", pin_name,
 		a.pool_target, a.adopt ? " (adopted: nothing loaded)" : "");
 	loading = false;   /* started: a later failure leaves the data path to the next run */

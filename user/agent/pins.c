@@ -397,8 +397,9 @@ static int progs_of_maps(__u32 map_id, const char *const *want)
 
 int pins_adopt_check(struct agent *a)
 {
-	static const char *const ingress[] = { "mig_in_tc", "mig_in_xdp", NULL };
-	static const char *const egress[] = { "mig_out_tc", NULL };
+	static const char *const ingress[] = { "mig_in_tc", "mig_in_tc_l3", "mig_in_xdp",
+					       NULL };
+	static const char *const egress[] = { "mig_out_tc", "mig_out_tc_l3", NULL };
 	struct bpf_map_info info;
 	__u32 ids[64], cnt = sizeof(ids) / sizeof(ids[0]), flags = 0, i;
 	char name[BPF_OBJ_NAME_LEN];
