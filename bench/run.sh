@@ -29,7 +29,7 @@ if [[ ! -x $bin ]]; then
 fi
 
 tmp=$(mktemp "${TMPDIR:-/tmp}/mig-bench.XXXXXX")
-trap 'rm -f "$tmp" "$tmp.md" "$tmp.lablog" "$tmp.scalelog"' EXIT
+trap 'rm -f "$tmp" "$tmp.md" "$tmp.lablog" "$tmp.scalelog" "$tmp.holog"' EXIT
 
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
 if ! timeout -k 5 "${BENCH_TIMEOUT:-60}" "$bin" ${BENCH_ARGS:-} >"$tmp"; then
@@ -102,7 +102,15 @@ TXT
 		"$(dirname "${BASH_SOURCE[0]}")/scale_report.sh" "$build" 2>"$tmp.scalelog" ||
 			tail -n 20 "$tmp.scalelog" >&2
 	fi
+	if [[ ${BENCH_HANDOVER:-1} != 0 ]]; then
+		# (BENCH_HANDOVER=0 skips it: about 20 minutes, see its header)
+		echo
+		if ! timeout -k 5 "${BENCH_HANDOVER_TIMEOUT:-1800}" bench/handover.sh 2>"$tmp.holog"; then
+			echo "(handover benchmark failed; see its log)"
+			tail -n 20 "$tmp.holog" >&2
+		fi
+	fi
 } >"$tmp.md"
 mv "$tmp.md" "$out"
-rm -f "$tmp.lablog" "$tmp.scalelog"
+rm -f "$tmp.lablog" "$tmp.scalelog" "$tmp.holog"
 echo "wrote $out"

@@ -24,6 +24,9 @@ PKGS=(
 	# test_install: systemd-analyze verify (and man for its Documentation=
 	# check); test_caps: capsh --decode
 	systemd man-db libcap2-bin
+	# bench/handover.sh: the Multipath TCP daemon, one of the variants
+	# measured against
+	mptcpd
 	# make test-kernels (the kernel and busybox-static are downloaded
 	# into the build directory, not installed)
 	qemu-system-x86

@@ -66,6 +66,10 @@ struct move {
 	int confirms;
 	int reasks;                /* new requests after unconfirmed commits */
 	bool asked;                /* by the operator: the old address stays */
+	/* the socket as the last Migrate SYN found it: after our commit the
+	 * resume nudge needs only its RCV.NXT (mover.c, nudge_early) */
+	bool si_valid;
+	struct mig_sockinfo si;
 };
 #define MAX_MOVES 1024
 
@@ -122,7 +126,6 @@ struct agent {
 	int ctl_fd;                /* migratectl's requests (ctlreq.c), or -1 */
 	bool recheck;              /* addresses or routes changed */
 	bool moves_waiting;        /* flows to move found every move slot busy */
-	uint64_t recheck_ns;
 	uint64_t swept_ns;         /* last check for a flows_sweep */
 	uint64_t swept_lost;       /* events_lost at that check */
 	struct move moves[MAX_MOVES];

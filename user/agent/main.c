@@ -734,8 +734,9 @@ int main(int argc, char **argv)
 		struct epoll_event evs[4];
 		int n, i;
 
-		/* address changes settle for 20 ms before we act on them */
-		n = epoll_wait(epfd, evs, 4, a.recheck ? 20 : 100);
+		/* an address or route event is acted on at once, after the
+		 * read that brought it (what arrived together is one pass) */
+		n = epoll_wait(epfd, evs, 4, a.recheck ? 0 : 100);
 		a.pass++;   /* socket records read before are stale now */
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll: %s", strerror(errno));
@@ -744,7 +745,6 @@ int main(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.fd == netwatch_fd(&a) && netwatch_read(&a)) {
 				a.recheck = true;
-				a.recheck_ns = mono_ns();
 			}
 			if (evs[i].data.fd == dns_fd(a.dns) && dns_read(a.dns))
 				epoll_ctl(epfd, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
@@ -756,7 +756,7 @@ int main(int argc, char **argv)
 			pr_err("event ring buffer: %s", strerror(-e));
 			goto out;
 		}
-		if (a.recheck && mono_ns() - a.recheck_ns >= 20000000ULL) {
+		if (a.recheck) {
 			a.recheck = false;
 			dp_attach_all(&a);
 			mover_reconcile(&a);

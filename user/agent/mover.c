@@ -314,6 +314,8 @@ static int send_msyn(struct agent *a, struct move *m)
 		mig_wipe(&f, sizeof(f));
 		return -ENOENT;
 	}
+	m->si = si;
+	m->si_valid = true;
 	mig_sip_mac_migrate(f.s_own, f.token, m->reqno, buf, mac);
 	/* the ack field (ACK flag clear) carries our challenge */
 	err = send_sig(&m->wire, si.snd_una - 1, m->challenge, 0x02 /* SYN */,
@@ -830,13 +832,23 @@ void mover_tick(struct agent *a)
 /*
  * Make our own socket send an ACK now, with its current window: during the
  * move its window updates were held back or went to the old address, and a
- * peer waiting on a zero window probes with backoff.  A zero-length
- * segment "from the peer" just below RCV.NXT, handed to our own stack, is
- * out of window and answered with an immediate duplicate ACK.
+ * peer waiting on a zero window probes with backoff.  A one-byte segment
+ * "from the peer" far below RCV.NXT (2^30 back: before RCV.WUP for any
+ * window), handed to our own stack, is out of window and answered with an
+ * immediate duplicate ACK.  It carries a byte on purpose: Linux limits its
+ * answers to empty out-of-window segments to one per
+ * net.ipv4.tcp_invalid_ratelimit (500 ms) per socket, and a socket that
+ * had just answered a zero-window probe would have swallowed an empty
+ * nudge; segments with data are answered every time
+ * (tcp_oow_rate_limited).  Dropped before the ACK field is looked at: the
+ * socket's send state and window are untouched.  (The duplicate ACK's
+ * D-SACK block names that old byte; a sender ignores D-SACKs that old.)
  */
+#define NUDGE_BACK (1U << 30)
+
 static int provoke_ack(const struct mig_tuple *sock, const struct mig_sockinfo *si)
 {
-	uint8_t tcp[20];
+	uint8_t tcp[21];
 	uint32_t v;
 	uint16_t cs;
 	int af = af_of(sock);
@@ -844,16 +856,16 @@ static int provoke_ack(const struct mig_tuple *sock, const struct mig_sockinfo *
 	memset(tcp, 0, sizeof(tcp));
 	memcpy(tcp, &sock->rport, 2);
 	memcpy(tcp + 2, &sock->lport, 2);
-	v = htonl(si->rcv_nxt - 1);
+	v = htonl(si->rcv_nxt - NUDGE_BACK);
 	memcpy(tcp + 4, &v, 4);
 	v = htonl(si->snd_una);
 	memcpy(tcp + 8, &v, 4);
 	tcp[12] = 5 << 4;
 	tcp[13] = 0x10;   /* ACK */
 	tcp[14] = tcp[15] = 0xff;
-	cs = htons(l4_csum(af, sock->raddr, sock->laddr, 6, tcp, 20));
+	cs = htons(l4_csum(af, sock->raddr, sock->laddr, 6, tcp, sizeof(tcp)));
 	memcpy(tcp + 16, &cs, 2);
-	return send_raw(af, sock->raddr, sock->laddr, 6, tcp, 20);
+	return send_raw(af, sock->raddr, sock->laddr, 6, tcp, sizeof(tcp));
 }
 
 /*
@@ -864,7 +876,7 @@ static int provoke_ack(const struct mig_tuple *sock, const struct mig_sockinfo *
  * tcp_ld_RTO_revert): the last revert finds the timer expired and
  * retransmits at once.
  */
-static void kick(struct agent *a, const struct mig_tuple *sock)
+static void kick(struct agent *a, const struct mig_tuple *sock, bool nudged)
 {
 	struct mig_sockinfo si;
 	uint8_t icmp[8 + 40 + 8];
@@ -884,7 +896,7 @@ static void kick(struct agent *a, const struct mig_tuple *sock)
 		 si.retransmits, si.rcv_wscale);
 	if (!may_move(si.state))
 		return;
-	if (provoke_ack(sock, &si) == 0)
+	if (!nudged && provoke_ack(sock, &si) == 0)
 		stat_add(a, MIG_STAT_KICKS, 1);
 	if (si.snd_una == si.snd_nxt || !si.retransmits || !si.backoff)
 		return;
@@ -932,14 +944,34 @@ static void kick(struct agent *a, const struct mig_tuple *sock)
 	pr_debug("%s: undid %d backoff steps", tuple_str(sock, ts, sizeof(ts)), i);
 }
 
+/*
+ * Our own commit: the resume nudge goes at once, built from the socket
+ * record the last Migrate SYN was made from, before anything else and
+ * before kick scans the sockets again (a scan of the host's TCP sockets
+ * costs milliseconds).  Only its RCV.NXT is used, with 2^30 of slack
+ * (provoke_ack): a few round trips old is as good as fresh.  True when
+ * sent (kick then sends none).
+ */
+static bool nudge_early(struct agent *a, const struct move *m)
+{
+	if (!m || !m->si_valid || a->no_resume || !may_move(m->si.state))
+		return false;
+	if (provoke_ack(&m->sock, &m->si))
+		return false;
+	stat_add(a, MIG_STAT_KICKS, 1);
+	return true;
+}
+
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 {
 	struct host_addrs h = {};
 	struct mig_flow f;
 	struct move *m;
 	char t1[128], t2[128];
+	bool nudged;
 
 	m = move_of(a, sock, false);
+	nudged = role == 1 && nudge_early(a, m);
 	if (m && role != 1 && host_addrs_read(a, &h))
 		m = NULL;   /* (reported) leave the move as it is */
 	/* We moved and committed; or we were moving too and the peer, which
@@ -959,7 +991,7 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
 		cc_restart(a, sock, f.cookie);
 	if (!a->no_resume)
-		kick(a, sock);
+		kick(a, sock, nudged);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
 		reserve_wire(a, sock, &f.wire);
 	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))

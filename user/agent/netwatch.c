@@ -26,18 +26,44 @@
 #include "agent.h"
 #include "mig_log.h"
 
+/*
+ * What an event says, read at once (main.c acts on it after the read
+ * that brought it, no quiet period): an address, route or link change
+ * that can move a flow is a change; our own copies of old addresses on
+ * lo (IFA_PROTO MIG_IFA_PROTO) and the local table's routes that come
+ * with every address are not, nor a message too short for its header.
+ */
+static bool event_matters(struct nlmsghdr *h)
+{
+	switch (h->nlmsg_type) {
+	case RTM_NEWADDR: case RTM_DELADDR: {
+		struct nlattr *tb[IFA_MAX + 1];
+
+		if (nlmsg_parse(h, sizeof(struct ifaddrmsg), tb, IFA_MAX, NULL) < 0)
+			return false;
+		return !(tb[IFA_PROTO] && nla_len(tb[IFA_PROTO]) >= 1 &&
+			 nla_get_u8(tb[IFA_PROTO]) == MIG_IFA_PROTO);
+	}
+	case RTM_NEWROUTE: case RTM_DELROUTE: {
+		struct rtmsg *rt;
+
+		if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
+			return false;
+		rt = nlmsg_data(h);
+		return rt->rtm_table != RT_TABLE_LOCAL;
+	}
+	case RTM_NEWLINK: case RTM_DELLINK:
+		return h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	}
+	return false;
+}
+
 static int on_msg(struct nl_msg *msg, void *arg)
 {
-	struct nlmsghdr *h = nlmsg_hdr(msg);
 	int *changed = arg;
 
-	switch (h->nlmsg_type) {
-	case RTM_NEWADDR: case RTM_DELADDR:
-	case RTM_NEWROUTE: case RTM_DELROUTE:
-	case RTM_NEWLINK: case RTM_DELLINK:
+	if (event_matters(nlmsg_hdr(msg)))
 		*changed = 1;
-		break;
-	}
 	return NL_OK;
 }
 

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""
+handover.py - the paced stream of bench/handover.sh, and its analysis.
+
+  handover.py send PORT MODE LOG [--mptcp]
+      listen on PORT (TCP, or MPTCP with --mptcp), accept one connection and
+      write to it: MODE "sender" writes RATE bytes/s in 1 ms ticks (never
+      catching up on missed ticks), MODE "receiver" writes as fast as the
+      socket takes it (the reader sets the pace).  LOG gets one line per
+      write: "<CLOCK_REALTIME ns> <bytes written so far>".
+  handover.py recv HOST PORT MODE LOG [--mptcp]
+      connect and read; MODE "receiver" reads at most RATE bytes/s, MODE
+      "sender" reads whatever arrives.  LOG gets a line whenever the bytes
+      that reached the socket (read so far + SIOCINQ) change:
+      "<CLOCK_REALTIME ns> <bytes arrived so far>".
+  handover.py run T0_NS SENDLOG RECVLOG
+      one handover: prints "<first new byte ms> <backlog drained ms>" from
+      T0_NS (the new address appearing), or "- -" if no byte arrived after
+      it.  First new byte: the first time the bytes arrived at the receiving
+      socket grow after T0.  Backlog drained: the first time the bytes
+      arrived reach what the sender had written by T0.
+  handover.py table RESULTS
+      RESULTS: lines "<variant> <mode> <D> <first ms|-> <drain ms|->";
+      prints the markdown rows (min / median / max, never resumed).
+
+The clocks are CLOCK_REALTIME in every namespace of the lab (one host).
+"""
+import fcntl
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+IPPROTO_MPTCP = 262
+SIOCINQ = 0x541B
+RATE_SENDER = int(os.environ.get("HANDOVER_SEND_RATE", 2_000_000))
+RATE_READER = int(os.environ.get("HANDOVER_READ_RATE", 4_000_000))
+
+
+def proto(args):
+    return IPPROTO_MPTCP if "--mptcp" in args else 0
+
+
+def send(port, mode, log, args):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto(args))
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(1)
+    s, _ = ls.accept()
+    # the listener stays: MPTCP joins arrive through it
+    out = open(log, "w", buffering=1)   # read while written
+    buf = b"\xa5" * 65536
+    written = 0
+    per_tick = max(RATE_SENDER // 1000, 1)
+    nxt = time.monotonic()
+    try:
+        while True:
+            if mode == "sender":
+                nxt += 0.001
+                d = nxt - time.monotonic()
+                if d > 0:
+                    time.sleep(d)
+                else:
+                    nxt = time.monotonic()   # late: no catching up
+                n = s.send(buf[:per_tick])
+            else:
+                n = s.send(buf)
+            written += n
+            out.write(f"{time.time_ns()} {written}\n")
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        pass
+    out.close()
+
+
+def recv(host, port, mode, log, args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto(args))
+    s.connect((host, port))
+    out = open(log, "w", buffering=1)   # read while written
+    total = arrived = 0
+    tokens, last = 0.0, time.monotonic()
+    p = select.poll()
+    p.register(s, select.POLLIN)
+    inq = bytearray(4)
+    while True:
+        paced = mode == "receiver"
+        if paced:
+            now = time.monotonic()
+            tokens = min(tokens + (now - last) * RATE_READER, RATE_READER / 100)
+            last = now
+        # a paced reader that may read nothing now still looks every ms
+        p.poll(1 if paced and tokens < 1 else 1000)
+        fcntl.ioctl(s.fileno(), SIOCINQ, inq)
+        q = struct.unpack("i", inq)[0]
+        if total + q != arrived:
+            arrived = total + q
+            out.write(f"{time.time_ns()} {arrived}\n")
+        want = q if not paced else min(q, int(tokens))
+        if want <= 0:
+            if q == 0 and not paced:
+                # readable with nothing queued: the end
+                if not s.recv(1, socket.MSG_PEEK):
+                    break
+            continue
+        d = s.recv(want)
+        if not d:
+            break
+        total += len(d)
+        if paced:
+            tokens -= len(d)
+    out.close()
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 2:
+                rows.append((int(p[0]), int(p[1])))
+    return rows
+
+
+def one_run(t0, slog, rlog):
+    snd, rcv = load(slog), load(rlog)
+    written = max([b for t, b in snd if t <= t0], default=0)
+    before = max([b for t, b in rcv if t <= t0], default=0)
+    first = next((t for t, b in rcv if t > t0 and b > before), None)
+    drain = next((t for t, b in rcv if t > t0 and b >= written), None)
+    if first is None:
+        return "- -"
+    fm = (first - t0) / 1e6
+    dm = "-" if drain is None else f"{(drain - t0) / 1e6:.1f}"
+    return f"{fm:.1f} {dm}"
+
+
+def fmt(v):
+    if not v:
+        return "-"
+    v = sorted(v)
+    med = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+    def f(x):
+        return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
+    return f"{f(v[0])} / {f(med)} / {f(v[-1])}"
+
+
+NAMES = {
+    "migrate": "migrate",
+    "mptcp": "MPTCP, endpoint added",
+    "mptcpd": "MPTCP, mptcpd",
+    "mptcp-hand": "MPTCP, old endpoint deleted after the new one is added",
+}
+MODES = {"sender": "sender-paced", "receiver": "receiver-paced"}
+
+
+def table(path):
+    res = {}
+    order = []
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) != 5:
+                continue
+            k = (p[1], int(p[2]), p[0])
+            if k not in res:
+                res[k] = ([], [], [0, 0])
+                order.append(k)
+            first, drain, n = res[k]
+            n[1] += 1
+            if p[3] == "-":
+                n[0] += 1
+                continue
+            first.append(float(p[3]))
+            if p[4] != "-":
+                drain.append(float(p[4]))
+    vorder = list(NAMES)
+    order.sort(key=lambda k: (list(MODES).index(k[0]) if k[0] in MODES else 9, k[1],
+                              vorder.index(k[2]) if k[2] in vorder else 9))
+    print("| download | D | variant | first new byte, ms (min / median / max) "
+          "| backlog drained, ms (min / median / max) | never resumed |")
+    print("|---|---:|---|---:|---:|---:|")
+    for k in order:
+        first, drain, n = res[k]
+        print(f"| {MODES.get(k[0], k[0])} | {k[1]} s | {NAMES.get(k[2], k[2])} | "
+              f"{fmt(first)} | {fmt(drain)} | {n[0]} of {n[1]} |")
+
+
+def main(a):
+    if len(a) >= 4 and a[0] == "send":
+        send(int(a[1]), a[2], a[3], a[4:])
+    elif len(a) >= 5 and a[0] == "recv":
+        recv(a[1], int(a[2]), a[3], a[4], a[5:])
+    elif len(a) == 4 and a[0] == "run":
+        print(one_run(int(a[1]), a[2], a[3]))
+    elif len(a) == 2 and a[0] == "table":
+        table(a[1])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

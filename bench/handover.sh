@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# bench/handover.sh - handover latency in the namespace lab, migrate against
+# the kernel's Multipath TCP in the same run, printed as a markdown section
+# for docs/BENCHMARKS.md (bench/run.sh).
+#
+# A paced download (bench/handover.py) from the server to the mobile;
+# break-before-make: the mobile's address on one net goes away with its
+# default route, D seconds later its address on the other net comes up,
+# then its default route (one `ip -batch`).  Measured from just before that
+# address appears:
+#   first new byte   - the bytes that reached the receiving socket grow;
+#   backlog drained  - they reach what the sender had written by then;
+#   never resumed    - no new byte within HANDOVER_WAIT seconds (15).
+# Two downloads: sender-paced (the server writes 2 MB/s) and receiver-paced
+# (the server writes what the socket takes, the mobile reads 4 MB/s: its
+# receive window closes and opens).
+#
+# Variants, each in its own lab, run at the same time:
+#   migrate     - plain TCP with migrate-agent on both hosts;
+#   mptcp       - MPTCP sockets (IPPROTO_MPTCP); an endpoint (subflow) for
+#                 each address, the new one added right after the address;
+#   mptcpd      - MPTCP with mptcpd (addr_adv, --addr-flags=subflow) adding
+#                 the endpoints (skipped with a note if it is not installed);
+#   mptcp-hand  - as mptcp, and the old endpoint deleted right after the new
+#                 one is added (its subflow closed at once).
+#
+# Environment: HANDOVER_D (default "0 10 30"), HANDOVER_RUNS (runs per
+# variant, download and D; default 10), HANDOVER_VARIANTS, HANDOVER_MODES
+# ("sender receiver").  Bounded: per variant about
+# RUNS x 2 x sum(D + 3) seconds, the variants in parallel (10 runs: about
+# 17 minutes).  Everything in lab namespaces, documentation addresses,
+# removed on exit.
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+
+DS=${HANDOVER_D:-0 10 30}
+RUNS=${HANDOVER_RUNS:-10}
+MODES=${HANDOVER_MODES:-sender receiver}
+VARIANTS=${HANDOVER_VARIANTS:-migrate mptcp mptcpd mptcp-hand}
+WAIT=${HANDOVER_WAIT:-15}
+MPTCPD=${MPTCPD:-/usr/libexec/mptcpd}
+export LAB_BUILD=${LAB_BUILD:-$(cd "$here/.." && pwd)/${BUILD:-build}}
+
+# ---------------------------------------------------------------------------
+# one variant in its own lab: result lines on stdout
+variant() {
+	local v=$1
+	. "$here/../tests/lib/lab.sh"
+	. "$here/../tests/integration/mig_topo.sh"
+	lab_init >&2 || return 1
+	topo_build >&2 || return 1
+	local -A IF=([a]=eth0 [b]=eth1) ADDR=([a]=192.0.2.1/24 [b]=198.51.100.1/24)
+	local -A GW=([a]=192.0.2.254 [b]=198.51.100.254) EID=([a]=1 [b]=2)
+	local ns cur=a nxt D mode i port t0 r mp=() slog rlog
+	ns=$(lab_ns mobile)
+	lab_addr mobile eth0 192.0.2.1/24 >&2
+	lab_route mobile -4 replace default via 192.0.2.254 dev eth0 >&2
+	lab_addr server eth0 203.0.113.1/25 >&2
+	lab_route server -4 replace default via 203.0.113.126 dev eth0 >&2
+	case $v in
+	migrate)
+		lab_agent_start mobile >&2 || return 1
+		lab_agent_start server >&2 || return 1
+		;;
+	mptcp*)
+		mp=(--mptcp)
+		lab_nsexec mobile ip mptcp limits set subflows 4 add_addr_accepted 4
+		lab_nsexec server ip mptcp limits set subflows 4 add_addr_accepted 4
+		if [ "$v" = mptcpd ]; then
+			lab_bg mobile mptcpd "$MPTCPD" --log=stderr --path-manager=addr_adv \
+				--addr-flags=subflow \
+				--notify-flags=existing,skip_link_local,skip_loopback >&2 || return 1
+		fi
+		;;
+	esac
+	for D in $DS; do
+		for mode in $MODES; do
+			for ((i = 0; i < RUNS; i++)); do
+				nxt=$([ $cur = a ] && echo b || echo a)
+				if [ "$v" = mptcp ] || [ "$v" = mptcp-hand ]; then
+					ip -n "$ns" mptcp endpoint flush
+					ip -n "$ns" mptcp endpoint add "${ADDR[$cur]%/*}" dev "${IF[$cur]}" \
+						id "${EID[$cur]}" subflow
+				fi
+				port=$((20000 + RANDOM % 20000))
+				slog=$LAB_DIR/send.log
+				rlog=$LAB_DIR/recv.log
+				rm -f "$slog" "$rlog"
+				lab_bg server snd python3 "$here/handover.py" send "$port" "$mode" \
+					"$slog" "${mp[@]}" >&2
+				lab_wait_listen server "$port" >&2
+				lab_bg mobile rcv python3 "$here/handover.py" recv 203.0.113.1 "$port" \
+					"$mode" "$rlog" "${mp[@]}" >&2
+				# steady: a second of data
+				lab_wait_until 10 sh -c "[ \$(tail -n 1 $rlog 2>/dev/null | cut -d' ' -f2) -gt 1500000 ] 2>/dev/null" ||
+					{ echo "handover: $v: no data before the move"; tail -n 3 "$LAB_DIR/snd.log" "$LAB_DIR/rcv.log" "$rlog"; } >&2
+				# break: the address and its route go
+				ip -n "$ns" -batch - <<-EOF
+				addr del ${ADDR[$cur]} dev ${IF[$cur]}
+				route flush default
+				EOF
+				sleep "$D"
+				t0=${EPOCHREALTIME/[.,]/}000
+				ip -n "$ns" -batch - <<-EOF
+				addr add ${ADDR[$nxt]} dev ${IF[$nxt]}
+				route replace default via ${GW[$nxt]} dev ${IF[$nxt]}
+				EOF
+				if [ "$v" = mptcp ] || [ "$v" = mptcp-hand ]; then
+					ip -n "$ns" mptcp endpoint add "${ADDR[$nxt]%/*}" dev "${IF[$nxt]}" \
+						id "${EID[$nxt]}" subflow
+				fi
+				if [ "$v" = mptcp-hand ]; then
+					ip -n "$ns" mptcp endpoint delete id "${EID[$cur]}"
+				fi
+				lab_wait_until "$WAIT" sh -c "python3 '$here/handover.py' run $t0 $slog $rlog | grep -qv -- -" ||
+					true
+				r=$(python3 "$here/handover.py" run "$t0" "$slog" "$rlog")
+				echo "$v $mode $D $r"
+				lab_bg_stop rcv >/dev/null 2>&1
+				lab_bg_stop snd >/dev/null 2>&1
+				cur=$nxt
+			done
+		done
+	done
+	if [ "$v" = migrate ]; then
+		lab_agent_stop mobile >&2
+		lab_agent_stop server >&2
+	fi
+	lab_cleanup >&2
+}
+
+if [ -n "${HANDOVER_ONE:-}" ]; then
+	variant "$HANDOVER_ONE"
+	exit
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mig-handover.XXXXXX")
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait; rm -rf "$tmp"' EXIT
+notes=()
+for v in $VARIANTS; do
+	if [ "$v" = mptcpd ] && [ ! -x "$MPTCPD" ]; then
+		notes+=("mptcpd is not installed ($MPTCPD): its rows are missing (apt-get install mptcpd).")
+		continue
+	fi
+	HANDOVER_ONE=$v "$0" >"$tmp/$v.res" 2>"$tmp/$v.log" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+pids=()
+cat "$tmp"/*.res >"$tmp/all"
+for v in $VARIANTS; do
+	if [ -f "$tmp/$v.log" ] && grep -q "handover:\|lab:" "$tmp/$v.log"; then
+		echo "handover: $v: problems (log tail):" >&2
+		grep "handover:\|lab:" "$tmp/$v.log" | tail -n 5 >&2
+	fi
+done
+
+cat <<EOF
+### Handover: migrate and Multipath TCP
+
+From bench/handover.sh, $(uname -r): a paced download over the lab's
+topology, break-before-make: the mobile's address and default route go, D
+seconds later the address on the other net comes up and then its default
+route.  From that moment: the first new byte at the receiving socket, and
+the backlog drained (every byte the sender had written by then received).
+Each variant runs in its own lab, all at the same time on this machine;
+$RUNS runs per row.  The MPTCP variants use IPPROTO_MPTCP sockets on both
+hosts, with an endpoint (subflow) per address of the mobile.  In the
+receiver-paced rows the reader drains at 4 MB/s, so "backlog drained"
+includes reading the buffered data. Before and after figures, conditions
+and where the time goes: docs/HANDOVER.md.
+
+EOF
+python3 "$here/handover.py" table "$tmp/all"
+for n in "${notes[@]}"; do
+	printf '\n%s\n' "$n"
+done
