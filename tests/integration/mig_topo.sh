@@ -63,17 +63,6 @@ topo_leave() {
 	lab_addr_del "$h" "${TOPO_IF[$k]}" "${TOPO_V6[$k]}/64"
 }
 
-# flow_field HOST FIELD: a field of the host's only keyed flow (-j show)
-flow_field() {
-	lab_ctl "$1" -j show | python3 -c '
-import json, sys
-f = json.load(sys.stdin)["flows"]
-if len(f) != 1: sys.exit(1)
-v = f[0]
-for k in sys.argv[1].split("."):
-    v = v[k]
-print(v)' "$2"
-}
 
 # topo_veth_napi HOST IF...: the host's veth ends IF... run NAPI, so that
 # frames an XDP program on the other end sends back with XDP_TX reach

@@ -123,16 +123,6 @@ move_back() {
 	on_plain
 }
 
-flow_field() {
-	lab_ctl "$1" -j show | python3 -c '
-import json, sys
-f = json.load(sys.stdin)["flows"]
-if len(f) != 1: sys.exit(1)
-v = f[0]
-for k in sys.argv[1].split("."):
-    v = v[k]
-print(v)' "$2"
-}
 tc_has() { lab_nsexec "$1" tc filter show dev "$2" "$3" | grep -q "$4"; }
 
 # the capture of NAME: how many packets show flag R (RST)
