@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# CHECKSUM_COMPLETE packets through the TC ingress translation (mig_in_tc):
+# a download and an upload, IPv4 and IPv6, each migrate from net A to net
+# B and finish byte-exact (sha256), and every translated data segment
+# reaches TCP with skb->csum still matching the packet.
+#
+#   mobile (agent)                                          server (agent)
+#   vxa 192.0.2.1/24     2001:db8:a::1/64 x-x-x-x-x-x-x-x  vxa 192.0.2.254/24    2001:db8:a::fe/64
+#   vxb 198.51.100.1/24  2001:db8:b::1/64 - - - - - - - -  vxb 198.51.100.254/24 2001:db8:b::fe/64
+#                                                           lo  203.0.113.200/32  2001:db8:5::1/128
+#   (vxa, vxb: VXLAN 10 and 11, made in the underlay hosts and moved in)
+#   mu                                                      su
+#   u0 203.0.113.1/24 ------------------------------------ u0 203.0.113.2/24
+#
+# Why VXLAN: no virtual device hands the stack a CHECKSUM_COMPLETE packet
+# (veth never does, BPF_PROG_TEST_RUN neither).  A UDP tunnel with outer
+# checksums does: the underlay's veth ends compute every checksum in
+# software (tx off), the tunnel socket checks the outer UDP sum in
+# software (__skb_checksum_complete), which leaves the skb
+# CHECKSUM_COMPLETE with the sum over the packet, and decapsulation keeps
+# it so (skb_pull_rcsum, skb_postpull_rcsum); GRO is off on vxa/vxb so
+# that no segments are merged (a merged packet is CHECKSUM_PARTIAL).
+#
+# What is checked: tests/bpf/csum_watch.bpf.c (loaded by csum_watch)
+# counts, per host, CHECKSUM_COMPLETE packets received (netif_receive_skb,
+# before TC ingress) and, at tcp_probe (a segment of an established
+# connection, after tcp_v4_rcv/tcp_v6_rcv compared skb->csum with the
+# packet), those whose skb->csum matched (csum_valid) and those whose did
+# not.  A mismatch is what a real NIC reports as "hw csum failure"; here
+# the kernel made the sum itself (csum_complete_sw) and sums the segment
+# again silently, so only the tracer sees it.  Segments of 76 bytes or
+# less (bare ACKs) are summed again at once and count as matched: the
+# check is about data segments, which every transfer here has plenty of.
+# With the IPv6 translation before bpf_csum_update gave back the
+# pseudo-header change (mig_rewrite), every translated IPv6 segment
+# counts as a mismatch.
+#
+# Skipped (a "SKIP:" line) where the tracer cannot load (tp_btf) or the
+# kernel delivers no CHECKSUM_COMPLETE packets this way.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/lab.sh"
+
+SIZE_MB=${MIG_TEST_MB:-16}
+RATE=${MIG_TEST_RATE:-6m}       # pv rate limit: a transfer lasts ~3 s
+
+for c in socat pv ethtool bpftool; do
+	if ! command -v "$c" >/dev/null; then
+		echo "test_csum_complete: '$c' not found; run scripts/install-deps.sh" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+done
+WATCH=$LAB_BUILD/tests/csum_watch
+if [[ ! -x $WATCH || ! -e $WATCH.bpf.o ]]; then
+	echo "test_csum_complete: no $WATCH(.bpf.o); make BUILD=... $WATCH $WATCH.bpf.o" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+lab_init
+lab_host mobile
+lab_host server
+lab_host mu
+lab_host su
+lab_link mu u0 su u0
+lab_addr mu u0 203.0.113.1/24
+lab_addr su u0 203.0.113.2/24
+# every underlay checksum in software: the outer UDP sum is then checked in
+# software on receipt, which is what makes the inner skb CHECKSUM_COMPLETE
+lab_nsexec mu ethtool -K u0 tx off >/dev/null
+lab_nsexec su ethtool -K u0 tx off >/dev/null
+
+# vxlan HOST UNDERLAY NAME VNI LOCAL REMOTE: made in the underlay host (its
+# UDP socket stays there), moved into HOST
+vxlan() {
+	ip -n "$(lab_ns "$2")" link add "$3" type vxlan id "$4" local "$5" remote "$6" \
+		dstport 4789 udpcsum &&
+		ip -n "$(lab_ns "$2")" link set "$3" netns "$(lab_ns "$1")" &&
+		lab_nsexec "$1" ethtool -K "$3" gro off >/dev/null &&
+		ip -n "$(lab_ns "$1")" link set "$3" up
+}
+vxlan mobile mu vxa 10 203.0.113.1 203.0.113.2
+vxlan mobile mu vxb 11 203.0.113.1 203.0.113.2
+vxlan server su vxa 10 203.0.113.2 203.0.113.1
+vxlan server su vxb 11 203.0.113.2 203.0.113.1
+lab_addr server vxa 192.0.2.254/24
+lab_addr server vxa 2001:db8:a::fe/64
+lab_addr server vxb 198.51.100.254/24
+lab_addr server vxb 2001:db8:b::fe/64
+lab_addr server lo 203.0.113.200/32
+lab_addr server lo 2001:db8:5::1/128
+SRV4=203.0.113.200 SRV6=2001:db8:5::1
+
+declare -A V4=([a]=192.0.2.1 [b]=198.51.100.1) V6=([a]=2001:db8:a::1 [b]=2001:db8:b::1)
+declare -A GW4=([a]=192.0.2.254 [b]=198.51.100.254) GW6=([a]=2001:db8:a::fe [b]=2001:db8:b::fe)
+at() {
+	lab_addr mobile "vx$1" "${V4[$1]}/24" &&
+		lab_addr mobile "vx$1" "${V6[$1]}/64" &&
+		lab_route mobile -4 replace default via "${GW4[$1]}" dev "vx$1" &&
+		lab_route mobile -6 replace default via "${GW6[$1]}" dev "vx$1"
+}
+leave() {
+	lab_addr_del mobile "vx$1" "${V4[$1]}/24" &&
+		lab_addr_del mobile "vx$1" "${V6[$1]}/64"
+}
+at a
+
+# the tracer, watching mobile (slot 0) and server (slot 1)
+PIN=$LAB_BPFFS/mig-csum-$LAB_SUFFIX
+lab_defer rm -f "$PIN"
+lab_bg mobile watch "$WATCH" run "$WATCH.bpf.o" "$PIN" \
+	"/run/netns/$(lab_ns mobile)" "/run/netns/$(lab_ns server)"
+watch_ready() { grep -q '^ready$' "$(lab_log watch)" || _lab_dead "$(lab_bg_pid watch)"; }
+lab_wait_until 10 watch_ready
+if ! grep -q '^ready$' "$(lab_log watch)"; then
+	echo "SKIP: the tracer (tp_btf/netif_receive_skb, tp_btf/tcp_probe) does not load here: $(grep -m 1 . "$(lab_log watch)")"
+	echo "0 passed, 0 failed"
+	exit 0
+fi
+# wcount HOST NAME: one of the tracer's counters (rx4 rx6 ok4 ok6 bad4 bad6)
+declare -A SLOT=([mobile]=0 [server]=1)
+wcount() { "$WATCH" get "$PIN" "${SLOT[$1]}" "$2"; }
+
+lab_agent_start mobile
+lab_agent_start server
+lab_payload "$SIZE_MB"
+
+port=6000
+# start_transfer NAME FAMILY(4|6) DIR(down|up): as test_offload.sh
+start_transfer() {
+	local name=$1 fam=$2 dir=$3 addr rate="pv -qL $RATE"
+	port=$((port + 1))
+	if [ "$fam" = 4 ]; then addr=$SRV4; else addr="[$SRV6]"; fi
+	mkfifo "$LAB_DIR/$name.hold"
+	if [ "$dir" = down ]; then
+		lab_bg server "srv-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam-LISTEN:$port,reuseaddr"
+		lab_wait_listen server "$port"
+		lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT | $rate > $LAB_DIR/$name.got"
+	else
+		lab_bg server "srv-$name" sh -c "socat -u TCP$fam-LISTEN:$port,reuseaddr STDOUT | $rate > $LAB_DIR/$name.got"
+		lab_wait_listen server "$port"
+		lab_bg mobile "cli-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam:$addr:$port"
+	fi
+	lab_wait_until 5 eq 1 nflows mobile
+	lab_wait_until 5 ge $((2 << 20)) fsize "$LAB_DIR/$name.got"
+}
+finish_transfer() {
+	local name=$1
+	if ! _lab_dead "$(lab_bg_pid "srv-$name")" && ! _lab_dead "$(lab_bg_pid "cli-$name")"; then
+		timeout 120 sh -c ": > '$LAB_DIR/$name.hold'" || true
+	fi
+	t_check "$name: sender and receiver finish" eval "lab_bg_wait cli-$name 60 && lab_bg_wait srv-$name 60"
+	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
+}
+flow_field() {
+	lab_ctl "$1" -j show | python3 -c '
+import json, sys
+f = json.load(sys.stdin)["flows"]
+if len(f) != 1: sys.exit(1)
+v = f[0]
+for k in sys.argv[1].split("."):
+    v = v[k]
+print(v)' "$2"
+}
+lt_counter() { local n; n=$(counter "$2" "$3"); [ -n "$n" ] && [ "$n" -gt "$1" ]; }
+# delta N HOST NAME: the tracer's counter went up by at least N
+delta_ge() { local n; n=$(wcount "$2" "$3"); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
+
+# the probe: CHECKSUM_COMPLETE packets come at all (the transfers' first
+# MiBs, before any move, must reach TCP as such)
+probed=0
+for fam in 4 6; do
+	for dir in down up; do
+		name="v$fam-$dir"
+		rcv=mobile snd=server
+		[ "$dir" = up ] && rcv=server snd=mobile
+		t_begin "IPv$fam ${dir}load migrates from net A to net B, CHECKSUM_COMPLETE at the receiver"
+		ok0=$(wcount "$rcv" "ok$fam") bad0=$(wcount "$rcv" "bad$fam") rx0=$(wcount "$rcv" "rx$fam")
+		start_transfer "$name" "$fam" "$dir"
+		if [ "$probed" = 0 ]; then
+			if ! delta_ge $((ok0 + 100)) "$rcv" "ok$fam"; then
+				echo "SKIP: no CHECKSUM_COMPLETE segments reach TCP through VXLAN with outer UDP checksums here (received $(( $(wcount "$rcv" "rx$fam") - rx0 )) CHECKSUM_COMPLETE packets, matched $(( $(wcount "$rcv" "ok$fam") - ok0 )), mismatched $(( $(wcount "$rcv" "bad$fam") - bad0 )))"
+				echo "0 passed, 0 failed"
+				exit 0
+			fi
+			probed=1
+		fi
+		t_check "$name: before the move, every CHECKSUM_COMPLETE segment matched" \
+			eq "$bad0" wcount "$rcv" "bad$fam"
+		ok1=$(wcount "$rcv" "ok$fam") bad1=$(wcount "$rcv" "bad$fam")
+		xi0=$(counter "$rcv" xlate_in) xo0=$(counter "$snd" xlate_out)
+		leave a
+		at b
+		if [ "$fam" = 4 ]; then new=${V4[b]}; else new=${V6[b]}; fi
+		t_check "$name: migrated (mobile's wire address $new)" \
+			lab_wait_until 5 eq "$new" flow_field mobile wire.local.addr
+		finish_transfer "$name"
+		t_check "$name: the $snd translated on egress" lt_counter "$xo0" "$snd" xlate_out
+		t_check "$name: the $rcv translated on ingress (mig_in_tc)" lt_counter "$xi0" "$rcv" xlate_in
+		xi=$(( $(counter "$rcv" xlate_in) - xi0 ))
+		ok=$(( $(wcount "$rcv" "ok$fam") - ok1 )) bad=$(( $(wcount "$rcv" "bad$fam") - bad1 ))
+		echo "   $name: $rcv translated $xi segment(s) on ingress; CHECKSUM_COMPLETE segments at TCP since the move: $ok matched, $bad mismatched"
+		t_check "$name: at least 100 CHECKSUM_COMPLETE data segments reached TCP since the move" \
+			ge 100 echo "$ok"
+		t_check "$name: none of them with a wrong skb->csum" eq 0 echo "$bad"
+		leave b
+		at a
+		lab_wait_until 5 eq 0 nflows mobile
+	done
+done
+
+t_summary
