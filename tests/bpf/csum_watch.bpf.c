@@ -36,10 +36,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 enum {
 	W_RX4,                 /* CHECKSUM_COMPLETE IPv4 packets received */
 	W_RX6,                 /* ... IPv6 */
-	W_OK4,                 /* ... IPv4 segments whose skb->csum matched */
+	W_OK4,                 /* ... IPv4 data segments whose skb->csum matched */
 	W_OK6,                 /* ... IPv6 */
-	W_BAD4,                /* ... IPv4 segments whose skb->csum did not */
+	W_BAD4,                /* ... IPv4 data segments whose skb->csum did not */
 	W_BAD6,                /* ... IPv6 */
+	W_LATE4,               /* ... IPv4 data segments that came through the
+	                        * socket's backlog: not known */
+	W_LATE6,               /* ... IPv6 */
 	W_NCOUNT,
 };
 
@@ -109,16 +112,17 @@ int BPF_PROG(w_rx, struct sk_buff *skb)
 }
 
 /*
- * A segment of an established connection, after tcp_v4_rcv/tcp_v6_rcv
- * checked it against skb->csum (__skb_checksum_validate_complete: on a
- * match csum_valid is set; on a mismatch skb->csum is replaced by the
+ * A segment of an established connection, at tcp_rcv_established.  If it
+ * came straight from tcp_v4_rcv/tcp_v6_rcv (the socket was not busy), TCP
+ * has just compared it with skb->csum (__skb_checksum_validate_complete):
+ * on a match csum_valid is set; on a mismatch skb->csum is replaced by the
  * pseudo-header sum, csum_valid stays clear and the segment is summed
- * again in software, later, in tcp_rcv_established).  Not seen here: a
- * segment that arrived while the socket was busy and went through the
- * backlog (tcp_add_backlog sums a mismatched one again before it queues
- * it, and may merge it into the previous one).  A wrong skb->csum from the
- * translation is wrong for every segment of the flow, so the segments
- * seen here show it.
+ * again in software later.  If the socket was busy, the segment went
+ * through its backlog, which sums a mismatched one again before it queues
+ * it (tcp_add_backlog), and comes here with the socket owned by the
+ * process that releases it: such a segment tells nothing and is counted
+ * apart.  A wrong skb->csum from the translation is wrong for every
+ * segment of a flow, so the direct ones show it.
  */
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(w_tcp, struct sock *sk, struct sk_buff *skb)
@@ -131,7 +135,9 @@ int BPF_PROG(w_tcp, struct sock *sk, struct sk_buff *skb)
 	 * summed again at once on a mismatch and then looks matched */
 	if (BPF_CORE_READ(skb, len) <= 76)
 		return 0;
-	if (BPF_CORE_READ_BITFIELD_PROBED(skb, csum_valid))
+	if (BPF_CORE_READ(sk, sk_lock.owned))
+		seen(skb, inum, v6 ? W_LATE6 : W_LATE4);
+	else if (BPF_CORE_READ_BITFIELD_PROBED(skb, csum_valid))
 		seen(skb, inum, v6 ? W_OK6 : W_OK4);
 	else
 		seen(skb, inum, v6 ? W_BAD6 : W_BAD4);

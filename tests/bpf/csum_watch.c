@@ -9,8 +9,9 @@
  *                                     counters at PIN, print "ready" and
  *                                     run until SIGTERM or SIGINT (the
  *                                     pin is then removed)
- *   csum_watch get PIN SLOT NAME      print one counter: tcp4 tcp6 icmp4
- *                                     icmp6 bad4 bad6
+ *   csum_watch get PIN SLOT NAME      print one counter: rx4 rx6 ok4 ok6
+ *                                     bad4 bad6 late4 late6 (see
+ *                                     csum_watch.bpf.c)
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,7 +24,7 @@
 #include <bpf/libbpf.h>
 
 #define SLOTS 4
-static const char *const names[] = { "rx4", "rx6", "ok4", "ok6", "bad4", "bad6" };
+static const char *const names[] = { "rx4", "rx6", "ok4", "ok6", "bad4", "bad6", "late4", "late6" };
 #define NCOUNT (sizeof(names) / sizeof(names[0]))
 
 static volatile sig_atomic_t stop;
