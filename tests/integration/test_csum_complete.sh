@@ -115,10 +115,14 @@ vxlan() {
 		lab_nsexec "$1" ethtool -K "$3" gro off >/dev/null &&
 		ip -n "$(lab_ns "$1")" link set "$3" up
 }
-vxlan mobile mu vxa 10 203.0.113.1 203.0.113.2
-vxlan mobile mu vxb 11 203.0.113.1 203.0.113.2
-vxlan server su vxa 10 203.0.113.2 203.0.113.1
-vxlan server su vxb 11 203.0.113.2 203.0.113.1
+if ! { vxlan mobile mu vxa 10 203.0.113.1 203.0.113.2 &&
+	vxlan mobile mu vxb 11 203.0.113.1 203.0.113.2 &&
+	vxlan server su vxa 10 203.0.113.2 203.0.113.1 &&
+	vxlan server su vxb 11 203.0.113.2 203.0.113.1; } 2>"$LAB_DIR/vxlan.err"; then
+	echo "SKIP: no VXLAN devices here: $(head -n 1 "$LAB_DIR/vxlan.err")"
+	echo "0 passed, 0 failed"
+	exit 0
+fi
 # gpe HOST NAME PORT: a VXLAN-GPE device (no link-layer header,
 # ARPHRD_NONE: the agent attaches mig_in_tc_l3); external, the only way
 # Linux has GPE: routes name the far end and ask for outer checksums
@@ -129,12 +133,17 @@ gpe() {
 }
 # the mobile's ends, made in mu and moved in as vxlan() does; the other
 # ends stay in su, which routes between them and the server's eth0
+GPE_ERR=
 for n in a b; do
-	gpe mu "g$n" "479$([ $n = a ] && echo 0 || echo 1)"
-	ip -n "$(lab_ns mu)" link set "g$n" netns "$(lab_ns mobile)"
-	ip -n "$(lab_ns mobile)" link set "g$n" up
-	lab_nsexec mobile ethtool -K "g$n" gro off >/dev/null
-	gpe su "r$n" "479$([ $n = a ] && echo 0 || echo 1)"
+	p=479$([ $n = a ] && echo 0 || echo 1)
+	if ! { gpe mu "g$n" "$p" &&
+		ip -n "$(lab_ns mu)" link set "g$n" netns "$(lab_ns mobile)" &&
+		ip -n "$(lab_ns mobile)" link set "g$n" up &&
+		lab_nsexec mobile ethtool -K "g$n" gro off >/dev/null &&
+		gpe su "r$n" "$p"; } 2>"$LAB_DIR/gpe.err"; then
+		GPE_ERR=$(head -n 1 "$LAB_DIR/gpe.err")
+		break
+	fi
 done
 lab_addr server lo 203.0.113.200/32
 lab_addr server lo 2001:db8:5::1/128
@@ -316,6 +325,10 @@ for mode in ${MIG_CSUM_MODES:-eth l3}; do
 	eth) DIRS="down up" ;;
 	l3)
 		DIRS=down
+		if [ -n "$GPE_ERR" ]; then
+			echo "   l3 skipped: no VXLAN-GPE devices here: $GPE_ERR"
+			continue
+		fi
 		t_begin "l3: the hosts switch to VXLAN-GPE (no link-layer header)"
 		leave a
 		t_check "the server routes nets A and B into ga and gb" server_mode l3
