@@ -52,12 +52,13 @@
 # itself (csum_complete_sw) and sums the segment again silently, so only
 # the tracer sees it.  Segments that came while the socket was busy went
 # through its backlog, which sums a mismatched one again first: they are
-# counted apart, unknown (most segments here: the reader's window updates
-# bring the next burst while it still holds the socket).  A wrong
-# skb->csum from the translation is wrong for every segment of a flow, so
-# the direct ones show it.  With the IPv6 translation before
+# counted apart, unknown (few: the sender is paced, the reader keeps up).
+# Counted from the commit on, when every segment of the flow is
+# translated: on this 6.18 machine 6000 to 9400 direct data segments a
+# run, none mismatched.  With the IPv6 translation before
 # bpf_csum_update gave back the pseudo-header change (mig_rewrite), every
-# IPv6 run here fails, the IPv4 ones pass.
+# IPv6 run here fails (none matched, 6500 to 7900 mismatched), the IPv4
+# ones pass.
 #
 # Not checked: ICMP errors translated on ingress (icmp_in).  ICMP sums a
 # mismatched CHECKSUM_COMPLETE message again at once, inside icmp_rcv,
@@ -71,7 +72,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lab.sh"
 
 SIZE_MB=${MIG_TEST_MB:-16}
-RATE=${MIG_TEST_RATE:-6m}       # pv rate limit: a transfer lasts ~3 s
+RATE=${MIG_TEST_RATE:-6m}       # pv rate limit at the sender: a transfer lasts ~3 s
 
 for c in socat pv ethtool bpftool; do
 	if ! command -v "$c" >/dev/null; then
@@ -224,20 +225,25 @@ lab_agent_start server
 lab_payload "$SIZE_MB"
 
 port=6000
-# start_transfer NAME FAMILY(4|6) DIR(down|up): as test_offload.sh
+# start_transfer NAME FAMILY(4|6) DIR(down|up): as test_offload.sh, but
+# paced at the sender: a receiver that keeps up reads each segment as it
+# comes, so most reach TCP straight from tcp_v4_rcv/tcp_v6_rcv (paced at
+# the receiver, each read opens the window while the reader holds the
+# socket, and the next burst goes through the backlog, unchecked here)
 start_transfer() {
-	local name=$1 fam=$2 dir=$3 addr rate="pv -qL $RATE"
+	local name=$1 fam=$2 dir=$3 addr send
 	port=$((port + 1))
 	if [ "$fam" = 4 ]; then addr=$SRV4; else addr="[$SRV6]"; fi
 	mkfifo "$LAB_DIR/$name.hold"
+	send="{ pv -qL $RATE $LAB_DIR/big; cat $LAB_DIR/$name.hold; }"
 	if [ "$dir" = down ]; then
-		lab_bg server "srv-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam-LISTEN:$port,reuseaddr"
+		lab_bg server "srv-$name" sh -c "$send | socat -u STDIN TCP$fam-LISTEN:$port,reuseaddr"
 		lab_wait_listen server "$port"
-		lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT | $rate > $LAB_DIR/$name.got"
+		lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT > $LAB_DIR/$name.got"
 	else
-		lab_bg server "srv-$name" sh -c "socat -u TCP$fam-LISTEN:$port,reuseaddr STDOUT | $rate > $LAB_DIR/$name.got"
+		lab_bg server "srv-$name" sh -c "socat -u TCP$fam-LISTEN:$port,reuseaddr STDOUT > $LAB_DIR/$name.got"
 		lab_wait_listen server "$port"
-		lab_bg mobile "cli-$name" sh -c "{ cat $LAB_DIR/big; cat $LAB_DIR/$name.hold; } | socat -u STDIN TCP$fam:$addr:$port"
+		lab_bg mobile "cli-$name" sh -c "$send | socat -u STDIN TCP$fam:$addr:$port"
 	fi
 	lab_wait_until 5 eq 1 nflows mobile
 	lab_wait_until 5 ge $((2 << 20)) fsize "$LAB_DIR/$name.got"
@@ -286,13 +292,14 @@ for fam in 4 6; do
 		fi
 		t_check "$name: before the move, every CHECKSUM_COMPLETE segment matched" \
 			eq "$bad0" wcount "$rcv" "bad$fam"
-		ok1=$(wcount "$rcv" "ok$fam") bad1=$(wcount "$rcv" "bad$fam") late1=$(wcount "$rcv" "late$fam")
 		xi0=$(counter "$rcv" xlate_in) xo0=$(counter "$snd" xlate_out)
 		leave a
 		at b
 		if [ "$fam" = 4 ]; then new=${V4[b]}; else new=${V6[b]}; fi
 		t_check "$name: migrated (mobile's wire address $new)" \
 			lab_wait_until 5 eq "$new" flow_field mobile wire.local.addr
+		# from here on every segment of the flow is translated
+		ok1=$(wcount "$rcv" "ok$fam") bad1=$(wcount "$rcv" "bad$fam") late1=$(wcount "$rcv" "late$fam")
 		finish_transfer "$name"
 		t_check "$name: the $snd translated on egress" lt_counter "$xo0" "$snd" xlate_out
 		t_check "$name: the $rcv translated on ingress ($([ "$MODE" = eth ] && echo mig_in_tc || echo mig_in_tc_l3))" \
@@ -300,10 +307,11 @@ for fam in 4 6; do
 		xi=$(( $(counter "$rcv" xlate_in) - xi0 ))
 		ok=$(( $(wcount "$rcv" "ok$fam") - ok1 )) bad=$(( $(wcount "$rcv" "bad$fam") - bad1 ))
 		late=$(( $(wcount "$rcv" "late$fam") - late1 ))
-		echo "   $name: $rcv translated $xi segment(s) on ingress; CHECKSUM_COMPLETE data segments at TCP since the move: $ok with skb->csum matching, $bad not, $late through the backlog (not known)"
-		t_check "$name: at least 50 CHECKSUM_COMPLETE data segments reached TCP directly since the move" \
-			ge 50 echo "$((ok + bad))"
-		t_check "$name: none with an skb->csum that does not match the packet" eq 0 echo "$bad"
+		echo "   $name: $rcv translated $xi segment(s) on ingress; CHECKSUM_COMPLETE data segments at TCP since the commit: $ok with skb->csum matching, $bad not, $late through the backlog (not known)"
+		t_check "$name: at least 1000 translated CHECKSUM_COMPLETE data segments reached TCP directly" \
+			ge 1000 echo "$((ok + bad))"
+		t_check "$name: none of the transfer's with an skb->csum that does not match the packet" \
+			eq "$bad0" wcount "$rcv" "bad$fam"
 		leave b
 		at a
 		lab_wait_until 5 eq 0 nflows mobile
