@@ -127,6 +127,15 @@ $(BUILD)/tests/test_%: tests/bpf/test_%.c $(SKELS) $(BUILD)/libmig.a tests/unit/
 		$(wildcard tests/bpf/*.h) $(BPF_HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmig.a $(LDLIBS)
 
+# test_csum_complete.sh's tracer: a BPF object and its loader (vmlinux.h
+# for the kernel's struct sk_buff; BPF_PROG's ctx goes unused).
+CSUM_WATCH := $(BUILD)/tests/csum_watch $(BUILD)/tests/csum_watch.bpf.o
+$(BUILD)/tests/csum_watch.bpf.o: tests/bpf/csum_watch.bpf.c | $(BUILD)/tests
+	$(CLANG) $(BPF_CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+$(BUILD)/tests/csum_watch: tests/bpf/csum_watch.c | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
+
 # The data path fuzzer: random and mutated packets through bpf_prog_test_run.
 $(BUILD)/tests/fuzz_dp: tests/bpf/fuzz_dp.c $(SKELS) $(BUILD)/libmig.a tests/unit/unit.h \
 		$(wildcard tests/bpf/*.h) $(BPF_HDRS) | $(BUILD)/tests
@@ -155,14 +164,14 @@ unit: $(UNIT_BINS)
 # test and demo first install what is missing (Debian packages), then build.
 test:
 	scripts/install-deps.sh
-	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS) $(REPLAY_BINS) $(BUILD)/tests/fuzz_dp
+	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS) $(REPLAY_BINS) $(BUILD)/tests/fuzz_dp $(CSUM_WATCH)
 	tests/run.sh
 
 # The whole suite RUNS times (default 5) under stress-ng on every core; see
 # tests/stress.sh. Not part of `make test` or .ci/run (about 20 min a run).
 test-stress:
 	scripts/install-deps.sh
-	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS) $(REPLAY_BINS) $(BUILD)/tests/fuzz_dp
+	$(MAKE) all $(UNIT_BINS) $(BPFT_BINS) $(REPLAY_BINS) $(BUILD)/tests/fuzz_dp $(CSUM_WATCH)
 	BUILD=$(BUILD) tests/stress.sh
 
 # SOAK_BYTES, SOAK_MOVES, SOAK_RATE, SOAK_RSS_KB: see tests/soak/test_soak.sh

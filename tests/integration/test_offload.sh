@@ -33,10 +33,11 @@
 #
 # MIG_OFFLOAD_MODES (default "off on mixed big") picks modes.
 #
-# Not covered here: CHECKSUM_COMPLETE.  No virtual device delivers it with
-# a hardware sum (veth never does; a software-completed sum is checked again
-# silently), so "hw csum failure" can only come from a real NIC; the dmesg
-# check is there for such a run.  The arithmetic is in mig_rewrite.
+# Not covered here: CHECKSUM_COMPLETE (veth never delivers it; see
+# test_csum_complete.sh, where a UDP tunnel does and a tracer checks
+# skb->csum).  No virtual device delivers it with a hardware sum, so "hw
+# csum failure" can only come from a real NIC; the dmesg check is there for
+# such a run.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lab.sh"
