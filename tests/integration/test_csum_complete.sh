@@ -256,16 +256,6 @@ finish_transfer() {
 	t_check "$name: sender and receiver finish" eval "lab_bg_wait cli-$name 60 && lab_bg_wait srv-$name 60"
 	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
 }
-flow_field() {
-	lab_ctl "$1" -j show | python3 -c '
-import json, sys
-f = json.load(sys.stdin)["flows"]
-if len(f) != 1: sys.exit(1)
-v = f[0]
-for k in sys.argv[1].split("."):
-    v = v[k]
-print(v)' "$2"
-}
 lt_counter() { local n; n=$(counter "$2" "$3"); [ -n "$n" ] && [ "$n" -gt "$1" ]; }
 # delta N HOST NAME: the tracer's counter went up by at least N
 delta_ge() { local n; n=$(wcount "$2" "$3"); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
