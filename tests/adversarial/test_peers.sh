@@ -167,9 +167,10 @@ sys.exit(0 if any(bytes(int(x, 16) for x in e["key"])[16:20] == a
 live_cands() { jfield "$(python3 "$here/peer.py" cands --pin "$SPIN" --raddr "$1")" live; }
 
 # client NAME PORT RATE HOST: HOST downloads $LAB_DIR/big from the server's
-# PORT through a rate limit into $LAB_DIR/NAME.got
+# PORT through a rate limit into $LAB_DIR/NAME.got; socat's exit status goes
+# to $LAB_DIR/NAME.rc (the pipeline's own is pv's)
 client() {
-	lab_bg "$4" "cli-$1" sh -c "socat -u TCP4:$SRV:$2 STDOUT | pv -qL $3 > $LAB_DIR/$1.got"
+	lab_bg "$4" "cli-$1" sh -c "{ socat -u TCP4:$SRV:$2 STDOUT; echo \$? >$LAB_DIR/$1.rc; } | pv -qL $3 > $LAB_DIR/$1.got"
 }
 # _settled NAME: the client exited, or what arrived has not grown for 15 s
 _settled() {
@@ -190,7 +191,8 @@ under_way() {
 finish() {
 	_set_size=-1 _set_since=$SECONDS
 	lab_wait_until 150 _settled "$1" || true
-	t_check "$1: the download finishes (socat exits 0)" lab_bg_wait "cli-$1" 1
+	t_check "$1: the download finishes (socat exits 0)" \
+		eval "lab_bg_wait cli-$1 1 && eq 0 cat $LAB_DIR/$1.rc || { cat $LAB_DIR/cli-$1.log; false; }"
 	t_check "$1: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$1.got"
 	lab_bg_stop "cli-$1" 2>/dev/null
 }

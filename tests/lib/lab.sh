@@ -838,8 +838,18 @@ lab_payload() {
 # the machine is
 lab_held_sender() { echo "cat $LAB_DIR/big; while [ ! -e $LAB_DIR/release-$1 ]; do sleep 0.1; done"; }
 lab_release() { : >"$LAB_DIR/release-$1"; }
-# got_sum NAME: the sha256 of $LAB_DIR/NAME
-got_sum() { sha256sum <"$LAB_DIR/$1" | cut -d' ' -f1; }
+# got_sum NAME: the sha256 of $LAB_DIR/NAME; when it is not $want_sum, says
+# on stderr how the file differs from $LAB_DIR/big (a short file or other
+# bytes, and where)
+got_sum() {
+	local s
+	s=$(sha256sum <"$LAB_DIR/$1" | cut -d' ' -f1)
+	if [[ -n ${want_sum:-} && $s != "$want_sum" && -e $LAB_DIR/big ]]; then
+		echo "$1: $(fsize "$LAB_DIR/$1") bytes, $(fsize "$LAB_DIR/big") sent;" \
+			"$(cmp "$LAB_DIR/big" "$LAB_DIR/$1" 2>&1 | head -n 1)" >&2
+	fi
+	echo "$s"
+}
 # stats_snap HOST FILE / cdelta HOST FILE NAME[+NAME...]: counters now minus
 # a snapshot (names joined by + are summed)
 stats_snap() { lab_ctl "$1" -j show stats >"$2"; }
