@@ -961,6 +961,7 @@ static __always_inline int icmp_store32(struct mig_ctx *c, __u32 off, __be32 fro
  * ("fragmentation needed", "packet too big") and unreachables would be
  * lost.  Rewrite the quoted header and the destination to the socket
  * tuple (issue: real networks).  Only quoted IPv4 headers without options.
+ * An error quoting a retired tuple is dropped (icmp_in_dropped).
  */
 static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
 {
@@ -998,7 +999,16 @@ static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
 		__builtin_memcpy(&k->rport, q + 50, 2);
 	}
 	e = bpf_map_lookup_elem(&mig_ingress, k);
-	if (!e || e->type != MIG_IN_XLATE)
+	if (!e)
+		return V_PASS;
+	/* the flow left that tuple and sends nothing there: an error quoting
+	 * it is stale or forged, and never reaches the socket (its segments
+	 * are dropped the same way: retired_dropped) */
+	if (e->type == MIG_IN_RETIRED) {
+		mig_count(MIG_STAT_ICMP_IN_DROP);
+		return V_DROP;
+	}
+	if (e->type != MIG_IN_XLATE)
 		return V_PASS;
 	sk = &sc->s;
 	*sk = e->sock;

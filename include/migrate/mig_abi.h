@@ -508,6 +508,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(BIG_TCP,          "big_tcp")           /* GSO/GRO segment over 64 KiB (IP length 0): length taken from the skb */ \
 	X(CC_RESTART,       "cwnd_restarted")    /* agent: a socket's congestion state restarted after a commit */ \
 	X(CC_FAIL,          "cwnd_restart_failed") /* agent: ... could not be (no socket, refused, or mig_cc not loaded) */ \
+	X(ICMP_IN_DROP,     "icmp_in_dropped")   /* ICMP error quoting a flow's previous wire tuple: dropped */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

@@ -2631,11 +2631,27 @@ TEST(icmp_untouched)
 			      htons(FX_NEW_PORT + 7), c->srv.snd_nxt, c->srv.rcv_nxt, &p, q);
 		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, q, qn - 14, in);
 		icmp_untouched(unit_failed, &s, "error quoting an unknown tuple", in, n);
-		/* the socket tuple, retired after the commit (not MIG_IN_XLATE) */
+		/* the socket tuple, retired after the commit (MIG_IN_RETIRED):
+		 * the flow sends nothing there, so an error quoting it is
+		 * stale or forged and never reaches the socket */
 		qn = data_seg(s.family, c->srv.t.laddr, c->srv.t.lport, c->cli.t.laddr,
 			      c->cli.t.lport, c->srv.snd_nxt, c->srv.rcv_nxt, &p, q);
 		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, type, code, 1280, q, qn - 14, in);
-		icmp_untouched(unit_failed, &s, "error quoting the retired tuple", in, n);
+		{
+			struct fx_res r;
+
+			CHECK(fx_icmp_csum_ok(in, n), "retired quote %s: builder checksums", s.fam);
+			expect(unit_failed, &s, s.h, "error quoting the retired tuple", in, n, 0,
+			       s.h->drop, NULL, 0, &r);
+			CHECK(fx_stat(skel, MIG_STAT_ICMP_IN_DROP) == 1 &&
+			      fx_stat(skel, MIG_STAT_ICMP_XLATE) == 0,
+			      "%s [%s]: retired quote: icmp_in_dropped %llu, icmp_xlate_in %llu",
+			      s.fam, s.h->name,
+			      (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_IN_DROP),
+			      (unsigned long long)fx_stat(skel, MIG_STAT_ICMP_XLATE));
+			CHECK(ingress_is(&c->srv.t, &c->srv.t, MIG_IN_RETIRED),
+			      "%s [%s]: retired entry changed", s.fam, s.h->name);
+		}
 
 		/* echo request / reply whose data looks like a quoted wire segment */
 		n = fx_build_icmp(s.family, rtr, c->srv.t.laddr, v4 ? 8 : 128, 0, 0x4d470001,
