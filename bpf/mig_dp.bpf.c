@@ -48,6 +48,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 enum verdict { V_PASS, V_DROP, V_TX, V_HOLD, V_REDIR };
 
 #define LOOPBACK_IFINDEX 1   /* lo, in every network namespace */
+/* one load or store, not torn or merged by the compiler (candidate slots
+ * are written by more than one CPU) */
+#define READ_ONCE(x)     (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 
 /* Per-CPU scratch for what does not fit the 512-byte stack. */
 struct scratch {
@@ -57,6 +61,7 @@ struct scratch {
 	__u8 mac[12];
 	__u8 sip[MIG_SIP_MSG_MAX];      /* SipHash message */
 	__u8 tag[8];                    /* SipHash output */
+	__u8 nonce[8];                  /* on_msyn: the candidate's nonce */
 	__u8 opt[MIG_OPT_LEN_SIG + 3];  /* the option we answer with */
 	struct bpf_fib_lookup fib;
 	/* locals of the signalling paths (the stack is 512 bytes for the
@@ -485,12 +490,25 @@ static __always_inline int cand_claim(struct mig_ctx *c, struct mig_flow *f,
 	/* A live candidate is never replaced: a replayer that could evict
 	 * the mover's would send the mover's CONFIRM, and then its data, to
 	 * the kernel, whose RST would end the connection.  A full flow
-	 * refuses new candidates until one expires (the mover retries). */
-	if (!cand_live(&f->cand[0], now))
-		i = 0;
-	else if (!cand_live(&f->cand[1], now))
-		i = 1;
-	else {
+	 * refuses new candidates until one expires (the mover retries).
+	 * Two CPUs answering Migrate SYNs of one flow at once must not both
+	 * take the same slot (the loser's mig_cand entry would stay behind,
+	 * referenced by no slot, and the slot's fields would be a mix of
+	 * both): a slot is taken by a compare-and-swap of its expiry to
+	 * MIG_CAND_CLAIMING, which on_msyn replaces with the real expiry
+	 * once the slot is filled.  A held slot reads as live, so no other
+	 * CPU takes it or drops its candidate meanwhile. */
+	for (i = 0; i < MIG_NCAND; i++) {
+		__u64 e = READ_ONCE(f->cand[i].expires_ns);
+
+		if (e == MIG_CAND_CLAIMING ||
+		    (f->cand[i].wire.family && (__s64)(e - now) > 0))
+			continue;
+		if (__sync_val_compare_and_swap(&f->cand[i].expires_ns, e,
+						MIG_CAND_CLAIMING) == e)
+			break;
+	}
+	if (i >= MIG_NCAND) {
 		mig_count(MIG_STAT_CAND_BUSY);
 		return -1;
 	}
@@ -498,6 +516,7 @@ static __always_inline int cand_claim(struct mig_ctx *c, struct mig_flow *f,
 	ref->sock = *sock;
 	ref->resend_ms = 0;
 	if (bpf_map_update_elem(&mig_cand, w, ref, BPF_NOEXIST)) {
+		WRITE_ONCE(f->cand[i & 1].expires_ns, 0);
 		mig_count(MIG_STAT_CAND_FULL);
 		return -1;
 	}
@@ -622,30 +641,52 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 
 	/* A repeat from the same place gets the same answer (the nonce is a
 	 * function of tuple, token and reqno; the challenge is the new one). */
+	boot = boot_secret();
+	if (!boot)
+		return V_DROP;
+	mig_sip_nonce(boot, key, f->token, o->reqno, sc->sip, sc->nonce);
 	now = bpf_ktime_get_ns();
 	i = cand_find(f, key);
-	if (i >= MIG_NCAND || f->cand[i & 1].reqno != o->reqno) {
+	if (i < MIG_NCAND && f->cand[i & 1].reqno == o->reqno) {
+		/* A repeat keeps its expiry (a replayer cannot hold a slot
+		 * longer than MIG_CAND_TTL_NS per tuple).  The slot is held
+		 * (MIG_CAND_CLAIMING, as cand_claim does) while its challenge
+		 * is written, so that no other CPU takes it meanwhile; held,
+		 * it reads as live. */
+		__u64 e;
+
+		cd = &f->cand[i & 1];
+		e = READ_ONCE(cd->expires_ns);
+		if (e == MIG_CAND_CLAIMING ||
+		    __sync_val_compare_and_swap(&cd->expires_ns, e, MIG_CAND_CLAIMING) != e) {
+			mig_count(MIG_STAT_CAND_BUSY);
+			return V_DROP;
+		}
+		if (!mig_tuple_eq(&cd->wire, key) || cd->reqno != o->reqno) {
+			/* cleared or taken before we held it */
+			WRITE_ONCE(cd->expires_ns, e);
+			mig_count(MIG_STAT_CAND_BUSY);
+			return V_DROP;
+		}
+		cd->challenge = p->ack;
+		WRITE_ONCE(cd->expires_ns, e);
+	} else {
 		if (i < MIG_NCAND)
 			cand_clear(f, s, i);
 		i = cand_claim(c, f, s, key, now);
 		if (i < 0)
 			return V_DROP;
-	}
-	boot = boot_secret();
-	if (!boot)
-		return V_DROP;
-	cd = &f->cand[i & 1];
-	if (!mig_tuple_eq(&cd->wire, key) || cd->reqno != o->reqno) {
-		/* a new candidate; a repeat keeps its expiry (a replayer cannot
-		 * hold a slot longer than MIG_CAND_TTL_NS per tuple) */
-		cd->wire = *key;
+		/* ours alone until the expiry is written: the nonce before
+		 * the tuple that makes the slot findable */
+		cd = &f->cand[i & 1];
 		cd->reqno = o->reqno;
-		cd->expires_ns = now + MIG_CAND_TTL_NS;
+		cd->challenge = p->ack;
+		__builtin_memcpy(cd->nonce, sc->nonce, sizeof(cd->nonce));
+		cd->wire = *key;
+		WRITE_ONCE(cd->expires_ns, now + MIG_CAND_TTL_NS);
 	}
-	cd->challenge = p->ack;
-	mig_sip_nonce(boot, key, f->token, o->reqno, sc->sip, cd->nonce);
-	mig_sip_mac_ack(f->s_own, o->reqno, p->ack, cd->nonce, sc->sip, sc->tag);
-	mig_opt_build_sig(sc->opt, MIG_SUB_MIGRATE_ACK, o->reqno, cd->nonce, sc->tag);
+	mig_sip_mac_ack(f->s_own, o->reqno, p->ack, sc->nonce, sc->sip, sc->tag);
+	mig_opt_build_sig(sc->opt, MIG_SUB_MIGRATE_ACK, o->reqno, sc->nonce, sc->tag);
 	mig_count(MIG_STAT_MSYN_ANSWERED);
 	/* ack = the Migrate SYN's seq + 1, not RCV.NXT: a NAT's conntrack on
 	 * the new path holds a SYN/ACK that acks more than the SYN it saw to

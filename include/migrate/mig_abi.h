@@ -105,6 +105,9 @@
 #define MIG_MAC_WINDOW 8
 /* A candidate (a Migrate SYN answered, no CONFIRM yet) lives this long. */
 #define MIG_CAND_TTL_NS (5ULL * 1000000000ULL)
+/* expires_ns of a slot that one CPU holds while it writes it (cand_claim
+ * in mig_dp.bpf.c): reads as live, and is never a real expiry */
+#define MIG_CAND_CLAIMING (1ULL << 62)
 #define MIG_NCAND 2
 /* MIGRATE-WAIT: a RST of a keyed flow without the peer's tag is held back
  * (dropped) this long from the first one; a commit meanwhile discards it;

@@ -1122,6 +1122,82 @@ TEST(confirm_nonce_binding)
 	}
 }
 
+/* A slot another CPU holds (expires_ns MIG_CAND_CLAIMING, cand_claim):
+ * never taken, its candidate never dropped as expired.  A Migrate SYN takes
+ * the other, expired slot; a third tuple is refused while one slot lives
+ * and the other is held; a repeat of a held candidate is refused without an
+ * answer; a CONFIRM of a held candidate still commits.  (Two CPUs cannot be
+ * raced here: the hold is written as the other CPU would leave it.) */
+TEST(cand_held)
+{
+	__u8 in[FX_PKT_MAX], nA[8], nB[8];
+	struct mig_cand_ref ref;
+	struct mig_flow f;
+	struct fx_pkt p;
+	struct fx_res r;
+	struct sc s;
+	size_t n;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		CHECK(!install_fixed(&s, 0, &f), "install");
+		if (answer_msyn(unit_failed, &s, s.new_addr, s.new_port, &s.a_wire, 1, nA))
+			continue;
+		/* slot 0 expired; slot 1 empty and held by another CPU */
+		CHECK(!expire_cand(&s.c->srv.t, 0) && !map_get(skel->maps.mig_flows, &s.c->srv.t, &f),
+		      "expire");
+		f.cand[1].expires_ns = MIG_CAND_CLAIMING;
+		CHECK(!map_put(skel->maps.mig_flows, &s.c->srv.t, &f), "hold slot 1");
+		if (answer_msyn(unit_failed, &s, s.new_addr2, s.new_port2, &s.a_wire2, 1, nB))
+			continue;
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &f) &&
+		      !memcmp(&f.cand[0].wire, &s.a_wire2, sizeof(s.a_wire2)) &&
+		      f.cand[1].expires_ns == MIG_CAND_CLAIMING && !f.cand[1].wire.family,
+		      "%s [%s]: the new candidate is not in the expired slot, or the held one changed",
+		      s.fam, s.h->name);
+		CHECK(fx_map_count(skel->maps.mig_cand) == 1 &&
+		      !map_get(skel->maps.mig_cand, &s.a_wire2, &ref),
+		      "%s [%s]: mig_cand holds %d entries, want the new candidate's only", s.fam,
+		      s.h->name, fx_map_count(skel->maps.mig_cand));
+
+		/* a third tuple: slot 0 lives, slot 1 is held */
+		n = msyn_from(&s, s.new_addr2, s.new_port, 1, FX_CHALLENGE, &p, in);
+		expect(unit_failed, &s, s.h, "Migrate SYN, one slot live, one held", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_CAND_BUSY) == 1 && fx_map_count(skel->maps.mig_cand) == 1,
+		      "%s [%s]: candidate_busy %llu, mig_cand %d", s.fam, s.h->name,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_CAND_BUSY),
+		      fx_map_count(skel->maps.mig_cand));
+
+		/* slot 0 held too: a repeat of its Migrate SYN gets no answer */
+		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &f), "flow gone");
+		f.cand[0].expires_ns = MIG_CAND_CLAIMING;
+		CHECK(!map_put(skel->maps.mig_flows, &s.c->srv.t, &f), "hold slot 0");
+		n = msyn_from(&s, s.new_addr2, s.new_port2, 1, FX_CHALLENGE, &p, in);
+		expect(unit_failed, &s, s.h, "repeated Migrate SYN of a held candidate", in, n, 0,
+		       s.h->drop, NULL, 0, &r);
+		CHECK(fx_stat(skel, MIG_STAT_CAND_BUSY) == 2 &&
+		      fx_stat(skel, MIG_STAT_MSYN_ANSWERED) == 2,
+		      "%s [%s]: candidate_busy %llu, msyn_answered %llu", s.fam, s.h->name,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_CAND_BUSY),
+		      (unsigned long long)fx_stat(skel, MIG_STAT_MSYN_ANSWERED));
+
+		/* ... and its CONFIRM commits: a held candidate reads as live */
+		n = confirm_ok(&s, s.new_addr2, s.new_port2, 1, nB, &p, in);
+		hook_run(s.h, in, n, 0, 1, &r);
+		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1 &&
+		      fx_stat(skel, MIG_STAT_CAND_EXPIRED) == 0,
+		      "%s [%s]: committed_fixed %llu, candidate_expired %llu", s.fam, s.h->name,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_COMMIT_FIXED),
+		      (unsigned long long)fx_stat(skel, MIG_STAT_CAND_EXPIRED));
+		CHECK(ingress_is(&s.a_wire2, &s.c->srv.t, MIG_IN_XLATE), "%s [%s]: no translation",
+		      s.fam, s.h->name);
+	}
+}
+
 /* (b) One reqno asked from two tuples (a replayed Migrate SYN): the
  * genuine CONFIRM still commits (the replay's nonce is bound to the
  * replay's tuple), both candidates go, and a third tuple is refused while
