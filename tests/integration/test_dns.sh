@@ -63,7 +63,9 @@ lab_addr soa eth0 192.0.2.129/26
 lab_route soa add default via 192.0.2.190
 
 KEY=$(dns_key mig-key)
-WRONG=$(dns_key mig-key "$DNS_DIR/wrong.key")     # same name, other secret: BADSIG
+# (not $DNS_DIR: dns_key sets it inside the $(...) subshell only, and
+# "$DNS_DIR/wrong.key" was /wrong.key on the real root)
+WRONG=$(dns_key mig-key "$LAB_DIR/dns/wrong.key") # same name, other secret: BADSIG
 STRANGER=$(dns_key stranger)                      # unknown to named: BADKEY
 dns_server_start dns 203.0.113.53 2001:db8:3::53
 DNS4=203.0.113.53
