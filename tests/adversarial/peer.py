@@ -26,6 +26,9 @@ IPv4 only; run the senders inside the peer's network namespace.
   peer.py cands --pin DIR --raddr A
       Candidates of the flow whose socket's remote address is A in a
       server's mig_flows: {"live", "used"} (live: not expired yet).
+  peer.py orphans --pin DIR
+      mig_cand entries that no candidate slot of their flow names (exit 1
+      if any): {"orphans": [tuples]}.
   peer.py sample --pin DIR --map M --until FILE [--max-seconds S]
       Count the entries of a pinned map every 20 ms until FILE exists;
       prints {"max", "samples", "last"}.
@@ -277,6 +280,20 @@ def cmd_cands(a):
     raise SystemExit("no flow with remote address %s" % a.raddr)
 
 
+def cmd_orphans(a):
+    """mig_cand entries that no candidate slot of their flow names."""
+    flows = dict(map_dump(os.path.join(a.pin, "mig_flows")))
+    bad = []
+    for k, v in map_dump(os.path.join(a.pin, "mig_cand")):
+        f = flows.get(v[0:40])                    # mig_cand_ref.sock
+        slots = [f[F_CAND + i * CAND_SIZE:F_CAND + i * CAND_SIZE + 40]
+                 for i in range(NCAND)] if f else []
+        if k not in slots:
+            bad.append(tuple_of(k))
+    print(json.dumps({"orphans": bad}))
+    return 1 if bad else 0
+
+
 def cmd_sample(a):
     path = os.path.join(a.pin, a.map)
     mx, n, last = 0, 0, None
@@ -384,6 +401,8 @@ def main():
     s = sub.add_parser("cands")
     s.add_argument("--pin", required=True)
     s.add_argument("--raddr", required=True)
+    s = sub.add_parser("orphans")
+    s.add_argument("--pin", required=True)
     s = sub.add_parser("sample")
     s.add_argument("--pin", required=True)
     s.add_argument("--map", required=True)
