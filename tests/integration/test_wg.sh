@@ -214,5 +214,17 @@ t_check "the earlier run's TC filters are gone from the tunnel" \
 	eval "! tc_has mobile $WGM ingress mig_in_tc && ! tc_has mobile $WGM egress mig_out_tc"
 t_check "no XDP program on the tunnel" eval "! lab_nsexec mobile ip link show dev $WGM | grep -q xdp"
 t_check "Ethernet interfaces served by XDP" eval "lab_nsexec mobile ip link show dev eth0 | grep -q xdp"
+# every address event makes the agent look at the interfaces again: the
+# refusal is said once, not at each event.  (An event queued before a
+# control request is handled, with its interface pass, before the agent
+# answers the request after that one.)
+for a in 2001:db8:ffff::1 2001:db8:ffff::2; do
+	lab_nsexec mobile ip -6 addr add "$a/128" dev lo
+	lab_ctl mobile show >/dev/null && lab_ctl mobile show >/dev/null
+	lab_nsexec mobile ip -6 addr del "$a/128" dev lo
+	lab_ctl mobile show >/dev/null && lab_ctl mobile show >/dev/null
+done
+t_check "after four address events the refusal is still said once" \
+	eq 1 grep -c "interface '$WGM' has no link-layer header" "$LAB_DIR/agent-mobile.log"
 
 t_summary

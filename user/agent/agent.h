@@ -120,6 +120,10 @@ struct agent {
 	struct mig_host host;      /* what we wrote to mig_host */
 	int attached[64];
 	size_t n_attached;
+	/* interfaces refused for their link type (said once, not at every
+	 * link event): ifindex and type */
+	struct { int ifindex, type; } refused[64];
+	size_t n_refused;
 	/* moves */
 	struct nl_sock *nl;        /* route/address events */
 	struct nl_sock *nl_cmd;    /* address changes we make */

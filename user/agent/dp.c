@@ -481,6 +481,23 @@ static bool served(const struct agent *a, const char *name)
 	return false;
 }
 
+/* Interface ifindex of link type `type` was refused before: true (then
+ * it is not said again); else remembered, false. */
+static bool refused_before(struct agent *a, int ifindex, int type)
+{
+	size_t k;
+
+	for (k = 0; k < a->n_refused; k++)
+		if (a->refused[k].ifindex == ifindex && a->refused[k].type == type)
+			return true;
+	if (a->n_refused < sizeof(a->refused) / sizeof(a->refused[0])) {
+		a->refused[a->n_refused].ifindex = ifindex;
+		a->refused[a->n_refused].type = type;
+		a->n_refused++;
+	}
+	return false;
+}
+
 /*
  * Ingress and egress on one interface.  One ingress hook at a time: the
  * other mode's (left by a run with or without --xdp) goes once ours is
@@ -494,6 +511,9 @@ static int attach_iface(struct agent *a, int ifindex, const char *ifname)
 	int err, type;
 
 	kind = link_kind(ifname, &type);
+	if ((kind == LINK_OTHER || (kind == LINK_L3 && a->xdp)) &&
+	    refused_before(a, ifindex, type))
+		return -EALREADY;   /* said at the first refusal */
 	if (kind == LINK_OTHER) {
 		pr_err("interface '%s': link type %d is neither Ethernet nor a device without "
 		       "a link-layer header (tun, WireGuard, IP tunnels): not served; leave "
@@ -571,6 +591,16 @@ int dp_attach_all(struct agent *a)
 	ifs = if_nameindex();
 	if (!ifs)
 		return -errno;
+	/* forget refusals of interfaces that are gone */
+	for (k = 0; k < a->n_refused;) {
+		for (i = ifs; i->if_index; i++)
+			if ((int)i->if_index == a->refused[k].ifindex)
+				break;
+		if (i->if_index)
+			k++;
+		else
+			a->refused[k] = a->refused[--a->n_refused];
+	}
 	for (i = ifs; i->if_index; i++) {
 		bool known = false;
 
@@ -582,6 +612,8 @@ int dp_attach_all(struct agent *a)
 		if (known)
 			continue;
 		err = attach_iface(a, (int)i->if_index, i->if_name);
+		if (err == -EALREADY)
+			continue;   /* refused before for its link type, and said so */
 		if (err) {
 			pr_warn("interface '%s' is not served (nothing of ours is attached to it)",
 				i->if_name);
