@@ -59,6 +59,9 @@ port=6000
 start_transfer() {
 	local name=$1 fam=$2 dir=$3 snet=${4:-s} addr
 	port=$((port + 1))
+	# flow_field: this connection's flow (the last case's may still be
+	# closing on the server: LAST-ACK waits for the mobile's final ACK)
+	FLOW_PORT=$port
 	if [ "$fam" = 4 ]; then addr=${TOPO_V4[server.$snet]}; else addr="[${TOPO_V6[server.$snet]}]"; fi
 	# the sender holds the connection open after the file until
 	# finish_transfer releases it (the FIFO NAME.hold): however fast or
@@ -166,6 +169,7 @@ finish_transfer "$name"
 
 t_begin "curl from a plain HTTP server survives a move (IPv6)"
 port=$((port + 1))
+FLOW_PORT=$port
 lab_bg server http sh -c "cd $LAB_DIR && exec python3 -m http.server --bind 2001:db8:5::1 $port"
 lab_wait_listen server "$port"
 lab_bg mobile curl curl -sS -g --limit-rate "$RATE" -o "$LAB_DIR/curl.got" "http://[2001:db8:5::1]:$port/big"

@@ -860,16 +860,21 @@ a = json.load(open(sys.argv[1]))["stats"]
 b = json.load(sys.stdin)["stats"]
 print(sum(b[n] - a[n] for n in sys.argv[2].split("+")))' "$2" "$3"
 }
-# flow_field HOST FIELD: a field of the host's only keyed flow (-j show)
+# flow_field HOST FIELD: a field of the host's only keyed flow (-j show);
+# with FLOW_PORT set, of its only flow with that local or remote port (a
+# test's earlier connection may still be closing)
 flow_field() {
 	lab_ctl "$1" -j show | python3 -c '
 import json, sys
 f = json.load(sys.stdin)["flows"]
+if sys.argv[2]:
+    p = int(sys.argv[2])
+    f = [x for x in f if p in (x["local"]["port"], x["remote"]["port"])]
 if len(f) != 1: sys.exit(1)
 v = f[0]
 for k in sys.argv[1].split("."):
     v = v[k]
-print(v)' "$2"
+print(v)' "$2" "${FLOW_PORT:-}"
 }
 # nflows HOST: keyed flows HOST's agent lists
 nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
