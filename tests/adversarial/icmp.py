@@ -30,26 +30,12 @@ import struct
 import subprocess
 import sys
 
-# struct mig_flow (include/migrate/mig_abi.h); struct mig_tuple is the key:
-# laddr[16] raddr[16] lport rport family
-F_ISN_I, F_ISN_R, F_ROLE = 24, 28, 32
+# one implementation each: the checksum (craft.py) and the map dump (peer.py)
+from craft import csum  # noqa: E402
+from peer import F_ISN_I, F_ISN_R, F_ROLE, map_dump  # noqa: E402
+
+# (mig_flows' key is struct mig_tuple: laddr[16] raddr[16] lport rport family)
 ROLE_INITIATOR, ROLE_RESPONDER = 1, 2
-
-
-def map_dump(path):
-    out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", path],
-                         check=True, capture_output=True, text=True).stdout
-    return [(bytes(int(x, 16) for x in e["key"]), bytes(int(x, 16) for x in e["value"]))
-            for e in json.loads(out)]
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 def cmd_snd_una(a):

@@ -206,16 +206,7 @@ FLOW_S_PEER=56  # struct mig_flow: s_peer[16]
 
 # maps_snap HOST: the server-side state that attacks must not change, as
 # sorted JSON lines (bpftool dumps of the pinned maps)
-maps_snap() {
-	local m
-	for m in mig_flows mig_ingress mig_egress mig_cand; do
-		echo "== $m"
-		bpftool -j map dump pinned "$(lab_pindir "$1")/$m" | python3 -c '
-import json, sys
-for e in sorted(json.load(sys.stdin), key=lambda e: e["key"]):
-    print(json.dumps(e, sort_keys=True))'
-	done
-}
+maps_snap() { maps_dump "$1" mig_flows mig_ingress mig_egress mig_cand; }
 
 # segs PCAP FILTER: segments of a stopped capture matching a Python
 # expression over the fields of craft.py pcap (d["flags"], d["plen"], ...)

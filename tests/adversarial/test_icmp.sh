@@ -65,16 +65,7 @@ route_mtu() {
 # oow HOST: the kernel's count of ICMP errors it ignored as out of window
 oow() { lab_nsexec "$1" nstat -asz TcpExtOutOfWindowIcmps | awk '$1 == "TcpExtOutOfWindowIcmps" { print $2 }'; }
 # xmaps HOST: HOST's mig_ingress and mig_egress, sorted
-xmaps() {
-	local m
-	for m in mig_ingress mig_egress; do
-		echo "== $m"
-		bpftool -j map dump pinned "$(lab_pindir "$1")/$m" | python3 -c '
-import json, sys
-for e in sorted(json.load(sys.stdin), key=lambda e: e["key"]):
-    print(json.dumps(e, sort_keys=True))'
-	done
-}
+xmaps() { maps_dump "$1" mig_ingress mig_egress; }
 # agent_part HOST: what the agent wrote of HOST's only flow (token .. s_peer)
 agent_part() {
 	bpftool -j map dump pinned "$(lab_pindir "$1")/mig_flows" | python3 -c '

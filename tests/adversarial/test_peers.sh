@@ -131,16 +131,7 @@ print(m[0][off:off + n].hex())' "$2" "${3:-0}" "${4:-320}"
 FLOW_AGENT_PART=72   # token .. s_peer: what the agent writes, once
 
 # xmaps HOST: HOST's mig_ingress and mig_egress, sorted JSON lines
-xmaps() {
-	local m
-	for m in mig_ingress mig_egress; do
-		echo "== $m"
-		bpftool -j map dump pinned "$(lab_pindir "$1")/$m" | python3 -c '
-import json, sys
-for e in sorted(json.load(sys.stdin), key=lambda e: e["key"]):
-    print(json.dumps(e, sort_keys=True))'
-	done
-}
+xmaps() { maps_dump "$1" mig_ingress mig_egress; }
 # xlate_names HOST ADDR: an entry of HOST's mig_ingress (key: wire tuple),
 # mig_egress (key: socket tuple) or their values names ADDR as remote
 xlate_names() {

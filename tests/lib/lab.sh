@@ -876,6 +876,19 @@ for k in sys.argv[1].split("."):
     v = v[k]
 print(v)' "$2" "${FLOW_PORT:-}"
 }
+# maps_dump HOST MAP...: HOST's pinned maps as sorted JSON lines, each map
+# after a "== MAP" line (for before/after comparisons)
+maps_dump() {
+	local h=$1 m
+	shift
+	for m in "$@"; do
+		echo "== $m"
+		bpftool -j map dump pinned "$(lab_pindir "$h")/$m" | python3 -c '
+import json, sys
+for e in sorted(json.load(sys.stdin), key=lambda e: e["key"]):
+    print(json.dumps(e, sort_keys=True))'
+	done
+}
 # nflows HOST: keyed flows HOST's agent lists
 nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
 # map_count HOST MAP: entries of one of HOST's pinned maps
