@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "migrate/mig_abi.h"
+#include "mig_tupleset.h"
 
 struct bpf_object;
 
@@ -104,6 +105,10 @@ struct agent {
 	unsigned int pool_target;
 	unsigned int max_flows;    /* --max-flows, or what the pinned maps hold */
 	int flows_fd, tokens_fd, pool_fd, stats_fd, meta_fd, events_fd;
+	/* the keys of mig_flows: this agent is the map's only writer
+	 * (on_keyed adds, flow_forget removes), so a pass over the flows
+	 * walks these instead of the map's buckets (mig_tupleset.h) */
+	struct mig_tupleset flows;
 	int ncpus;
 	struct key_pool pool;
 	/* data path */
@@ -184,6 +189,8 @@ int pool_set_target(struct agent *a, unsigned int target);
 int events_handle(void *ctx, void *data, size_t len);
 void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig_flow *f);
 void flows_sweep(struct agent *a);
+/* a.flows from the map, at start (a walk of every bucket) */
+int flows_index_load(struct agent *a);
 void closed_due(struct agent *a);
 #define CLOSE_GRACE_NS (500ULL * 1000000ULL)
 #define FLOW_SWEEP_NS (10ULL * 1000000000ULL)

@@ -133,6 +133,8 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 		bpf_map_delete_elem(a->tokens_fd, &tk);
 		goto out;
 	}
+	if (mig_tupleset_add(&a->flows, &ev->tuple))
+		pr_err("%s: out of memory for the index of flows: it will not move", ts);
 	stat_add(a, MIG_STAT_KEYED, 1);
 	pr_info("keyed %s (%s) token %02x%02x%02x%02x%02x%02x%02x%02x", ts,
 		ev->role == MIG_ROLE_INITIATOR ? "initiator" : "responder",
@@ -158,6 +160,25 @@ void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig
 	    !memcmp(&cur, sock, sizeof(cur)))
 		bpf_map_delete_elem(a->tokens_fd, &tk);
 	bpf_map_delete_elem(a->flows_fd, sock);
+	mig_tupleset_del(&a->flows, sock);
+}
+
+int flows_index_load(struct agent *a)
+{
+	struct mig_tuple key, next;
+	int err;
+
+	mig_tupleset_clear(&a->flows);
+	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
+	while (!err) {
+		key = next;
+		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
+		if (mig_tupleset_add(&a->flows, &key)) {
+			pr_err("out of memory for the index of flows");
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 /*

@@ -681,6 +681,12 @@ int main(int argc, char **argv)
 	if (pins_stats_commit(&a))
 		goto out;
 	/* what an earlier run left (it may have been killed); then moves */
+	if (mig_tupleset_init(&a.flows)) {
+		pr_err("cannot read random bytes for the index of flows");
+		goto out;
+	}
+	if (flows_index_load(&a))
+		goto out;
 	recover(&a);
 	reserve_init();
 	reserve_resync(&a);
@@ -833,6 +839,7 @@ out:
 			do_detach(a.pin_dir);
 	}
 	pool_free(&a.pool);
+	mig_tupleset_free(&a.flows);
 	if (a.pidfile)
 		unlink(a.pidfile);
 	return ret;

@@ -417,12 +417,11 @@ static void unhold(struct agent *a, const struct host_addrs *h,
 
 void mover_reconcile(struct agent *a)
 {
-	struct mig_tuple key, next;
+	struct mig_tuple key;
 	struct host_addrs h = {};
 	struct mig_flow f;
 	uint32_t src[4];
 	size_t waiting = 0;
-	int err;
 
 	a->moves_waiting = false;
 	if (host_addrs_read(a, &h))
@@ -430,10 +429,8 @@ void mover_reconcile(struct agent *a)
 	/* first: an old address back on a link is a source again (a move
 	 * back to it sends from it) */
 	addr_kept_sync(a, &h);
-	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
-	while (!err) {
-		key = next;
-		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
+	mig_tupleset_each(&a->flows, i) {
+		key = a->flows.v[i];
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !may_move(f.state))
 			continue;
 		if (addr_usable(&h, af_of(&f.wire), f.wire.laddr)) {
@@ -489,7 +486,7 @@ static void request_one(struct agent *a, const struct host_addrs *h,
 int mover_request(struct agent *a, const struct mig_tuple *only,
 		  struct mig_ctl_resp *r)
 {
-	struct mig_tuple key, next;
+	struct mig_tuple key;
 	struct host_addrs h = {};
 	struct mig_flow f;
 	int err;
@@ -503,10 +500,8 @@ int mover_request(struct agent *a, const struct mig_tuple *only,
 		host_addrs_free(&h);
 		return err;
 	}
-	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
-	while (!err) {
-		key = next;
-		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
+	mig_tupleset_each(&a->flows, i) {
+		key = a->flows.v[i];
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || f.state == 7 /* CLOSE */)
 			continue;
 		request_one(a, &h, &key, &f, r);

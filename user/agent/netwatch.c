@@ -379,22 +379,20 @@ int addr_keep_local(struct agent *a, const struct mig_tuple *t)
 /* Remove the lo copies no keyed flow's socket uses any more. */
 void addr_release_unused(struct agent *a)
 {
-	struct mig_tuple key, next;
 	size_t i = 0;
 	char buf[64];
 
 	while (i < a->n_kept) {
 		bool used = false;
-		int err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
 
-		while (!err) {
-			key = next;
-			if (key.family == a->kept[i].family &&
-			    !memcmp(key.laddr, a->kept[i].laddr, 16)) {
+		mig_tupleset_each(&a->flows, k) {
+			const struct mig_tuple *key = &a->flows.v[k];
+
+			if (key->family == a->kept[i].family &&
+			    !memcmp(key->laddr, a->kept[i].laddr, 16)) {
 				used = true;
 				break;
 			}
-			err = bpf_map_get_next_key(a->flows_fd, &key, &next);
 		}
 		if (used) {
 			i++;

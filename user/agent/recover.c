@@ -90,14 +90,13 @@ static bool in_timewait(const struct socks *s, const struct mig_tuple *t)
  */
 int closed_sweep(struct agent *a, const struct socks *s)
 {
-	struct mig_tuple key, next;
+	struct mig_tuple key;
 	struct mig_flow f;
-	int err, n = 0;
+	int n = 0;
 
-	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
-	while (!err) {
-		key = next;
-		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
+	/* (flow_forget removes the member visited: allowed) */
+	mig_tupleset_each(&a->flows, i) {
+		key = a->flows.v[i];
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || f.state != BPF_TCP_CLOSE)
 			continue;
 		flow_forget(a, &key, &f);
@@ -236,16 +235,14 @@ static int pend_recover(struct agent *a, int *removed)
 /* Commits of ours (our address changed) the peer has not shown it knows. */
 static int confirm_recover(struct agent *a)
 {
-	struct mig_tuple key, next;
+	struct mig_tuple key;
 	uint64_t now = mono_ns();
 	struct mig_flow f;
 	struct mig_in in;
-	int err, n = 0;
+	int n = 0;
 
-	err = bpf_map_get_next_key(a->flows_fd, NULL, &next);
-	while (!err) {
-		key = next;
-		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
+	mig_tupleset_each(&a->flows, i) {
+		key = a->flows.v[i];
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !flow_may_move(f.state) ||
 		    !f.own_reqno || !f.prev.family || !f.migrated_ns ||
 		    now - f.migrated_ns > CONFIRM_ADOPT_NS ||
