@@ -44,6 +44,7 @@ struct key_pool {
 struct mig_dns;
 struct mig_dp;
 struct mig_iter;
+struct mig_lookup;
 struct mig_cc;
 struct bpf_link;
 struct nl_sock;
@@ -115,6 +116,11 @@ struct agent {
 	struct mig_dp *dp;
 	struct mig_iter *iter;
 	struct bpf_link *iter_link;
+	/* one socket's record by its tuple (mig_lookup.bpf.c), NULL: not
+	 * loaded (--adopt, or refused): walks only */
+	struct mig_lookup *lookup;
+	uint64_t lk_pass;          /* pass of lk_n */
+	unsigned int lk_n;         /* lookups made in that pass */
 	/* congestion restart after a commit (cc.c), NULL: not available */
 	struct mig_cc *cc;
 	struct bpf_link *cc_ops_link, *cc_iter_link;

@@ -24,6 +24,7 @@
 #include "mig_log.h"
 #include "mig_dp.skel.h"
 #include "mig_iter.skel.h"
+#include "mig_lookup.skel.h"
 
 static int pin_maps(struct bpf_object *obj, const char *dir)
 {
@@ -176,6 +177,39 @@ static int dp_fds(struct agent *a)
 	return 0;
 }
 
+/* The lookup program, apart from the rest: a kernel that refuses it only
+ * makes moves slower (every socket record from a walk). */
+static void lookup_load(struct agent *a)
+{
+	int err;
+
+	a->lookup = mig_lookup__open();
+	err = a->lookup ? mig_lookup__load(a->lookup) : -errno;
+	if (err) {
+		pr_warn("socket lookup program not loaded (%s): socket records come from "
+			"walks of the socket table, which makes every move slower", strerror(-err));
+		mig_lookup__destroy(a->lookup);
+		a->lookup = NULL;
+	}
+}
+
+/* One full socket's record by its tuple: -ENOENT if the kernel's lookup
+ * (as for a segment arriving on lo) finds none. */
+static int lookup_one(struct agent *a, const struct mig_tuple *t, struct mig_sockinfo *out)
+{
+	uint8_t pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = 1);
+
+	a->lookup->bss->lk_tuple = *t;
+	if (bpf_prog_test_run_opts(bpf_program__fd(a->lookup->progs.mig_sk_lookup), &o))
+		return -errno;
+	if (!a->lookup->bss->lk_found)
+		return -ENOENT;
+	*out = a->lookup->bss->lk_out;
+	return 0;
+}
+
 int dp_load(struct agent *a)
 {
 	int err;
@@ -198,6 +232,7 @@ int dp_load(struct agent *a)
 		pr_err("cannot attach the socket iterator: %s", strerror(-err));
 		return err;
 	}
+	lookup_load(a);
 	return 0;
 }
 
@@ -243,6 +278,8 @@ void dp_unload(struct agent *a)
 {
 	bpf_link__destroy(a->iter_link);
 	mig_iter__destroy(a->iter);
+	mig_lookup__destroy(a->lookup);
+	a->lookup = NULL;
 	mig_dp__destroy(a->dp);
 	free(a->si_snap);
 	a->si_snap = NULL;
@@ -755,13 +792,18 @@ static const struct mig_sockinfo *si_find(const struct agent *a, const struct mi
 }
 
 /*
- * One socket's record.  A walk of the socket table costs the whole
- * established hash (shared by every network namespace) plus every socket
- * here, so the records of one walk serve the rest of the event-loop pass
- * (main.c counts them in a->pass): a move of N flows walks the table
- * once a pass instead of 2-3 times a flow.  A tuple missing from them is
- * looked for once more in a fresh walk.
+ * One socket's record.  First the kernel's own lookup of the tuple
+ * (mig_lookup.bpf.c, a few microseconds), for the first LOOKUPS_PER_PASS
+ * records of an event-loop pass (main.c counts passes in a->pass).  Past
+ * those, or when the lookup finds no full socket: a walk of the socket
+ * table, which costs the whole established hash (shared by every network
+ * namespace, about a millisecond even when nearly empty) plus every
+ * socket here, so its records serve the rest of the pass: a move of many
+ * flows walks the table once a pass.  A tuple missing from them is looked
+ * for once more in a fresh walk.
  */
+#define LOOKUPS_PER_PASS 64
+
 int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 		    struct mig_sockinfo *out)
 {
@@ -769,6 +811,16 @@ int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 	bool fresh = false;
 	int err;
 
+	if (a->lk_pass != a->pass) {
+		a->lk_pass = a->pass;
+		a->lk_n = 0;
+	}
+	if (a->lookup && a->lk_n < LOOKUPS_PER_PASS &&
+	    !(a->si_snap && a->si_pass == a->pass)) {
+		a->lk_n++;
+		if (!lookup_one(a, t, out))
+			return 0;
+	}
 	for (;;) {
 		if (a->si_snap && a->si_pass == a->pass) {
 			hit = si_find(a, t);
