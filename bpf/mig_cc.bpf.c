@@ -15,11 +15,13 @@
  *   written by the agent before load), does Reno for any socket that uses
  *   it, and in its init sets snd_cwnd to the initial window and ssthresh to
  *   "unknown" (TCP_INFINITE_SSTHRESH) for the one socket armed below;
- * - mig_cc_iter, an iter/tcp program (called by the agent once per commit;
- *   the iterator holds each socket's lock while it runs), finds the one
- *   socket whose tuple and cookie the agent wrote, arms it, switches it to
- *   mig_cc_ops and straight back to the algorithm it had, whose own init
- *   then starts from scratch too.  snd_cwnd_clamp is never touched.
+ * - mig_cc_iter, an iter/tcp program (called by the agent once per batch
+ *   of commits; the iterator holds each socket's lock while it runs),
+ *   finds the sockets whose tuples (and cookies) the agent put in
+ *   mig_cc_want, arms each, switches it to mig_cc_ops and straight back to
+ *   the algorithm it had, whose own init then starts from scratch too, and
+ *   writes what it did into the socket's entry.  snd_cwnd_clamp is never
+ *   touched.
  *
  * Nothing per packet: a socket spends no segment on mig_cc_ops.
  * GPL-only: a congestion control reaches GPL kernel functions (kfuncs).
@@ -46,20 +48,22 @@ char LICENSE[] SEC("license") = "GPL";
 #pragma clang diagnostic ignored "-Wunused-parameter"
 
 /* Written by the agent: once, the name it gave mig_cc_ops; before each
- * run of the iterator, the socket. */
+ * run of the iterator, the sockets to restart (mig_cc_want) and how many. */
 char cc_name[TCP_CA_NAME_MAX];
-struct mig_tuple cc_tuple;
-__u64 cc_cookie;              /* the flow's socket cookie; 0: tuple only */
-/* Read by the agent after the run. */
-__u32 cc_found;               /* sockets that matched */
-__u32 cc_applied;             /* inits that restarted the armed socket */
-__s32 cc_err;                 /* first error of a bpf_setsockopt, 0: none */
-__s32 cc_back_err;            /* switching back failed: left on mig_cc_ops */
-__u32 cc_cwnd_before, cc_ssthresh_before, cc_cwnd_after, cc_ssthresh_after;
-__u32 cc_iw;
-char cc_prev[TCP_CA_NAME_MAX];
+__u32 cc_want_n;
+
+/* the sockets to restart in this run (struct mig_cc_req) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MIG_CC_BATCH);
+	__type(key, struct mig_tuple);
+	__type(value, struct mig_cc_req);
+} mig_cc_want SEC(".maps");
+
 /* Between the iterator and the init it causes (same CPU, same socket lock). */
 __u64 cc_armed;               /* cookie of the socket to restart, 0: none */
+__u32 cc_iw;
+__u32 cc_applied;             /* inits that restarted the armed socket */
 
 extern __u32 tcp_reno_ssthresh(struct sock *sk) __ksym;
 extern void tcp_reno_cong_avoid(struct sock *sk, __u32 ack, __u32 acked) __ksym;
@@ -87,63 +91,57 @@ static __always_inline __u32 init_cwnd(struct tcp_sock *tp)
 	return cwnd;
 }
 
-static __always_inline bool tuple_eq(const struct mig_tuple *a,
-				     const struct mig_tuple *b)
-{
-	__u32 d = (a->family ^ b->family) | (a->lport ^ b->lport) |
-		  (a->rport ^ b->rport);
-	int i;
-
-	/* (clang 14 turns __builtin_memcmp into a call to memcmp) */
-	for (i = 0; i < 4; i++)
-		d |= (a->laddr[i] ^ b->laddr[i]) | (a->raddr[i] ^ b->raddr[i]);
-	return !d;
-}
-
 SEC("iter/tcp")
 int mig_cc_iter(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	char prev[TCP_CA_NAME_MAX] = {};
 	struct mig_tuple t = {};
+	struct mig_cc_req *r;
 	struct tcp_sock *tp;
+	__u32 applied;
 	__u64 cookie;
 	long err;
 
-	if (!skc || !cc_tuple.family || !cc_name[0])
+	if (!skc || !cc_want_n || !cc_name[0])
 		return 0;
 	tp = bpf_skc_to_tcp_sock(skc);
-	if (!tp || mig_skc_tuple(skc, &t) || !tuple_eq(&t, &cc_tuple))
+	if (!tp || mig_skc_tuple(skc, &t))
+		return 0;
+	r = bpf_map_lookup_elem(&mig_cc_want, &t);
+	if (!r)
 		return 0;
 	cookie = bpf_get_socket_cookie(tp);
-	if (cc_cookie && cookie != cc_cookie)
+	if (r->cookie && cookie != r->cookie)
 		return 0;
-	/* one socket per tuple at a time; a second match (none expected) is
-	 * counted and left alone */
-	if (cc_found++)
+	/* one socket per tuple; a second match (none expected) is counted
+	 * and left alone */
+	if (r->found++)
 		return 0;
-	cc_cwnd_before = tp->snd_cwnd;
-	cc_ssthresh_before = tp->snd_ssthresh;
+	r->cwnd_before = tp->snd_cwnd;
+	r->ssthresh_before = tp->snd_ssthresh;
 	err = bpf_getsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
 	if (err) {
-		cc_err = err;
+		r->err = err;
 		return 0;
 	}
-	__builtin_memcpy(cc_prev, prev, sizeof(prev));
+	__builtin_memcpy(r->prev, prev, sizeof(prev));
 	cc_iw = init_cwnd(tp);
+	applied = cc_applied;
 	cc_armed = cookie;
 	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, cc_name, sizeof(cc_name));
 	cc_armed = 0;
+	r->applied = cc_applied - applied;
 	if (err) {
-		cc_err = err;
+		r->err = err;
 		return 0;
 	}
 	/* back to the algorithm it had, which starts over (its init) */
 	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
 	if (err)
-		cc_back_err = err;
-	cc_cwnd_after = tp->snd_cwnd;
-	cc_ssthresh_after = tp->snd_ssthresh;
+		r->back_err = err;
+	r->cwnd_after = tp->snd_cwnd;
+	r->ssthresh_after = tp->snd_ssthresh;
 	return 0;
 }
 

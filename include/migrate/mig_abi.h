@@ -64,6 +64,21 @@
  * --detach) finds it there and removes it. */
 #define MIG_PIN_CC       "cc_ops"
 
+/* mig_cc.bpf.c's mig_cc_want (not pinned): a socket whose congestion state
+ * restarts in the iterator's next run, by its tuple.  The agent writes the
+ * cookie (0: the tuple alone) and zeroes the rest; the iterator writes the
+ * rest.  MIG_CC_BATCH sockets per run at most. */
+#define MIG_CC_BATCH 1024
+struct mig_cc_req {
+	__u64 cookie;
+	__u32 found;              /* sockets that matched */
+	__u32 applied;            /* inits that restarted it */
+	__s32 err;                /* a bpf_setsockopt's error, 0: none */
+	__s32 back_err;           /* switching back failed: left on our algorithm */
+	__u32 cwnd_before, ssthresh_before, cwnd_after, ssthresh_after;
+	char  prev[16];           /* its algorithm (TCP_CA_NAME_MAX) */
+};
+
 /* skb mark of the segments the agent and the data path make themselves
  * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them
  * alone. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# More keyed flows than the agent's 1024 move slots move at once: the
-# mobile holds N (default 1100) idle keyed connections and changes its
-# address; every one of them commits (the flows beyond the slots start as
-# slots free, not at the next address change) and carries data again.
+# Many keyed flows move at once: the mobile holds N (default 1100) idle
+# keyed connections and changes its address; every one of them commits
+# and carries data again.  (The agent's move slots start at 64 and grow
+# as needed, up to --max-flows: N is more than the 1024 fixed slots of
+# earlier versions, where the flows beyond them waited for slots to free.)
 #
 #   mobile (agent)                      router (fwd)              server (agent)
 #   eth0 192.0.2.1/24    x-x-x-x-x-x-x  a0 192.0.2.254
@@ -93,11 +94,19 @@ t_begin "$N idle keyed flows, one address change"
 t_check "the client holds $N connections" lab_wait_until $((N / 100 + 30)) grep -q ready "$(lab_log cli)"
 t_check "both agents keyed all $N" lab_wait_until 30 eval "[ \$(nflows mobile) -ge $N ] && [ \$(nflows server) -ge $N ]"
 c0=$(counter mobile committed_mover)
+r0m=$(counter mobile cwnd_restarted) r0s=$(counter server cwnd_restarted)
+f0m=$(counter mobile cwnd_restart_failed) f0s=$(counter server cwnd_restart_failed)
 topo_at mobile b
 topo_leave mobile a
 echo go >&"$go"
 t_check "every flow committed within 60 s" lab_wait_until 60 ge $((c0 + N)) counter mobile committed_mover
 echo "   committed: $(($(counter mobile committed_mover) - c0)) of $N"
+# the commits that arrive together restart together, in one walk of the
+# sockets per batch: every socket at both ends, none missed
+t_check "every flow's congestion state restarted at both ends" \
+	lab_wait_until 30 eval "[ \$((\$(counter mobile cwnd_restarted) - r0m)) -ge $N ] && [ \$((\$(counter server cwnd_restarted) - r0s)) -ge $N ]"
+t_check "no restart failed" eval "[ \$(counter mobile cwnd_restart_failed) -eq $f0m ] && [ \$(counter server cwnd_restart_failed) -eq $f0s ]"
+echo "   restarted: mobile $(($(counter mobile cwnd_restarted) - r0m)), server $(($(counter server cwnd_restarted) - r0s)) of $N"
 t_check "every connection echoed after the move" lab_wait_until 30 grep -q "^echoed $N\$" "$(lab_log cli)"
 grep '^echoed' "$(lab_log cli)" | sed 's/^/   /'
 exec {go}>&-

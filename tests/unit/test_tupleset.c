@@ -28,16 +28,20 @@ static struct mig_tuple tup(unsigned int k)
 	return t;
 }
 
-/* Every member exactly once, and exactly the model's. */
-static bool same(const struct mig_tupleset *s, const bool *in, unsigned int n)
+/* Every member exactly once, and exactly the model's (with its value,
+ * when vals is given). */
+static bool same(const struct mig_tupleset *s, const bool *in, const uint32_t *vals,
+		 unsigned int n)
 {
 	unsigned int k, members = 0;
 	size_t seen = 0;
+	uint32_t v;
 
 	for (k = 0; k < n; k++) {
 		struct mig_tuple t = tup(k);
 
-		if (mig_tupleset_has(s, &t) != in[k])
+		if (mig_tupleset_has(s, &t) != in[k] ||
+		    mig_tupleset_get(s, &t, &v) != in[k] || (in[k] && vals && v != vals[k]))
 			return false;
 		members += in[k];
 	}
@@ -56,6 +60,16 @@ TEST(add_has_del)
 	CHECK(!mig_tupleset_del(&s, &a), "removed from an empty set");
 	CHECK(mig_tupleset_add(&s, &a) == 0, "add");
 	CHECK(mig_tupleset_add(&s, &a) == 0 && s.n == 1, "a second add is no second member");
+	{
+		uint32_t v = 1;
+
+		CHECK(mig_tupleset_get(&s, &a, &v) && v == 0, "an added member's value is 0");
+		CHECK(mig_tupleset_put(&s, &a, 42) == 0 && s.n == 1 &&
+		      mig_tupleset_get(&s, &a, &v) && v == 42, "put sets the value");
+		CHECK(mig_tupleset_add(&s, &a) == 0 && mig_tupleset_get(&s, &a, &v) && v == 42,
+		      "add keeps a member's value");
+		CHECK(!mig_tupleset_get(&s, &b, &v), "a non-member has no value");
+	}
 	CHECK(mig_tupleset_has(&s, &a) && !mig_tupleset_has(&s, &b), "membership");
 	CHECK(mig_tupleset_del(&s, &a) && !mig_tupleset_del(&s, &a), "removed once");
 	CHECK(s.n == 0 && !mig_tupleset_has(&s, &a), "empty again");
@@ -74,30 +88,34 @@ TEST(random_against_model)
 	enum { N = 5000, OPS = 200000 };
 	struct mig_tupleset s;
 	bool *in = calloc(N, sizeof(*in));
+	uint32_t *vals = calloc(N, sizeof(*vals));
 	unsigned int op, bad = 0;
 
 	srand(7);
-	CHECK(in && mig_tupleset_init(&s) == 0, "init");
-	for (op = 0; op < OPS && in; op++) {
+	CHECK(in && vals && mig_tupleset_init(&s) == 0, "init");
+	for (op = 0; op < OPS && in && vals; op++) {
 		unsigned int k = (unsigned int)rand() % N;
 		struct mig_tuple t = tup(k);
 
 		if (rand() % 3) {
-			if (mig_tupleset_add(&s, &t))
+			/* a new member, or a new value for one */
+			if (mig_tupleset_put(&s, &t, op))
 				bad++;
 			in[k] = true;
+			vals[k] = op;
 		} else {
 			if (mig_tupleset_del(&s, &t) != in[k])
 				bad++;
 			in[k] = false;
 		}
-		if (op % 20000 == 0 && !same(&s, in, N))
+		if (op % 20000 == 0 && !same(&s, in, vals, N))
 			bad++;
 	}
 	CHECK(!bad, "%u operations disagreed with the model", bad);
-	CHECK(in && same(&s, in, N), "final contents differ from the model");
+	CHECK(in && vals && same(&s, in, vals, N), "final contents differ from the model");
 	mig_tupleset_free(&s);
 	free(in);
+	free(vals);
 }
 
 TEST(remove_while_walking)

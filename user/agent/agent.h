@@ -73,7 +73,9 @@ struct move {
 	bool si_valid;
 	struct mig_sockinfo si;
 };
-#define MAX_MOVES 1024
+/* move slots: allocated as needed, MOVES_FIRST first, doubled, never more
+ * than --max-flows (one move per keyed flow at most) */
+#define MOVES_FIRST 64
 
 /* What the command line set: the file never overrides it, at start or on
  * a reload. */
@@ -143,7 +145,22 @@ struct agent {
 	bool moves_waiting;        /* flows to move found every move slot busy */
 	uint64_t swept_ns;         /* last check for a flows_sweep */
 	uint64_t swept_lost;       /* events_lost at that check */
-	struct move moves[MAX_MOVES];
+	/* moves: slots 0..n_moves-1; move_idx names the slot of every move
+	 * in use by its socket tuple (a slot whose move ended goes back to
+	 * move_free when next looked up, or in a sweep when none is free) */
+	struct move *moves;
+	size_t n_moves;
+	struct mig_tupleset move_idx;
+	uint32_t *move_free;
+	size_t n_move_free;
+	/* commits of this event-loop pass, finished together
+	 * (mover_commits_done) */
+	struct commit {
+		struct mig_tuple sock;
+		int role;
+		bool nudged;
+	} *commits;
+	size_t n_commits, cap_commits;
 	/* closed flows, forgotten CLOSE_GRACE_NS after their event */
 	struct closing {
 		struct mig_tuple sock, wire, prev;
@@ -301,14 +318,22 @@ void reserve_release(const struct mig_tuple *sock);
 void reserve_resync(struct agent *a);
 void reserve_free(void);
 void mover_tick(struct agent *a);
-bool mover_slot_free(const struct agent *a);
+bool mover_slot_free(struct agent *a);
+int mover_init(struct agent *a);
+void mover_free(struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
+void mover_commits_done(struct agent *a);
 
 /* cc.c */
 void cc_load(struct agent *a);
 void cc_unload(struct agent *a, bool keep);
 void cc_forget_pinned(const char *pin_dir);
-int cc_restart(struct agent *a, const struct mig_tuple *sock, uint64_t cookie);
+struct cc_item {
+	struct mig_tuple sock;
+	uint64_t cookie;
+	int err;
+};
+void cc_restart_batch(struct agent *a, struct cc_item *v, size_t n);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);
 /* migratectl migrate: move the flow only (all keyed flows if NULL) whose
  * route toward the peer now has another source; counts into r.  0, or

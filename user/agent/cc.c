@@ -8,8 +8,9 @@
  * of this agent's, whose init restarts the socket that mig_cc_iter arms
  * while it switches the socket to it and straight back.
  *
- * Work per commit: one pass of the iterator over the TCP sockets of our
- * network namespace (the same pass dp_sockinfo makes to resume).  Not
+ * Work: one walk of the iterator over the TCP sockets for all the commits
+ * that arrived together (an event-loop pass), not one per commit: a move
+ * of many flows costs a walk or a few, not a walk per flow.  Not
  * available (an older kernel without struct_ops congestion control, or a
  * verifier that refuses): said once at start, counted per commit.
  */
@@ -181,67 +182,97 @@ void cc_unload(struct agent *a, bool keep)
 }
 
 /*
- * Restart the congestion state of socket `sock` (cookie: its socket
- * cookie, 0 if unknown).  Once per commit; the caller resumes the socket
- * afterwards.  0, or -errno (counted as cwnd_restart_failed).
+ * Restart the congestion state of the sockets v[0..n-1] (cookie: each
+ * one's socket cookie, 0 if unknown), MIG_CC_BATCH at a time in one walk
+ * of the iterator each.  Once per commit; the caller resumes the sockets
+ * afterwards.  Each v[i].err: 0, or -errno (counted as
+ * cwnd_restart_failed).
  */
-int cc_restart(struct agent *a, const struct mig_tuple *sock, uint64_t cookie)
+static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 {
-	struct mig_cc__bss *b;
-	char buf[256], ts[128];
-	int fd, err = 0;
+	int fd, want_fd = bpf_map__fd(a->cc->maps.mig_cc_want), err = 0;
+	char buf[256];
+	size_t i, put = 0;
 	ssize_t r;
 
-	if (!a->cc || !a->cc_iter_link) {
-		err = -EOPNOTSUPP;
-		goto out;
+	for (i = 0; i < n; i++) {
+		struct mig_cc_req q = { .cookie = v[i].cookie };
+
+		v[i].err = bpf_map_update_elem(want_fd, &v[i].sock, &q, BPF_ANY) ? -errno : 0;
+		put += !v[i].err;
 	}
-	b = a->cc->bss;
-	b->cc_tuple = *sock;
-	b->cc_cookie = cookie;
-	b->cc_found = b->cc_applied = 0;
-	b->cc_err = b->cc_back_err = 0;
-	b->cc_cwnd_before = b->cc_ssthresh_before = 0;
-	b->cc_cwnd_after = b->cc_ssthresh_after = 0;
-	memset(b->cc_prev, 0, sizeof(b->cc_prev));
-	fd = bpf_iter_create(bpf_link__fd(a->cc_iter_link));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
+	if (put) {
+		a->cc->bss->cc_want_n = (uint32_t)put;
+		fd = bpf_iter_create(bpf_link__fd(a->cc_iter_link));
+		if (fd < 0) {
+			err = -errno;
+		} else {
+			/* the program writes nothing: one read runs the whole walk */
+			do
+				r = read(fd, buf, sizeof(buf));
+			while (r > 0 || (r < 0 && errno == EINTR));
+			if (r < 0)
+				err = -errno;
+			close(fd);
+		}
+		a->cc->bss->cc_want_n = 0;
 	}
-	/* the program writes nothing: one read runs the whole pass */
-	do
-		r = read(fd, buf, sizeof(buf));
-	while (r > 0 || (r < 0 && errno == EINTR));
-	if (r < 0)
-		err = -errno;
-	close(fd);
-	memset(&b->cc_tuple, 0, sizeof(b->cc_tuple));
-	if (err)
-		goto out;
-	if (!b->cc_found)
-		err = -ENOENT;
-	else if (b->cc_err)
-		err = b->cc_err;
-	else if (b->cc_back_err) {
-		/* left on our algorithm (Reno), which is still sound */
-		pr_warn("%s: restarted, but could not go back to '%.16s' (%s): stays on '%s'",
-			tuple_str(sock, ts, sizeof(ts)), b->cc_prev, strerror(-b->cc_back_err),
-			a->cc_name);
-		err = b->cc_back_err;
-	} else if (b->cc_applied != 1)
-		err = -EPROTO;
-out:
-	if (err) {
+	for (i = 0; i < n; i++) {
+		struct mig_cc_req q;
+		char ts[128];
+
+		if (v[i].err)
+			continue;
+		/* (a tuple twice in a batch: one restart, read twice) */
+		if (bpf_map_lookup_elem(want_fd, &v[i].sock, &q)) {
+			v[i].err = -errno;
+			continue;
+		}
+		if (err)
+			v[i].err = err;
+		else if (!q.found)
+			v[i].err = -ENOENT;
+		else if (q.err)
+			v[i].err = q.err;
+		else if (q.back_err) {
+			/* left on our algorithm (Reno), which is still sound */
+			pr_warn("%s: restarted, but could not go back to '%.16s' (%s): stays on '%s'",
+				tuple_str(&v[i].sock, ts, sizeof(ts)), q.prev,
+				strerror(-q.back_err), a->cc_name);
+			v[i].err = q.back_err;
+		} else if (q.applied != 1)
+			v[i].err = -EPROTO;
+		if (!v[i].err)
+			pr_info("%s: congestion state restarted (%.16s): cwnd %u -> %u, "
+				"ssthresh %u -> %u", tuple_str(&v[i].sock, ts, sizeof(ts)), q.prev,
+				q.cwnd_before, q.cwnd_after, q.ssthresh_before, q.ssthresh_after);
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(want_fd, &v[i].sock);
+}
+
+void cc_restart_batch(struct agent *a, struct cc_item *v, size_t n)
+{
+	size_t i, k;
+	char ts[128];
+
+	for (i = 0; i < n; i += MIG_CC_BATCH) {
+		k = n - i < MIG_CC_BATCH ? n - i : MIG_CC_BATCH;
+		if (!a->cc || !a->cc_iter_link) {
+			for (size_t j = i; j < i + k; j++)
+				v[j].err = -EOPNOTSUPP;
+			continue;
+		}
+		cc_run(a, v + i, k);
+	}
+	for (i = 0; i < n; i++) {
+		if (!v[i].err) {
+			stat_add(a, MIG_STAT_CC_RESTART, 1);
+			continue;
+		}
 		stat_add(a, MIG_STAT_CC_FAIL, 1);
-		if (err != -EOPNOTSUPP)
+		if (v[i].err != -EOPNOTSUPP)
 			pr_warn("%s: congestion state not restarted: %s",
-				tuple_str(sock, ts, sizeof(ts)), strerror(-err));
-		return err;
+				tuple_str(&v[i].sock, ts, sizeof(ts)), strerror(-v[i].err));
 	}
-	stat_add(a, MIG_STAT_CC_RESTART, 1);
-	pr_info("%s: congestion state restarted (%.16s): cwnd %u -> %u, ssthresh %u -> %u",
-		tuple_str(sock, ts, sizeof(ts)), b->cc_prev, b->cc_cwnd_before, b->cc_cwnd_after,
-		b->cc_ssthresh_before, b->cc_ssthresh_after);
-	return 0;
 }

@@ -681,7 +681,7 @@ int main(int argc, char **argv)
 	if (pins_stats_commit(&a))
 		goto out;
 	/* what an earlier run left (it may have been killed); then moves */
-	if (mig_tupleset_init(&a.flows)) {
+	if (mig_tupleset_init(&a.flows) || mover_init(&a)) {
 		pr_err("cannot read random bytes for the index of flows");
 		goto out;
 	}
@@ -758,6 +758,7 @@ int main(int argc, char **argv)
 				ctlreq_handle(&a);
 		}
 		e = ring_buffer__consume(rb);
+		mover_commits_done(&a);
 		if (e < 0 && e != -EINTR) {
 			pr_err("event ring buffer: %s", strerror(-e));
 			goto out;
@@ -840,6 +841,7 @@ out:
 	}
 	pool_free(&a.pool);
 	mig_tupleset_free(&a.flows);
+	mover_free(&a);
 	if (a.pidfile)
 		unlink(a.pidfile);
 	return ret;

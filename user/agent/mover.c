@@ -237,34 +237,105 @@ static int send_sig(const struct mig_tuple *w, uint32_t seq, uint32_t ack, uint8
 	return send_raw(af_of(w), w->laddr, w->raddr, 6, tcp, 48);
 }
 
-static struct move *move_of(struct agent *a, const struct mig_tuple *sock, bool create)
+int mover_init(struct agent *a)
 {
-	struct move *free_slot = NULL;
-	size_t i;
-
-	for (i = 0; i < MAX_MOVES; i++) {
-		struct move *m = &a->moves[i];
-
-		if (m->active && !memcmp(&m->sock, sock, sizeof(*sock)))
-			return m;
-		if (!m->active && !free_slot)
-			free_slot = m;
-	}
-	if (!create || !free_slot)
-		return NULL;
-	memset(free_slot, 0, sizeof(*free_slot));
-	free_slot->sock = *sock;
-	return free_slot;
+	return mig_tupleset_init(&a->move_idx);
 }
 
-bool mover_slot_free(const struct agent *a)
+void mover_free(struct agent *a)
 {
-	size_t i;
+	mig_tupleset_free(&a->move_idx);
+	free(a->moves);
+	free(a->move_free);
+	free(a->commits);
+	a->commits = NULL;
+	a->n_commits = a->cap_commits = 0;
+	a->moves = NULL;
+	a->move_free = NULL;
+	a->n_moves = a->n_move_free = 0;
+}
 
-	for (i = 0; i < MAX_MOVES; i++)
-		if (!a->moves[i].active)
-			return true;
-	return false;
+/* Slots of ended moves (active cleared) back to the free list. */
+static void moves_reclaim(struct agent *a)
+{
+	mig_tupleset_each(&a->move_idx, i) {
+		uint32_t k = a->move_idx.val[i];
+
+		if (a->moves[k].active)
+			continue;
+		a->move_free[a->n_move_free++] = k;
+		mig_tupleset_del(&a->move_idx, &a->move_idx.v[i]);
+	}
+}
+
+/* More slots: MOVES_FIRST, then twice as many, up to --max-flows. */
+static int moves_grow(struct agent *a)
+{
+	size_t n = a->n_moves ? 2 * a->n_moves : MOVES_FIRST, k;
+	struct move *v;
+	uint32_t *fr;
+
+	if (n > a->max_flows)
+		n = a->max_flows;
+	if (n <= a->n_moves)
+		return -ENOSPC;
+	v = realloc(a->moves, n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	a->moves = v;
+	fr = realloc(a->move_free, n * sizeof(*fr));
+	if (!fr)
+		return -ENOMEM;
+	a->move_free = fr;
+	memset(v + a->n_moves, 0, (n - a->n_moves) * sizeof(*v));
+	for (k = n; k-- > a->n_moves;)
+		a->move_free[a->n_move_free++] = (uint32_t)k;
+	a->n_moves = n;
+	return 0;
+}
+
+/* The move of flow sock; with create, a new one (not active yet) when it
+ * has none.  NULL: none, or no slot to be had.  A slot may move in memory
+ * when a new one is made: no other move pointer survives a create. */
+static struct move *move_of(struct agent *a, const struct mig_tuple *sock, bool create)
+{
+	struct move *m;
+	uint32_t k;
+
+	if (mig_tupleset_get(&a->move_idx, sock, &k)) {
+		m = &a->moves[k];
+		if (m->active)
+			return m;
+		if (create) {
+			memset(m, 0, sizeof(*m));
+			m->sock = *sock;
+			return m;
+		}
+		return NULL;
+	}
+	if (!create)
+		return NULL;
+	if (!a->n_move_free)
+		moves_reclaim(a);
+	if (!a->n_move_free && moves_grow(a))
+		return NULL;
+	k = a->move_free[--a->n_move_free];
+	if (mig_tupleset_put(&a->move_idx, sock, k)) {
+		a->n_move_free++;
+		return NULL;
+	}
+	m = &a->moves[k];
+	memset(m, 0, sizeof(*m));
+	m->sock = *sock;
+	return m;
+}
+
+bool mover_slot_free(struct agent *a)
+{
+	if (a->n_move_free || a->n_moves < a->max_flows)
+		return true;
+	moves_reclaim(a);
+	return a->n_move_free > 0;
 }
 
 static void drop_pending(struct agent *a, const struct move *m)
@@ -346,7 +417,7 @@ static int start_move(struct agent *a, const struct mig_tuple *sock,
 	if (!m) {
 		/* (mover_reconcile says how many wait, once a pass) */
 		if (asked)
-			pr_warn("too many migrations at once; %s waits",
+			pr_warn("no memory for another migration; %s waits",
 				tuple_str(sock, t1, sizeof(t1)));
 		return -EBUSY;
 	}
@@ -449,7 +520,8 @@ void mover_reconcile(struct agent *a)
 	if (waiting) {
 		/* every slot busy: the main loop calls us again once one is
 		 * free (else these would wait for the next address change) */
-		pr_warn("too many migrations at once (%d): %zu flows wait", MAX_MOVES, waiting);
+		pr_warn("no memory for more migrations at once (%zu): %zu flows wait",
+			a->n_moves, waiting);
 		a->moves_waiting = true;
 	}
 	addr_release_unused(a);
@@ -777,10 +849,13 @@ void mover_tick(struct agent *a)
 	struct mig_flow f;
 	size_t i;
 
-	for (i = 0; i < MAX_MOVES; i++) {
+	for (i = 0; i < a->n_moves; i++) {
 		struct move *m = &a->moves[i];
 
-		if (!m->active)
+		/* nothing to do for a move before its next Migrate SYN or
+		 * CONFIRM is due (its commit comes as an event): with many
+		 * moves, a tick costs no system call per move */
+		if (!m->active || now < m->next_ns)
 			continue;
 		if (bpf_map_lookup_elem(a->flows_fd, &m->sock, &f)) {
 			drop_pending(a, m);
@@ -957,12 +1032,15 @@ static bool nudge_early(struct agent *a, const struct move *m)
 	return true;
 }
 
+static void commits_do(struct agent *a, const struct commit *c, size_t n);
+
+/* A commit (an event of the data path): what must go at once (our resume
+ * nudge, the end of our hold) now; the rest in mover_commits_done. */
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 {
 	struct host_addrs h = {};
 	struct mig_flow f;
 	struct move *m;
-	char t1[128], t2[128];
 	bool nudged;
 
 	m = move_of(a, sock, false);
@@ -981,18 +1059,65 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 		hold_end(a, sock);
 	}
 	host_addrs_free(&h);
-	/* the new path is unknown: slow start from the initial window (before
-	 * the kick, so that what it sends goes out under the new window) */
-	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
-		cc_restart(a, sock, f.cookie);
-	if (!a->no_resume)
-		kick(a, sock, nudged);
-	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
-		reserve_wire(a, sock, &f.wire);
-	if (!bpf_map_lookup_elem(a->flows_fd, sock, &f))
-		pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
-			tuple_str(sock, t1, sizeof(t1)), tuple_str(&f.wire, t2, sizeof(t2)),
-			role == 1 ? "we" : "the peer", f.migrations);
+	/* the rest once every event of this read is in (mover_commits_done):
+	 * one walk of the sockets restarts the congestion state of them all */
+	if (a->n_commits == a->cap_commits) {
+		size_t cap = a->cap_commits ? 2 * a->cap_commits : 64;
+		struct commit *v = realloc(a->commits, cap * sizeof(*v));
+
+		if (!v) {
+			commits_do(a, &(struct commit){ .sock = *sock, .role = role,
+							.nudged = nudged }, 1);
+			return;
+		}
+		a->commits = v;
+		a->cap_commits = cap;
+	}
+	a->commits[a->n_commits++] = (struct commit){ .sock = *sock, .role = role,
+						      .nudged = nudged };
+}
+
+/*
+ * After a commit: the new path is unknown, so slow start from the initial
+ * window (before the kick, so that what it sends goes out under the new
+ * window); then resume the socket, reserve its new wire tuple, say it.
+ */
+static void commits_do(struct agent *a, const struct commit *c, size_t n)
+{
+	struct cc_item v[MIG_CC_BATCH];
+	struct mig_flow f;
+	size_t i, k, nv;
+	char t1[128], t2[128];
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < MIG_CC_BATCH ? n - i : MIG_CC_BATCH;
+		for (nv = 0; nv < k; nv++) {
+			v[nv].sock = c[i + nv].sock;
+			v[nv].cookie = bpf_map_lookup_elem(a->flows_fd, &v[nv].sock, &f) ? 0 : f.cookie;
+		}
+		cc_restart_batch(a, v, nv);
+		for (nv = 0; nv < k; nv++) {
+			const struct commit *x = &c[i + nv];
+
+			if (!a->no_resume)
+				kick(a, &x->sock, x->nudged);
+			if (bpf_map_lookup_elem(a->flows_fd, &x->sock, &f))
+				continue;
+			reserve_wire(a, &x->sock, &f.wire);
+			pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
+				tuple_str(&x->sock, t1, sizeof(t1)), tuple_str(&f.wire, t2, sizeof(t2)),
+				x->role == 1 ? "we" : "the peer", f.migrations);
+		}
+	}
+	mig_wipe(&f, sizeof(f));
+}
+
+void mover_commits_done(struct agent *a)
+{
+	if (!a->n_commits)
+		return;
+	commits_do(a, a->commits, a->n_commits);
+	a->n_commits = 0;
 }
 
 /* The CONFIRM of a candidate was lost and its mover already sends data:

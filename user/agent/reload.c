@@ -230,7 +230,7 @@ static int reload_dns(struct agent *a, struct mig_config *n)
 	memcpy(a->dns_key_digest, dg, sizeof(dg));
 	explicit_bzero(n->dns.key_secret, sizeof(n->dns.key_secret));
 	/* lookups asked of the old worker count generations that restart */
-	for (i = 0; i < MAX_MOVES; i++)
+	for (i = 0; i < a->n_moves; i++)
 		a->moves[i].dns_asked = false;
 	return 1;
 }

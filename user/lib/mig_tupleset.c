@@ -18,8 +18,10 @@ int mig_tupleset_init(struct mig_tupleset *s)
 void mig_tupleset_free(struct mig_tupleset *s)
 {
 	free(s->v);
+	free(s->val);
 	free(s->slot);
 	s->v = NULL;
+	s->val = NULL;
 	s->slot = NULL;
 	s->n = s->cap = s->mask = 0;
 }
@@ -72,15 +74,18 @@ static int reindex(struct mig_tupleset *s, size_t nslots)
 	return 0;
 }
 
-int mig_tupleset_add(struct mig_tupleset *s, const struct mig_tuple *t)
+int mig_tupleset_put(struct mig_tupleset *s, const struct mig_tuple *t, uint32_t val)
 {
 	size_t i;
 
-	if (s->slot && s->slot[find(s, t)])
+	if (s->slot && s->slot[i = find(s, t)]) {
+		s->val[s->slot[i] - 1] = val;
 		return 0;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
 		struct mig_tuple *v;
+		uint32_t *nv;
 
 		if (cap > UINT32_MAX / 4)
 			return -ENOMEM;
@@ -88,6 +93,10 @@ int mig_tupleset_add(struct mig_tupleset *s, const struct mig_tuple *t)
 		if (!v)
 			return -ENOMEM;
 		s->v = v;
+		nv = realloc(s->val, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->val = nv;
 		s->cap = cap;
 	}
 	/* at most half full */
@@ -98,14 +107,34 @@ int mig_tupleset_add(struct mig_tupleset *s, const struct mig_tuple *t)
 			return -ENOMEM;
 	}
 	s->v[s->n] = *t;
+	s->val[s->n] = val;
 	i = find(s, t);
 	s->slot[i] = (uint32_t)(++s->n);
 	return 0;
 }
 
+int mig_tupleset_add(struct mig_tupleset *s, const struct mig_tuple *t)
+{
+	uint32_t old;
+
+	if (mig_tupleset_get(s, t, &old))
+		return 0;
+	return mig_tupleset_put(s, t, 0);
+}
+
 bool mig_tupleset_has(const struct mig_tupleset *s, const struct mig_tuple *t)
 {
 	return s->slot && s->slot[find(s, t)];
+}
+
+bool mig_tupleset_get(const struct mig_tupleset *s, const struct mig_tuple *t, uint32_t *val)
+{
+	size_t i;
+
+	if (!s->slot || !s->slot[i = find(s, t)])
+		return false;
+	*val = s->val[s->slot[i] - 1];
+	return true;
 }
 
 bool mig_tupleset_del(struct mig_tupleset *s, const struct mig_tuple *t)
@@ -123,6 +152,7 @@ bool mig_tupleset_del(struct mig_tupleset *s, const struct mig_tuple *t)
 	if (pos != last) {
 		s->slot[slot_of(s, last)] = (uint32_t)(pos + 1);
 		s->v[pos] = s->v[last];
+		s->val[pos] = s->val[last];
 	}
 	s->n--;
 	/* backward-shift deletion: the probe chains stay unbroken */

@@ -23,6 +23,7 @@
 
 struct mig_tupleset {
 	struct mig_tuple *v;   /* the members, v[0..n-1] */
+	uint32_t *val;         /* a value for each (mig_tupleset_put) */
 	size_t n, cap;
 	uint32_t *slot;        /* position + 1 in v, 0: empty; mask + 1 slots */
 	size_t mask;
@@ -35,6 +36,10 @@ void mig_tupleset_free(struct mig_tupleset *s);
 void mig_tupleset_clear(struct mig_tupleset *s);
 /* 0: added or already there; -ENOMEM. */
 int mig_tupleset_add(struct mig_tupleset *s, const struct mig_tuple *t);
+/* As add, and t's value is val from now on. */
+int mig_tupleset_put(struct mig_tupleset *s, const struct mig_tuple *t, uint32_t val);
+/* true when t is a member (its value into *val). */
+bool mig_tupleset_get(const struct mig_tupleset *s, const struct mig_tuple *t, uint32_t *val);
 /* true when t was a member. */
 bool mig_tupleset_del(struct mig_tupleset *s, const struct mig_tuple *t);
 bool mig_tupleset_has(const struct mig_tupleset *s, const struct mig_tuple *t);
