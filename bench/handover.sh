@@ -6,10 +6,15 @@
 # for docs/BENCHMARKS.md (bench/run.sh).
 #
 # A paced download (bench/handover.py) from the server to the mobile;
-# break-before-make: the mobile's address on one net goes away with its
-# default route, D seconds later its address on the other net comes up,
-# then its default route (one `ip -batch`).  Measured from just before that
-# address appears:
+# break-before-make: the mobile's link to one net goes down with its
+# address and default route (it left that network: what was in flight
+# there is lost), D seconds later its address on the other net comes up,
+# then its default route.  That other link is up and ready before (a link
+# that comes up passes no packet until the kernel's link watch activates
+# it, up to a second later: a cost of the link, not of the handover).
+# Both steps are written to one `ip -batch` process started beforehand,
+# so that no process start sits between the clock and the change.
+# Measured from just before that address appears:
 #   first new byte   - the bytes that reached the receiving socket grow;
 #   backlog drained  - they reach what the sender had written by then;
 #   never resumed    - no new byte within HANDOVER_WAIT seconds (15).
@@ -45,6 +50,25 @@ MPTCPD=${MPTCPD:-/usr/libexec/mptcpd}
 export LAB_BUILD=${LAB_BUILD:-$(cd "$here/.." && pwd)/${BUILD:-build}}
 
 # ---------------------------------------------------------------------------
+# the break is done: link IF of namespace NS down, with no IPv4 address
+link_gone() {
+	local l
+	l=$(ip -n "$1" -o link show dev "$2") || return 1
+	l=${l#*<}
+	[[ ,${l%%>*}, != *,UP,* ]] && [[ -z $(ip -n "$1" -o -4 addr show dev "$2") ]]
+}
+
+# link IF of namespace NS up, with carrier, and activated (its qdisc is no
+# longer noop, which drops everything)
+link_ready() {
+	local l
+	l=$(ip -n "$1" -o link show dev "$2") || return 1
+	l=${l#*<}
+	[[ ,${l%%>*}, == *,UP,* && ,${l%%>*}, == *,LOWER_UP,* ]] &&
+		! tc -n "$1" qdisc show dev "$2" | grep -q 'qdisc noop'
+}
+
+# ---------------------------------------------------------------------------
 # one variant in its own lab: result lines on stdout
 variant() {
 	local v=$1
@@ -56,6 +80,12 @@ variant() {
 	local -A GW=([a]=192.0.2.254 [b]=198.51.100.254) EID=([a]=1 [b]=2)
 	local ns cur=a nxt D mode i port t0 r mp=() slog rlog
 	ns=$(lab_ns mobile)
+	# the address changes: one ip process for the whole run, fed
+	# through a fifo (-force: one failing line does not end it)
+	local ipb=$LAB_DIR/ip-batch IPB mk w
+	mkfifo "$ipb" || return 1
+	ip -force -n "$ns" -batch "$ipb" >"$LAB_DIR/ip-batch.log" 2>&1 &
+	exec {IPB}>"$ipb"
 	lab_addr mobile eth0 192.0.2.1/24 >&2
 	lab_route mobile -4 replace default via 192.0.2.254 dev eth0 >&2
 	lab_addr server eth0 203.0.113.1/25 >&2
@@ -80,6 +110,10 @@ variant() {
 		for mode in $MODES; do
 			for ((i = 0; i < RUNS; i++)); do
 				nxt=$([ $cur = a ] && echo b || echo a)
+				# the link to come: up (the last break took it down), and ready
+				ip -n "$ns" link set dev "${IF[$nxt]}" up
+				lab_wait_until 5 link_ready "$ns" "${IF[$nxt]}" ||
+					echo "handover: $v: ${IF[$nxt]} not ready" >&2
 				if [ "$v" = mptcp ] || [ "$v" = mptcp-hand ]; then
 					ip -n "$ns" mptcp endpoint flush
 					ip -n "$ns" mptcp endpoint add "${ADDR[$cur]%/*}" dev "${IF[$cur]}" \
@@ -97,24 +131,29 @@ variant() {
 				# steady: a second of data
 				lab_wait_until 10 sh -c "[ \$(tail -n 1 $rlog 2>/dev/null | cut -d' ' -f2) -gt 1500000 ] 2>/dev/null" ||
 					{ echo "handover: $v: no data before the move"; tail -n 3 "$LAB_DIR/snd.log" "$LAB_DIR/rcv.log" "$rlog"; } >&2
-				# break: the address and its route go
-				ip -n "$ns" -batch - <<-EOF
-				addr del ${ADDR[$cur]} dev ${IF[$cur]}
-				route flush default
-				EOF
+				# break: the link, its address and its route go
+				printf '%s\n' "addr del ${ADDR[$cur]} dev ${IF[$cur]}" \
+					"route flush default" "link set dev ${IF[$cur]} down" >&"$IPB"
+				# (polled every 5 ms, not lab_wait_until's 100: D = 0
+				# means at once)
+				for ((w = 0; w < 1000; w++)); do
+					link_gone "$ns" "${IF[$cur]}" && break
+					sleep 0.005
+				done
+				((w < 1000)) || echo "handover: $v: ${IF[$cur]} still up or addressed" >&2
 				sleep "$D"
-				t0=${EPOCHREALTIME/[.,]/}000
-				ip -n "$ns" -batch - <<-EOF
-				addr add ${ADDR[$nxt]} dev ${IF[$nxt]}
-				route replace default via ${GW[$nxt]} dev ${IF[$nxt]}
-				EOF
+				# make: the other address, its route (and for MPTCP
+				# the endpoints, in the same batch)
+				mk=("addr add ${ADDR[$nxt]} dev ${IF[$nxt]}"
+					"route replace default via ${GW[$nxt]} dev ${IF[$nxt]}")
 				if [ "$v" = mptcp ] || [ "$v" = mptcp-hand ]; then
-					ip -n "$ns" mptcp endpoint add "${ADDR[$nxt]%/*}" dev "${IF[$nxt]}" \
-						id "${EID[$nxt]}" subflow
+					mk+=("mptcp endpoint add ${ADDR[$nxt]%/*} dev ${IF[$nxt]} id ${EID[$nxt]} subflow")
 				fi
 				if [ "$v" = mptcp-hand ]; then
-					ip -n "$ns" mptcp endpoint delete id "${EID[$cur]}"
+					mk+=("mptcp endpoint delete id ${EID[$cur]}")
 				fi
+				t0=${EPOCHREALTIME/[.,]/}000
+				printf '%s\n' "${mk[@]}" >&"$IPB"
 				lab_wait_until "$WAIT" sh -c "python3 '$here/handover.py' run $t0 $slog $rlog | grep -qv -- -" ||
 					true
 				r=$(python3 "$here/handover.py" run "$t0" "$slog" "$rlog")
@@ -129,6 +168,7 @@ variant() {
 		lab_agent_stop mobile >&2
 		lab_agent_stop server >&2
 	fi
+	exec {IPB}>&-
 	lab_cleanup >&2
 }
 
