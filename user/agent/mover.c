@@ -59,14 +59,28 @@ static bool addr_usable(const struct host_addrs *h, int af, const uint32_t *addr
 	return host_addrs_has(h, af, addr);
 }
 
-/* The source the kernel would use toward the peer now (no packet sent). */
+/* One socket of each family (index: IPv6), opened when first needed and
+ * kept: a move of many flows opens none per flow. */
+static int sock_of(int *fds, int af, int type, int proto)
+{
+	int *fd = &fds[af == AF_INET6];
+
+	if (*fd < 0)
+		*fd = socket(af, type | SOCK_CLOEXEC, proto);
+	return *fd;
+}
+
+static int udp_fds[2] = { -1, -1 }, raw_fds[2] = { -1, -1 };
+
+/* The source the kernel would use toward the peer now (no packet sent:
+ * connecting a UDP socket only routes). */
 static int route_source(const struct mig_tuple *w, uint32_t *src)
 {
 	struct sockaddr_storage ss = {};
 	socklen_t len;
 	int fd, af = af_of(w), ret = -1;
 
-	fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = sock_of(udp_fds, af, SOCK_DGRAM, 0);
 	if (fd < 0)
 		return -1;
 	if (af == AF_INET) {
@@ -84,6 +98,9 @@ static int route_source(const struct mig_tuple *w, uint32_t *src)
 		memcpy(&s->sin6_addr, w->raddr, 16);
 		len = sizeof(*s);
 	}
+	/* (disconnected first: a connected socket keeps the source it got) */
+	connect(fd, (struct sockaddr *)&(struct sockaddr){ .sa_family = AF_UNSPEC },
+		sizeof(struct sockaddr));
 	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
 		len = sizeof(ss);
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
@@ -95,7 +112,6 @@ static int route_source(const struct mig_tuple *w, uint32_t *src)
 			ret = 0;
 		}
 	}
-	close(fd);
 	return ret;
 }
 
@@ -184,13 +200,15 @@ static int send_raw(int af, const uint32_t *src, const uint32_t *dst, uint8_t pr
 		sl = sizeof(*s);
 	}
 	memcpy(pkt + hl, l4, l4len);
-	fd = socket(af, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	if (raw_fds[af == AF_INET6] < 0) {
+		fd = sock_of(raw_fds, af, SOCK_RAW, IPPROTO_RAW);
+		if (fd < 0)
+			return -errno;
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	}
+	fd = raw_fds[af == AF_INET6];
 	if (sendto(fd, pkt, hl + l4len, 0, (struct sockaddr *)&ss, sl) < 0)
 		ret = -errno;
-	close(fd);
 	return ret;
 }
 
@@ -244,6 +262,13 @@ int mover_init(struct agent *a)
 
 void mover_free(struct agent *a)
 {
+	for (int i = 0; i < 2; i++) {
+		if (udp_fds[i] >= 0)
+			close(udp_fds[i]);
+		if (raw_fds[i] >= 0)
+			close(raw_fds[i]);
+		udp_fds[i] = raw_fds[i] = -1;
+	}
 	mig_tupleset_free(&a->move_idx);
 	free(a->moves);
 	free(a->move_free);
