@@ -879,8 +879,10 @@ void mover_tick(struct agent *a)
 
 		/* nothing to do for a move before its next Migrate SYN or
 		 * CONFIRM is due (its commit comes as an event): with many
-		 * moves, a tick costs no system call per move */
-		if (!m->active || now < m->next_ns)
+		 * moves, a tick costs no system call per move.  Unanswered
+		 * for PEER_LOOKUP_NS: every tick, for the DNS answer. */
+		if (!m->active || (now < m->next_ns &&
+				   (m->confirming || now - m->started_ns < PEER_LOOKUP_NS)))
 			continue;
 		if (bpf_map_lookup_elem(a->flows_fd, &m->sock, &f)) {
 			drop_pending(a, m);
@@ -908,6 +910,10 @@ void mover_tick(struct agent *a)
 				m->confirms++;
 				m->backoff_ms *= 2;
 				m->next_ns = now + (uint64_t)m->backoff_ms * 1000000ULL;
+				/* the last one: by now the peer's candidate has
+				 * expired, ask again at the next tick */
+				if (m->confirms >= CONFIRM_MAX)
+					m->next_ns = now;
 			}
 			continue;
 		}
