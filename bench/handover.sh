@@ -203,10 +203,12 @@ cat <<EOF
 ### Handover: migrate and Multipath TCP
 
 From bench/handover.sh, $(uname -r): a paced download over the lab's
-topology, break-before-make: the mobile's address and default route go, D
-seconds later the address on the other net comes up and then its default
-route.  From that moment: the first new byte at the receiving socket, and
-the backlog drained (every byte the sender had written by then received).
+topology, break-before-make: the mobile's link goes down with its address
+and default route (what was in flight there is lost), D seconds later the
+address on the other net (whose link is up) comes up and then its default
+route, written to an \`ip -batch\` process already running.  From just
+before that: the first new byte at the receiving socket, and the backlog
+drained (every byte the sender had written by then received).
 Each variant runs in its own lab, all at the same time on this machine;
 $RUNS runs per row.  The MPTCP variants use IPPROTO_MPTCP sockets on both
 hosts, with an endpoint (subflow) per address of the mobile.  In the
