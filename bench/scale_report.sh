@@ -82,22 +82,24 @@ cat <<'TXT'
   stat reports no hardware events), so the share of TLB against cache misses could
   not be measured. Nothing cheap to fix in the programs; smaller elements (mig_in is
   48 bytes of value for 40 bytes of key) would save a cache line at most.
-- **Mass migration** (all data again within 1 s): met at 1 K; at 10 K the echo round
-  alone (no move) takes about a second on this machine, and the agent has 1024 move
-  slots: a slot stays taken until the peer's first segment arrives on the new tuple,
-  which for an idle connection comes with its next retransmission (exponential
-  backoff), so the flows beyond the first 1024 start late. Fixed here: each move used
-  to walk the whole socket table (the iterator also walks the established hash shared
-  by every network namespace) two or three times per flow, 1.5 ms of CPU per flow
-  with 300 flows (`perf record -g`: 48 % in established_get_first); and flows beyond
-  the slots used to wait for the next address change (with 3,000 flows only 1,024
-  ever committed). Left: free a slot at the commit (keep only the CONFIRM retries),
-  or more slots behind a hash.
+- **Mass migration** (all data again within 1 s): met at 1 K; missed at 10 K. The
+  agent no longer limits the moves to 1024 at a time (its move slots grow as needed,
+  found through an index), walks no map bucket nor socket table per flow (an index
+  of the keyed flows, one socket lookup by tuple for the first records of a pass, one
+  walk of the sockets per batch of congestion restarts), and keeps its sockets. At
+  10 K, in this run, the server's data path committed about 5,100 of the 10,002 flows
+  within 60 s of each address change (scale.sh's log: "5109 of 10002 committed"
+  three times), and the flows that committed carried data again in 73 ms to 0.6 s.
+  Why the other half did not commit was not found in this run. Suspects: every
+  Migrate SYN now leaves in one burst (10 K segments through veth into the clients'
+  backlog queues, net.core.netdev_max_backlog 1000 by default), and the agent reads
+  no event while it sends them; and past the first 64 records of a pass the agent
+  walks the socket table once per pass, and a mass move makes many passes (CPU per
+  flow: 342 us). Next: pace the Migrate SYNs of one pass, and look sockets up by
+  tuple in proportion to the table's size.
 - **N = 100 K**: not run. Keying alone would fit (the burst above keys about 2,500
   connections a second once the client's pool of 1,024 is used up, so 100 K take
-  about 40 s), but at 10 K most flows already miss the window because of the move
-  slots, and 100 K would move in about 100 batches of 1,024: minutes, not the 1 s
-  target, until the slots are freed at the commit.
+  about 40 s), but 10 K does not move within 1 s yet.
 - **Short connections keyed**: with the default pool (64 keys) most of a fast
   sequential run is left plain (pool_empty), which is the designed fallback; the
   keyed ones cost both agents together the CPU shown above (X25519 key generation
