@@ -32,18 +32,6 @@ struct mig_tuple lk_tuple;
 __u32 lk_found;
 struct mig_sockinfo lk_out;
 
-static __always_inline bool tuple_eq(const struct mig_tuple *a,
-				     const struct mig_tuple *b)
-{
-	__u32 d = (a->family ^ b->family) | (a->lport ^ b->lport) |
-		  (a->rport ^ b->rport);
-	int i;
-
-	for (i = 0; i < 4; i++)
-		d |= (a->laddr[i] ^ b->laddr[i]) | (a->raddr[i] ^ b->raddr[i]);
-	return !d;
-}
-
 SEC("tc")
 int mig_sk_lookup(struct __sk_buff *skb)
 {
@@ -77,7 +65,7 @@ int mig_sk_lookup(struct __sk_buff *skb)
 	if (tp) {
 		/* (a listener answers a tuple no connection has) */
 		if (mig_skc_tuple(&tp->inet_conn.icsk_inet.sk.__sk_common, &got) ||
-		    !tuple_eq(&got, &want))
+		    !mig_tuple_eq(&got, &want))
 			goto out;
 		__builtin_memset(si, 0, sizeof(*si));
 		si->tuple = got;

@@ -8,6 +8,7 @@
 #define MIGRATE_BPF_MAPS_H
 
 #include "migrate/mig_abi.h"
+#include "lib/mig_sk.h"   /* mig_tuple_eq */
 
 /*
  * Sizes: the agent sets max_entries from --max-flows before loading
@@ -207,19 +208,6 @@ static __always_inline struct mig_event *mig_event_reserve(__u32 type)
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->type = type;
 	return ev;
-}
-
-/* (clang 14 leaves a non-constant __builtin_memcmp as a libc call) */
-static __always_inline bool mig_tuple_eq(const struct mig_tuple *a,
-					 const struct mig_tuple *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-	__u32 d = 0;
-	int i;
-
-	for (i = 0; i < (int)(sizeof(*a) / 4); i++)
-		d |= x[i] ^ y[i];
-	return !d;
 }
 
 /* mig_cand entries come and go only through these, which keep

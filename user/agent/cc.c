@@ -181,13 +181,8 @@ void cc_unload(struct agent *a, bool keep)
 	a->cc_image = NULL;
 }
 
-/*
- * Restart the congestion state of the sockets v[0..n-1] (cookie: each
- * one's socket cookie, 0 if unknown), MIG_CC_BATCH at a time in one walk
- * of the iterator each.  Once per commit; the caller resumes the sockets
- * afterwards.  Each v[i].err: 0, or -errno (counted as
- * cwnd_restart_failed).
- */
+/* One walk of the iterator for v[0..n-1] (n <= MIG_CC_BATCH): each one's
+ * outcome into v[i].err, said in the log when it restarted. */
 static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 {
 	int fd, want_fd = bpf_map__fd(a->cc->maps.mig_cc_want), err = 0;
@@ -251,6 +246,13 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 		bpf_map_delete_elem(want_fd, &v[i].sock);
 }
 
+/*
+ * Restart the congestion state of the sockets v[0..n-1] (cookie: each
+ * one's socket cookie, 0 if unknown), MIG_CC_BATCH at a time in one walk
+ * each: once for the commits of an event-loop pass; the caller resumes
+ * the sockets afterwards.  Each v[i].err: 0, or -errno (counted as
+ * cwnd_restart_failed).
+ */
 void cc_restart_batch(struct agent *a, struct cc_item *v, size_t n)
 {
 	size_t i, k;
