@@ -120,17 +120,22 @@ _lab_to_us() {
 }
 
 # lab_wait_until TIMEOUT_S CMD... - run CMD every 0.1 s until it succeeds
-# (return 0) or TIMEOUT_S seconds have passed (return 1).
+# (return 0) or TIMEOUT_S seconds have passed (return 1, saying on stderr
+# what an eq/ge/le CMD saw last).
 lab_wait_until() {
-	local us deadline
-	us=$(_lab_to_us "${1:-}") || return 2
+	local us deadline t=${1:-}
+	us=$(_lab_to_us "$t") || return 2
 	shift
 	deadline=$(($(_lab_now_us) + us))
+	_LAB_GOT=
 	while :; do
 		if "$@"; then
 			return 0
 		fi
 		if (($(_lab_now_us) >= deadline)); then
+			if [[ -n $_LAB_GOT ]]; then
+				echo "not so after ${t}s: $_LAB_GOT" >&2
+			fi
 			return 1
 		fi
 		sleep 0.1
@@ -820,9 +825,10 @@ lab_cleanup() {
 # every poll when given to lab_wait_until (e.g. lab_wait_until 3 eq 1 nflows a).
 
 # eq WANT CMD... / ge MIN CMD... / le MAX CMD...: CMD's output compared
-eq() { local want=$1; shift; [ "$("$@")" = "$want" ]; }
-ge() { local min=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -ge "$min" ]; }
-le() { local max=$1 got; shift; got=$("$@"); [ -n "$got" ] && [ "$got" -le "$max" ]; }
+# (what it was is kept in _LAB_GOT, which lab_wait_until reports)
+eq() { local want=$1 got; shift; got=$("$@"); _LAB_GOT="got '$got', want '$want'"; [ "$got" = "$want" ]; }
+ge() { local min=$1 got; shift; got=$("$@"); _LAB_GOT="got '$got', want >= $min"; [ -n "$got" ] && [ "$got" -ge "$min" ]; }
+le() { local max=$1 got; shift; got=$("$@"); _LAB_GOT="got '$got', want <= $max"; [ -n "$got" ] && [ "$got" -le "$max" ]; }
 # fsize FILE: its size in bytes, 0 if it does not exist
 fsize() { local s; s=$(command stat -c %s "$1" 2>/dev/null) || s=0; echo "$s"; }
 # counter HOST NAME: one counter of HOST's agent
@@ -870,7 +876,9 @@ f = json.load(sys.stdin)["flows"]
 if sys.argv[2]:
     p = int(sys.argv[2])
     f = [x for x in f if p in (x["local"]["port"], x["remote"]["port"])]
-if len(f) != 1: sys.exit(1)
+if len(f) != 1:
+    print("(%d flows)" % len(f))
+    sys.exit(1)
 v = f[0]
 for k in sys.argv[1].split("."):
     v = v[k]
@@ -931,6 +939,7 @@ _t_logs() {
 	local - f
 	set +e
 	[[ -n $LAB_DIR && -d $LAB_DIR ]] || return 0
+	_t_stats
 	for f in "$LAB_DIR"/agent-*.log; do
 		_t_tail "$f" 30
 	done
@@ -944,6 +953,22 @@ _t_logs() {
 		_T_HINTED=1
 		printf '   (rerun with LAB_KEEP=1 to keep logs and captures)\n'
 	fi
+}
+
+# The non-zero counters of every host with pinned maps, a line each (first:
+# a log that is cut short keeps them).
+_t_stats() {
+	local h line
+	for h in "${!LAB_NS[@]}"; do
+		[[ -e $(lab_pindir "$h")/mig_stats ]] || continue
+		line=$(timeout 5 nsenter --net="/run/netns/${LAB_NS[$h]}" -- \
+			"$LAB_BUILD/migratectl" --pin-dir "$(lab_pindir "$h")" -j show stats 2>/dev/null |
+			python3 -c '
+import json, sys
+s = json.load(sys.stdin)["stats"]
+print(" ".join("%s=%s" % (k, v) for k, v in s.items() if v))' 2>/dev/null) || continue
+		printf '   stats of %s: %s\n' "$h" "$line"
+	done
 }
 
 _t_tail() {
