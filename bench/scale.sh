@@ -208,6 +208,12 @@ mass() {
 		lab_wait_until 60 ge $((c0 + kn)) counter server committed_mover ||
 			echo "scale.sh: N=$n: $(($(counter server committed_mover) - c0)) of $kn committed" >&2
 		put "commit_$n" "$(python3 -c "print($EPOCHREALTIME - $tm)")"
+		if [[ -n ${SCALE_DEBUG:-} ]]; then
+			for c in server "${CLIENTS[@]}"; do
+				echo "== $c after move $m"
+				lab_ctl "$c" show stats | grep -v ' 0$'
+			done >&2
+		fi
 		c0=$(counter server committed_mover)
 		if [[ -n ${perf_pid:-} ]]; then
 			kill -INT "$perf_pid"

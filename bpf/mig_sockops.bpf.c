@@ -168,14 +168,15 @@ static __always_inline int syn_mpsyn(struct bpf_sock_ops *skops,
 	return mig_opt_parse_at(buf, 0, n, o);
 }
 
-static __always_inline void emit(__u32 type, struct bpf_sock_ops *skops,
-				 const struct mig_tuple *t, struct mig_sk *st,
-				 __u64 key_id)
+/* Returns 0, or -1 when the ring buffer was full (counted). */
+static __always_inline int emit(__u32 type, struct bpf_sock_ops *skops,
+				const struct mig_tuple *t, struct mig_sk *st,
+				__u64 key_id)
 {
 	struct mig_event *ev = mig_event_reserve(type);
 
 	if (!ev)
-		return;
+		return -1;
 	ev->key_id = key_id;
 	ev->tuple = *t;
 	ev->state = skops->state;
@@ -192,6 +193,7 @@ static __always_inline void emit(__u32 type, struct bpf_sock_ops *skops,
 		__builtin_memcpy(ev->peer_pub, st->peer_pub, MIG_PUB_LEN);
 	}
 	bpf_ringbuf_submit(ev, 0);
+	return 0;
 }
 
 static __always_inline struct mig_sk *sk_state(struct bpf_sock_ops *skops,
@@ -236,7 +238,9 @@ static __always_inline void report_keyed(struct bpf_sock_ops *skops, struct mig_
 		return;
 	st->flags |= MIG_SK_REPORTED;
 	mig_count(MIG_STAT_EV_KEYED);
-	emit(MIG_EV_KEYED, skops, &t, st, st->key_id);
+	/* no room: the agent finds it with mig_keyed.bpf.c's walk */
+	if (emit(MIG_EV_KEYED, skops, &t, st, st->key_id))
+		st->lost = 1;
 }
 
 static __always_inline void on_key2(struct bpf_sock_ops *skops,
@@ -679,11 +683,15 @@ static __noinline void on_state(struct bpf_sock_ops *skops)
 		f->state = BPF_TCP_CLOSE;
 		mig_count(MIG_STAT_CLOSED);
 	}
-	/* keyed, but the agent has not stored the flow yet: tell it anyway */
-	if (!f && st && (st->flags & MIG_SK_REPORTED))
+	/* keyed, but the agent has not stored the flow yet: tell it anyway;
+	 * never reported, or its report lost (and not found since): the key
+	 * will not be used */
+	if (!f && st && (st->flags & MIG_SK_REPORTED) && !st->lost) {
 		emit(MIG_EV_CLOSED, skops, &t, st, st->key_id);
-	else if (st && !(st->flags & MIG_SK_REPORTED))
+	} else if (st && (!(st->flags & MIG_SK_REPORTED) || st->lost)) {
+		st->lost = 0;
 		emit(MIG_EV_RELEASE, skops, &t, NULL, st->key_id);
+	}
 }
 
 /*

@@ -386,7 +386,9 @@ struct mig_sk {
 	__u32 isn_r;
 	__u8  role;
 	__u8  flags;
-	__u8  pad[6];
+	__u8  lost;          /* 1: its "keyed" event found the ring buffer full
+			      * (mig_keyed.bpf.c writes it for the agent) */
+	__u8  pad[5];
 };
 _Static_assert(sizeof(struct mig_sk) == 88, "mig_sk size");
 
@@ -527,6 +529,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(CC_RESTART,       "cwnd_restarted")    /* agent: a socket's congestion state restarted after a commit */ \
 	X(CC_FAIL,          "cwnd_restart_failed") /* agent: ... could not be (no socket, refused, or mig_cc not loaded) */ \
 	X(ICMP_IN_DROP,     "icmp_in_dropped")   /* ICMP error quoting a flow's previous wire tuple: dropped */ \
+	X(KEYED_RECOVERED,  "keyed_recovered")   /* agent: a "keyed" event the full ring buffer lost, found in a walk of the sockets */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

@@ -30,6 +30,7 @@ files=(
 	"$prefix/lib/migrate/mig_dp.bpf.o"
 	"$prefix/lib/migrate/mig_iter.bpf.o"
 	"$prefix/lib/migrate/mig_lookup.bpf.o"
+	"$prefix/lib/migrate/mig_keyed.bpf.o"
 	"$prefix/lib/migrate/mig_cc.bpf.o"
 	"$wsdir/migrate.lua"
 	/etc/migrate/agent.conf.example

@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Many keyed flows move at once: the mobile holds N (default 1100) idle
+# Many keyed flows move at once: the mobile holds N (default 1600) idle
 # keyed connections and changes its address; every one of them commits
 # and carries data again.  (The agent's move slots start at 64 and grow
 # as needed, up to --max-flows: N is more than the 1024 fixed slots of
 # earlier versions, where the flows beyond them waited for slots to free.)
+#
+# The server's agent is stopped (SIGSTOP) while the N connections are
+# made: its ring buffer (256 KiB, 192-byte events) fills, and the
+# "keyed" events of the last few hundred find no room.  Continued, the
+# agent finds those connections in the socket table (mig_keyed.bpf.c):
+# without that they would stay plain at the server, keyed at the
+# mobile, and the move would meet the server's RST.
+#
+# It is stopped again over the move: the data path commits without it,
+# and the commits' events overflow its ring buffer the same way.
+# Continued, it finds the commits whose events were lost in its flows and
+# does what their events would have made it do (restart the congestion
+# state, resume the socket, reserve the new wire tuple).
 #
 #   mobile (agent)                      router (fwd)              server (agent)
 #   eth0 192.0.2.1/24    x-x-x-x-x-x-x  a0 192.0.2.254
@@ -15,7 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/lab.sh"
 . "$here/mig_topo.sh"
 
-N=${MANYMOVES_N:-1100}
+N=${MANYMOVES_N:-1600}
 
 lab_init
 topo_build
@@ -87,20 +100,41 @@ lab_nsexec mobile sysctl -q -w net.ipv4.ip_local_port_range="20000 60000"
 lab_bg server srv python3 "$LAB_DIR/hold.py" serve
 lab_wait_listen server 5400
 mkfifo "$LAB_DIR/go"
+lost0=$(counter server events_lost)
+rec0=$(counter server keyed_recovered)
+kill -STOP "${LAB_AGENT_PID[server]}"
 lab_bg mobile cli sh -c "ulimit -n 4096; exec python3 $LAB_DIR/hold.py hold $N $LAB_DIR/go"
 exec {go}>"$LAB_DIR/go"
 
-t_begin "$N idle keyed flows, one address change"
+t_begin "$N keyed connections made while the server's agent is stopped: none left plain"
 t_check "the client holds $N connections" lab_wait_until $((N / 100 + 30)) grep -q ready "$(lab_log cli)"
+kill -CONT "${LAB_AGENT_PID[server]}"
+lost=$(($(counter server events_lost) - lost0))
+echo "   events the server's ring buffer had no room for: $lost"
+t_check "the server's ring buffer overflowed (the case under test)" test "$lost" -gt 0
 t_check "both agents keyed all $N" lab_wait_until 30 eval "[ \$(nflows mobile) -ge $N ] && [ \$(nflows server) -ge $N ]"
+t_check "the server found every lost one in the socket table" \
+	lab_wait_until 10 eq "$lost" eval "echo \$((\$(counter server keyed_recovered) - rec0))"
+t_check "the server's agent says so" grep -q "event the full ring buffer lost" "$(lab_log agent-server)"
+
+t_begin "$N idle keyed flows, one address change"
 c0=$(counter mobile committed_mover)
 r0m=$(counter mobile cwnd_restarted) r0s=$(counter server cwnd_restarted)
 f0m=$(counter mobile cwnd_restart_failed) f0s=$(counter server cwnd_restart_failed)
+lost0=$(counter server events_lost)
+kill -STOP "${LAB_AGENT_PID[server]}"
 topo_at mobile b
 topo_leave mobile a
 echo go >&"$go"
 t_check "every flow committed within 60 s" lab_wait_until 60 ge $((c0 + N)) counter mobile committed_mover
 echo "   committed: $(($(counter mobile committed_mover) - c0)) of $N"
+t_check "the server's data path committed all $N" lab_wait_until 30 ge "$N" counter server committed_fixed
+kill -CONT "${LAB_AGENT_PID[server]}"
+lost=$(($(counter server events_lost) - lost0))
+echo "   commit events the server's ring buffer had no room for: $lost"
+t_check "the server's ring buffer overflowed (the case under test)" test "$lost" -gt 0
+t_check "the server's agent found them in its flows" \
+	lab_wait_until 10 grep -q "commit(s) whose event the full ring buffer lost" "$(lab_log agent-server)"
 # the commits that arrive together restart together, in one walk of the
 # sockets per batch: every socket at both ends, none missed
 t_check "every flow's congestion state restarted at both ends" \

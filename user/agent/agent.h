@@ -45,6 +45,7 @@ struct mig_dns;
 struct mig_dp;
 struct mig_iter;
 struct mig_lookup;
+struct mig_keyed;
 struct mig_cc;
 struct bpf_link;
 struct nl_sock;
@@ -123,6 +124,16 @@ struct agent {
 	struct mig_lookup *lookup;
 	uint64_t lk_pass;          /* pass of lk_n */
 	unsigned int lk_n;         /* lookups made in that pass */
+	/* the "keyed" events the ring buffer lost, found again
+	 * (mig_keyed.bpf.c), NULL: not loaded (--adopt, or refused) */
+	struct mig_keyed *keyed;
+	struct bpf_link *keyed_link;
+	/* lost events (events.c, lost_events_check) */
+	uint64_t lost_ns;          /* last read of events_lost */
+	uint64_t lost_seen;        /* its value then */
+	bool lost_keyed_due;       /* a walk for lost "keyed" events is due */
+	bool lost_commits_due;     /* a sweep for lost commits is due */
+	uint64_t commits_swept_ns; /* the last such sweep */
 	/* congestion restart after a commit (cc.c), NULL: not available */
 	struct mig_cc *cc;
 	struct bpf_link *cc_ops_link, *cc_iter_link;
@@ -212,6 +223,7 @@ int pool_set_target(struct agent *a, unsigned int target);
 int events_handle(void *ctx, void *data, size_t len);
 void flow_forget(struct agent *a, const struct mig_tuple *sock, const struct mig_flow *f);
 void flows_sweep(struct agent *a);
+void lost_events_check(struct agent *a);
 /* a.flows from the map, at start (a walk of every bucket) */
 int flows_index_load(struct agent *a);
 void closed_due(struct agent *a);
@@ -252,6 +264,8 @@ int dp_attach_all(struct agent *a);
 int dp_detach_all(void);
 void dp_release_unserved(struct agent *a);
 int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n);
+void dp_keyed_load(struct agent *a, int sk_fd);
+int dp_keyed_read(struct agent *a, struct mig_event **out, size_t *n);
 bool dp_listening(struct agent *a, int family, const uint32_t addr[4], uint16_t port);
 int dp_sockinfo_one(struct agent *a, const struct mig_tuple *t,
 		    struct mig_sockinfo *out);
@@ -323,6 +337,10 @@ int mover_init(struct agent *a);
 void mover_free(struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
 void mover_commits_done(struct agent *a);
+void mover_commits_sweep(struct agent *a);
+/* the value of a flow in a->flows: the stamp of its latest commit the
+ * agent handled (mover.c), 0 none; this one: loaded at start, unknown */
+#define COMMIT_STAMP_UNKNOWN UINT32_MAX
 
 /* cc.c */
 void cc_load(struct agent *a);

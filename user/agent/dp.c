@@ -25,6 +25,7 @@
 #include "mig_dp.skel.h"
 #include "mig_iter.skel.h"
 #include "mig_lookup.skel.h"
+#include "mig_keyed.skel.h"
 
 static int pin_maps(struct bpf_object *obj, const char *dir)
 {
@@ -193,6 +194,72 @@ static void lookup_load(struct agent *a)
 	}
 }
 
+/*
+ * The walk that finds the "keyed" events the ring buffer lost
+ * (mig_keyed.bpf.c), on sock_ops' socket storage sk_fd; apart from the
+ * rest: a kernel that refuses it leaves such connections plain, as
+ * before, and says so.
+ */
+void dp_keyed_load(struct agent *a, int sk_fd)
+{
+	int err;
+
+	a->keyed = mig_keyed__open();
+	err = a->keyed ? bpf_map__reuse_fd(a->keyed->maps.mig_sk, sk_fd) : -errno;
+	if (!err)
+		err = mig_keyed__load(a->keyed);
+	if (!err) {
+		a->keyed_link = bpf_program__attach_iter(a->keyed->progs.mig_keyed_iter, NULL);
+		err = libbpf_get_error(a->keyed_link);
+		if (err)
+			a->keyed_link = NULL;
+	}
+	if (err) {
+		pr_warn("keyed-event recovery not loaded (%s): a connection whose \"keyed\" "
+			"event finds the ring buffer full stays plain at this end", strerror(-err));
+		mig_keyed__destroy(a->keyed);
+		a->keyed = NULL;
+	}
+}
+
+/* The events of every socket marked lost (each mark is cleared as its
+ * event is written). */
+int dp_keyed_read(struct agent *a, struct mig_event **out, size_t *n)
+{
+	struct mig_event *v = NULL, *nv;
+	size_t cap = 0, got = 0;   /* events, bytes */
+	ssize_t r;
+	int fd;
+
+	*out = NULL;
+	*n = 0;
+	if (!a->keyed_link)
+		return -ENOENT;
+	fd = bpf_iter_create(bpf_link__fd(a->keyed_link));
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (got == cap * sizeof(*v)) {
+			nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+			if (!nv)
+				break;   /* the marks of what was read are cleared:
+					  * hand over what we have */
+			v = nv;
+			cap = cap ? cap * 2 : 16;
+		}
+		r = read(fd, (char *)v + got, cap * sizeof(*v) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	*out = v;
+	*n = got / sizeof(*v);
+	return 0;
+}
+
 /* One full socket's record by its tuple: -ENOENT if the kernel's lookup
  * (as for a segment arriving on lo) finds none. */
 static int lookup_one(struct agent *a, const struct mig_tuple *t, struct mig_sockinfo *out)
@@ -280,6 +347,10 @@ void dp_unload(struct agent *a)
 	mig_iter__destroy(a->iter);
 	mig_lookup__destroy(a->lookup);
 	a->lookup = NULL;
+	bpf_link__destroy(a->keyed_link);
+	a->keyed_link = NULL;
+	mig_keyed__destroy(a->keyed);
+	a->keyed = NULL;
 	mig_dp__destroy(a->dp);
 	free(a->si_snap);
 	a->si_snap = NULL;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -133,7 +134,7 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 		bpf_map_delete_elem(a->tokens_fd, &tk);
 		goto out;
 	}
-	if (mig_tupleset_add(&a->flows, &ev->tuple))
+	if (mig_tupleset_put(&a->flows, &ev->tuple, 0))
 		pr_err("%s: out of memory for the index of flows: it will not move", ts);
 	stat_add(a, MIG_STAT_KEYED, 1);
 	pr_info("keyed %s (%s) token %02x%02x%02x%02x%02x%02x%02x%02x", ts,
@@ -173,7 +174,7 @@ int flows_index_load(struct agent *a)
 	while (!err) {
 		key = next;
 		err = bpf_map_get_next_key(a->flows_fd, &key, &next);
-		if (mig_tupleset_add(&a->flows, &key)) {
+		if (mig_tupleset_put(&a->flows, &key, COMMIT_STAMP_UNKNOWN)) {
 			pr_err("out of memory for the index of flows");
 			return -ENOMEM;
 		}
@@ -199,6 +200,69 @@ void flows_sweep(struct agent *a)
 	socks_free(&s);
 	if (n)
 		pr_info("removed %d closed flow(s) whose close went unreported", n);
+}
+
+/* How often events_lost is read (one read of a counter); the walks for
+ * what was lost run only when it grew, the sweep of the flows (a lookup
+ * per flow) at most every LOST_SWEEP_NS. */
+#define LOST_CHECK_NS (100ULL * 1000000ULL)
+#define LOST_SWEEP_NS (1000ULL * 1000000ULL)
+
+/*
+ * A "keyed" event that found the ring buffer full leaves its connection
+ * keyed at the peer and unknown here: a move of the peer would meet our
+ * RST.  The sockets sock_ops marked are found (mig_keyed.bpf.c) and keyed
+ * as their events would have been.
+ */
+static void keyed_recover(struct agent *a)
+{
+	struct mig_event *v;
+	size_t n, i;
+	int err;
+
+	err = dp_keyed_read(a, &v, &n);
+	if (err) {
+		pr_warn("cannot walk the sockets for lost \"keyed\" events: %s", strerror(-err));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		on_keyed(a, &v[i]);
+	if (n) {
+		stat_add(a, MIG_STAT_KEYED_RECOVERED, n);
+		pr_info("%zu connection(s) whose \"keyed\" event the full ring buffer lost: "
+			"found in the socket table", n);
+	}
+	free(v);
+}
+
+/*
+ * Events the ring buffer had no room for (events_lost grew): the keyed
+ * connections among them are found in the socket table, the commits in
+ * the flows (mover_commits_sweep: their congestion restart, resume and
+ * wire tuple reservation), the closes by flows_sweep (main.c).
+ */
+void lost_events_check(struct agent *a)
+{
+	uint64_t now = mono_ns(), lost;
+
+	if (now - a->lost_ns >= LOST_CHECK_NS) {
+		a->lost_ns = now;
+		lost = stat_get(a, MIG_STAT_EV_LOST);
+		if (lost != a->lost_seen) {
+			a->lost_seen = lost;
+			a->lost_keyed_due = a->keyed_link != NULL;
+			a->lost_commits_due = true;
+		}
+	}
+	if (a->lost_keyed_due) {
+		a->lost_keyed_due = false;
+		keyed_recover(a);
+	}
+	if (a->lost_commits_due && now - a->commits_swept_ns >= LOST_SWEEP_NS) {
+		a->lost_commits_due = false;
+		a->commits_swept_ns = now;
+		mover_commits_sweep(a);
+	}
 }
 
 static void do_closed(struct agent *a, const struct mig_tuple *sock, uint64_t cookie,

@@ -669,11 +669,15 @@ int main(int argc, char **argv)
 	if ((a.adopt ? dp_adopt(&a) : dp_load(&a)) || pool_rkey_rotate(&a, true) ||
 	    (!a.adopt && attach(&a, skel)) || netwatch_open(&a))
 		goto out;
-	if (!a.adopt)
+	if (!a.adopt) {
 		cc_load(&a);
-	else
+		dp_keyed_load(&a, bpf_map__fd(skel->maps.mig_sk));
+	} else {
 		pr_info("--adopt: congestion state will not restart after a migration "
 			"(that needs a congestion control of the agent's own)");
+		pr_info("--adopt: a connection whose \"keyed\" event finds the ring buffer "
+			"full stays plain at this end (the walk that finds it is not loaded)");
+	}
 	/* an interface named with --iface must be served; of "every
 	 * interface", one that refuses (another XDP program) is skipped */
 	if (dp_attach_all(&a) && a.n_ifaces)
@@ -693,6 +697,8 @@ int main(int argc, char **argv)
 	a.recheck = true;
 	a.swept_ns = mono_ns();
 	a.swept_lost = stat_get(&a, MIG_STAT_EV_LOST);
+	a.lost_seen = a.swept_lost;
+	a.lost_ns = mono_ns();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;   /* no SA_RESTART: poll returns EINTR */
@@ -763,6 +769,7 @@ int main(int argc, char **argv)
 			pr_err("event ring buffer: %s", strerror(-e));
 			goto out;
 		}
+		lost_events_check(&a);
 		if (a.recheck) {
 			a.recheck = false;
 			dp_attach_all(&a);

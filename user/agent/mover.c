@@ -530,6 +530,13 @@ void mover_reconcile(struct agent *a)
 		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !may_move(f.state))
 			continue;
 		if (addr_usable(&h, af_of(&f.wire), f.wire.laddr)) {
+			struct move *m = move_of(a, &key, false);
+
+			/* our request committed and its event is unread
+			 * (lost, the ring buffer was full): as if read now,
+			 * so that the move confirms before it ends */
+			if (m && m->active && !m->confirming && f.own_reqno == m->reqno)
+				mover_migrated(a, &key, 1);
 			unhold(a, &h, &key);
 			continue;
 		}
@@ -552,6 +559,7 @@ void mover_reconcile(struct agent *a)
 	addr_release_unused(a);
 	host_addrs_free(&h);
 	stat_add(a, MIG_STAT_ADDR_PASSES, 1);
+	mover_commits_done(a);
 }
 
 /* One flow of mover_request: move it if the route's source changed. */
@@ -891,7 +899,12 @@ void mover_tick(struct agent *a)
 		}
 		if ((int32_t)(f.own_reqno - m->reqno) >= 0) {
 			if (!m->confirming) {
-				start_confirming(a, m, now);
+				/* committed, and its event not read: lost (the
+				 * ring buffer was full), or still on its way
+				 * (then it finds the commit handled) */
+				mover_migrated(a, &m->sock, 1);
+				if (!m->confirming)
+					start_confirming(a, m, now);
 				continue;
 			}
 			if (peer_seen(a, &f)) {
@@ -928,6 +941,8 @@ void mover_tick(struct agent *a)
 		m->backoff_ms = m->backoff_ms * 2 > MSYN_MAX_MS ? MSYN_MAX_MS : m->backoff_ms * 2;
 		m->next_ns = now + (uint64_t)m->backoff_ms * 1000000ULL;
 	}
+	/* the commits found above whose events were lost */
+	mover_commits_done(a);
 }
 
 /*
@@ -1065,6 +1080,76 @@ static bool nudge_early(struct agent *a, const struct move *m)
 
 static void commits_do(struct agent *a, const struct commit *c, size_t n);
 
+/*
+ * A commit's stamp: its time as the data path wrote it (migrated_ns, in
+ * units of 1.024 us, truncated to 32 bits), kept as the flow's value in
+ * the index (a->flows) once the commit is handled, so that a commit
+ * found twice (its event, and a walk after events were lost) is handled
+ * once.  0: none yet.
+ */
+static uint32_t commit_stamp(const struct mig_flow *f)
+{
+	uint32_t v = (uint32_t)(f->migrated_ns >> 10);
+
+	return v && v != COMMIT_STAMP_UNKNOWN ? v : 1;
+}
+
+/* Whether flow sock's latest commit is handled already; if not, it is
+ * from now on. */
+static bool commit_seen(struct agent *a, const struct mig_tuple *sock)
+{
+	struct mig_flow f;
+	uint32_t old, now;
+	bool seen = false;
+
+	if (bpf_map_lookup_elem(a->flows_fd, sock, &f))
+		return false;
+	now = f.migrated_ns ? commit_stamp(&f) : 0;
+	mig_wipe(&f, sizeof(f));
+	if (!now)
+		return false;
+	if (mig_tupleset_get(&a->flows, sock, &old))
+		seen = old == now;
+	if (!seen)
+		mig_tupleset_put(&a->flows, sock, now);
+	return seen;
+}
+
+/*
+ * The commits whose event the ring buffer had no room for: every keyed
+ * flow whose latest commit is not handled yet is handled now.  After
+ * events_lost grew (main.c); one lookup per flow.
+ */
+void mover_commits_sweep(struct agent *a)
+{
+	struct mig_tuple key;
+	struct mig_flow f;
+	uint32_t old;
+	size_t n = 0;
+
+	mig_tupleset_each(&a->flows, i) {
+		struct move *m;
+
+		key = a->flows.v[i];
+		if (bpf_map_lookup_elem(a->flows_fd, &key, &f) || !f.migrated_ns ||
+		    !mig_tupleset_get(&a->flows, &key, &old) || old == commit_stamp(&f))
+			continue;
+		if (old == COMMIT_STAMP_UNKNOWN) {
+			/* a commit before this run started: not ours to redo */
+			mig_tupleset_put(&a->flows, &key, commit_stamp(&f));
+			continue;
+		}
+		/* ours when it is our latest request that committed */
+		m = move_of(a, &key, false);
+		mover_migrated(a, &key, m && m->reqno && f.own_reqno == m->reqno ? 1 : 2);
+		n++;
+	}
+	mig_wipe(&f, sizeof(f));
+	mover_commits_done(a);
+	if (n)
+		pr_info("%zu commit(s) whose event the full ring buffer lost: found in the flows", n);
+}
+
 /* A commit (an event of the data path): what must go at once (our resume
  * nudge, the end of our hold) now; the rest in mover_commits_done. */
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
@@ -1074,6 +1159,9 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 	struct move *m;
 	bool nudged;
 
+	/* (found already by a walk after lost events, or by mover_tick) */
+	if (commit_seen(a, sock))
+		return;
 	m = move_of(a, sock, false);
 	nudged = role == 1 && nudge_early(a, m);
 	if (m && role != 1 && host_addrs_read(a, &h))
