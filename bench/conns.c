@@ -10,9 +10,11 @@
  *       byte, read its echo, close.  Prints "CONNS SECONDS CONNS_PER_S".
  *   conns hold ADDR PORT N RATE OUT
  *       open N connections to ADDR:PORT (at most RATE new ones a second,
- *       at most 256 connecting at once), print "ready N" when all are
- *       established, then for each line "ping" on stdin: send one byte on
- *       every connection and wait (10 s at most) for every echo; append
+ *       at most 256 connecting at once), each sending one byte and
+ *       reading its echo (which completes an initiator's key agreement),
+ *       print "ready N" when all are up, then for each line "ping" on
+ *       stdin: send one byte on
+ *       every connection and wait (30 s at most) for every echo; append
  *       the CLOCK_REALTIME second of each echo, one a line ("-1" for a
  *       connection that got none or failed), then "done" to OUT, print
  *       "pinged GOT N".  "quit" or end of input: exit.
@@ -35,6 +37,9 @@
 #include <unistd.h>
 
 #define MAX_CONNS 200000
+/* an echo round waits this long for the last echo (a connection that
+ * died, e.g. one left plain whose server moved, never answers) */
+#define PING_WAIT_S 30
 
 static double now_mono(void)
 {
@@ -88,12 +93,20 @@ static int addr_of(const char *a, long port, struct sockaddr_storage *ss, sockle
 	exit(2);
 }
 
-static void raise_nofile(void)
+/* As many open files as MAX_CONNS needs, or as the hard limit allows
+ * (some machines cap it below; scale.sh then runs more processes).
+ * Returns the limit in force. */
+static rlim_t raise_nofile(void)
 {
 	struct rlimit r = { MAX_CONNS + 64, MAX_CONNS + 64 };
 
-	if (setrlimit(RLIMIT_NOFILE, &r))
-		perror("conns: setrlimit(RLIMIT_NOFILE)");
+	if (!setrlimit(RLIMIT_NOFILE, &r))
+		return r.rlim_cur;
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return 1024;
+	r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &r);
+	return r.rlim_cur;
 }
 
 static int serve(long port)
@@ -104,8 +117,11 @@ static int serve(long port)
 	char buf[4096];
 
 	raise_nofile();
+	/* several servers may share the port (SO_REUSEPORT: the kernel
+	 * spreads the connections), each within its open-file limit */
 	l = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(l, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
 	    setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
 	    bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4096)) {
 		perror("conns serve: listen");
@@ -136,6 +152,11 @@ static int serve(long port)
 					ev.data.fd = c;
 					if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev))
 						close(c);
+				}
+				if (errno == EMFILE || errno == ENFILE) {
+					/* no more: stop accepting rather than spin */
+					perror("conns serve: accept");
+					epoll_ctl(ep, EPOLL_CTL_DEL, l, NULL);
 				}
 				continue;
 			}
@@ -177,7 +198,7 @@ static int rate(const char *addr, long port, long count)
 	return 0;
 }
 
-enum { C_CONNECTING, C_UP, C_WAIT, C_GOT, C_DEAD };
+enum { C_CONNECTING, C_KEYING, C_UP, C_WAIT, C_GOT, C_DEAD };
 
 static int hold(const char *addr, long port, long n, long rate_max, const char *out)
 {
@@ -193,7 +214,11 @@ static int hold(const char *addr, long port, long n, long rate_max, const char *
 	int ep;
 
 	addr_of(addr, port, &ss, &len);
-	raise_nofile();
+	if (raise_nofile() < (rlim_t)n + 16) {
+		fprintf(stderr, "conns hold: %ld connections need more open files than the "
+			"limit here allows (ulimit -Hn); run more processes\n", n);
+		return 1;
+	}
 	ep = epoll_create1(0);
 	if (ep < 0) {
 		perror("conns hold: epoll");
@@ -231,18 +256,37 @@ static int hold(const char *addr, long port, long n, long rate_max, const char *
 			int err = 0;
 			socklen_t el = sizeof(err);
 
-			if (st[c] != C_CONNECTING)
-				continue;
-			pending--;
-			getsockopt(fds[c], SOL_SOCKET, SO_ERROR, &err, &el);
-			ev.events = EPOLLIN;
-			ev.data.u64 = (unsigned long)c;
-			if (err || epoll_ctl(ep, EPOLL_CTL_MOD, fds[c], &ev)) {
-				st[c] = C_DEAD;
-				dead++;
-			} else {
-				st[c] = C_UP;
-				up++;
+			/* connected: one byte, whose echo carries the server's
+			 * KEY2 (an initiator's key agreement ends with a
+			 * segment of the responder; an idle server sends none,
+			 * and the client's agent would hold its key as taken
+			 * and not yet used, and stop refilling its pool) */
+			if (st[c] == C_CONNECTING) {
+				getsockopt(fds[c], SOL_SOCKET, SO_ERROR, &err, &el);
+				ev.events = EPOLLIN;
+				ev.data.u64 = (unsigned long)c;
+				if (err || epoll_ctl(ep, EPOLL_CTL_MOD, fds[c], &ev) ||
+				    write(fds[c], "k", 1) != 1) {
+					st[c] = C_DEAD;
+					dead++;
+					pending--;
+				} else {
+					st[c] = C_KEYING;
+				}
+			} else if (st[c] == C_KEYING) {
+				char r[16];
+				ssize_t m = read(fds[c], r, sizeof(r));
+
+				if (m > 0) {
+					st[c] = C_UP;
+					up++;
+					pending--;
+				} else if (m == 0 || errno != EAGAIN) {
+					epoll_ctl(ep, EPOLL_CTL_DEL, fds[c], NULL);
+					st[c] = C_DEAD;
+					dead++;
+					pending--;
+				}
 			}
 		}
 		if (now_mono() - t0 > 600) {
@@ -274,7 +318,7 @@ static int hold(const char *addr, long port, long n, long rate_max, const char *
 				st[i] = C_DEAD;
 			}
 		}
-		tend = now_mono() + 10;
+		tend = now_mono() + PING_WAIT_S;
 		while (have < want && now_mono() < tend) {
 			int k = epoll_wait(ep, evs, 512, 100);
 

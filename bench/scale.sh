@@ -25,24 +25,59 @@
 #                             s0 203.0.113.126/25 x-x-x-x- eth0 203.0.113.1/25
 #                             t0 203.0.113.254/25 - - - -  eth1 203.0.113.129/25
 #
-# Environment: SCALE_NS ("1000 10000": the connection counts), SCALE_MOVES
-# (3), SCALE_KEYN (3000), SCALE_RATE (connections opened per second and
-# client while building the mass, default 400), SCALE_PERF=FILE (perf
-# record -g of the server agent over the first move, into FILE.N), BENCH_QUICK=1 (N = 300,
-# 2 moves, KEYN 600).  Bounded: every wait has a limit; about 4 minutes.
+# c4..c8 (198.51.100.0/24, four /26) join when N needs more hosts than
+# three of SCALE_PER_PROC connections each (default: 3/4 of the open-file
+# limit, ulimit -Hn, at most 100000), and the server then runs one echo
+# process per SCALE_PER_PROC connections, sharing the port.
+#
+# Environment: SCALE_NS ("1000 10000 100000": the connection counts),
+# SCALE_MOVES (3; SCALE_MOVES_LARGE, default 1, for N above 10000),
+# SCALE_KEYN (3000), SCALE_RATE (connections opened per second and client
+# while building the mass, default 400; SCALE_TOTAL_RATE, default 1200,
+# caps all clients together), SCALE_PER_PROC (above), SCALE_PERF=FILE
+# (perf record -g of the server agent over the first move, into FILE.N),
+# BENCH_QUICK=1 (N = 300, 2 moves, KEYN 600).  Bounded: every wait has a
+# limit; about 12 minutes (100000 connections take 90 s to open and key,
+# and an echo round waits 30 s for connections left plain).
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tests/lib/lab.sh"
 
-NS=${SCALE_NS:-1000 10000}
+NS=${SCALE_NS:-1000 10000 100000}
 MOVES=${SCALE_MOVES:-3}
+MOVES_LARGE=${SCALE_MOVES_LARGE:-1}   # for N above 10000
 KEYN=${SCALE_KEYN:-3000}
 RATE=${SCALE_RATE:-400}
+# connections opened per second, all clients together, at most: the
+# clients' agents make the keys (X25519) on the same two cores, and a
+# connection that finds its client's pool empty stays plain
+TOTAL_RATE=${SCALE_TOTAL_RATE:-1200}
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
 	NS=300 MOVES=2 KEYN=600
 fi
+# Open files per process: some machines cap them (ulimit -Hn) below what
+# one process holding every connection needs.  Each client host holds at
+# most PERPROC connections (more hosts for a larger N, at least 3, at
+# most 8) and the server runs one echo process per PERPROC connections
+# on the same port (SO_REUSEPORT).
+PERPROC=${SCALE_PER_PROC:-$(( $(ulimit -Hn) > 100064 ? 100000 : $(ulimit -Hn) * 3 / 4 ))}
+nclients() { local k=$(((($1) + PERPROC - 1) / PERPROC)); ((k < 3)) && k=3; echo "$k"; }
+NMAX=3
+for n in $NS; do
+	k=$(nclients "$n")
+	((k > NMAX)) && NMAX=$k
+done
+if ((NMAX > 8)); then
+	echo "scale.sh: $NS connections need $NMAX client hosts of $PERPROC (ulimit -Hn $(ulimit -Hn)); 8 at most" >&2
+	exit 1
+fi
+ALL_CLIENTS=()
+for ((i = 1; i <= NMAX; i++)); do
+	ALL_CLIENTS+=("c$i")
+done
 CLIENTS=(c1 c2 c3)
+NSERVE=1
 
 lab_init >&2
 CONNS=$LAB_BUILD/bench/conns
@@ -55,12 +90,15 @@ lab_link server eth1 router t0
 lab_addr router s0 203.0.113.126/25
 lab_addr router t0 203.0.113.254/25
 i=0
-for c in "${CLIENTS[@]}"; do
+for c in "${ALL_CLIENTS[@]}"; do
+	# four /26 of 192.0.2.0/24, then four of 198.51.100.0/24
+	net=$([[ $i -lt 4 ]] && echo 192.0.2 || echo 198.51.100)
+	j=$((i % 4))
 	lab_host "$c"
 	lab_link "$c" eth0 router "$c"
-	lab_addr router "$c" "192.0.2.$((i * 64 + 62))/26"
-	lab_addr "$c" eth0 "192.0.2.$((i * 64 + 1))/26"
-	lab_route "$c" -4 add default via "192.0.2.$((i * 64 + 62))"
+	lab_addr router "$c" "$net.$((j * 64 + 62))/26"
+	lab_addr "$c" eth0 "$net.$((j * 64 + 1))/26"
+	lab_route "$c" -4 add default via "$net.$((j * 64 + 62))"
 	lab_nsexec "$c" sysctl -q -w net.ipv4.ip_local_port_range="1024 65000"
 	i=$((i + 1))
 done
@@ -96,7 +134,9 @@ start_all() {
 	for c in "${CLIENTS[@]}"; do
 		lab_agent_start "$c" --pool 1024 >&2 || return 1
 	done
-	lab_bg server echo "$CONNS" serve 5300 >&2
+	for ((k = 1; k <= NSERVE; k++)); do
+		lab_bg server "echo-$k" "$CONNS" serve 5300 >&2
+	done
 	lab_wait_listen server 5300 >&2
 }
 stop_all() {
@@ -105,7 +145,9 @@ stop_all() {
 		lab_bg_stop "hold-$c" >/dev/null 2>&1
 		lab_agent_stop "$c" >&2
 	done
-	lab_bg_stop echo >/dev/null 2>&1
+	for ((k = 1; k <= NSERVE; k++)); do
+		lab_bg_stop "echo-$k" >/dev/null 2>&1
+	done
 	lab_agent_stop server >&2
 }
 
@@ -150,8 +192,8 @@ ping_all() {
 	done
 	for c in "${CLIENTS[@]}"; do
 		want=$((before[$c] + 1))
-		lab_wait_until 30 eq "$want" grep -c '^pinged' "$(lab_log "hold-$c")" ||
-			echo "scale.sh: $c: no echo round within 30 s" >&2
+		lab_wait_until 45 eq "$want" grep -c '^pinged' "$(lab_log "hold-$c")" ||
+			echo "scale.sh: $c: no echo round within 45 s" >&2
 	done
 	cat "${CLIENTS[@]/#/$LAB_DIR/out-}" | python3 -c '
 import sys
@@ -161,26 +203,32 @@ print(tag, " ".join("-1" if x < 0 else f"{x - t0:.4f}" for x in v))' "$tag" "$t0
 }
 
 mass() {
-	local n=$1 per c k0 tm cpu0 at=s to m kn c0
+	local n=$1 per c k0 tm cpu0 at=s to m kn c0 rate pe nm
 	declare -gA pfd=()
+	CLIENTS=("${ALL_CLIENTS[@]:0:$(nclients "$n")}")
+	NSERVE=$(((n + PERPROC - 1) / PERPROC))
 	per=$(((n + ${#CLIENTS[@]} - 1) / ${#CLIENTS[@]}))
+	rate=$((TOTAL_RATE / ${#CLIENTS[@]} < RATE ? TOTAL_RATE / ${#CLIENTS[@]} : RATE))
 	start_all || return 1
 	k0=$(counter server keyed)
 	for c in "${CLIENTS[@]}"; do
 		rm -f "$LAB_DIR/in-$c"
 		mkfifo "$LAB_DIR/in-$c"
-		lab_bg "$c" "hold-$c" sh -c "exec $CONNS hold 203.0.113.1 5300 $per $RATE $LAB_DIR/out-$c <$LAB_DIR/in-$c" >&2
+		lab_bg "$c" "hold-$c" sh -c "exec $CONNS hold 203.0.113.1 5300 $per $rate $LAB_DIR/out-$c <$LAB_DIR/in-$c" >&2
 		exec {fd}>"$LAB_DIR/in-$c"
 		pfd[$c]=$fd
 	done
 	for c in "${CLIENTS[@]}"; do
-		lab_wait_until $((per / RATE * 3 + 60)) grep -q '^ready' "$(lab_log "hold-$c")" ||
+		lab_wait_until $((per / rate * 3 + 60)) grep -q '^ready' "$(lab_log "hold-$c")" ||
 			{ echo "scale.sh: $c: connections not up" >&2; return 1; }
 	done
 	lab_wait_until 60 ge $((k0 + per * ${#CLIENTS[@]})) counter server keyed ||
 		echo "scale.sh: N=$n: only $(($(counter server keyed) - k0)) keyed" >&2
-	put "keyed_$n" $(($(counter server keyed) - k0)) $((per * ${#CLIENTS[@]})) \
-		$(($(counter c1 pool_empty) + $(counter c2 pool_empty) + $(counter c3 pool_empty)))
+	pe=0
+	for c in "${CLIENTS[@]}"; do
+		pe=$((pe + $(counter "$c" pool_empty)))
+	done
+	put "keyed_$n" $(($(counter server keyed) - k0)) $((per * ${#CLIENTS[@]})) "$pe"
 	if [[ -n ${SCALE_DEBUG:-} ]]; then
 		for c in server "${CLIENTS[@]}"; do
 			echo "== $c"
@@ -190,7 +238,9 @@ mass() {
 	kn=$(($(counter server keyed) - k0))
 	c0=$(counter server committed_mover)
 	ping_all "base_$n" now
-	for ((m = 1; m <= MOVES; m++)); do
+	nm=$((n > 10000 ? MOVES_LARGE : MOVES))
+	put "moves_$n" "$nm"
+	for ((m = 1; m <= nm; m++)); do
 		to=$([[ $at == s ]] && echo t || echo s)
 		cpu0=$(agent_cpu server)
 		if [[ -n ${SCALE_PERF:-} && $m == 1 ]]; then
@@ -228,6 +278,7 @@ mass() {
 	done
 	stop_all
 	[[ $at == s ]] || { server_at s; server_leave t; }
+	put "hosts_$n" "${#CLIENTS[@]}"
 }
 
 echo "scale.sh: keying rate" >&2
@@ -254,7 +305,7 @@ for r in rows:
         print(f"| left plain, client pool empty (`pool_empty`) | {empty} |")
         print(f"| keys the client's agent made meanwhile (`pool_pushed`) | {pushed} ({pushed / dt:.0f}/s) |")
         print()
-print("| mass migration: N connections from 3 hosts, the server moves | keyed (pool empty at a client) | echo without a move, ms (min / median / p99 / max) | data again after the move, ms (min / median / p99 / max) | within 1 s | lost | server agent CPU per move | per flow |")
+print("| mass migration: N connections from client hosts, the server moves | keyed (pool empty at a client) | echo without a move, ms (min / median / p99 / max) | data again after the move, ms (min / median / p99 / max) | within 1 s | lost | server agent CPU per move | per flow |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 ns = sorted({int(r[0].split("_")[1]) for r in rows if r[0].startswith("move_")})
 for n in ns:
@@ -267,7 +318,9 @@ for n in ns:
     f = lambda v: " / ".join(f"{q(v, p) * 1000:.0f}" for p in (0, 0.5, 0.99, 1)) if v else "-"
     within = sum(1 for x in got if x <= 1.0)
     c = st.median(cpu) if cpu else 0
-    print(f"| N = {n} ({moves} moves) | {keyed[1]} of {keyed[2]} ({keyed[3]}) | {f(base)} | {f(got)} | "
+    hosts = next((r[1] for r in rows if r[0] == f"hosts_{n}"), "?")
+    moves = next((r[1] for r in rows if r[0] == f"moves_{n}"), moves)
+    print(f"| N = {n} ({moves} moves, {hosts} client hosts) | {keyed[1]} of {keyed[2]} ({keyed[3]}) | {f(base)} | {f(got)} | "
           f"{within} of {len(mv)} ({100 * within / max(len(mv), 1):.1f} %) | {lost} | "
           f"{c * 1000:.0f} ms (median; {' / '.join(f'{x * 1000:.0f}' for x in cpu)}) | "
           f"{c * 1e6 / n:.0f} µs |")

@@ -66,7 +66,7 @@ echo "delay is from the server's address change to each connection's echo (one b
 echo "from the client after the change, echoed by the server); the baseline row is the"
 echo "same echo round without a move, in the same run. Load average before: $(load)."
 echo
-if ! timeout -k 5 "${BENCH_SCALE_LAB_TIMEOUT:-600}" "$here/scale.sh"; then
+if ! timeout -k 5 "${BENCH_SCALE_LAB_TIMEOUT:-1500}" "$here/scale.sh"; then
 	echo "(scale.sh failed; see its log)"
 fi
 cat <<'TXT'
