@@ -33,7 +33,8 @@
 #
 # Environment: HANDOVER_D (default "0 10 30"), HANDOVER_RUNS (runs per
 # variant, download and D; default 10), HANDOVER_VARIANTS, HANDOVER_MODES
-# ("sender receiver").  Bounded: per variant about
+# ("sender receiver"), HANDOVER_AGENT_ARGS (more arguments for both
+# agents, e.g. -v).  Bounded: per variant about
 # RUNS x 2 x sum(D + 3) seconds, the variants in parallel (10 runs: about
 # 17 minutes).  Everything in lab namespaces, documentation addresses,
 # removed on exit.
@@ -92,8 +93,8 @@ variant() {
 	lab_route server -4 replace default via 203.0.113.126 dev eth0 >&2
 	case $v in
 	migrate)
-		lab_agent_start mobile >&2 || return 1
-		lab_agent_start server >&2 || return 1
+		lab_agent_start mobile ${HANDOVER_AGENT_ARGS:-} >&2 || return 1
+		lab_agent_start server ${HANDOVER_AGENT_ARGS:-} >&2 || return 1
 		;;
 	mptcp*)
 		mp=(--mptcp)
