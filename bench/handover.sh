@@ -33,7 +33,9 @@
 #
 # Environment: HANDOVER_D (default "0 10 30"), HANDOVER_RUNS (runs per
 # variant, download and D; default 10), HANDOVER_VARIANTS, HANDOVER_MODES
-# ("sender receiver"), HANDOVER_AGENT_ARGS (more arguments for both
+# ("sender receiver"), HANDOVER_PCAP (a directory: capture each run at the
+# server's interface and keep the capture of a run slower than 1 s there),
+# HANDOVER_AGENT_ARGS (more arguments for both
 # agents, e.g. -v).  Bounded: per variant about
 # RUNS x 2 x sum(D + 3) seconds, the variants in parallel (10 runs: about
 # 17 minutes).  Everything in lab namespaces, documentation addresses,
@@ -124,6 +126,9 @@ variant() {
 				slog=$LAB_DIR/send.log
 				rlog=$LAB_DIR/recv.log
 				rm -f "$slog" "$rlog"
+				if [ -n "${HANDOVER_PCAP:-}" ]; then
+					lab_capture_start server eth0 run -s 160 tcp port "$port" >&2
+				fi
 				lab_bg server snd python3 "$here/handover.py" send "$port" "$mode" \
 					"$slog" "${mp[@]}" >&2
 				lab_wait_listen server "$port" >&2
@@ -159,6 +164,17 @@ variant() {
 					true
 				r=$(python3 "$here/handover.py" run "$t0" "$slog" "$rlog")
 				echo "$v $mode $D $r"
+				if [ -n "${HANDOVER_PCAP:-}" ]; then
+					lab_capture_stop run >/dev/null 2>&1
+					# keep the capture of a run slower than 1 s
+					case ${r%% *} in
+					-|[0-9][0-9][0-9][0-9]*)
+						mkdir -p "$HANDOVER_PCAP"
+						cp "$LAB_DIR/run.pcap" "$HANDOVER_PCAP/$v-$mode-$D-$i-$t0.pcap"
+						echo "t0 $t0" >"$HANDOVER_PCAP/$v-$mode-$D-$i-$t0.txt"
+						;;
+					esac
+				fi
 				lab_bg_stop rcv >/dev/null 2>&1
 				lab_bg_stop snd >/dev/null 2>&1
 				cur=$nxt

@@ -549,6 +549,7 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	__builtin_memset(&sc->in, 0, sizeof(sc->in));
 	sc->in.sock = *sock;
 	sc->in.type = MIG_IN_XLATE;
+	sc->in.ts = MIG_TS_FIRST;
 	sc->out.wire = *w;
 	if (bpf_map_update_elem(&mig_ingress, w, &sc->in, BPF_ANY)) {
 		mig_count(MIG_STAT_XLATE_FULL);
@@ -568,6 +569,7 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 		}
 		sc->prev = f->wire;
 		sc->in.type = MIG_IN_RETIRED;
+		sc->in.ts = MIG_TS_OFF;
 		if (bpf_map_update_elem(&mig_ingress, &sc->prev, &sc->in, BPF_ANY))
 			mig_count(MIG_STAT_XLATE_FULL);
 		f->prev = sc->prev;
@@ -967,13 +969,13 @@ static __noinline enum verdict rst_check(struct mig_ctx *c, struct mig_pkt *p,
 /*
  * Replace the 32-bit word at off and keep one checksum right: at csum_off,
  * as an IPv4 header checksum (kind 0), as data of an ICMP/ICMPv6 message
- * (1), or through the ICMPv6 pseudo-header (2).  Kind 2 under TC: the
+ * or of a TCP segment (1), or through the ICMPv6 pseudo-header (2).  Kind 2 under TC: the
  * kernel's pseudo-header update takes the change off skb->csum of a
  * CHECKSUM_COMPLETE packet, right for IPv4 only (see mig_rewrite); for
  * IPv6 the address and the checksum field cancel, so bpf_csum_update
  * gives it back.
  */
-static __always_inline int icmp_store32(struct mig_ctx *c, __u32 off, __be32 from,
+static __always_inline int store32_csum(struct mig_ctx *c, __u32 off, __be32 from,
 					__be32 to, __u32 csum_off, int kind)
 {
 	__u16 d;
@@ -1060,17 +1062,17 @@ static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
 		if (i >= n)
 			break;
 		/* outer destination: our wire address -> the socket's */
-		if (icmp_store32(c, p->l3 + (v4 ? 16 : 24) + 4 * i, p->daddr[i],
+		if (store32_csum(c, p->l3 + (v4 ? 16 : 24) + 4 * i, p->daddr[i],
 				 sk->laddr[i], v4 ? p->l3 + 10 : icsum, v4 ? 0 : 2) ||
 		    /* quoted source and destination (IPv4: its own header
 		     * checksum absorbs the change, the ICMP sum stays) */
-		    icmp_store32(c, in3 + (v4 ? 12 : 8) + 4 * i, k->laddr[i], sk->laddr[i],
+		    store32_csum(c, in3 + (v4 ? 12 : 8) + 4 * i, k->laddr[i], sk->laddr[i],
 				 v4 ? in3 + 10 : icsum, v4 ? 0 : 1) ||
-		    icmp_store32(c, in3 + (v4 ? 16 : 24) + 4 * i, k->raddr[i], sk->raddr[i],
+		    store32_csum(c, in3 + (v4 ? 16 : 24) + 4 * i, k->raddr[i], sk->raddr[i],
 				 v4 ? in3 + 10 : icsum, v4 ? 0 : 1))
 			return V_DROP;
 	}
-	if (icmp_store32(c, in3 + (v4 ? 20 : 40),
+	if (store32_csum(c, in3 + (v4 ? 20 : 40),
 			 (__u32)k->lport | (__u32)k->rport << 16,
 			 (__u32)sk->lport | (__u32)sk->rport << 16, icsum, 1))
 		return V_DROP;
@@ -1187,7 +1189,7 @@ static __always_inline bool mig_addr_eq(const __u32 *a, const __u32 *b)
 }
 
 /* Replace n (1 or 4) 32-bit words at off, from -> to, keeping the
- * checksum at csum_off right (kind as icmp_store32: 0 IPv4 header, 1
+ * checksum at csum_off right (kind as store32_csum: 0 IPv4 header, 1
  * ICMP data, 2 ICMPv6 pseudo-header); ck = csum_off | kind << 16 |
  * n << 24.  A function of its own: icmp_out's frame with mig_out_tc's
  * must stay within 512 bytes under Linux 6.1's accounting. */
@@ -1486,6 +1488,61 @@ static __noinline enum verdict kept_src(struct mig_ctx *c)
 	return V_DROP;
 }
 
+/*
+ * A segment on a translation installed by a commit (e->ts set), while the
+ * peer still echoes what it last heard before the move (enum mig_ts_state,
+ * docs/protocol.md "Timestamps and SACK blocks after a move"): its echo is
+ * cleared.  On the first such segment, which carries what the peer's
+ * socket held back during the outage, SACK blocks that follow the
+ * timestamps are hidden from the socket too (the option's kind becomes
+ * 254, experimental, which Linux ignores on a segment without SYN): blocks
+ * naming data sent before the outage would give a round-trip sample as
+ * long as the outage, as the echo would.  Later segments keep theirs: they
+ * answer what was sent after the move, and recovery needs them.  The
+ * stale echo is the first one seen here; the first newer echo ends it.
+ * Only the layout Linux and most stacks send (NOP, NOP, Timestamps at the
+ * start of the options, RFC 7323 appendix A; NOP, NOP, SACK next) is
+ * looked at; a segment without it changes nothing.  Off the common path:
+ * the translation of a flow that did not just move costs one byte compare.
+ */
+static __noinline int ts_clear(struct mig_ctx *c, const struct mig_pkt *p, struct mig_in *e)
+{
+	__be32 o[4];
+	__u32 ecr, s;
+	bool first = e->ts == MIG_TS_FIRST;
+
+	if (p->hdr_len < 32 || (p->flags & (TCP_ACK | TCP_RST)) != TCP_ACK ||
+	    ctx_load(c, p->l4 + 20, o, 12))
+		return 0;
+	if (o[0] != bpf_htonl(0x0101080a))
+		return 0;
+	ecr = bpf_ntohl(o[2]);
+	if (!ecr)
+		return 0;
+	if (first) {
+		e->ts_stale = ecr;
+		e->ts = MIG_TS_STALE;
+	} else if ((__s32)(ecr - e->ts_stale) > 0) {
+		e->ts = MIG_TS_OFF;
+		return 0;
+	}
+	if (store32_csum(c, p->l4 + 28, o[2], 0, p->l4 + 16, 1))
+		return -1;
+	mig_count(MIG_STAT_TSECR_CLEARED);
+	/* NOP, NOP, SACK with 1 to 4 blocks, on the first segment only */
+	if (!first || p->hdr_len < 44 || ctx_load(c, p->l4 + 32, &o[3], 4))
+		return 0;
+	s = bpf_ntohl(o[3]);
+	if ((s & 0xffffff00) != 0x01010500 || (s & 0xff) < 10 || ((s & 0xff) - 2) % 8 ||
+	    20 + 12 + 2 + (s & 0xff) > p->hdr_len)
+		return 0;
+	if (store32_csum(c, p->l4 + 32, o[3], bpf_htonl(0x0101fe00 | (s & 0xff)),
+			 p->l4 + 16, 1))
+		return -1;
+	mig_count(MIG_STAT_SACK_HIDDEN);
+	return 0;
+}
+
 static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 {
 	struct mig_gate *g;
@@ -1551,6 +1608,8 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 			return V_DROP;
 		if (!e->seen)
 			e->seen = 1;   /* once per translation */
+		if (e->ts && ts_clear(c, &p, e))
+			return V_DROP;
 		if (mig_rewrite(c, &p, &e->sock, true))
 			return V_DROP;
 		mig_count(MIG_STAT_XLATE_IN);

@@ -221,13 +221,35 @@ enum mig_in_type {
 	MIG_IN_XLATE   = 1,  /* migrated flow: rewrite to the socket tuple */
 	MIG_IN_RETIRED = 2,  /* the flow's previous wire tuple: drop */
 };
+/*
+ * Timestamp echoes and SACK blocks across a commit (docs/protocol.md,
+ * "Timestamps and SACK blocks after a move").  A socket that heard nothing
+ * from its peer during an outage echoes, in its first segments after the
+ * commit, a timestamp its peer sent before the outage, and SACKs what it
+ * received before it: the peer's kernel takes either for a round trip of
+ * the outage's length (its RTO grows to seconds, its backoff is reset) or
+ * the echo for proof that its retransmissions were spurious (it undoes
+ * them, and waits).  The ingress program clears such echoes (TSecr 0: "no
+ * echo", RFC 7323) and hides the SACK blocks behind them until the peer
+ * echoes a newer one.  These fields were padding (always zero) in earlier
+ * builds: an entry they wrote reads as MIG_TS_OFF.
+ */
+enum mig_ts_state {
+	MIG_TS_OFF   = 0,   /* echoes pass untouched */
+	MIG_TS_FIRST = 1,   /* set at commit: the next echo is the stale one */
+	MIG_TS_STALE = 2,   /* echoes not after ts_stale are cleared */
+};
+
 struct mig_in {
 	struct mig_tuple sock;   /* the socket tuple */
 	__u8  type;              /* enum mig_in_type */
 	__u8  seen;              /* XLATE: a segment of the peer arrived here
 				  * (set once by the ingress program): the
 				  * peer has committed us onto this tuple */
-	__u8  pad[6];
+	__u8  ts;                /* XLATE: enum mig_ts_state (ingress program) */
+	__u8  pad;
+	__u32 ts_stale;          /* MIG_TS_STALE: the timestamp echo (host
+				  * order) of the peer's first segment here */
 };
 _Static_assert(sizeof(struct mig_in) == 48, "mig_in size");
 
@@ -530,6 +552,8 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(CC_FAIL,          "cwnd_restart_failed") /* agent: ... could not be (no socket, refused, or mig_cc not loaded) */ \
 	X(ICMP_IN_DROP,     "icmp_in_dropped")   /* ICMP error quoting a flow's previous wire tuple: dropped */ \
 	X(KEYED_RECOVERED,  "keyed_recovered")   /* agent: a "keyed" event the full ring buffer lost, found in a walk of the sockets */ \
+	X(TSECR_CLEARED,    "tsecr_cleared")     /* a migrated flow's segment echoing a timestamp from before the commit: echo set to 0 */ \
+	X(SACK_HIDDEN,      "sack_hidden")       /* ... and its SACK option hidden from the socket (kind 254) */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

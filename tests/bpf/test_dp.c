@@ -365,15 +365,38 @@ static bool tuple_eq(const struct mig_tuple *a, const struct mig_tuple *b)
 	return !memcmp(a, b, sizeof(*a));
 }
 
-/* mig_ingress[w] is { sock, type } exactly. */
-static int ingress_is(const struct mig_tuple *w, const struct mig_tuple *sock, __u8 type)
+/* mig_ingress[w] is { sock, type, ts } exactly. */
+static int ingress_is_ts(const struct mig_tuple *w, const struct mig_tuple *sock, __u8 type,
+			 __u8 ts)
 {
 	struct mig_in got, want;
 
 	memset(&want, 0, sizeof(want));
 	want.sock = *sock;
 	want.type = type;
+	want.ts = ts;
 	return !map_get(skel->maps.mig_ingress, w, &got) && !memcmp(&got, &want, sizeof(got));
+}
+
+/* ... as a commit leaves it (a translation clears stale timestamp echoes
+ * next: MIG_TS_FIRST). */
+static int ingress_is(const struct mig_tuple *w, const struct mig_tuple *sock, __u8 type)
+{
+	return ingress_is_ts(w, sock, type, type == MIG_IN_XLATE ? MIG_TS_FIRST : MIG_TS_OFF);
+}
+
+/* The translation at w as after the peer echoed a timestamp newer than the
+ * commit (MIG_TS_OFF): for the tests of the rewrite itself, whose
+ * segments carry one fixed echo. */
+static int ts_settle(const struct mig_tuple *w)
+{
+	struct mig_in e;
+
+	if (map_get(skel->maps.mig_ingress, w, &e))
+		return -1;
+	e.ts = MIG_TS_OFF;
+	e.ts_stale = 0;
+	return map_put(skel->maps.mig_ingress, w, &e);
 }
 
 /* mig_egress[sock] is { w } exactly. */
@@ -1391,8 +1414,10 @@ TEST(cand_tuple_taken)
 		memset(&e, 0, sizeof(e));
 		e.sock = other;
 		e.type = MIG_IN_XLATE;
+		e.ts = MIG_TS_FIRST;    /* as its commit left it */
 		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire, &e), "put");
 		e.type = MIG_IN_RETIRED;
+		e.ts = MIG_TS_OFF;
 		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire2, &e), "put");
 		n = msyn_ok(&s, 1, &p, in);
 		expect(unit_failed, &s, s.h, "Migrate SYN on B's translation", in, n, 0,
@@ -1636,7 +1661,7 @@ TEST(mover_first_nonce)
 
 /* Commit both ends through the hook under test: the fixed end (srv) by
  * Migrate SYN + CONFIRM, the mover (cli) by mig_pend + Migrate SYN/ACK. */
-static int commit_both(int *unit_failed, const struct sc *s)
+static int commit_pair(int *unit_failed, const struct sc *s)
 {
 	__u8 in[FX_PKT_MAX], nonce[8], mac[8];
 	struct mig_flow f;
@@ -1655,6 +1680,18 @@ static int commit_both(int *unit_failed, const struct sc *s)
 	if (fx_stat(skel, MIG_STAT_COMMIT_FIXED) != 1 ||
 	    fx_stat(skel, MIG_STAT_COMMIT_MOVER) != 1) {
 		CHECK(0, "%s [%s]: commit failed", s->fam, s->h->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* commit_pair, and both translations past their stale timestamp echoes */
+static int commit_both(int *unit_failed, const struct sc *s)
+{
+	if (commit_pair(unit_failed, s))
+		return -1;
+	if (ts_settle(&s->a_wire) || ts_settle(&s->b_wire)) {
+		CHECK(0, "%s [%s]: no translation to settle", s->fam, s->h->name);
 		return -1;
 	}
 	return 0;
@@ -1827,6 +1864,7 @@ TEST(second_migration)
 			     s.c->srv.t.lport, s.c->cli.snd_nxt, s.c->cli.rcv_nxt, &p, in);
 		memcpy(p.saddr, s.c->cli.t.laddr, 16);
 		p.sport = ntohs(s.c->cli.t.lport);
+		fx_opt_ts(&p, 0x01020304, 0);   /* the new commit's first echo: cleared */
 		wn = fx_build(&p, want);
 		expect(unit_failed, &s, s.h, "data from NEW2", in, n, 0, s.h->pass, want, wn, &r);
 		n = data_seg(s.family, s.new_addr, s.new_port, s.c->srv.t.laddr,
@@ -2613,8 +2651,8 @@ TEST(icmp_error_translated)
 		CHECK(fx_stat(skel, MIG_STAT_XLATE_IN) == 0 &&
 		      fx_stat(skel, MIG_STAT_RETIRED_DROP) == 0, "%s [%s]: counted as TCP",
 		      s.fam, s.h->name);
-		CHECK(ingress_is(&s.a_wire, &c->srv.t, MIG_IN_XLATE) &&
-		      ingress_is(&s.b_wire, &c->cli.t, MIG_IN_XLATE),
+		CHECK(ingress_is_ts(&s.a_wire, &c->srv.t, MIG_IN_XLATE, MIG_TS_OFF) &&
+		      ingress_is_ts(&s.b_wire, &c->cli.t, MIG_IN_XLATE, MIG_TS_OFF),
 		      "%s [%s]: translations changed", s.fam, s.h->name);
 	}
 }
@@ -3726,6 +3764,137 @@ static __u16 oc_add(__u16 a, __u16 b)
  * options (the TCP header further out).  Each output is compared byte for
  * byte with a frame built from scratch and its checksums recomputed.
  */
+/*
+ * After a commit each end clears the timestamp echo of the peer's segments
+ * (TSecr 0) while the peer repeats the first echo seen, or an older one,
+ * and hides the SACK blocks of the first such segment (kind 5 -> 254): the
+ * peer's socket heard nothing during the outage, and the kernel here would
+ * take either for a round trip as long as the outage.  The first newer
+ * echo ends it.  Checksums: the want frames are built from scratch.
+ */
+struct ts_step {
+	const char *what;
+	__u32 ecr;        /* echo sent */
+	int opts;         /* 0 NOP NOP TS, 1 no options, 2 TS after 4 NOPs,
+			   * 3 TS then NOP NOP SACK (2 blocks), 4 TS then a
+			   * SACK option of a bad length */
+	__u32 want_ecr;   /* echo the socket gets */
+	__u8 ts;          /* mig_in.ts after */
+	bool hide;        /* its SACK option hidden (kind 254) */
+};
+
+static const struct ts_step ts_steps[2][9] = {
+	{       /* fixed end: the mover's segments */
+		{ "no timestamps", 0, 1, 0, MIG_TS_FIRST, false },
+		{ "timestamps not first", 0xa0b0c0d0, 2, 0xa0b0c0d0, MIG_TS_FIRST, false },
+		{ "echo 0", 0, 0, 0, MIG_TS_FIRST, false },
+		{ "first echo, SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, true },
+		{ "same echo, SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, false },
+		{ "older echo, SACK of a bad length", 0xa0b0c0c0, 4, 0, MIG_TS_STALE, false },
+		{ "newer echo, SACK", 0xa0b0c0d1, 3, 0xa0b0c0d1, MIG_TS_OFF, false },
+		{ "the stale echo again", 0xa0b0c0d0, 0, 0xa0b0c0d0, MIG_TS_OFF, false },
+		{ "the stale echo again, SACK", 0xa0b0c0d0, 3, 0xa0b0c0d0, MIG_TS_OFF, false },
+	},
+	{       /* mover: the fixed end's, across the wrap of the clock */
+		{ "first echo, SACK of a bad length", 0xfffffff0, 4, 0, MIG_TS_STALE, false },
+		{ "same echo", 0xfffffff0, 0, 0, MIG_TS_STALE, false },
+		{ "older echo", 0x80000000, 0, 0, MIG_TS_STALE, false },
+		{ "newer echo, wrapped", 0x10, 0, 0x10, MIG_TS_OFF, false },
+		{ "older again, SACK", 0xfffffff0, 3, 0xfffffff0, MIG_TS_OFF, false },
+		{ NULL, 0, 0, 0, 0, false },
+	},
+};
+
+/* the options of step st into p, with the echo ecr and the SACK option's
+ * kind sk */
+static void ts_step_opts(struct fx_pkt *p, const struct ts_step *st, __u32 ecr, __u8 sk)
+{
+	static const __u8 blocks[16] = {
+		0x00, 0x01, 0x00, 0x01, 0x00, 0x01, 0x05, 0xa9,
+		0x00, 0x02, 0x00, 0x01, 0x00, 0x02, 0x05, 0xa9,
+	};
+
+	switch (st->opts) {
+	case 1:
+		p->optlen = 0;
+		break;
+	case 2:
+		fx_opt_ts(p, 0x01020304, ecr);
+		memmove(p->opts + 4, p->opts, 12);
+		memset(p->opts, 1, 4);
+		p->optlen = 16;
+		break;
+	case 3:
+	case 4:
+		fx_opt_ts(p, 0x01020304, ecr);
+		p->opts[12] = 1;
+		p->opts[13] = 1;
+		p->opts[14] = sk;
+		p->opts[15] = st->opts == 3 ? 18 : 12;
+		memcpy(p->opts + 16, blocks, 16);
+		p->optlen = 32;         /* (the bad one: 10 bytes of junk after it) */
+		break;
+	default:
+		fx_opt_ts(p, 0x01020304, ecr);
+	}
+}
+
+TEST(ts_echo_cleared)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	const struct ts_step *st;
+	const struct mig_tuple *w;
+	struct fx_pkt pi, po;
+	struct mig_in e;
+	struct fx_res r;
+	struct sc s;
+	__u64 cleared, hidden;
+	size_t n, wn;
+	int dir, i;
+	bool clear;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		if (commit_pair(unit_failed, &s))
+			continue;
+		cleared = hidden = 0;
+		for (dir = 0; dir < 2; dir++) {
+			w = dir ? &s.b_wire : &s.a_wire;
+			for (i = 0; i < 9 && ts_steps[dir][i].what; i++) {
+				char what[96];
+
+				st = &ts_steps[dir][i];
+				snprintf(what, sizeof(what), "%s: %s", dir ? "mover" : "fixed end",
+					 st->what);
+				clear = st->ecr != st->want_ecr;
+				xl_pkt(&s, dir, payload, sizeof(payload), &pi, &po);
+				ts_step_opts(&pi, st, st->ecr, 5);
+				ts_step_opts(&po, st, st->want_ecr, st->hide ? 254 : 5);
+				n = fx_build(&pi, in);
+				wn = fx_build(&po, want);
+				expect(unit_failed, &s, s.h, what, in, n, 0, s.h->pass, want, wn, &r);
+				cleared += clear;
+				hidden += st->hide;
+				CHECK(!map_get(skel->maps.mig_ingress, w, &e) && e.ts == st->ts &&
+				      (st->ts != MIG_TS_STALE ||
+				       e.ts_stale == (dir ? 0xfffffff0 : 0xa0b0c0d0)),
+				      "%s %s [%s]: mig_in ts %u stale %#x, want ts %u", what, s.fam,
+				      s.h->name, e.ts, e.ts_stale, st->ts);
+				CHECK(fx_stat(skel, MIG_STAT_TSECR_CLEARED) == cleared &&
+				      fx_stat(skel, MIG_STAT_SACK_HIDDEN) == hidden,
+				      "%s %s [%s]: tsecr_cleared %llu sack_hidden %llu, want %llu %llu",
+				      what, s.fam, s.h->name,
+				      (unsigned long long)fx_stat(skel, MIG_STAT_TSECR_CLEARED),
+				      (unsigned long long)fx_stat(skel, MIG_STAT_SACK_HIDDEN),
+				      (unsigned long long)cleared, (unsigned long long)hidden);
+			}
+		}
+	}
+}
+
 TEST(rewrite_checksum_edges)
 {
 	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], pl[100];
