@@ -34,7 +34,8 @@
 # Environment: HANDOVER_D (default "0 10 30"), HANDOVER_RUNS (runs per
 # variant, download and D; default 10), HANDOVER_VARIANTS, HANDOVER_MODES
 # ("sender receiver"), HANDOVER_PCAP (a directory: capture each run at the
-# server's interface and keep the capture of a run slower than 1 s there),
+# server's interface and keep there the capture of a run whose first new
+# byte came HANDOVER_PCAP_MS, default 1000, or more after the address),
 # HANDOVER_AGENT_ARGS (more arguments for both
 # agents, e.g. -v).  Bounded: per variant about
 # RUNS x 2 x sum(D + 3) seconds, the variants in parallel (10 runs: about
@@ -166,14 +167,12 @@ variant() {
 				echo "$v $mode $D $r"
 				if [ -n "${HANDOVER_PCAP:-}" ]; then
 					lab_capture_stop run >/dev/null 2>&1
-					# keep the capture of a run slower than 1 s
-					case ${r%% *} in
-					-|[0-9][0-9][0-9][0-9]*)
+					# keep the capture of a run slower than HANDOVER_PCAP_MS
+					if python3 -c "import sys; v='${r%% *}'; sys.exit(0 if v == '-' or float(v) >= ${HANDOVER_PCAP_MS:-1000} else 1)"; then
 						mkdir -p "$HANDOVER_PCAP"
 						cp "$LAB_DIR/run.pcap" "$HANDOVER_PCAP/$v-$mode-$D-$i-$t0.pcap"
 						echo "t0 $t0" >"$HANDOVER_PCAP/$v-$mode-$D-$i-$t0.txt"
-						;;
-					esac
+					fi
 				fi
 				lab_bg_stop rcv >/dev/null 2>&1
 				lab_bg_stop snd >/dev/null 2>&1

@@ -581,6 +581,7 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	f->wire = *w;
 	f->migrated_ns = bpf_ktime_get_ns();
 	f->rst_held_ms = 0;     /* a held RST came from where the peer was */
+	f->sack_hi = 0;         /* the peer's first segment sets it (sack_hide) */
 	return 0;
 }
 
@@ -1489,17 +1490,70 @@ static __noinline enum verdict kept_src(struct mig_ctx *c)
 }
 
 /*
+ * ts_clear's SACK blocks (NOP, NOP, SACK right after the timestamps): a
+ * block above the ACK that names data the peer held before the move is
+ * made empty ([ACK - 1, ACK - 1], which the kernel discards), so that the
+ * socket takes no round trip from it.  On the first segment after the
+ * commit every block above the ACK is such a block, and the highest end
+ * among them is kept (mig_flow.sack_hi); later segments lose the blocks
+ * that end at or below it (a block grown from one of them by a
+ * retransmission included).  Blocks below the ACK (D-SACK: the duplicate
+ * the resume nudge made, PROTOCOL.md "Resuming") stay: the kernel counts
+ * one as delivered, which lets it retransmit at once.  Blocks above
+ * sack_hi name data sent after the move, and recovery needs them.
+ */
+static __noinline int sack_hide(struct mig_ctx *c, const struct mig_pkt *p,
+				const struct mig_tuple *sock, bool first)
+{
+	__u32 cs = p->l4 + 16, off, len, n, s, i, st, en, hi = 0, hidden = 0;
+	__be32 w, b[2], z = bpf_htonl(p->ack - 1);
+	struct mig_flow *f;
+
+	if (p->hdr_len < 44 || ctx_load(c, p->l4 + 32, &w, 4))
+		return 0;
+	s = bpf_ntohl(w);
+	len = s & 0xff;
+	if ((s & 0xffffff00) != 0x01010500 || len < 10 || (len - 2) % 8 || 34 + len > p->hdr_len)
+		return 0;
+	f = bpf_map_lookup_elem(&mig_flows, sock);
+	if (!f || (!first && !f->sack_hi))
+		return 0;
+	n = (len - 2) / 8;      /* at most 3 here: 40 bytes of options */
+	for (i = 0; i < 3; i++) {
+		if (i >= n)
+			break;
+		off = p->l4 + 36 + 8 * i;
+		if (ctx_load(c, off, b, 8))
+			return 0;
+		st = bpf_ntohl(b[0]);
+		en = bpf_ntohl(b[1]);
+		if ((__s32)(st - p->ack) < 0)
+			continue;                               /* D-SACK */
+		if (first) {
+			if (!hi || (__s32)(en - hi) > 0)
+				hi = en;
+		} else if ((__s32)(en - f->sack_hi) > 0) {
+			continue;                               /* sent after the move */
+		}
+		if (store32_csum(c, off, b[0], z, cs, 1) || store32_csum(c, off + 4, b[1], z, cs, 1))
+			return -1;
+		hidden++;
+	}
+	if (first)
+		f->sack_hi = hi;
+	if (hidden)
+		mig_count(MIG_STAT_SACK_HIDDEN);
+	return 0;
+}
+
+/*
  * A segment on a translation installed by a commit (e->ts set), while the
  * peer still echoes what it last heard before the move (enum mig_ts_state,
  * docs/protocol.md "Timestamps and SACK blocks after a move"): its echo is
- * cleared.  On the first such segment, which carries what the peer's
- * socket held back during the outage, SACK blocks that follow the
- * timestamps are hidden from the socket too (the option's kind becomes
- * 254, experimental, which Linux ignores on a segment without SYN): blocks
- * naming data sent before the outage would give a round-trip sample as
- * long as the outage, as the echo would.  Later segments keep theirs: they
- * answer what was sent after the move, and recovery needs them.  The
- * stale echo is the first one seen here; the first newer echo ends it.
+ * cleared, and SACK blocks that name what the peer's socket held before
+ * the move are hidden from the socket (sack_hide): they would give a
+ * round-trip sample as long as the outage, as the echo would.  The stale
+ * echo is the first one seen here; the first newer echo ends it.
  * Only the layout Linux and most stacks send (NOP, NOP, Timestamps at the
  * start of the options, RFC 7323 appendix A; NOP, NOP, SACK next) is
  * looked at; a segment without it changes nothing.  Off the common path:
@@ -1507,8 +1561,8 @@ static __noinline enum verdict kept_src(struct mig_ctx *c)
  */
 static __noinline int ts_clear(struct mig_ctx *c, const struct mig_pkt *p, struct mig_in *e)
 {
-	__be32 o[4];
-	__u32 ecr, s;
+	__be32 o[3];
+	__u32 ecr;
 	bool first = e->ts == MIG_TS_FIRST;
 
 	if (p->hdr_len < 32 || (p->flags & (TCP_ACK | TCP_RST)) != TCP_ACK ||
@@ -1529,18 +1583,7 @@ static __noinline int ts_clear(struct mig_ctx *c, const struct mig_pkt *p, struc
 	if (store32_csum(c, p->l4 + 28, o[2], 0, p->l4 + 16, 1))
 		return -1;
 	mig_count(MIG_STAT_TSECR_CLEARED);
-	/* NOP, NOP, SACK with 1 to 4 blocks, on the first segment only */
-	if (!first || p->hdr_len < 44 || ctx_load(c, p->l4 + 32, &o[3], 4))
-		return 0;
-	s = bpf_ntohl(o[3]);
-	if ((s & 0xffffff00) != 0x01010500 || (s & 0xff) < 10 || ((s & 0xff) - 2) % 8 ||
-	    20 + 12 + 2 + (s & 0xff) > p->hdr_len)
-		return 0;
-	if (store32_csum(c, p->l4 + 32, o[3], bpf_htonl(0x0101fe00 | (s & 0xff)),
-			 p->l4 + 16, 1))
-		return -1;
-	mig_count(MIG_STAT_SACK_HIDDEN);
-	return 0;
+	return sack_hide(c, p, &e->sock, first);
 }
 
 static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)

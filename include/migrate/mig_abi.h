@@ -187,7 +187,12 @@ struct mig_flow {
 	__u32 isn_i;                  /* host order */
 	__u32 isn_r;                  /* host order */
 	__u8  role;                   /* enum mig_role */
-	__u8  pad0[7];                /* zero */
+	__u8  pad0[3];                /* zero */
+	__u32 sack_hi;                /* data path (was padding): the highest SACK
+				       * block end (host order) of the peer's
+				       * first segment after the last commit,
+				       * 0: none (docs/protocol.md, "Timestamps
+				       * and SACK blocks after a move") */
 	__u8  s_own[MIG_SIP_KEY_LEN]; /* SipHash key of what this host sends */
 	__u8  s_peer[MIG_SIP_KEY_LEN];/* ... and of what the peer sends */
 	/* data path */
@@ -230,9 +235,10 @@ enum mig_in_type {
  * the outage's length (its RTO grows to seconds, its backoff is reset) or
  * the echo for proof that its retransmissions were spurious (it undoes
  * them, and waits).  The ingress program clears such echoes (TSecr 0: "no
- * echo", RFC 7323) and hides the SACK blocks behind them until the peer
- * echoes a newer one.  These fields were padding (always zero) in earlier
- * builds: an entry they wrote reads as MIG_TS_OFF.
+ * echo", RFC 7323), and hides the SACK blocks that name data the peer held
+ * before the move (mig_flow.sack_hi), until the peer echoes a newer one.
+ * These fields were padding (always zero) in earlier builds: an entry they
+ * wrote reads as MIG_TS_OFF.
  */
 enum mig_ts_state {
 	MIG_TS_OFF   = 0,   /* echoes pass untouched */
@@ -553,7 +559,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(ICMP_IN_DROP,     "icmp_in_dropped")   /* ICMP error quoting a flow's previous wire tuple: dropped */ \
 	X(KEYED_RECOVERED,  "keyed_recovered")   /* agent: a "keyed" event the full ring buffer lost, found in a walk of the sockets */ \
 	X(TSECR_CLEARED,    "tsecr_cleared")     /* a migrated flow's segment echoing a timestamp from before the commit: echo set to 0 */ \
-	X(SACK_HIDDEN,      "sack_hidden")       /* ... and its SACK option hidden from the socket (kind 254) */ \
+	X(SACK_HIDDEN,      "sack_hidden")       /* ... a SACK block of it naming data the peer held before the commit: made empty */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

@@ -3767,76 +3767,111 @@ static __u16 oc_add(__u16 a, __u16 b)
 /*
  * After a commit each end clears the timestamp echo of the peer's segments
  * (TSecr 0) while the peer repeats the first echo seen, or an older one,
- * and hides the SACK blocks of the first such segment (kind 5 -> 254): the
- * peer's socket heard nothing during the outage, and the kernel here would
- * take either for a round trip as long as the outage.  The first newer
- * echo ends it.  Checksums: the want frames are built from scratch.
+ * and empties the SACK blocks that name what the peer held before the move
+ * (those of the first such segment above the ACK, and later ones that end
+ * at or below the highest of them): the peer's socket heard nothing during
+ * the outage, and the kernel here would take either for a round trip as
+ * long as the outage.  D-SACK blocks and blocks beyond stay.  The first
+ * newer echo ends it.  Checksums: the want frames are built from scratch.
  */
 struct ts_step {
 	const char *what;
 	__u32 ecr;        /* echo sent */
 	int opts;         /* 0 NOP NOP TS, 1 no options, 2 TS after 4 NOPs,
-			   * 3 TS then NOP NOP SACK (2 blocks), 4 TS then a
-			   * SACK option of a bad length */
+			   * 3 TS then NOP NOP SACK (2 blocks above the ACK),
+			   * 4 TS then a SACK option of a bad length, 5 TS then
+			   * a D-SACK block and 2 blocks above the ACK, 6 TS then
+			   * a block beyond those and one of them */
 	__u32 want_ecr;   /* echo the socket gets */
 	__u8 ts;          /* mig_in.ts after */
-	bool hide;        /* its SACK option hidden (kind 254) */
+	bool hide;        /* blocks of before the move made empty */
 };
 
-static const struct ts_step ts_steps[2][9] = {
+static const struct ts_step ts_steps[2][10] = {
 	{       /* fixed end: the mover's segments */
 		{ "no timestamps", 0, 1, 0, MIG_TS_FIRST, false },
 		{ "timestamps not first", 0xa0b0c0d0, 2, 0xa0b0c0d0, MIG_TS_FIRST, false },
 		{ "echo 0", 0, 0, 0, MIG_TS_FIRST, false },
 		{ "first echo, SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, true },
-		{ "same echo, SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, false },
+		{ "same echo, the same SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, true },
+		{ "same echo, D-SACK and SACK", 0xa0b0c0d0, 5, 0, MIG_TS_STALE, true },
+		{ "same echo, SACK beyond and old", 0xa0b0c0d0, 6, 0, MIG_TS_STALE, true },
 		{ "older echo, SACK of a bad length", 0xa0b0c0c0, 4, 0, MIG_TS_STALE, false },
 		{ "newer echo, SACK", 0xa0b0c0d1, 3, 0xa0b0c0d1, MIG_TS_OFF, false },
-		{ "the stale echo again", 0xa0b0c0d0, 0, 0xa0b0c0d0, MIG_TS_OFF, false },
 		{ "the stale echo again, SACK", 0xa0b0c0d0, 3, 0xa0b0c0d0, MIG_TS_OFF, false },
 	},
 	{       /* mover: the fixed end's, across the wrap of the clock */
-		{ "first echo, SACK of a bad length", 0xfffffff0, 4, 0, MIG_TS_STALE, false },
-		{ "same echo", 0xfffffff0, 0, 0, MIG_TS_STALE, false },
-		{ "older echo", 0x80000000, 0, 0, MIG_TS_STALE, false },
+		{ "first echo, D-SACK and SACK", 0xfffffff0, 5, 0, MIG_TS_STALE, true },
+		{ "same echo, SACK of a bad length", 0xfffffff0, 4, 0, MIG_TS_STALE, false },
+		{ "older echo, SACK beyond and old", 0x80000000, 6, 0, MIG_TS_STALE, true },
 		{ "newer echo, wrapped", 0x10, 0, 0x10, MIG_TS_OFF, false },
 		{ "older again, SACK", 0xfffffff0, 3, 0xfffffff0, MIG_TS_OFF, false },
 		{ NULL, 0, 0, 0, 0, false },
 	},
 };
 
-/* the options of step st into p, with the echo ecr and the SACK option's
- * kind sk */
-static void ts_step_opts(struct fx_pkt *p, const struct ts_step *st, __u32 ecr, __u8 sk)
+static void put_be32(__u8 *o, __u32 v)
 {
-	static const __u8 blocks[16] = {
-		0x00, 0x01, 0x00, 0x01, 0x00, 0x01, 0x05, 0xa9,
-		0x00, 0x02, 0x00, 0x01, 0x00, 0x02, 0x05, 0xa9,
-	};
+	o[0] = (__u8)(v >> 24); o[1] = (__u8)(v >> 16); o[2] = (__u8)(v >> 8); o[3] = (__u8)v;
+}
+
+/* The options of step st into p (after p->ack is set), with the echo ecr;
+ * hide: as the data path leaves them (blocks above the ACK ending at or
+ * below ACK + 5792, the highest end the first SACK of each direction
+ * names, made [ACK - 1, ACK - 1]).  Returns how many blocks that empties. */
+static int ts_step_opts(struct fx_pkt *p, const struct ts_step *st, __u32 ecr, bool hide)
+{
+	__u32 a = p->ack, blk[3][2];
+	int i, n = 0, k = 0;
 
 	switch (st->opts) {
 	case 1:
 		p->optlen = 0;
-		break;
+		return 0;
 	case 2:
 		fx_opt_ts(p, 0x01020304, ecr);
 		memmove(p->opts + 4, p->opts, 12);
 		memset(p->opts, 1, 4);
 		p->optlen = 16;
-		break;
+		return 0;
 	case 3:
 	case 4:
-		fx_opt_ts(p, 0x01020304, ecr);
-		p->opts[12] = 1;
-		p->opts[13] = 1;
-		p->opts[14] = sk;
-		p->opts[15] = st->opts == 3 ? 18 : 12;
-		memcpy(p->opts + 16, blocks, 16);
-		p->optlen = 32;         /* (the bad one: 10 bytes of junk after it) */
+		blk[0][0] = a + 1448; blk[0][1] = a + 2896;
+		blk[1][0] = a + 4344; blk[1][1] = a + 5792;
+		n = 2;
+		break;
+	case 5:
+		blk[0][0] = a - 0x40000000u; blk[0][1] = a - 0x40000000u + 1;
+		blk[1][0] = a + 1448; blk[1][1] = a + 2896;
+		blk[2][0] = a + 4344; blk[2][1] = a + 5792;
+		n = 3;
+		break;
+	case 6:
+		blk[0][0] = a + 7240; blk[0][1] = a + 8688;
+		blk[1][0] = a + 1448; blk[1][1] = a + 5792;
+		n = 2;
 		break;
 	default:
 		fx_opt_ts(p, 0x01020304, ecr);
+		return 0;
 	}
+	fx_opt_ts(p, 0x01020304, ecr);
+	p->opts[12] = 1;
+	p->opts[13] = 1;
+	p->opts[14] = 5;
+	p->opts[15] = st->opts == 4 ? 12 : (__u8)(2 + 8 * n);
+	for (i = 0; i < n; i++) {
+		if (hide && st->opts != 4 && (__s32)(blk[i][0] - a) >= 0 &&
+		    (__s32)(blk[i][1] - (a + 5792)) <= 0) {
+			blk[i][0] = blk[i][1] = a - 1;
+			k++;
+		}
+		put_be32(p->opts + 16 + 8 * i, blk[i][0]);
+		put_be32(p->opts + 20 + 8 * i, blk[i][1]);
+	}
+	/* (the bad length: 10 bytes of junk after it, then the rest) */
+	p->optlen = (__u8)(16 + 8 * n);
+	return k;
 }
 
 TEST(ts_echo_cleared)
@@ -3850,7 +3885,7 @@ TEST(ts_echo_cleared)
 	struct sc s;
 	__u64 cleared, hidden;
 	size_t n, wn;
-	int dir, i;
+	int dir, i, k;
 	bool clear;
 
 	if (setup()) {
@@ -3863,7 +3898,7 @@ TEST(ts_echo_cleared)
 		cleared = hidden = 0;
 		for (dir = 0; dir < 2; dir++) {
 			w = dir ? &s.b_wire : &s.a_wire;
-			for (i = 0; i < 9 && ts_steps[dir][i].what; i++) {
+			for (i = 0; i < 10 && ts_steps[dir][i].what; i++) {
 				char what[96];
 
 				st = &ts_steps[dir][i];
@@ -3871,13 +3906,13 @@ TEST(ts_echo_cleared)
 					 st->what);
 				clear = st->ecr != st->want_ecr;
 				xl_pkt(&s, dir, payload, sizeof(payload), &pi, &po);
-				ts_step_opts(&pi, st, st->ecr, 5);
-				ts_step_opts(&po, st, st->want_ecr, st->hide ? 254 : 5);
+				ts_step_opts(&pi, st, st->ecr, false);
+				k = ts_step_opts(&po, st, st->want_ecr, st->hide);
 				n = fx_build(&pi, in);
 				wn = fx_build(&po, want);
 				expect(unit_failed, &s, s.h, what, in, n, 0, s.h->pass, want, wn, &r);
 				cleared += clear;
-				hidden += st->hide;
+				hidden += k > 0;
 				CHECK(!map_get(skel->maps.mig_ingress, w, &e) && e.ts == st->ts &&
 				      (st->ts != MIG_TS_STALE ||
 				       e.ts_stale == (dir ? 0xfffffff0 : 0xa0b0c0d0)),
