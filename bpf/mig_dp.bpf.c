@@ -1503,11 +1503,10 @@ static __noinline enum verdict kept_src(struct mig_ctx *c)
  * sack_hi name data sent after the move, and recovery needs them.
  */
 static __noinline int sack_hide(struct mig_ctx *c, const struct mig_pkt *p,
-				const struct mig_tuple *sock, bool first)
+				struct mig_flow *f, bool first)
 {
 	__u32 cs = p->l4 + 16, off, len, n, s, i, st, en, hi = 0, hidden = 0;
 	__be32 w, b[2], z = bpf_htonl(p->ack - 1);
-	struct mig_flow *f;
 
 	if (p->hdr_len < 44 || ctx_load(c, p->l4 + 32, &w, 4))
 		return 0;
@@ -1515,8 +1514,7 @@ static __noinline int sack_hide(struct mig_ctx *c, const struct mig_pkt *p,
 	len = s & 0xff;
 	if ((s & 0xffffff00) != 0x01010500 || len < 10 || (len - 2) % 8 || 34 + len > p->hdr_len)
 		return 0;
-	f = bpf_map_lookup_elem(&mig_flows, sock);
-	if (!f || (!first && !f->sack_hi))
+	if (!first && !f->sack_hi)
 		return 0;
 	n = (len - 2) / 8;      /* at most 3 here: 40 bytes of options */
 	for (i = 0; i < 3; i++) {
@@ -1553,7 +1551,9 @@ static __noinline int sack_hide(struct mig_ctx *c, const struct mig_pkt *p,
  * cleared, and SACK blocks that name what the peer's socket held before
  * the move are hidden from the socket (sack_hide): they would give a
  * round-trip sample as long as the outage, as the echo would.  The stale
- * echo is the first one seen here; the first newer echo ends it.
+ * echo is the first one seen here, on a segment whose ACK the socket could
+ * accept; the first newer echo ends it, MIG_TS_STALE_NS after the commit
+ * at the latest.
  * Only the layout Linux and most stacks send (NOP, NOP, Timestamps at the
  * start of the options, RFC 7323 appendix A; NOP, NOP, SACK next) is
  * looked at; a segment without it changes nothing.  Off the common path:
@@ -1561,9 +1561,11 @@ static __noinline int sack_hide(struct mig_ctx *c, const struct mig_pkt *p,
  */
 static __noinline int ts_clear(struct mig_ctx *c, const struct mig_pkt *p, struct mig_in *e)
 {
+	bool first = e->ts == MIG_TS_FIRST;
+	struct sock_seqs ss;
+	struct mig_flow *f;
 	__be32 o[3];
 	__u32 ecr;
-	bool first = e->ts == MIG_TS_FIRST;
 
 	if (p->hdr_len < 32 || (p->flags & (TCP_ACK | TCP_RST)) != TCP_ACK ||
 	    ctx_load(c, p->l4 + 20, o, 12))
@@ -1572,6 +1574,17 @@ static __noinline int ts_clear(struct mig_ctx *c, const struct mig_pkt *p, struc
 		return 0;
 	ecr = bpf_ntohl(o[2]);
 	if (!ecr)
+		return 0;
+	f = bpf_map_lookup_elem(&mig_flows, &e->sock);
+	if (!f || bpf_ktime_get_ns() - f->migrated_ns > MIG_TS_STALE_NS) {
+		e->ts = MIG_TS_OFF;
+		return 0;
+	}
+	/* what the first segment sets must come from the peer's socket: an
+	 * ACK its socket could send (between SND.UNA and SND.NXT here), as
+	 * the kernel itself would accept; anything else is left alone */
+	if (first && (sock_seqs(c, &e->sock, &ss) || (__s32)(p->ack - ss.snd_una) < 0 ||
+		      (__s32)(ss.snd_nxt - p->ack) < 0))
 		return 0;
 	if (first) {
 		e->ts_stale = ecr;
@@ -1583,7 +1596,7 @@ static __noinline int ts_clear(struct mig_ctx *c, const struct mig_pkt *p, struc
 	if (store32_csum(c, p->l4 + 28, o[2], 0, p->l4 + 16, 1))
 		return -1;
 	mig_count(MIG_STAT_TSECR_CLEARED);
-	return sack_hide(c, p, &e->sock, first);
+	return sack_hide(c, p, f, first);
 }
 
 static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)

@@ -128,6 +128,10 @@ struct mig_cc_req {
  * (dropped) this long from the first one; a commit meanwhile discards it;
  * after it, such RSTs take effect (for as long again). */
 #define MIG_RST_HOLD_MS 60000
+/* Stale timestamp echoes and SACK blocks (struct mig_in, ts) are looked
+ * for this long after a commit at most: normally the first round trip
+ * ends it; a forged echo from the future cannot make it last. */
+#define MIG_TS_STALE_NS (1000ULL * 1000000ULL)
 /* The tag our data path appends to every RST of a keyed flow. */
 #define MIG_RST_TAG_LEN 8
 

@@ -3927,6 +3927,47 @@ TEST(ts_echo_cleared)
 				      (unsigned long long)cleared, (unsigned long long)hidden);
 			}
 		}
+
+		/* the fixed end's translation as a commit leaves it again: a
+		 * first segment whose ACK its socket could not accept (beyond
+		 * SND.NXT) sets nothing and passes untouched ... */
+		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &e), "mig_in");
+		e.ts = MIG_TS_FIRST;
+		e.ts_stale = 0;
+		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire, &e), "put");
+		xl_pkt(&s, 0, payload, sizeof(payload), &pi, &po);
+		pi.ack += 0x10000000;
+		po.ack = pi.ack;
+		fx_opt_ts(&pi, 0x01020304, 0xa0b0c0d0);
+		fx_opt_ts(&po, 0x01020304, 0xa0b0c0d0);
+		n = fx_build(&pi, in);
+		wn = fx_build(&po, want);
+		expect(unit_failed, &s, s.h, "fixed end: first echo, ACK beyond SND.NXT", in, n, 0,
+		       s.h->pass, want, wn, &r);
+		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &e) && e.ts == MIG_TS_FIRST &&
+		      fx_stat(skel, MIG_STAT_TSECR_CLEARED) == cleared,
+		      "%s [%s]: a first segment beyond SND.NXT changed ts %u or tsecr_cleared %llu",
+		      s.fam, s.h->name, e.ts,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_TSECR_CLEARED));
+		/* ... and MIG_TS_STALE_NS after the commit nothing is cleared */
+		{
+			struct mig_flow fl;
+
+			CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fl), "flow");
+			fl.migrated_ns -= MIG_TS_STALE_NS + 1000000;
+			CHECK(!map_put(skel->maps.mig_flows, &s.c->srv.t, &fl), "put flow");
+		}
+		xl_pkt(&s, 0, payload, sizeof(payload), &pi, &po);
+		fx_opt_ts(&pi, 0x01020304, 0xa0b0c0d0);
+		fx_opt_ts(&po, 0x01020304, 0xa0b0c0d0);
+		n = fx_build(&pi, in);
+		wn = fx_build(&po, want);
+		expect(unit_failed, &s, s.h, "fixed end: stale echo after MIG_TS_STALE_NS", in, n, 0,
+		       s.h->pass, want, wn, &r);
+		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &e) && e.ts == MIG_TS_OFF &&
+		      fx_stat(skel, MIG_STAT_TSECR_CLEARED) == cleared,
+		      "%s [%s]: after MIG_TS_STALE_NS: ts %u, tsecr_cleared %llu", s.fam, s.h->name,
+		      e.ts, (unsigned long long)fx_stat(skel, MIG_STAT_TSECR_CLEARED));
 	}
 }
 
