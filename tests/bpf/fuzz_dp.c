@@ -48,7 +48,11 @@
  *             mig_pend, mig_hold, mig_gate and mig_host as they were, but
  *             for what the rules let any packet do: a RST starts a flow's
  *             hold (rst_held_ms, rule 8) and removes a candidate it comes
- *             from; the first segment on a translation sets its seen; a
+ *             from; the first segment on a translation sets its seen;
+ *             after a commit, a segment on the translation may move its
+ *             ts state on (first to stale, setting ts_stale and its
+ *             flow's sack_hi, or either to off; never back: docs/
+ *             protocol.md "Timestamps and SACK blocks after a move"); a
  *             segment from a candidate's tuple stamps resend_ms.  One
  *             whose mac verifies may change the data path's state, never
  *             the agent's (mig_tokens, mig_pend, mig_hold, mig_host), and
@@ -559,15 +563,16 @@ static bool dump_eq(const struct mdump *a, const struct mdump *b)
 static const char *unauth_change(const struct snap *b, const struct snap *a, bool rst)
 {
 	static const int same[] = { M_TOKENS, M_EGRESS, M_PEND, M_HOLD, M_HOST };
-	struct mig_tuple gone[SNAP_MAX];
-	int ngone = 0, i, j, k;
+	struct mig_tuple gone[SNAP_MAX], stale[SNAP_MAX];
+	int ngone = 0, nstale = 0, i, j, k;
 	size_t s;
 
 	for (s = 0; s < sizeof(same) / sizeof(same[0]); s++)
 		if (!dump_eq(&b->m[same[s]], &a->m[same[s]]))
 			return map_name[same[s]];
 
-	/* mig_ingress: the same entries; only seen may change, 0 to 1 */
+	/* mig_ingress: the same entries; only seen may change, 0 to 1, and
+	 * ts only onward (first -> stale with ts_stale, or -> off) */
 	if (b->m[M_INGRESS].n != a->m[M_INGRESS].n)
 		return "mig_ingress";
 	for (i = 0; i < a->m[M_INGRESS].n; i++) {
@@ -580,6 +585,14 @@ static const char *unauth_change(const struct snap *b, const struct snap *a, boo
 		if (x.seen && !y.seen)
 			return "mig_ingress";
 		x.seen = y.seen;
+		if (x.ts == MIG_TS_FIRST && y.ts == MIG_TS_STALE) {
+			x.ts = y.ts;
+			x.ts_stale = y.ts_stale;
+			if (nstale < SNAP_MAX)
+				stale[nstale++] = y.sock;
+		} else if (x.ts != MIG_TS_OFF && y.ts == MIG_TS_OFF) {
+			x.ts = y.ts;
+		}
 		if (memcmp(&x, &y, sizeof(x)))
 			return "mig_ingress";
 	}
@@ -623,6 +636,10 @@ static const char *unauth_change(const struct snap *b, const struct snap *a, boo
 			return "mig_flows";
 		memcpy(&x, b->m[M_FLOWS].e[i] + sizeof(struct mig_tuple), sizeof(x));
 		memcpy(&y, a->m[M_FLOWS].e[i] + sizeof(struct mig_tuple), sizeof(y));
+		/* sack_hi: set with its translation's ts_stale */
+		for (j = 0; j < nstale; j++)
+			if (!memcmp(a->m[M_FLOWS].e[i], &stale[j], sizeof(stale[j])))
+				x.sack_hi = y.sack_hi;
 		if (rst) {
 			x.rst_held_ms = y.rst_held_ms;
 			for (k = 0; k < MIG_NCAND; k++)
