@@ -426,6 +426,7 @@ t_check "the server commits the mobile's new tuple" \
 	lab_wait_until 5 eq "$MOB_B:$(sflow mobile wire.local.port)" server_peer
 t_check "the eavesdropper saw the mobile's Migrate SYN and CONFIRM" \
 	lab_wait_until 3 eval 'has_sig c2b-b0 "$MOB_B" 2 && has_sig c2b-b0 "$MOB_B" 4'
+lab_wait_until 5 xlate_settled server || true
 stats_snap server "$LAB_DIR/c2b-stats"
 maps_snap server >"$LAB_DIR/c2b-maps-before"
 # the Migrate SYN from the attacker's address, from two ports

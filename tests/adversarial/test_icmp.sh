@@ -66,14 +66,16 @@ route_mtu() {
 oow() { lab_nsexec "$1" nstat -asz TcpExtOutOfWindowIcmps | awk '$1 == "TcpExtOutOfWindowIcmps" { print $2 }'; }
 # xmaps HOST: HOST's mig_ingress and mig_egress, sorted
 xmaps() { maps_dump "$1" mig_ingress mig_egress; }
-# agent_part HOST: what the agent wrote of HOST's only flow (token .. s_peer)
+# agent_part HOST: what the agent wrote of HOST's only flow (token .. role,
+# s_own, s_peer: not sack_hi, the data path's)
 agent_part() {
 	bpftool -j map dump pinned "$(lab_pindir "$1")/mig_flows" | python3 -c '
 import json, sys
 m = json.load(sys.stdin)
 if len(m) != 1:
     sys.exit("%d flows" % len(m))
-print(bytes(int(x, 16) for x in m[0]["value"])[:72].hex())'
+v = bytes(int(x, 16) for x in m[0]["value"])
+print((v[:36] + v[40:72]).hex())'   # (36..39: sack_hi, the data path's)
 }
 
 move_a_to_b() { topo_leave mobile a; topo_at mobile b; }

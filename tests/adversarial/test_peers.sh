@@ -128,7 +128,10 @@ if len(m) != 1:
     print("%d flows with remote %s" % (len(m), sys.argv[1]), file=sys.stderr); sys.exit(1)
 print(m[0][off:off + n].hex())' "$2" "${3:-0}" "${4:-320}"
 }
-FLOW_AGENT_PART=72   # token .. s_peer: what the agent writes, once
+# agent_part HOST ADDR: what the agent writes of the flow, once: token ..
+# role (36 bytes) and s_own, s_peer (32 from 40); between them sack_hi is
+# the data path's
+agent_part() { echo "$(flow_raw "$1" "$2" 0 36)$(flow_raw "$1" "$2" 40 32)"; }
 
 # xmaps HOST: HOST's mig_ingress and mig_egress, sorted JSON lines
 xmaps() { maps_dump "$1" mig_ingress mig_egress; }
@@ -255,6 +258,7 @@ t_check "the mobile moves: the server records $MOB_B" \
 	eval 'echo "$(sflow server "$MOB_A" wire.remote.addr):$(sflow server "$MOB_A" wire.remote.port)"'
 lab_wait_until 3 eq 1 flow_field mobile migrations
 mwport=$(flow_field mobile wire.local.port)
+lab_wait_until 5 xlate_settled server || true
 stats_snap server "$LAB_DIR/a1b-stats"
 stats_snap mobile "$LAB_DIR/a1b-mstats"
 mraw=$(flow_raw server "$MOB_A")
@@ -282,7 +286,7 @@ t_check "the peer's flow did not move (server: migrations 0, wire peer $PEER:$pp
 t_begin "A3. the peer redirects its own flow to a third host: one Migrate SYN/ACK per attempt reaches it and nothing else, the server never commits"
 lab_capture_start third eth0 a3-third -s 200 -B 16384 "tcp"
 stats_snap server "$LAB_DIR/a3-stats"
-praw=$(flow_raw server "$PEER" 0 "$FLOW_AGENT_PART")
+praw=$(agent_part server "$PEER")
 t_check "attempt 1: one valid Migrate SYN from $THIRD:43001" msyn_from a3a "$THIRD" 43001 1
 t_check "attempt 2: one from $THIRD:43002" msyn_from a3b "$THIRD" 43002 1
 t_check "both answered (msyn_answered +2)" lab_wait_until 3 eq 2 cdelta server "$LAB_DIR/a3-stats" msyn_answered
@@ -295,7 +299,7 @@ t_check "the candidates expire (6 s)" lab_wait_until 8 eq 0 live_cands "$PEER"
 t_check "the server never committed (committed_fixed +0)" eq 0 cdelta server "$LAB_DIR/a3-stats" committed_fixed
 t_check "its flow's wire tuple is still the peer's own ($PEER:$pport), no migration" \
 	eq "0 $PEER:$pport" eval 'echo "$(sflow server "$PEER" migrations) $(sflow server "$PEER" wire.remote.addr):$(sflow server "$PEER" wire.remote.port)"'
-t_check "what the agent wrote of the peer's flow is unchanged" eq "$praw" flow_raw server "$PEER" 0 "$FLOW_AGENT_PART"
+t_check "what the agent wrote of the peer's flow is unchanged" eq "$praw" agent_part server "$PEER"
 t_check "no translation names the third host" _t_not xlate_names server "$THIRD"
 lab_capture_stop a3-third
 t_check "the capture (a3-third) is complete" cap_whole a3-third
@@ -320,7 +324,7 @@ t_begin "A2. the peer's valid Migrate SYN replayed from $FLOOD spoofed tuples: a
 lab_wait_until 8 eq 0 live_cands "$PEER"
 stats_snap server "$LAB_DIR/a2-stats"
 mraw=$(flow_raw server "$MOB_A")
-praw=$(flow_raw server "$PEER" 0 "$FLOW_AGENT_PART")
+praw=$(agent_part server "$PEER")
 xmaps server >"$LAB_DIR/a2-x-before"
 lab_capture_start sink eth0 a2-sink -s 200 -B 32768 "tcp"
 lab_bg router sampler python3 "$here/peer.py" sample --pin "$SPIN" --map mig_cand \
@@ -365,7 +369,7 @@ no_xlate_of() {
 }
 t_check "no translation names the peer or a spoofed address" no_xlate_of "$PEER" ${SPOOF//,/ }
 t_check "the peer's flow: no migration, wire tuple its own, agent part unchanged" \
-	eq "0 $PEER:$pport $praw" eval 'echo "$(sflow server "$PEER" migrations) $(sflow server "$PEER" wire.remote.addr):$(sflow server "$PEER" wire.remote.port) $(flow_raw server "$PEER" 0 "$FLOW_AGENT_PART")"'
+	eq "0 $PEER:$pport $praw" eval 'echo "$(sflow server "$PEER" migrations) $(sflow server "$PEER" wire.remote.addr):$(sflow server "$PEER" wire.remote.port) $(agent_part server "$PEER")"'
 t_check "the mobile's flow: still where it moved ($MOB_B:$mwport), 1 migration" \
 	eq "1 $MOB_B:$mwport" eval 'echo "$(sflow server "$MOB_A" migrations) $(sflow server "$MOB_A" wire.remote.addr):$(sflow server "$MOB_A" wire.remote.port)"'
 lab_capture_stop a2-sink
@@ -377,6 +381,10 @@ t_check "and nothing else" eq "$ans" pcount a2-sink True
 t_begin "A. both downloads survive the peer's attacks"
 under_way mob-a
 under_way peer-a
+# (released once everything arrived: the sender's child exiting earlier
+# makes socat drop what its socketpair still holds, up to ~200 KB, and
+# close cleanly, a short download that is the harness's, not the flow's)
+lab_wait_until 150 eval 'ge $((SIZE_MB << 20)) fsize "$LAB_DIR/mob-a.got" && ge $((SIZE_MB << 20)) fsize "$LAB_DIR/peer-a.got"' || true
 lab_release a
 finish mob-a
 finish peer-a
@@ -399,8 +407,8 @@ lab_wait_until 5 eq 1 nflows mobile
 lab_wait_until 5 eq 1 nflows server
 lab_wait_until 10 ge $((1 << 20)) fsize "$LAB_DIR/mob-b.got"
 cookie=$(flow_field mobile cookie)
-sagent=$(flow_raw server "$MOB_A" 0 "$FLOW_AGENT_PART")
-magent=$(flow_raw mobile "$SRV" 0 "$FLOW_AGENT_PART")
+sagent=$(agent_part server "$MOB_A")
+magent=$(agent_part mobile "$SRV")
 stats_snap server "$LAB_DIR/b-stats"
 stats_snap mobile "$LAB_DIR/b-mstats"
 srv_starts=0 mob_starts=0 stops=0 lost=
@@ -462,9 +470,10 @@ t_check "server's wire tuple is the mobile's current one" \
 t_check "counters: committed_fixed +$MOVES on the server, committed_mover +$MOVES on the mobile" \
 	eq "$MOVES,$MOVES" eval 'echo "$(cdelta server "$LAB_DIR/b-stats" committed_fixed),$(cdelta mobile "$LAB_DIR/b-mstats" committed_mover)"'
 t_check "what the agents wrote of the flow is unchanged on both ends (never rewritten)" \
-	eq "$sagent $magent" eval 'echo "$(flow_raw server "$MOB_A" 0 "$FLOW_AGENT_PART") $(flow_raw mobile "$SRV" 0 "$FLOW_AGENT_PART")"'
+	eq "$sagent $magent" eval 'echo "$(agent_part server "$MOB_A") $(agent_part mobile "$SRV")"'
 t_check "the server's agent logged $((srv_starts + 1)) starts" \
 	eq $((srv_starts + 1)) grep -c ': migrate-agent' "$LAB_DIR/agent-server.log"
+lab_wait_until 150 ge $((SIZE_MB << 20)) fsize "$LAB_DIR/mob-b.got" || true   # (as for part A)
 lab_release b
 finish mob-b
 lab_bg_wait srv-b 10 >/dev/null 2>&1 || true

@@ -897,6 +897,14 @@ for e in sorted(json.load(sys.stdin), key=lambda e: e["key"]):
     print(json.dumps(e, sort_keys=True))'
 	done
 }
+# xlate_settled HOST: no translation of HOST is still in its stale-echo
+# phase after a commit (struct mig_in: ts, byte 42, is 0): a snapshot taken
+# now sees what only the first segments after a commit change
+xlate_settled() {
+	bpftool -j map dump pinned "$(lab_pindir "$1")/mig_ingress" | python3 -c '
+import json, sys
+sys.exit(0 if all(int(e["value"][42], 16) == 0 for e in json.load(sys.stdin)) else 1)'
+}
 # nflows HOST: keyed flows HOST's agent lists
 nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
 # map_count HOST MAP: entries of one of HOST's pinned maps
