@@ -202,7 +202,7 @@ port=7001
 # file each sender holds its connection open until the test releases it
 # (lab_held_sender a, lab_release a): however slow the machine, the attacks and their
 # checks run while both connections are up.
-lab_bg server srv-a socat -U "TCP4-LISTEN:$port,reuseaddr,fork" \
+lab_bg server srv-a socat -t 60 -U "TCP4-LISTEN:$port,reuseaddr,fork" \
 	"SYSTEM:$(lab_held_sender a)"
 lab_wait_listen server "$port"
 client mob-a "$port" "$RATE_A" mobile
@@ -398,7 +398,7 @@ move_b_to_a
 # ===========================================================================
 t_begin "B. $MOVES moves while the server's agent is SIGKILLed and restarted or SIGSTOPped around them, the mobile's agent restarted once: no commit lost"
 port=7002
-lab_bg server srv-b socat -u \
+lab_bg server srv-b socat -t 60 -u \
 	"SYSTEM:$(lab_held_sender b)" \
 	"TCP4-LISTEN:$port,reuseaddr"
 lab_wait_listen server "$port"

@@ -76,7 +76,7 @@ t_begin "migratectl migrate all: the preferred route changed, the old address st
 port=6100
 # the sender holds the connection open after the file until the test
 # releases it (lab_held_sender, lab_release): every check runs while the flow is up
-lab_bg server srv socat -u \
+lab_bg server srv socat -t 60 -u \
 	"SYSTEM:$(lab_held_sender ops)" \
 	"TCP4-LISTEN:$port,reuseaddr"
 lab_wait_listen server "$port"

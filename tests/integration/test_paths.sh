@@ -50,7 +50,7 @@ start_download() {
 	# the sender holds the connection open after the file until
 	# finish_transfer releases it: the checks run while the flow is up,
 	# however slow the machine
-	lab_bg server "srv-$name" socat -u "SYSTEM:$(lab_held_sender "$name")" "TCP$fam-LISTEN:$port,reuseaddr"
+	lab_bg server "srv-$name" socat -t 60 -u "SYSTEM:$(lab_held_sender "$name")" "TCP$fam-LISTEN:$port,reuseaddr"
 	lab_wait_listen server "$port"
 	lab_bg mobile "cli-$name" sh -c "socat -u TCP$fam:$addr:$port STDOUT | pv -qL $RATE > $LAB_DIR/$name.got"
 	# under way: keyed on both ends and some data through

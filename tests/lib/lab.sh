@@ -841,7 +841,11 @@ lab_payload() {
 # lab_held_sender NAME: a shell command (for socat's SYSTEM:) that sends
 # $LAB_DIR/big, then holds its connection open until lab_release NAME, so
 # that checks made after the transfer still see the flow up however slow
-# the machine is
+# the machine is.  Run that socat with -t 60: when the command exits while
+# the TCP side is stalled, socat's default 0.5 s close timeout drops what
+# its socketpair still holds and closes cleanly (a short transfer that is
+# the harness's: 60 to 110 KB lost in 2 of 3 tries on loopback with a
+# reader pausing 3 s; none with -t 30)
 lab_held_sender() { echo "cat $LAB_DIR/big; while [ ! -e $LAB_DIR/release-$1 ]; do sleep 0.1; done"; }
 lab_release() { : >"$LAB_DIR/release-$1"; }
 # got_sum NAME: the sha256 of $LAB_DIR/NAME; when it is not $want_sum, says
