@@ -3874,6 +3874,25 @@ static int ts_step_opts(struct fx_pkt *p, const struct ts_step *st, __u32 ecr, b
 	return k;
 }
 
+/* Fixed end: a data segment of the mover with the echo 0xa0b0c0d0 and its
+ * ACK moved by ack_add passes with nothing changed but the addresses. */
+static void ts_untouched(int *unit_failed, const struct sc *s, const char *what, __u32 ack_add)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	struct fx_pkt pi, po;
+	struct fx_res r;
+	size_t n, wn;
+
+	xl_pkt(s, 0, payload, sizeof(payload), &pi, &po);
+	pi.ack += ack_add;
+	po.ack = pi.ack;
+	fx_opt_ts(&pi, 0x01020304, 0xa0b0c0d0);
+	fx_opt_ts(&po, 0x01020304, 0xa0b0c0d0);
+	n = fx_build(&pi, in);
+	wn = fx_build(&po, want);
+	expect(unit_failed, s, s->h, what, in, n, 0, s->h->pass, want, wn, &r);
+}
+
 TEST(ts_echo_cleared)
 {
 	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
@@ -3935,15 +3954,7 @@ TEST(ts_echo_cleared)
 		e.ts = MIG_TS_FIRST;
 		e.ts_stale = 0;
 		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire, &e), "put");
-		xl_pkt(&s, 0, payload, sizeof(payload), &pi, &po);
-		pi.ack += 0x10000000;
-		po.ack = pi.ack;
-		fx_opt_ts(&pi, 0x01020304, 0xa0b0c0d0);
-		fx_opt_ts(&po, 0x01020304, 0xa0b0c0d0);
-		n = fx_build(&pi, in);
-		wn = fx_build(&po, want);
-		expect(unit_failed, &s, s.h, "fixed end: first echo, ACK beyond SND.NXT", in, n, 0,
-		       s.h->pass, want, wn, &r);
+		ts_untouched(unit_failed, &s, "fixed end: first echo, ACK beyond SND.NXT", 0x10000000);
 		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &e) && e.ts == MIG_TS_FIRST &&
 		      fx_stat(skel, MIG_STAT_TSECR_CLEARED) == cleared,
 		      "%s [%s]: a first segment beyond SND.NXT changed ts %u or tsecr_cleared %llu",
@@ -3957,13 +3968,7 @@ TEST(ts_echo_cleared)
 			fl.migrated_ns -= MIG_TS_STALE_NS + 1000000;
 			CHECK(!map_put(skel->maps.mig_flows, &s.c->srv.t, &fl), "put flow");
 		}
-		xl_pkt(&s, 0, payload, sizeof(payload), &pi, &po);
-		fx_opt_ts(&pi, 0x01020304, 0xa0b0c0d0);
-		fx_opt_ts(&po, 0x01020304, 0xa0b0c0d0);
-		n = fx_build(&pi, in);
-		wn = fx_build(&po, want);
-		expect(unit_failed, &s, s.h, "fixed end: stale echo after MIG_TS_STALE_NS", in, n, 0,
-		       s.h->pass, want, wn, &r);
+		ts_untouched(unit_failed, &s, "fixed end: stale echo after MIG_TS_STALE_NS", 0);
 		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &e) && e.ts == MIG_TS_OFF &&
 		      fx_stat(skel, MIG_STAT_TSECR_CLEARED) == cleared,
 		      "%s [%s]: after MIG_TS_STALE_NS: ts %u, tsecr_cleared %llu", s.fam, s.h->name,
