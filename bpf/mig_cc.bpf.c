@@ -13,8 +13,10 @@
  *
  * - mig_cc_ops, a congestion control of this agent's own (a unique name,
  *   written by the agent before load), does Reno for any socket that uses
- *   it, and in its init sets snd_cwnd to the initial window and ssthresh to
- *   "unknown" (TCP_INFINITE_SSTHRESH) for the one socket armed below;
+ *   it, and in its init sets snd_cwnd to the initial window (plus what the
+ *   socket counts in flight: sent on the old path, see mig_cc_init) and
+ *   ssthresh to "unknown" (TCP_INFINITE_SSTHRESH) for the one socket armed
+ *   below;
  * - mig_cc_iter, an iter/tcp program (called by the agent once per batch
  *   of commits; the iterator holds each socket's lock while it runs),
  *   finds the sockets whose tuples (and cookies) the agent put in
@@ -30,12 +32,16 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 #include "migrate/mig_abi.h"
 #include "lib/mig_sk.h"
 
 #define SOL_TCP          6
+#define TCP_NODELAY      1
 #define TCP_CONGESTION   13
+#define TCP_NAGLE_OFF    1
+#define TCP_NAGLE_CORK   2
 #define TCP_CA_NAME_MAX  16
 #define TCP_INIT_CWND    10
 #define TCP_INFINITE_SSTHRESH 0x7fffffff
@@ -63,6 +69,7 @@ struct {
 /* Between the iterator and the init it causes (same CPU, same socket lock). */
 __u64 cc_armed;               /* cookie of the socket to restart, 0: none */
 __u32 cc_iw;
+__u32 cc_flight;              /* what the armed socket counted in flight */
 __u32 cc_applied;             /* inits that restarted the armed socket */
 
 extern __u32 tcp_reno_ssthresh(struct sock *sk) __ksym;
@@ -89,6 +96,38 @@ static __always_inline __u32 init_cwnd(struct tcp_sock *tp)
 	if (cwnd > tp->snd_cwnd_clamp)
 		cwnd = tp->snd_cwnd_clamp;
 	return cwnd;
+}
+
+/*
+ * Send what the new window allows now.  The kernel sends on a write, an
+ * incoming ACK or a timer; after a move the peer's duplicate ACK (its
+ * resume nudge) has usually arrived before this restart, so a sender whose
+ * application waits for buffer space would otherwise send nothing new
+ * until its loss probe or retransmission timer.  Setting TCP_NODELAY
+ * pushes the queued data (the kernel's __tcp_sock_set_nodelay); a socket
+ * that had it off gets it off again at once, its Nagle state as before
+ * from its next buffer on (skb_entail clears the push bit).  Unsent data
+ * only, and never on a corked socket (TCP_CORK: the application's batch).
+ * *pushed: 1 when it pushed.
+ */
+static __always_inline long push_unsent(struct tcp_sock *tp, __u32 *pushed)
+{
+	int on = 1, off = 0;
+	__u32 nonagle;
+	long err;
+
+	if (tp->write_seq == tp->snd_nxt)
+		return 0;
+	nonagle = (__u32)BPF_CORE_READ_BITFIELD(tp, nonagle);
+	if (nonagle & TCP_NAGLE_CORK)
+		return 0;
+	err = bpf_setsockopt(tp, SOL_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (err)
+		return err;
+	*pushed = 1;
+	if (!(nonagle & TCP_NAGLE_OFF))
+		err = bpf_setsockopt(tp, SOL_TCP, TCP_NODELAY, &off, sizeof(off));
+	return err;
 }
 
 SEC("iter/tcp")
@@ -128,10 +167,12 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	__builtin_memcpy(r->prev, prev, sizeof(prev));
 	cc_iw = init_cwnd(tp);
 	applied = cc_applied;
+	cc_flight = 0;
 	cc_armed = cookie;
 	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, cc_name, sizeof(cc_name));
 	cc_armed = 0;
 	r->applied = cc_applied - applied;
+	r->in_flight = cc_flight;
 	if (err) {
 		r->err = err;
 		return 0;
@@ -142,6 +183,7 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 		r->back_err = err;
 	r->cwnd_after = tp->snd_cwnd;
 	r->ssthresh_after = tp->snd_ssthresh;
+	r->push_err = push_unsent(tp, &r->pushed);
 	return 0;
 }
 
@@ -149,12 +191,32 @@ SEC("struct_ops/mig_cc_init")
 void BPF_PROG(mig_cc_init, struct sock *sk)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 flight, lost, cwnd;
 
 	/* any other socket (an operator may pick this algorithm): Reno
 	 * from the state the kernel gave it */
 	if (!cc_armed || sk->__sk_common.skc_cookie.counter != (__s64)cc_armed)
 		return;
-	tp->snd_cwnd = cc_iw;
+	/*
+	 * The new path gets the initial window of its own.  What the socket
+	 * counts in flight now was sent on the old path (lost with it when the
+	 * old link went down, or still arriving there): it occupies none of
+	 * the new path, but the kernel sends only while in flight < cwnd.  A
+	 * window of the initial one alone would send nothing new while that
+	 * many segments are out, until a loss probe or timer (2 * srtt + 2
+	 * jiffies at best) declares them lost; with it, new data goes at
+	 * once, its SACKs mark the old segments lost (RACK) and fast
+	 * recovery retransmits them within a round trip.  Slow start then
+	 * grows from there as from the initial window.
+	 */
+	flight = tp->packets_out + tp->retrans_out;
+	lost = tp->sacked_out + tp->lost_out;
+	flight = flight > lost ? flight - lost : 0;
+	cwnd = cc_iw + flight;
+	if (cwnd > tp->snd_cwnd_clamp)
+		cwnd = tp->snd_cwnd_clamp;
+	tp->snd_cwnd = cwnd;
+	cc_flight = flight;
 	tp->snd_cwnd_cnt = 0;
 	tp->snd_ssthresh = TCP_INFINITE_SSTHRESH;
 	cc_applied++;

@@ -76,6 +76,9 @@ struct mig_cc_req {
 	__s32 err;                /* a bpf_setsockopt's error, 0: none */
 	__s32 back_err;           /* switching back failed: left on our algorithm */
 	__u32 cwnd_before, ssthresh_before, cwnd_after, ssthresh_after;
+	__u32 in_flight;          /* segments it counted in flight (old path) */
+	__u32 pushed;             /* 1: its unsent data was pushed (TCP_NODELAY) */
+	__s32 push_err;           /* that push's bpf_setsockopt error, 0: none */
 	char  prev[16];           /* its algorithm (TCP_CA_NAME_MAX) */
 };
 

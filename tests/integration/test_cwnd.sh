@@ -51,6 +51,15 @@ idle() {
 	l=$(tcpinfo "$1" "$2")
 	[ -n "$l" ] && [[ $l != *unacked:* && $l != *notsent:* ]]
 }
+# stuck HOST PORT N: at least N segments unacknowledged and data not sent yet
+stuck() {
+	local l u
+	l=$(tcpinfo "$1" "$2")
+	u=$(grep -Eo ' unacked:[0-9]+' <<<"$l" | cut -d: -f2)
+	[[ ${u:-0} -ge $3 && $l == *notsent:* ]]
+}
+# mib HOST NAME: the kernel's counter NAME in HOST's namespace
+mib() { lab_nsexec "$1" nstat -asz "$2" | awk -v k="$2" '$1 == k { print $2 }'; }
 no_ssthresh() { [ -z "$(tcpfield "$1" "$2" ssthresh)" ]; }
 
 # drop_once HOST_ADDR: the router drops the first data segment of the
@@ -133,6 +142,70 @@ move_b_to_a
 
 t_begin "the fixed end sends (download): its cwnd restarts at its route's initcwnd"
 one_case down server "$SRV_IW"
+
+# flight_case: the server sends; the router drops everything toward the
+# mobile's address (its link is about to go) while the application has more
+# queued than the window lets out, so the socket counts a window of
+# segments in flight, all lost, and waits with unsent data; then the mobile
+# moves.  Without a loss probe (tcp_early_retrans 0) and with a
+# retransmission timeout of at least 60 s (the route's rto_min), only the
+# restart can resume it within the test: the new path gets its initial
+# window on top of what is counted in flight, the queued data is pushed,
+# its SACKs mark the lost segments and fast recovery resends them.  The
+# mobile's receive window is made large from the start (initrwnd, tcp_rmem),
+# so that it never is the limit.
+flight_case() {
+	local name=flight c cf cm line f w to0 to1
+	port=$((port + 1))
+	c=$(counter server cwnd_restarted); cf=$(counter server committed_fixed)
+	cm=$(counter mobile committed_mover)
+	lab_nsexec server sysctl -qw net.ipv4.tcp_early_retrans=0
+	lab_route server -4 replace default via "${TOPO_GW4[s]}" dev eth0 initcwnd "$SRV_IW" rto_min 60s
+	lab_nsexec mobile sysctl -qw net.ipv4.tcp_rmem="4096 4194304 8388608"
+	lab_route mobile -4 replace default via "${TOPO_GW4[b]}" dev "${TOPO_IF[mobile.b]}" initrwnd 1000
+	lab_bg server "snd-$name" env PAUSESEND_CC=cubic python3 "$here/pausesend.py" listen "${TOPO_V4[server.s]}" "$port" \
+		"$LAB_DIR/big" $((64 << 10)) "$LAB_DIR/$name" 600
+	lab_wait_listen server "$port" 60
+	lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
+	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
+	t_check "$name: the sender paused" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
+	t_check "$name: everything sent is acknowledged" lab_wait_until 30 idle server "$port"
+	lab_nsexec router nft -f - <<-EOF
+	table ip labflight {
+		chain f {
+			type filter hook forward priority 0;
+			ip daddr ${TOPO_V4[mobile.b]} tcp sport $port counter drop
+		}
+	}
+	EOF
+	to0=$(mib server TcpExtTCPTimeouts)
+	: >"$LAB_DIR/$name.go"
+	t_check "$name: the server has a window in flight (>= $SRV_IW segments) and more queued" \
+		lab_wait_until 30 stuck server "$port" "$SRV_IW"
+	echo "   stuck: server: $(tcpinfo server "$port")"
+	topo_leave mobile b; topo_at mobile a
+	t_check "$name: the mobile committed" lab_wait_until 30 eq $((cm + 1)) counter mobile committed_mover
+	t_check "$name: the server committed" lab_wait_until 30 eq $((cf + 1)) counter server committed_fixed
+	t_check "$name: the server's agent restarted the socket" lab_wait_until 10 eq $((c + 1)) counter server cwnd_restarted
+	line=$(grep -E ":$port -> [^ ]+: congestion state restarted" "$LAB_DIR/agent-server.log" | tail -n 1)
+	echo "   $line"
+	f=$(sed -nE 's/.* ([0-9]+) in flight on the old path.*/\1/p' <<<"$line")
+	w=$(sed -nE 's/.*: cwnd [0-9]+ -> ([0-9]+),.*/\1/p' <<<"$line")
+	t_check "$name: the restart saw the lost window in flight ($f >= $SRV_IW)" ge "$SRV_IW" echo "${f:-0}"
+	t_check "$name: cwnd is the initial window on top of it ($w = $SRV_IW + $f)" eq "$((SRV_IW + ${f:-0}))" echo "${w:-0}"
+	t_check "$name: ... and the queued data was pushed" grep -q "in flight on the old path, unsent data pushed" <<<"$line"
+	t_check "$name: sender and receiver finish (within 40 s, before any timeout)" \
+		eval "lab_bg_wait snd-$name 40 && lab_bg_wait rcv-$name 40"
+	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
+	to1=$(mib server TcpExtTCPTimeouts)
+	t_check "$name: no retransmission timeout fired on the server ($to0 -> $to1): fast recovery resumed it" eq "$to0" echo "$to1"
+	lab_nsexec router nft delete table ip labflight
+	lab_nsexec server sysctl -qw net.ipv4.tcp_early_retrans=3
+	lab_route server -4 replace default via "${TOPO_GW4[s]}" dev eth0 initcwnd "$SRV_IW"
+}
+
+t_begin "a window in flight on the old path at the commit: the new path still gets its initial window"
+flight_case
 
 t_begin "a killed agent's congestion control goes at its next start, and with --detach"
 # ccname HOST: the congestion control HOST's latest agent registered

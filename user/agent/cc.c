@@ -239,8 +239,14 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 			v[i].err = -EPROTO;
 		if (!v[i].err)
 			pr_info("%s: congestion state restarted (%.16s): cwnd %u -> %u, "
-				"ssthresh %u -> %u", tuple_str(&v[i].sock, ts, sizeof(ts)), q.prev,
-				q.cwnd_before, q.cwnd_after, q.ssthresh_before, q.ssthresh_after);
+				"ssthresh %u -> %u, %u in flight on the old path%s",
+				tuple_str(&v[i].sock, ts, sizeof(ts)), q.prev, q.cwnd_before,
+				q.cwnd_after, q.ssthresh_before, q.ssthresh_after, q.in_flight,
+				q.pushed ? ", unsent data pushed" : "");
+		/* (not a failed restart: the next write, ACK or timer sends it) */
+		if (q.push_err)
+			pr_warn("%s: restarted, but could not push its unsent data (TCP_NODELAY: %s)",
+				tuple_str(&v[i].sock, ts, sizeof(ts)), strerror((int)-q.push_err));
 	}
 	for (i = 0; i < n; i++)
 		bpf_map_delete_elem(want_fd, &v[i].sock);
