@@ -49,12 +49,6 @@ lab_payload "$SIZE_MB"
 
 # ic HOST ARGS...: icmp.py in HOST's network namespace
 ic() { local h=$1; shift; lab_nsexec "$h" python3 "$here/icmp.py" "$@"; }
-# tcpinfo HOST PORT FIELD: a field of `ss -ti` (pmtu, mss) of HOST's
-# established socket with local or remote port PORT
-tcpinfo() {
-	lab_nsexec "$1" ss -Htin state established "( sport = :$2 or dport = :$2 )" |
-		grep -oE "(^|[[:space:]])$3:[0-9]+" | head -n 1 | cut -d: -f2
-}
 # route_mtu HOST FAMILY ADDR: HOST's route MTU for ADDR (a path MTU
 # exception), "none" if it has none
 route_mtu() {
@@ -63,7 +57,7 @@ route_mtu() {
 	echo "${m:-none}"
 }
 # oow HOST: the kernel's count of ICMP errors it ignored as out of window
-oow() { lab_nsexec "$1" nstat -asz TcpExtOutOfWindowIcmps | awk '$1 == "TcpExtOutOfWindowIcmps" { print $2 }'; }
+oow() { mib "$1" TcpExtOutOfWindowIcmps; }
 # xmaps HOST: HOST's mig_ingress and mig_egress, sorted
 xmaps() { maps_dump "$1" mig_ingress mig_egress; }
 # agent_part HOST: what the agent wrote of HOST's only flow (token .. role,
@@ -105,14 +99,14 @@ for fam in 4 6; do
 	t_check "keyed on both ends" eval 'lab_wait_until 5 eq 1 nflows mobile && lab_wait_until 5 eq 1 nflows server'
 	mport=$(flow_field mobile local.port)
 	t_check "the first half arrived and the server's socket has it all acked" \
-		lab_wait_until 30 eval 'eq "$HALF" fsize "$LAB_DIR/$name.got" && eq "$HALF" tcpinfo server "$port" bytes_acked'
+		lab_wait_until 30 eval 'eq "$HALF" fsize "$LAB_DIR/$name.got" && eq "$HALF" tcpfield server "$port" bytes_acked'
 	move_a_to_b
 	t_check "both ends list the migration" \
 		eval 'lab_wait_until 15 eq 1 flow_field mobile migrations && lab_wait_until 5 eq 1 flow_field server migrations'
 	t_check "the server records the mobile's new address $new" eq "$new" flow_field server wire.remote.addr
 	mwport=$(flow_field mobile wire.local.port)
 	t_check "both sockets start with path MTU 1500" \
-		eval 'eq 1500 tcpinfo server "$port" pmtu && eq 1500 tcpinfo mobile "$port" pmtu'
+		eval 'eq 1500 tcpfield server "$port" pmtu && eq 1500 tcpfield mobile "$port" pmtu'
 	# the attacker's knowledge: both ends' SND.UNA (the flow is idle)
 	s_una=$(ic server snd-una --pin "$(lab_pindir server)" --lport "$port" --family "$fam")
 	m_una=$(ic mobile snd-una --pin "$(lab_pindir mobile)" --lport "$mport" --family "$fam")
@@ -137,7 +131,7 @@ for fam in 4 6; do
 	t_check "neither translated any (icmp_xlate_in +0)" \
 		eval 'eq 0 cdelta server "$LAB_DIR/$name-r-s" icmp_xlate_in && eq 0 cdelta mobile "$LAB_DIR/$name-r-m" icmp_xlate_in'
 	t_check "both sockets keep path MTU 1500" \
-		eval 'eq 1500 tcpinfo server "$port" pmtu && eq 1500 tcpinfo mobile "$port" pmtu'
+		eval 'eq 1500 tcpfield server "$port" pmtu && eq 1500 tcpfield mobile "$port" pmtu'
 	t_check "no route exception: server for $old, mobile for $srv" \
 		eval 'eq none route_mtu server "$fam" "$old" && eq none route_mtu mobile "$fam" "$srv"'
 	t_check "the kernels saw none (TcpExtOutOfWindowIcmps +0)" \
@@ -151,7 +145,7 @@ for fam in 4 6; do
 		--qdst "$new" --qdport "$mwport" --seq $(((s_una + (1 << 31)) & 0xffffffff)) --mtu "$PMTU" --count "$N"
 	t_check "server: icmp_xlate_in +$N" lab_wait_until 5 eq "$N" cdelta server "$LAB_DIR/$name-o-s" icmp_xlate_in
 	t_check "its kernel ignored them: TcpExtOutOfWindowIcmps +$N" lab_wait_until 5 eq $((s_oow + N)) oow server
-	t_check "path MTU stays 1500" eq 1500 tcpinfo server "$port" pmtu
+	t_check "path MTU stays 1500" eq 1500 tcpfield server "$port" pmtu
 
 	t_begin "IPv$fam W. errors quoting the wire tuple with SND.UNA: translated, path MTU $PMTU (as for plain TCP)"
 	stats_snap server "$LAB_DIR/$name-w-s"
@@ -165,7 +159,7 @@ for fam in 4 6; do
 	t_check "both translated (icmp_xlate_in +1 each)" \
 		lab_wait_until 5 eval 'eq 1 cdelta server "$LAB_DIR/$name-w-s" icmp_xlate_in && eq 1 cdelta mobile "$LAB_DIR/$name-w-m" icmp_xlate_in'
 	t_check "both sockets lower their path MTU to $PMTU" \
-		lab_wait_until 5 eval 'eq "$PMTU" tcpinfo server "$port" pmtu && eq "$PMTU" tcpinfo mobile "$port" pmtu'
+		lab_wait_until 5 eval 'eq "$PMTU" tcpfield server "$port" pmtu && eq "$PMTU" tcpfield mobile "$port" pmtu'
 	t_check "the server's route to the socket address $old has MTU $PMTU" eq "$PMTU" route_mtu server "$fam" "$old"
 
 	t_begin "IPv$fam: the flow is as it was, and the rest of the file arrives byte-exact"

@@ -37,14 +37,6 @@ lab_payload "$SIZE_MB"
 
 port=6100
 
-# tcpinfo HOST PORT: the ss -ti line of HOST's one established connection
-# with PORT at either end
-tcpinfo() {
-	lab_nsexec "$1" ss -Htin state established "( sport = :$2 or dport = :$2 )" |
-		tr -s ' \t\n' ' '
-}
-# tcpfield HOST PORT FIELD: FIELD's value in that line (nothing if absent)
-tcpfield() { tcpinfo "$1" "$2" | grep -Eo "(^| )$3:[0-9]+" | head -n1 | cut -d: -f2; }
 # idle HOST PORT: everything sent is acknowledged and nothing waits
 idle() {
 	local l
@@ -58,8 +50,6 @@ stuck() {
 	u=$(grep -Eo ' unacked:[0-9]+' <<<"$l" | cut -d: -f2)
 	[[ ${u:-0} -ge $3 && $l == *notsent:* ]]
 }
-# mib HOST NAME: the kernel's counter NAME in HOST's namespace
-mib() { lab_nsexec "$1" nstat -asz "$2" | awk -v k="$2" '$1 == k { print $2 }'; }
 no_ssthresh() { [ -z "$(tcpfield "$1" "$2" ssthresh)" ]; }
 
 # drop_once HOST_ADDR: the router drops the first data segment of the

@@ -76,13 +76,6 @@ check_migrated() {
 	t_check "$name: server's wire tuple has the mobile's new address" eq "$maddr" flow_field server wire.remote.addr
 }
 
-# srv_tcpinfo FIELD: a field of `ss -ti` (pmtu, mss) of the server's
-# established socket on $port
-srv_tcpinfo() {
-	lab_nsexec server ss -Htin state established "( sport = :$port )" |
-		grep -oE "(^|[[:space:]])$1:[0-9]+" | head -n 1 | cut -d: -f2
-}
-
 # route_mtu FAMILY ADDR: the MTU the server's routing has for ADDR (the
 # path MTU exception), empty if none
 route_mtu() {
@@ -111,11 +104,11 @@ for fam in 4 6; do
 	lab_capture_start server eth0 "$name-icmp" "$filter"
 	start_download "$name" "$fam"
 	cookie=$(flow_field mobile cookie)
-	t_check "$name: the server's socket starts with path MTU 1500" eq 1500 srv_tcpinfo pmtu
+	t_check "$name: the server's socket starts with path MTU 1500" eq 1500 tcpfield server "$port" pmtu
 	move_a_to_b
 	check_migrated "$name" "$new"
-	t_check "$name: the server's socket learns path MTU $PMTU" lab_wait_until 10 eq "$PMTU" srv_tcpinfo pmtu
-	t_check "$name: the server's MSS is at most $mss_max" le "$mss_max" srv_tcpinfo mss
+	t_check "$name: the server's socket learns path MTU $PMTU" lab_wait_until 10 eq "$PMTU" tcpfield server "$port" pmtu
+	t_check "$name: the server's MSS is at most $mss_max" le "$mss_max" tcpfield server "$port" mss
 	t_check "$name: the server's route to the mobile's socket address $old has MTU $PMTU" \
 		eq "$PMTU" route_mtu "$fam" "$old"
 	finish_transfer "$name"

@@ -39,11 +39,6 @@ lab_agent_start mobile -v
 lab_agent_start server -v
 
 srv=${TOPO_V4[server.s]}
-# tcpfield HOST PORT FIELD: FIELD of ss -ti for HOST's connection with PORT
-tcpfield() {
-	lab_nsexec "$1" ss -Htin state established "( sport = :$2 or dport = :$2 )" |
-		tr -s ' \t\n' ' ' | grep -Eo "(^| )$3:[0-9.]+" | head -n1 | cut -d: -f2
-}
 # arrived LOG: bytes at the receiving socket so far
 arrived() { tail -n 1 "$1" 2>/dev/null | cut -d' ' -f2; }
 # ms_below LIMIT VALUE: VALUE (ms, may be "-" or fractional) is below LIMIT

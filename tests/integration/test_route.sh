@@ -123,18 +123,14 @@ back() {
 
 # rcvd: bytes the mobile's socket of the download received (ss), which,
 # unlike the file behind pv's rate limit, stops when the network does
-rcvd() {
-	lab_nsexec mobile ss -Htin state established "( dport = :$port )" |
-		grep -oE 'bytes_received:[0-9]+' | head -n 1 | cut -d: -f2
-}
+rcvd() { tcpfield mobile "$port" bytes_received; }
 
 # resume_bound: seconds within which the server's socket retransmits for
 # sure: twice its current retransmission timeout (backed off during the
 # stall; up to 120 s) plus 10, at least 20
 resume_bound() {
 	local rto
-	rto=$(lab_nsexec server ss -Htin state established "( sport = :$port )" |
-		grep -oE '(^|[[:space:]])rto:[0-9]+' | head -n 1 | cut -d: -f2)
+	rto=$(tcpfield server "$port" rto)
 	rto=$(( ${rto:-0} * 2 / 1000 + 10 ))
 	echo $(( rto < 20 ? 20 : rto ))
 }
@@ -160,7 +156,7 @@ wire_port() {
 }
 
 # out_parmprobs: parameter problems the server's kernel sent
-out_parmprobs() { lab_nsexec server nstat -asz IcmpOutParmProbs | awk '$1 == "IcmpOutParmProbs" { print $2 }'; }
+out_parmprobs() { mib server IcmpOutParmProbs; }
 
 # to_host FAMILY ADDR: the tcpdump filter for "to ADDR", per family
 to_host() { if [ "$1" = 4 ]; then echo "ip and dst host $2"; else echo "ip6 and dst host $2"; fi; }

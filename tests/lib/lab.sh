@@ -833,6 +833,18 @@ le() { local max=$1 got; shift; got=$("$@"); _LAB_GOT="got '$got', want <= $max"
 fsize() { local s; s=$(command stat -c %s "$1" 2>/dev/null) || s=0; echo "$s"; }
 # counter HOST NAME: one counter of HOST's agent
 counter() { lab_ctl "$1" show stats "$2"; }
+# tcpinfo HOST PORT: the `ss -ti` line of HOST's established connection with
+# PORT at either end, on one line (the first such connection)
+tcpinfo() {
+	lab_nsexec "$1" ss -Htin state established "( sport = :$2 or dport = :$2 )" |
+		tr -s ' \t\n' ' '
+}
+# tcpfield HOST PORT FIELD: FIELD's number in that line (rtt: the first of
+# rtt:A/B; nothing if absent), e.g. tcpfield server 6100 cwnd
+tcpfield() { tcpinfo "$1" "$2" | grep -Eo "(^| )$3:[0-9.]+" | head -n 1 | cut -d: -f2; }
+# mib HOST NAME: the kernel's counter NAME in HOST's namespace (nstat's
+# names: TcpExtTCPTimeouts, IcmpOutParmProbs...)
+mib() { lab_nsexec "$1" nstat -asz "$2" | awk -v k="$2" '$1 == k { print $2 }'; }
 # lab_payload MB: $LAB_DIR/big, MB MiB of random bytes; sets want_sum
 lab_payload() {
 	head -c "${1}M" /dev/urandom >"$LAB_DIR/big"
