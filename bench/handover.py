@@ -123,17 +123,29 @@ def load(path):
     return rows
 
 
-def one_run(t0, slog, rlog):
+def longest_pause(rcv, tb):
+    """The longest time without a new byte at the receiving socket in the
+    second before the break at tb (ns): what the download does without a
+    move (a receiver-paced one waits for its reader to open the window)."""
+    ts = [t for t, b in rcv if tb - 1_000_000_000 <= t < tb]
+    if len(ts) < 2:
+        return "-"
+    gap = max(b - a for a, b in zip(ts, ts[1:] + [tb]))
+    return f"{gap / 1e6:.1f}"
+
+
+def one_run(t0, slog, rlog, tb=None):
     snd, rcv = load(slog), load(rlog)
     written = max([b for t, b in snd if t <= t0], default=0)
     before = max([b for t, b in rcv if t <= t0], default=0)
     first = next((t for t, b in rcv if t > t0 and b > before), None)
     drain = next((t for t, b in rcv if t > t0 and b >= written), None)
+    pause = "" if tb is None else " " + longest_pause(rcv, tb)
     if first is None:
-        return "- -"
+        return "- -" + pause
     fm = (first - t0) / 1e6
     dm = "-" if drain is None else f"{(drain - t0) / 1e6:.1f}"
-    return f"{fm:.1f} {dm}"
+    return f"{fm:.1f} {dm}{pause}"
 
 
 def fmt(v):
@@ -162,14 +174,16 @@ def table(path):
     with open(path) as f:
         for line in f:
             p = line.split()
-            if len(p) != 5:
+            if len(p) not in (5, 6):
                 continue
             k = (p[1], int(p[2]), p[0])
             if k not in res:
-                res[k] = ([], [], [0, 0])
+                res[k] = ([], [], [0, 0], [])
                 order.append(k)
-            first, drain, n = res[k]
+            first, drain, n, pause = res[k]
             n[1] += 1
+            if len(p) == 6 and p[5] != "-":
+                pause.append(float(p[5]))
             if p[3] == "-":
                 n[0] += 1
                 continue
@@ -180,12 +194,13 @@ def table(path):
     order.sort(key=lambda k: (list(MODES).index(k[0]) if k[0] in MODES else 9, k[1],
                               vorder.index(k[2]) if k[2] in vorder else 9))
     print("| download | D | variant | first new byte, ms (min / median / max) "
-          "| backlog drained, ms (min / median / max) | never resumed |")
-    print("|---|---:|---|---:|---:|---:|")
+          "| backlog drained, ms (min / median / max) | never resumed "
+          "| baseline: longest pause in the second before the break, ms |")
+    print("|---|---:|---|---:|---:|---:|---:|")
     for k in order:
-        first, drain, n = res[k]
+        first, drain, n, pause = res[k]
         print(f"| {MODES.get(k[0], k[0])} | {k[1]} s | {NAMES.get(k[2], k[2])} | "
-              f"{fmt(first)} | {fmt(drain)} | {n[0]} of {n[1]} |")
+              f"{fmt(first)} | {fmt(drain)} | {n[0]} of {n[1]} | {fmt(pause)} |")
 
 
 def main(a):
@@ -193,8 +208,8 @@ def main(a):
         send(int(a[1]), a[2], a[3], a[4:])
     elif len(a) >= 5 and a[0] == "recv":
         recv(a[1], int(a[2]), a[3], a[4], a[5:])
-    elif len(a) == 4 and a[0] == "run":
-        print(one_run(int(a[1]), a[2], a[3]))
+    elif len(a) in (4, 5) and a[0] == "run":
+        print(one_run(int(a[1]), a[2], a[3], int(a[4]) if len(a) == 5 else None))
     elif len(a) == 2 and a[0] == "table":
         table(a[1])
     else:

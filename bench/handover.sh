@@ -17,7 +17,9 @@
 # Measured from just before that address appears:
 #   first new byte   - the bytes that reached the receiving socket grow;
 #   backlog drained  - they reach what the sender had written by then;
-#   never resumed    - no new byte within HANDOVER_WAIT seconds (15).
+#   never resumed    - no new byte within HANDOVER_WAIT seconds (15);
+#   and as the baseline of each run, the longest time without a new byte in
+#   the second before the break (no move yet).
 # Two downloads: sender-paced (the server writes 2 MB/s) and receiver-paced
 # (the server writes what the socket takes, the mobile reads 4 MB/s: its
 # receive window closes and opens).
@@ -82,7 +84,7 @@ variant() {
 	topo_build >&2 || return 1
 	local -A IF=([a]=eth0 [b]=eth1) ADDR=([a]=192.0.2.1/24 [b]=198.51.100.1/24)
 	local -A GW=([a]=192.0.2.254 [b]=198.51.100.254) EID=([a]=1 [b]=2)
-	local ns cur=a nxt D mode i port t0 r mp=() slog rlog
+	local ns cur=a nxt D mode i port t0 tb r mp=() slog rlog
 	ns=$(lab_ns mobile)
 	# the address changes: one ip process for the whole run, fed
 	# through a fifo (-force: one failing line does not end it)
@@ -139,6 +141,7 @@ variant() {
 				lab_wait_until 10 sh -c "[ \$(tail -n 1 $rlog 2>/dev/null | cut -d' ' -f2) -gt 1500000 ] 2>/dev/null" ||
 					{ echo "handover: $v: no data before the move"; tail -n 3 "$LAB_DIR/snd.log" "$LAB_DIR/rcv.log" "$rlog"; } >&2
 				# break: the link, its address and its route go
+				tb=${EPOCHREALTIME/[.,]/}000
 				printf '%s\n' "addr del ${ADDR[$cur]} dev ${IF[$cur]}" \
 					"route flush default" "link set dev ${IF[$cur]} down" >&"$IPB"
 				# (polled every 5 ms, not lab_wait_until's 100: D = 0
@@ -163,7 +166,7 @@ variant() {
 				printf '%s\n' "${mk[@]}" >&"$IPB"
 				lab_wait_until "$WAIT" sh -c "python3 '$here/handover.py' run $t0 $slog $rlog | grep -qv -- -" ||
 					true
-				r=$(python3 "$here/handover.py" run "$t0" "$slog" "$rlog")
+				r=$(python3 "$here/handover.py" run "$t0" "$slog" "$rlog" "$tb")
 				echo "$v $mode $D $r"
 				if [ -n "${HANDOVER_PCAP:-}" ]; then
 					lab_capture_stop run >/dev/null 2>&1
@@ -229,8 +232,14 @@ Each variant runs in its own lab, all at the same time on this machine;
 $RUNS runs per row.  The MPTCP variants use IPPROTO_MPTCP sockets on both
 hosts, with an endpoint (subflow) per address of the mobile.  In the
 receiver-paced rows the reader drains at 4 MB/s, so "backlog drained"
-includes reading the buffered data. Before and after figures, conditions
-and where the time goes: docs/HANDOVER.md.
+includes reading the buffered data. The baseline column is each run's
+longest time without a new byte at the receiving socket in the second
+before the break, with no move yet: a receiver-paced download waits there
+for its reader to open the window (its socket advertises a zero window and
+the next update comes once the reader has taken about 100 KB, every 25 ms
+or so at 4 MB/s), and a move made while the window is closed waits for that
+update just the same.  Before and after figures, conditions and where the
+time goes: docs/HANDOVER.md.
 
 EOF
 python3 "$here/handover.py" table "$tmp/all"
