@@ -7,8 +7,13 @@
 # window and ssthresh "unknown" (ss prints none); then the transfer ends
 # byte-exact.  Once with the mover sending (upload, the initial window 10),
 # once with the fixed end sending (download; the server's route carries
-# initcwnd 16, which the restart follows).  Last, the registration of the
-# agent's congestion control does not outlive a killed agent's next start.
+# initcwnd 16, which the restart follows).  Then a fixed end whose whole
+# window is lost with the old link while its application waits with more
+# queued (flight_case): the restart's window is the initial one on top of
+# what is in flight, the queued data is pushed, and the transfer resumes by
+# fast recovery, with no retransmission timeout.  Last, the registration of
+# the agent's congestion control does not outlive a killed agent's next
+# start.
 #
 #   mobile (agent)                          router (fwd)                 server (agent)
 #   eth0 192.0.2.1/24      2001:db8:a::1/64 x-x a0 192.0.2.254    2001:db8:a::fe     (one data segment dropped before the move)
