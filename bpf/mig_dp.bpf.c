@@ -1464,8 +1464,16 @@ static __noinline enum verdict kept_arp(struct mig_ctx *c)
 /* A packet leaving from an old address the agent keeps on lo, that no
  * translation rewrote: anything but a keyed flow's segments (a plain
  * connection on the old address, a fragment, an ICMP error) would leak
- * an address that is no longer ours onto the wire. */
-static __noinline enum verdict kept_src(struct mig_ctx *c)
+ * an address that is no longer ours onto the wire, and is dropped.  A
+ * keyed flow's segment (key: its tuple, NULL for what is not a TCP
+ * segment) is held instead, as the agent's hold would (V_HOLD: "sent",
+ * lost on the path): the agent holds each flow of a lost address in its
+ * pass, which for 100,000 flows takes seconds, and a segment dropped
+ * locally meanwhile makes the socket probe every 500 ms without backoff
+ * and give up after tcp_retries2 (15) tries, 7.5 s, with ETIMEDOUT when
+ * nothing else was in flight (the mass migration lost 500 to 1,300
+ * connections so). */
+static __noinline enum verdict kept_src(struct mig_ctx *c, const struct mig_tuple *key)
 {
 	struct scratch *sc = scratch();
 	const __u8 *b;
@@ -1485,6 +1493,10 @@ static __noinline enum verdict kept_src(struct mig_ctx *c)
 	}
 	if (!bpf_map_lookup_elem(&mig_kept, &sc->ka))
 		return V_PASS;
+	if (key && bpf_map_lookup_elem(&mig_flows, key)) {
+		mig_count(MIG_STAT_HOLD_DROP);
+		return V_HOLD;
+	}
 	mig_count(MIG_STAT_KEPT_SRC);
 	return V_DROP;
 }
@@ -1716,7 +1728,7 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 			if (i != V_PASS)
 				return i;
 		}
-		return h && h->kept ? kept_src(c) : V_PASS;
+		return h && h->kept ? kept_src(c, NULL) : V_PASS;
 	}
 	/* Our address went away: drop until the flow committed somewhere
 	 * newer than the hold (the agent ends the hold soon after). */
@@ -1737,7 +1749,7 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 		return V_DROP;
 	e = bpf_map_lookup_elem(&mig_egress, &key);
 	if (!e)
-		return h && h->kept ? kept_src(c) : V_PASS;
+		return h && h->kept ? kept_src(c, &key) : V_PASS;
 	w = e->wire;
 	if (mig_rewrite(c, &p, &w, false))
 		return V_DROP;

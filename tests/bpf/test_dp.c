@@ -3488,6 +3488,26 @@ TEST(kept_addresses)
 		       out_hook.drop, NULL, 0, &r);
 		CHECK(fx_stat(skel, MIG_STAT_KEPT_SRC) == src0 + 2, "%s: kept_src_dropped %llu",
 		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_KEPT_SRC));
+		/* a keyed flow's segment from the kept address, before the
+		 * agent held the flow (its pass over many flows takes time):
+		 * held as the agent's hold would, not dropped locally */
+		{
+			struct mig_flow f;
+			__u64 held0 = fx_stat(skel, MIG_STAT_HOLD_DROP);
+
+			n2 = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
+				      c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in2);
+			fx_flow(&f, &c->cli.t, true, 0, 0);
+			CHECK(!map_put(skel->maps.mig_flows, &c->cli.t, &f), "put flow");
+			expect(unit_failed, &s, &out_hook, "TCP from kept, keyed flow not yet held",
+			       in2, n2, 0, TC_ACT_STOLEN, NULL, 0, &r);
+			CHECK(fx_stat(skel, MIG_STAT_HOLD_DROP) == held0 + 1 &&
+			      fx_stat(skel, MIG_STAT_KEPT_SRC) == src0 + 2,
+			      "%s: held_dropped %llu, kept_src_dropped %llu", s.fam,
+			      (unsigned long long)fx_stat(skel, MIG_STAT_HOLD_DROP),
+			      (unsigned long long)fx_stat(skel, MIG_STAT_KEPT_SRC));
+			CHECK(!map_del(skel->maps.mig_flows, &c->cli.t), "del flow");
+		}
 		/* ingress is not egress: segments to the kept address pass in */
 		expect(unit_failed, &s, s.h, "UDP in (not egress)", in, n, 0, s.h->pass, in, n, &r);
 		/* the other end's address is not kept */
