@@ -96,15 +96,20 @@ cat <<'TXT'
   every network stack of the lab, the server's agent spends about 14 s of CPU on
   the move (138 us per flow, against about 60 us at 1 K and 10 K; the figure
   includes the softirq work of the whole lab that its sends trigger, since every
-  namespace is on this host), and data comes back 1 to 27 s after the change.
-  About 500 to 1,300 of the 100,002 connections (three runs) were aborted by the
-  server's kernel during that move, with ETIMEDOUT from its write timer
-  (TcpExtTCPAbortOnTimeout in the server's namespace; a tracepoint on the state
-  change showed tcp_write_timer_handler); the "lost" column counts them. In one
-  run the namespace counted 1,326 such aborts against 91 retransmission timeouts
-  (TcpExtTCPTimeouts), which points at the zero-window paths of that timer
-  rather than the ordinary give-up after tcp_retries2; why those sockets saw a
-  closed window, or gave up within seconds, was not found.
+  namespace is on this host), and data comes back 1 to 29 s after the change.
+  Until 2026-12-02, 500 to 1,300 of the 100,002 connections (four runs, the
+  last at 20:50 UTC: 625) were aborted by the server's kernel during that move,
+  with ETIMEDOUT (the "lost" column). Traced with a tracepoint on the state
+  change, every one of them had nothing in flight, icsk_probes_out 15 and
+  backoff 0: the probe timer giving up after tcp_retries2 tries 500 ms apart
+  without backoff, which is how the kernel treats local drops. The egress
+  program dropped segments leaving from the old address (kept on lo) before
+  the agent had held their flow, and its pass over 100,000 flows takes
+  seconds. The data path now holds a keyed flow's segments there as the hold
+  would (docs/protocol.md, "The old address is not the host's on any link"):
+  the 100 K move run again alone after that change lost 0 of 100,002 (data
+  again after 0.9 to 28.8 s, median 11.5 s; the server's agent 12.1 s of CPU;
+  no ETIMEDOUT in the trace).
 - **Short connections keyed**: with the default pool (64 keys) most of a fast
   sequential run is left plain (pool_empty), which is the designed fallback; the
   keyed ones cost both agents together the CPU shown above (X25519 key generation
