@@ -384,8 +384,17 @@ static __noinline int mig_rewrite(struct mig_ctx *c, struct mig_pkt *p,
 		}
 	}
 	/* 40 bytes from l3 lie within the pulled l4 + 20 for both families */
-	ip = data + l3;
-	th = data + l4;
+	/* The offsets are bounded above (l3 <= ETH_HLEN + 4, l4 <=
+	 * MIG_PKT_L4_MAX), but the compiler may keep them on the stack and
+	 * reload them, and Linux 6.1's verifier does not carry a bound over
+	 * to a reloaded copy: without one it gives a packet pointer no range
+	 * (ptr + unbounded could wrap).  So each is masked right where it is
+	 * used (the empty asm keeps the compiler from dropping the masks,
+	 * which it knows change nothing). */
+	_Static_assert(ETH_HLEN + 4 <= 0x1f && MIG_PKT_L4_MAX <= 0xff, "masks keep the offsets");
+	asm volatile("" : "+r"(l3), "+r"(l4));
+	ip = data + (l3 & 0x1f);
+	th = data + (l4 & 0xff);
 	if ((void *)ip + 40 > end || (void *)th + 20 > end)
 		return -1;
 	if (v4) {
