@@ -80,6 +80,46 @@ static __always_inline int ctx_load(struct mig_ctx *c, __u32 off, void *to, __u3
 	return bpf_skb_load_bytes(c->ctx, off, to, len);
 }
 
+/*
+ * The packet's first len bytes (len a constant) into to (8-byte aligned),
+ * read straight from the packet when its linear part holds them (the
+ * common case: headers are linear on every path this program sees),
+ * else through the load helper.  Every segment pays for this load, and a
+ * helper call costs more than these few loads, much more where calls are
+ * expensive (retpolines).  Eight bytes at a time: the packet side needs
+ * an architecture where unaligned loads are allowed (x86-64, arm64: the
+ * verifier checks), the stack side is aligned.
+ */
+static __always_inline int ctx_load_head(struct mig_ctx *c, __u8 *to, __u32 len)
+{
+	const __u8 *data, *end;
+	__u32 i;
+
+	if (c->xdp) {
+		struct xdp_md *x = c->ctx;
+
+		data = (const __u8 *)(long)x->data;
+		end = (const __u8 *)(long)x->data_end;
+	} else {
+		struct __sk_buff *skb = c->ctx;
+
+		data = (const __u8 *)(long)skb->data;
+		end = (const __u8 *)(long)skb->data_end;
+	}
+	if (data + len > end)
+		return ctx_load(c, 0, to, len);
+#pragma unroll
+	for (i = 0; i + 8 <= len; i += 8)
+		*(__u64 *)(to + i) = *(const __u64 *)(data + i);
+	if (len & 4)
+		*(__u32 *)(to + (len & ~7U)) = *(const __u32 *)(data + (len & ~7U));
+	if (len & 2)
+		*(__u16 *)(to + (len & ~3U)) = *(const __u16 *)(data + (len & ~3U));
+	if (len & 1)
+		to[len - 1] = data[len - 1];
+	return 0;
+}
+
 static __always_inline int ctx_store(struct mig_ctx *c, __u32 off, const void *from,
 				     __u32 len)
 {
@@ -119,7 +159,7 @@ static __always_inline int ctx_load_frame(struct mig_ctx *c, __u32 l2, __u8 *b, 
 	__u8 v;
 
 	if (l2)
-		return ctx_load(c, 0, b, ETH_HLEN + len);
+		return ctx_load_head(c, b, ETH_HLEN + len);
 	if (ctx_load(c, 0, b + ETH_HLEN, len))
 		return -1;
 	v = b[ETH_HLEN] >> 4;
@@ -136,7 +176,7 @@ static __always_inline int ctx_load_frame(struct mig_ctx *c, __u32 l2, __u8 *b, 
  */
 static __always_inline int mig_parse(struct mig_ctx *c, struct mig_pkt *p)
 {
-	__u8 b[MIG_PARSE_LEN];
+	__u8 b[MIG_PARSE_LEN] __attribute__((aligned(8)));
 	const __u8 *ip = b + ETH_HLEN, *th;
 	/* read before any call: a constant in each entry point (the
 	 * compiler cannot know a call leaves *c alone) */
