@@ -109,6 +109,13 @@ variant() {
 			lab_bg mobile mptcpd "$MPTCPD" --log=stderr --path-manager=addr_adv \
 				--addr-flags=subflow \
 				--notify-flags=existing,skip_link_local,skip_loopback >&2 || return 1
+			# ready: it has made the endpoint of the address there
+			# (without its plugins, mptcpd-plugins, it exits at once)
+			if ! lab_wait_until 5 sh -c "ip -n '$ns' mptcp endpoint show | grep -q '^${ADDR[a]%/*} '"; then
+				echo "handover: mptcpd made no endpoint for ${ADDR[a]%/*} within 5 s; its log: $(tail -n 2 "$(lab_log mptcpd)" | tr '\n' ' ')" >&2
+				lab_cleanup >&2
+				return 1
+			fi
 		fi
 		;;
 	esac
@@ -215,6 +222,9 @@ for v in $VARIANTS; do
 	if [ -f "$tmp/$v.log" ] && grep -q "handover:\|lab:" "$tmp/$v.log"; then
 		echo "handover: $v: problems (log tail):" >&2
 		grep "handover:\|lab:" "$tmp/$v.log" | tail -n 5 >&2
+	fi
+	if [ -f "$tmp/$v.res" ] && [ ! -s "$tmp/$v.res" ]; then
+		notes+=("The $v variant measured nothing: $(grep -m 1 "handover:\|lab:" "$tmp/$v.log" || echo "its lab failed")")
 	fi
 done
 

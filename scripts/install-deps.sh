@@ -25,8 +25,9 @@ PKGS=(
 	# check); test_caps: capsh --decode
 	systemd man-db libcap2-bin
 	# bench/handover.sh: the Multipath TCP daemon, one of the variants
-	# measured against
-	mptcpd
+	# measured against (its path managers are a package of their own,
+	# only recommended, and without them it exits at once)
+	mptcpd mptcpd-plugins
 	# make test-kernels (the kernel and busybox-static are downloaded
 	# into the build directory, not installed)
 	qemu-system-x86
