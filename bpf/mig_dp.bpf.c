@@ -59,7 +59,6 @@ struct scratch {
 	__u8 old[MIG_SIG_HDR_LEN];      /* TCP header before reply() */
 	__u8 new[MIG_SIG_HDR_LEN];      /* ... and after */
 	__u8 mac[12];
-	__u8 sip[MIG_SIP_MSG_MAX];      /* SipHash message */
 	__u8 tag[8];                    /* SipHash output */
 	__u8 nonce[8];                  /* on_msyn: the candidate's nonce */
 	__u8 opt[MIG_OPT_LEN_SIG + 3];  /* the option we answer with */
@@ -585,6 +584,12 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	return 0;
 }
 
+/* mig_sip_le64a reads these keys and the token with one 8-byte load */
+_Static_assert(__builtin_offsetof(struct mig_flow, token) % 8 == 0, "token alignment");
+_Static_assert(__builtin_offsetof(struct mig_flow, s_own) % 8 == 0, "s_own alignment");
+_Static_assert(__builtin_offsetof(struct mig_flow, s_peer) % 8 == 0, "s_peer alignment");
+_Static_assert(__builtin_offsetof(struct mig_host, boot) % 8 == 0, "boot alignment");
+
 static __always_inline const __u8 *boot_secret(void)
 {
 	__u32 zero = 0;
@@ -633,8 +638,7 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 	d = o->reqno - f->peer_reqno;
 	if (d == 0 || d > MIG_MAC_WINDOW)
 		return reject(c, p, MIG_STAT_REJ_REQNO);
-	mig_sip_mac_migrate(f->s_peer, f->token, o->reqno, sc->sip, sc->tag);
-	if (!mac_eq(sc->tag, o->mac))
+	if (mig_sip_tag_migrate(f->s_peer, f->token, o->reqno) != mig_sip_le64(o->mac))
 		return reject(c, p, MIG_STAT_REJ_MAC);
 	if (sock_seqs(c, s, &ss) || !state_may_move(ss.state))
 		return reject(c, p, MIG_STAT_REJ_STATE);
@@ -647,7 +651,7 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 	boot = boot_secret();
 	if (!boot)
 		return V_DROP;
-	mig_sip_nonce(boot, key, f->token, o->reqno, sc->sip, sc->nonce);
+	mig_sip_nonce(boot, key, f->token, o->reqno, sc->nonce);
 	now = bpf_ktime_get_ns();
 	i = cand_find(f, key);
 	if (i < MIG_NCAND && f->cand[i & 1].reqno == o->reqno) {
@@ -688,7 +692,7 @@ static __noinline enum verdict on_msyn(struct mig_ctx *c, struct mig_pkt *p,
 		cd->wire = *key;
 		WRITE_ONCE(cd->expires_ns, now + MIG_CAND_TTL_NS);
 	}
-	mig_sip_mac_ack(f->s_own, o->reqno, p->ack, sc->nonce, sc->sip, sc->tag);
+	mig_sip_mac_ack(f->s_own, o->reqno, p->ack, sc->nonce, sc->tag);
 	mig_opt_build_sig(sc->opt, MIG_SUB_MIGRATE_ACK, o->reqno, sc->nonce, sc->tag);
 	mig_count(MIG_STAT_MSYN_ANSWERED);
 	/* ack = the Migrate SYN's seq + 1, not RCV.NXT: a NAT's conntrack on
@@ -746,8 +750,7 @@ static __noinline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt *p,
 			goto bad;
 		ch = f->last_challenge;
 	}
-	mig_sip_mac_ack(f->s_peer, o->reqno, ch, o->id, sc->sip, sc->tag);
-	if (!mac_eq(sc->tag, o->mac))
+	if (mig_sip_tag_ack(f->s_peer, o->reqno, ch, o->id) != mig_sip_le64(o->mac))
 		goto bad;
 	if (sock_seqs(c, &s, &ss))
 		goto bad;
@@ -765,7 +768,7 @@ static __noinline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt *p,
 	} else {
 		goto bad;
 	}
-	mig_sip_mac_confirm(f->s_own, o->reqno, o->id, sc->sip, sc->tag);
+	mig_sip_mac_confirm(f->s_own, o->reqno, o->id, sc->tag);
 	mig_opt_build_sig(sc->opt, MIG_SUB_CONFIRM, o->reqno, o->id, sc->tag);
 	mig_count(MIG_STAT_CONFIRM_SENT);
 	/* The handshake's third segment as a NAT's conntrack expects it: seq
@@ -805,8 +808,7 @@ static __always_inline enum verdict on_confirm(const struct mig_tuple *key,
 	d = o->reqno - f->peer_reqno;
 	if (d == 0 || d > MIG_MAC_WINDOW)
 		goto bad;
-	mig_sip_mac_confirm(f->s_peer, o->reqno, o->id, sc->sip, sc->tag);
-	if (!mac_eq(sc->tag, o->mac))
+	if (mig_sip_tag_confirm(f->s_peer, o->reqno, o->id) != mig_sip_le64(o->mac))
 		goto bad;
 	f->peer_reqno = o->reqno;
 	if (commit(f, s, key))
@@ -895,7 +897,7 @@ static __noinline int rst_sign(struct __sk_buff *skb, struct mig_pkt *p,
 	f = bpf_map_lookup_elem(&mig_flows, sock);
 	if (!f)
 		return 0;
-	mig_sip_mac_reset(f->s_own, p->seq, p->ack, sc->sip, sc->tag);
+	mig_sip_mac_reset(f->s_own, p->seq, p->ack, sc->tag);
 	if (bpf_skb_change_tail(skb, skb->len + MIG_RST_TAG_LEN, 0))
 		return 0;                  /* sent unsigned: held at the peer */
 	if (bpf_skb_store_bytes(skb, off, sc->tag, MIG_RST_TAG_LEN, 0))
@@ -945,8 +947,7 @@ static __noinline enum verdict rst_check(struct mig_ctx *c, struct mig_pkt *p,
 		return V_PASS;
 	if (p->payload == MIG_RST_TAG_LEN &&
 	    !ctx_load(c, p->l4 + p->hdr_len, sc->mac, MIG_RST_TAG_LEN)) {
-		mig_sip_mac_reset(f->s_peer, p->seq, p->ack, sc->sip, sc->tag);
-		if (mac_eq(sc->tag, sc->mac)) {
+		if (mig_sip_tag_reset(f->s_peer, p->seq, p->ack) == mig_sip_le64(sc->mac)) {
 			mig_count(MIG_STAT_RST_AUTH);
 			return V_PASS;
 		}

@@ -201,62 +201,182 @@ static __always_inline __u32 mig_sip_msg_nonce(const void *wire40,
 }
 
 /* ------------------------------------------------------------------ */
-/* Tags: SipHash-2-4 of the message above into out[8]; buf is scratch. */
+/* Tags, computed word by word.
+ *
+ * Each message above is a fixed layout of a few integers, so its 64-bit
+ * little-endian message words can be formed from those integers directly,
+ * with no message buffer written and read back a byte at a time (in BPF
+ * each byte is a load, a shift and an or).  The result is the SipHash of
+ * the message the builder above writes: tests/unit/test_crypto.c checks
+ * both against each other and against the paper's vectors.  Integers are
+ * big-endian on the wire; the little-endian word of the 4 bytes of v in
+ * network order is mig_sip_bswap32(v), whatever the host's byte order. */
 
-/* MIGRATE: s = s_sender (s_i or s_r of the host that sends it). */
+static __always_inline __u64 mig_sip_bswap32(__u32 v)
+{
+	return (__u64)__builtin_bswap32(v);
+}
+
+/* p[0..7] as a little-endian integer, p 8-byte aligned (a key, a token or
+ * a nonce inside a map value or a struct of 8-byte alignment).  In BPF one
+ * load; elsewhere as mig_sip_le64. */
+static __always_inline __u64 mig_sip_le64a(const __u8 *p)
+{
+#if defined(__bpf__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return *(const __u64 *)(const void *)p;
+#else
+	return mig_sip_le64(p);
+#endif
+}
+
+/* the 8 raw bytes at p (4-byte aligned: inside a struct mig_tuple) as a
+ * little-endian integer: in BPF two 4-byte loads (the tuple may sit on
+ * the stack, where the verifier refuses an 8-byte load at a 4-byte
+ * boundary); elsewhere as mig_sip_le64 */
+static __always_inline __u64 mig_sip_le64w(const void *p)
+{
+#if defined(__bpf__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const __u32 *w = (const __u32 *)p;
+
+	return (__u64)w[0] | (__u64)w[1] << 32;
+#else
+	return mig_sip_le64((const __u8 *)p);
+#endif
+}
+
+/* SipHash-2-4 of n full message words m[0..n-1] (n a constant at every
+ * call) and the last word b (the message length in its top byte, the
+ * 0..7 remaining bytes below), keyed by k. */
+static __always_inline __u64 mig_sip_words(const __u8 k[16], const __u64 *m,
+					   __u32 n, __u64 b)
+{
+	__u64 k0 = mig_sip_le64a(k), k1 = mig_sip_le64a(k + 8);
+	__u64 v0 = 0x736f6d6570736575ULL ^ k0;
+	__u64 v1 = 0x646f72616e646f6dULL ^ k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ k0;
+	__u64 v3 = 0x7465646279746573ULL ^ k1;
+	__u32 i;
+
+	for (i = 0; i < MIG_SIP_MSG_MAX / 8; i++) {
+		if (i >= n)
+			break;
+		v3 ^= m[i];
+		MIG_SIP_ROUND(v0, v1, v2, v3);
+		MIG_SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m[i];
+	}
+	v3 ^= b;
+	MIG_SIP_ROUND(v0, v1, v2, v3);
+	MIG_SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	MIG_SIP_ROUND(v0, v1, v2, v3);
+	MIG_SIP_ROUND(v0, v1, v2, v3);
+	MIG_SIP_ROUND(v0, v1, v2, v3);
+	MIG_SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+#define MIG_SIP_LAST(len) ((__u64)(len) << 56)
+
+/* MIGRATE: s = s_sender (s_i or s_r of the host that sends it);
+ * 0x02 || token[8] || reqno_be32.  The tag as an integer (the 8 output
+ * bytes little-endian; mig_siphash_out writes them). */
+static __always_inline __u64 mig_sip_tag_migrate(const __u8 s[16],
+						 const __u8 token[8],
+						 __u32 reqno)
+{
+	__u64 t = mig_sip_le64a(token);
+	__u64 m = MIG_SIP_D_MIGRATE | t << 8;
+
+	return mig_sip_words(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_MIGRATE) |
+			     t >> 56 | mig_sip_bswap32(reqno) << 8);
+}
+
+/* 0x03 || reqno_be32 || challenge_be32 || nonce[8] */
+static __always_inline __u64 mig_sip_tag_ack(const __u8 s[16], __u32 reqno,
+					     __u32 challenge,
+					     const __u8 nonce[8])
+{
+	__u64 n = mig_sip_le64(nonce), c = mig_sip_bswap32(challenge);
+	__u64 m[2];
+
+	m[0] = MIG_SIP_D_MIGRATE_ACK | mig_sip_bswap32(reqno) << 8 | c << 40;
+	m[1] = c >> 24 | n << 8;
+	return mig_sip_words(s, m, 2, MIG_SIP_LAST(MIG_SIP_LEN_MIGRATE_ACK) | n >> 56);
+}
+
+/* 0x04 || reqno_be32 || nonce[8] */
+static __always_inline __u64 mig_sip_tag_confirm(const __u8 s[16], __u32 reqno,
+						 const __u8 nonce[8])
+{
+	__u64 n = mig_sip_le64(nonce);
+	__u64 m = MIG_SIP_D_CONFIRM | mig_sip_bswap32(reqno) << 8 | n << 40;
+
+	return mig_sip_words(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_CONFIRM) | n >> 24);
+}
+
+/* 0x05 || seq_be32 || ack_be32 */
+static __always_inline __u64 mig_sip_tag_reset(const __u8 s[16], __u32 seq,
+					       __u32 ack)
+{
+	__u64 a = mig_sip_bswap32(ack);
+	__u64 m = MIG_SIP_D_RESET | mig_sip_bswap32(seq) << 8 | a << 40;
+
+	return mig_sip_words(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_RESET) | a >> 24);
+}
+
+/* nonce = SipHash(b, wire[40] || token[8] || reqno_be32); b is the host's
+ * own nonce key, wire a struct mig_tuple. */
+static __always_inline __u64 mig_sip_tag_nonce(const __u8 b[16],
+					       const void *wire40,
+					       const __u8 token[8], __u32 reqno)
+{
+	const __u8 *w = (const __u8 *)wire40;
+	__u64 m[6];
+	__u32 i;
+
+	for (i = 0; i < 5; i++)
+		m[i] = mig_sip_le64w(w + 8 * i);
+	m[5] = mig_sip_le64a(token);
+	return mig_sip_words(b, m, 6, MIG_SIP_LAST(MIG_SIP_LEN_NONCE) |
+			     mig_sip_bswap32(reqno));
+}
+
+/* The same, written as the 8 output bytes into out[8]. */
 static __always_inline void mig_sip_mac_migrate(const __u8 s[16],
 						const __u8 token[8],
-						__u32 reqno,
-						__u8 buf[MIG_SIP_MSG_MAX],
-						__u8 out[8])
+						__u32 reqno, __u8 out[8])
 {
-	__u32 len = mig_sip_msg_migrate(token, reqno, buf);
-
-	mig_siphash_out(mig_siphash(s, buf, len), out);
+	mig_siphash_out(mig_sip_tag_migrate(s, token, reqno), out);
 }
 
 static __always_inline void mig_sip_mac_ack(const __u8 s[16], __u32 reqno,
 					    __u32 challenge,
-					    const __u8 nonce[8],
-					    __u8 buf[MIG_SIP_MSG_MAX],
-					    __u8 out[8])
+					    const __u8 nonce[8], __u8 out[8])
 {
-	__u32 len = mig_sip_msg_ack(reqno, challenge, nonce, buf);
-
-	mig_siphash_out(mig_siphash(s, buf, len), out);
+	mig_siphash_out(mig_sip_tag_ack(s, reqno, challenge, nonce), out);
 }
 
 static __always_inline void mig_sip_mac_confirm(const __u8 s[16],
 						__u32 reqno,
 						const __u8 nonce[8],
-						__u8 buf[MIG_SIP_MSG_MAX],
 						__u8 out[8])
 {
-	__u32 len = mig_sip_msg_confirm(reqno, nonce, buf);
-
-	mig_siphash_out(mig_siphash(s, buf, len), out);
+	mig_siphash_out(mig_sip_tag_confirm(s, reqno, nonce), out);
 }
 
 static __always_inline void mig_sip_mac_reset(const __u8 s[16], __u32 seq,
-					      __u32 ack,
-					      __u8 buf[MIG_SIP_MSG_MAX],
-					      __u8 out[8])
+					      __u32 ack, __u8 out[8])
 {
-	__u32 len = mig_sip_msg_reset(seq, ack, buf);
-
-	mig_siphash_out(mig_siphash(s, buf, len), out);
+	mig_siphash_out(mig_sip_tag_reset(s, seq, ack), out);
 }
 
-/* nonce = SipHash(b, wire[40] || token[8] || reqno_be32); b is the host's
- * own nonce key. */
 static __always_inline void mig_sip_nonce(const __u8 b[16], const void *wire40,
 					  const __u8 token[8], __u32 reqno,
-					  __u8 buf[MIG_SIP_MSG_MAX],
 					  __u8 out[8])
 {
-	__u32 len = mig_sip_msg_nonce(wire40, token, reqno, buf);
-
-	mig_siphash_out(mig_siphash(b, buf, len), out);
+	mig_siphash_out(mig_sip_tag_nonce(b, wire40, token, reqno), out);
 }
 
 #endif

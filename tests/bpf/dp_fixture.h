@@ -970,34 +970,26 @@ static const __u8 fx_s_r[MIG_SIP_KEY_LEN] = {
 /* The tags of PROTOCOL.md 9 for the test token (s: the sender's key). */
 static inline void fx_mac_migrate(const __u8 s[16], __u32 reqno, __u8 mac[8])
 {
-	__u8 buf[MIG_SIP_MSG_MAX];
-
-	mig_sip_mac_migrate(s, fx_token, reqno, buf, mac);
+	mig_sip_mac_migrate(s, fx_token, reqno, mac);
 }
 
 static inline void fx_mac_ack(const __u8 s[16], __u32 reqno, __u32 challenge,
 			      const __u8 nonce[8], __u8 mac[8])
 {
-	__u8 buf[MIG_SIP_MSG_MAX];
-
-	mig_sip_mac_ack(s, reqno, challenge, nonce, buf, mac);
+	mig_sip_mac_ack(s, reqno, challenge, nonce, mac);
 }
 
 static inline void fx_mac_confirm(const __u8 s[16], __u32 reqno, const __u8 nonce[8],
 				  __u8 mac[8])
 {
-	__u8 buf[MIG_SIP_MSG_MAX];
-
-	mig_sip_mac_confirm(s, reqno, nonce, buf, mac);
+	mig_sip_mac_confirm(s, reqno, nonce, mac);
 }
 
 /* The tag of a RST (MIGRATE-WAIT): SipHash(s, 0x05 || seq || ack), s the
  * sender's key; seq and ack in host order, as in the TCP header. */
 static inline void fx_mac_reset(const __u8 s[16], __u32 seq, __u32 ack, __u8 mac[8])
 {
-	__u8 buf[MIG_SIP_MSG_MAX];
-
-	mig_sip_mac_reset(s, seq, ack, buf, mac);
+	mig_sip_mac_reset(s, seq, ack, mac);
 }
 
 /* bpf_ktime_get_ns() / 10^6 as the data path keeps it (a __u32 of ms). */
@@ -1010,9 +1002,7 @@ static inline __u32 fx_now_ms(void)
  * the test token from wire tuple w (its own view). */
 static inline void fx_nonce(const struct mig_tuple *w, __u32 reqno, __u8 nonce[8])
 {
-	__u8 buf[MIG_SIP_MSG_MAX];
-
-	mig_sip_nonce(fx_boot, w, fx_token, reqno, buf, nonce);
+	mig_sip_nonce(fx_boot, w, fx_token, reqno, nonce);
 }
 
 /* The mig_flows value the agent writes after key agreement for the side

@@ -829,7 +829,7 @@ static const struct rej_case rej_cases[] = {
 TEST(msyn_rejected)
 {
 	static const __u8 bad_token[8] = { 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3 };
-	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], first[FX_PKT_MAX], mac[8], buf[MIG_SIP_MSG_MAX];
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX], first[FX_PKT_MAX], mac[8];
 	struct mig_flow f;
 	struct fx_pkt p;
 	struct fx_res r;
@@ -857,7 +857,7 @@ TEST(msyn_rejected)
 				sock.lport = htons(ntohs(sock.lport) ^ 0x5a5a);
 			CHECK(!install_fixed_t(&sock, c->peer_reqno, &f), "install");
 			if (c->mac == MAC_OTHER_TOKEN)
-				mig_sip_mac_migrate(fx_s_i, bad_token, reqno_mac, buf, mac);
+				mig_sip_mac_migrate(fx_s_i, bad_token, reqno_mac, mac);
 			else
 				fx_mac_migrate(c->mac == MAC_REFLECTED ? fx_s_r : fx_s_i,
 					       reqno_mac, mac);

@@ -397,7 +397,7 @@ static int new_challenge(struct move *m)
 
 static int send_msyn(struct agent *a, struct move *m)
 {
-	uint8_t mac[8], buf[MIG_SIP_MSG_MAX];
+	uint8_t mac[8];
 	struct mig_sockinfo si;
 	struct mig_flow f;
 	char ts[128];
@@ -412,12 +412,11 @@ static int send_msyn(struct agent *a, struct move *m)
 	}
 	m->si = si;
 	m->si_valid = true;
-	mig_sip_mac_migrate(f.s_own, f.token, m->reqno, buf, mac);
+	mig_sip_mac_migrate(f.s_own, f.token, m->reqno, mac);
 	/* the ack field (ACK flag clear) carries our challenge */
 	err = send_sig(&m->wire, si.snd_una - 1, m->challenge, 0x02 /* SYN */,
 		       MIG_SUB_MIGRATE, m->reqno, f.token, mac, si.rcv_wscale);
 	mig_wipe(&f, sizeof(f));
-	mig_wipe(buf, sizeof(buf));
 	if (err) {
 		pr_warn("Migrate SYN for %s: %s", tuple_str(&m->sock, ts, sizeof(ts)),
 			strerror(-err));
@@ -832,20 +831,19 @@ static bool peer_seen(struct agent *a, const struct mig_flow *f)
 
 static void send_confirm(struct agent *a, const struct move *m, const struct mig_flow *f)
 {
-	uint8_t mac[8], buf[MIG_SIP_MSG_MAX];
+	uint8_t mac[8];
 	struct mig_sockinfo si;
 	char ts[128];
 
 	if (dp_sockinfo_one(a, &m->sock, &si) || !may_move(si.state))
 		return;
-	mig_sip_mac_confirm(f->s_own, f->own_reqno, f->last_nonce, buf, mac);
+	mig_sip_mac_confirm(f->s_own, f->own_reqno, f->last_nonce, mac);
 	if (send_sig(&f->wire, si.snd_nxt, si.rcv_nxt, 0x10 /* ACK */, MIG_SUB_CONFIRM,
 		     f->own_reqno, f->last_nonce, mac, MIG_NO_WSCALE) == 0) {
 		stat_add(a, MIG_STAT_CONFIRM_SENT, 1);
 		pr_debug("CONFIRM again for %s (reqno %u)", tuple_str(&m->sock, ts, sizeof(ts)),
 			 f->own_reqno);
 	}
-	mig_wipe(buf, sizeof(buf));
 }
 
 /* Our CONFIRMs went unanswered until the peer's candidate (5 s) surely
@@ -1244,7 +1242,7 @@ void mover_commits_done(struct agent *a)
  * challenge the data path answered with). */
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
 {
-	uint8_t mac[8], buf[MIG_SIP_MSG_MAX];
+	uint8_t mac[8];
 	const struct mig_cand *cd = NULL;
 	struct mig_cand_ref ref;
 	struct mig_sockinfo si;
@@ -1259,10 +1257,9 @@ void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno)
 		    !memcmp(&f.cand[i].wire, wire, sizeof(*wire)))
 			cd = &f.cand[i];
 	if (cd && !dp_sockinfo_one(a, &ref.sock, &si) && may_move(si.state)) {
-		mig_sip_mac_ack(f.s_own, reqno, cd->challenge, cd->nonce, buf, mac);
+		mig_sip_mac_ack(f.s_own, reqno, cd->challenge, cd->nonce, mac);
 		send_sig(wire, si.snd_una - 1, si.rcv_nxt, 0x12 /* SYN, ACK */,
 			 MIG_SUB_MIGRATE_ACK, reqno, cd->nonce, mac, si.rcv_wscale);
-		mig_wipe(buf, sizeof(buf));
 	}
 	mig_wipe(&f, sizeof(f));
 }
