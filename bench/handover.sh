@@ -24,7 +24,7 @@
 # (the server writes what the socket takes, the mobile reads 4 MB/s: its
 # receive window closes and opens).
 #
-# Variants, each in its own lab, run at the same time:
+# Variants, each in its own lab for each download, run at the same time:
 #   migrate     - plain TCP with migrate-agent on both hosts;
 #   mptcp       - MPTCP sockets (IPPROTO_MPTCP); an endpoint (subflow) for
 #                 each address, the new one added right after the address;
@@ -39,10 +39,9 @@
 # server's interface and keep there the capture of a run whose first new
 # byte came HANDOVER_PCAP_MS, default 1000, or more after the address),
 # HANDOVER_AGENT_ARGS (more arguments for both
-# agents, e.g. -v).  Bounded: per variant about
-# RUNS x 2 x sum(D + 3) seconds, the variants in parallel (10 runs: about
-# 17 minutes).  Everything in lab namespaces, documentation addresses,
-# removed on exit.
+# agents, e.g. -v).  Bounded: per variant and download about
+# RUNS x sum(D + 3) seconds, all in parallel (10 runs: about 9 minutes).
+# Everything in lab namespaces, documentation addresses, removed on exit.
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -212,20 +211,26 @@ for v in $VARIANTS; do
 		notes+=("mptcpd is not installed ($MPTCPD): its rows are missing (apt-get install mptcpd).")
 		continue
 	fi
-	HANDOVER_ONE=$v "$0" >"$tmp/$v.res" 2>"$tmp/$v.log" &
-	pids+=($!)
+	# a lab per variant and download: the runs are mostly waiting for D
+	for m in $MODES; do
+		HANDOVER_ONE=$v HANDOVER_MODES=$m "$0" >"$tmp/$v.$m.res" 2>"$tmp/$v.$m.log" &
+		pids+=($!)
+	done
 done
 wait "${pids[@]}"
 pids=()
 cat "$tmp"/*.res >"$tmp/all"
 for v in $VARIANTS; do
-	if [ -f "$tmp/$v.log" ] && grep -q "handover:\|lab:" "$tmp/$v.log"; then
-		echo "handover: $v: problems (log tail):" >&2
-		grep "handover:\|lab:" "$tmp/$v.log" | tail -n 5 >&2
-	fi
-	if [ -f "$tmp/$v.res" ] && [ ! -s "$tmp/$v.res" ]; then
-		notes+=("The $v variant measured nothing: $(grep -m 1 "handover:\|lab:" "$tmp/$v.log" || echo "its lab failed")")
-	fi
+	for m in $MODES; do
+		l=$tmp/$v.$m.log
+		if [ -f "$l" ] && grep -q "handover:\|lab:" "$l"; then
+			echo "handover: $v, $m-paced: problems (log tail):" >&2
+			grep "handover:\|lab:" "$l" | tail -n 5 >&2
+		fi
+		if [ -f "$tmp/$v.$m.res" ] && [ ! -s "$tmp/$v.$m.res" ]; then
+			notes+=("The $v variant measured nothing $m-paced: $(grep -m 1 "handover:\|lab:" "$l" || echo "its lab failed")")
+		fi
+	done
 done
 
 cat <<EOF
@@ -238,7 +243,8 @@ address on the other net (whose link is up) comes up and then its default
 route, written to an \`ip -batch\` process already running.  From just
 before that: the first new byte at the receiving socket, and the backlog
 drained (every byte the sender had written by then received).
-Each variant runs in its own lab, all at the same time on this machine;
+Each variant runs in its own lab for each download, all at the same time
+on this machine;
 $RUNS runs per row.  The MPTCP variants use IPPROTO_MPTCP sockets on both
 hosts, with an endpoint (subflow) per address of the mobile.  In the
 receiver-paced rows the reader drains at 4 MB/s, so "backlog drained"

@@ -103,7 +103,7 @@ TXT
 			tail -n 20 "$tmp.scalelog" >&2
 	fi
 	if [[ ${BENCH_HANDOVER:-1} != 0 ]]; then
-		# (BENCH_HANDOVER=0 skips it: about 20 minutes, see its header)
+		# (BENCH_HANDOVER=0 skips it: about 9 minutes, see its header)
 		echo
 		if ! timeout -k 5 "${BENCH_HANDOVER_TIMEOUT:-1800}" bench/handover.sh 2>"$tmp.holog"; then
 			echo "(handover benchmark failed; see its log)"
