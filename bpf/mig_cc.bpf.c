@@ -62,6 +62,7 @@ __u32 cc_want_n;
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MIG_CC_BATCH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mig_tuple);
 	__type(value, struct mig_cc_req);
 } mig_cc_want SEC(".maps");

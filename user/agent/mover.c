@@ -1201,13 +1201,21 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
  */
 static void commits_do(struct agent *a, const struct commit *c, size_t n)
 {
-	struct cc_item v[MIG_CC_BATCH];
+	struct cc_item small[64], *v = NULL;
+	size_t i, k, nv, cap = n < MIG_CC_BATCH ? n : MIG_CC_BATCH;
 	struct mig_flow f;
-	size_t i, k, nv;
 	char t1[128], t2[128];
 
+	/* a batch per walk of the sockets, as large as the walk takes; in
+	 * smaller ones if the memory is not there */
+	if (cap > sizeof(small) / sizeof(small[0]))
+		v = malloc(cap * sizeof(*v));
+	if (!v) {
+		v = small;
+		cap = cap < sizeof(small) / sizeof(small[0]) ? cap : sizeof(small) / sizeof(small[0]);
+	}
 	for (i = 0; i < n; i += k) {
-		k = n - i < MIG_CC_BATCH ? n - i : MIG_CC_BATCH;
+		k = n - i < cap ? n - i : cap;
 		for (nv = 0; nv < k; nv++) {
 			v[nv].sock = c[i + nv].sock;
 			v[nv].cookie = bpf_map_lookup_elem(a->flows_fd, &v[nv].sock, &f) ? 0 : f.cookie;
@@ -1226,6 +1234,8 @@ static void commits_do(struct agent *a, const struct commit *c, size_t n)
 				x->role == 1 ? "we" : "the peer", f.migrations);
 		}
 	}
+	if (v != small)
+		free(v);
 	mig_wipe(&f, sizeof(f));
 }
 
