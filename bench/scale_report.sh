@@ -93,10 +93,18 @@ cat <<'TXT'
   found in the flows; a mass move overflows the mover's ring buffer every time
   (about 9 of 10 commit events at 100 K), with nothing lost. At 100 K, on two
   cores shared by eight agents, seven client processes, seven echo servers and
-  every network stack of the lab, the server's agent spends about 14 s of CPU on
-  the move (138 us per flow, against about 60 us at 1 K and 10 K; the figure
-  includes the softirq work of the whole lab that its sends trigger, since every
-  namespace is on this host), and data comes back 1 to 29 s after the change.
+  every network stack of the lab, the server's agent spent about 12 s of CPU on
+  the move until 2026-12-03 (122 us per flow, against about 40 to 50 us at 1 K
+  and 10 K; the figure includes the softirq work of the whole lab that its
+  sends trigger, since every namespace is on this host). Half of it was the
+  congestion restarts: each walk of the socket iterator visits every TCP
+  socket of the host (about 0.4 us each) and took 1,024 commits, so a 100 K
+  move made 98 walks of 100,000 sockets. A walk now takes up to 65,536: the
+  same move, old and new agent in one session, 12.2 s and 6.6 s of CPU. What
+  remains at 100 K is mostly the hash maps' update and lookup (about 28 % of
+  the agent's profile: maps of 100,000 flows far beyond the caches) and the
+  lab's softirq work. Data comes back 0.4 to 30 s after the change, a tail
+  not examined further.
   Until 2026-12-02, 500 to 1,300 of the 100,002 connections (four runs, the
   last at 20:50 UTC: 625) were aborted by the server's kernel during that move,
   with ETIMEDOUT (the "lost" column). Traced with a tracepoint on the state
