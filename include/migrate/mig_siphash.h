@@ -14,8 +14,9 @@
  * No allocation, no libc.  Every function is inlined; every loop has a
  * constant bound (messages are at most MIG_SIP_MSG_MAX bytes and their
  * lengths are compile-time constants at the call sites, so the compiler
- * unrolls everything).  Loads are byte-wise little-endian, so any
- * alignment is fine.  Multi-byte integers in the messages are big-endian;
+ * unrolls everything).  mig_siphash loads byte-wise little-endian, so any
+ * alignment is fine; the tags load keys and tokens 8 bytes at a time in
+ * BPF (mig_sip_le64a: aligned there).  Multi-byte integers in the messages are big-endian;
  * all integer arguments are in host order.
  */
 #ifndef MIGRATE_MIG_SIPHASH_H
@@ -68,37 +69,53 @@ static __always_inline __u64 mig_sip_le64(const __u8 *p)
 	       (__u64)p[6] << 48 | (__u64)p[7] << 56;
 }
 
-/*
- * SipHash-2-4 of msg[0..len-1] under key (k0 = key[0..7], k1 = key[8..15],
- * both little-endian, as the reference implementation).  len <=
- * MIG_SIP_MSG_MAX.
- */
-static __always_inline __u64 mig_siphash(const __u8 key[16], const __u8 *msg,
-					 __u32 len)
+/* p[0..7] as a little-endian integer, p 8-byte aligned (a key, a token or
+ * a nonce inside a map value or a struct of 8-byte alignment).  In BPF one
+ * load; elsewhere as mig_sip_le64. */
+static __always_inline __u64 mig_sip_le64a(const __u8 *p)
 {
-	__u64 k0 = mig_sip_le64(key), k1 = mig_sip_le64(key + 8);
+#if defined(__bpf__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return *(const __u64 *)(const void *)p;
+#else
+	return mig_sip_le64(p);
+#endif
+}
+
+/* the 8 raw bytes at p (4-byte aligned: inside a struct mig_tuple) as a
+ * little-endian integer: in BPF two 4-byte loads (the tuple may sit on
+ * the stack, where the verifier refuses an 8-byte load at a 4-byte
+ * boundary); elsewhere as mig_sip_le64 */
+static __always_inline __u64 mig_sip_le64w(const void *p)
+{
+#if defined(__bpf__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const __u32 *w = (const __u32 *)p;
+
+	return (__u64)w[0] | (__u64)w[1] << 32;
+#else
+	return mig_sip_le64((const __u8 *)p);
+#endif
+}
+
+/* SipHash-2-4 of n full message words m[0..n-1] (n <= MIG_SIP_MSG_MAX / 8)
+ * and the last word b (the message length in its top byte, the 0..7
+ * remaining bytes below), keyed by k0 = key[0..7], k1 = key[8..15] read
+ * little-endian. */
+static __always_inline __u64 mig_sip_words(__u64 k0, __u64 k1, const __u64 *m,
+					   __u32 n, __u64 b)
+{
 	__u64 v0 = 0x736f6d6570736575ULL ^ k0;
 	__u64 v1 = 0x646f72616e646f6dULL ^ k1;
 	__u64 v2 = 0x6c7967656e657261ULL ^ k0;
 	__u64 v3 = 0x7465646279746573ULL ^ k1;
-	__u64 m, b = (__u64)(len & 0xff) << 56;
-	__u32 i, off = 0, left;
+	__u32 i;
 
 	for (i = 0; i < MIG_SIP_MSG_MAX / 8; i++) {
-		if (i * 8 + 8 > len)
+		if (i >= n)
 			break;
-		m = mig_sip_le64(msg + i * 8);
-		v3 ^= m;
+		v3 ^= m[i];
 		MIG_SIP_ROUND(v0, v1, v2, v3);
 		MIG_SIP_ROUND(v0, v1, v2, v3);
-		v0 ^= m;
-		off += 8;
-	}
-	left = len - off;     /* 0..7 */
-	for (i = 0; i < 7; i++) {
-		if (i >= left)
-			break;
-		b |= (__u64)msg[off + i] << (8 * i);
+		v0 ^= m[i];
 	}
 	v3 ^= b;
 	MIG_SIP_ROUND(v0, v1, v2, v3);
@@ -110,6 +127,34 @@ static __always_inline __u64 mig_siphash(const __u8 key[16], const __u8 *msg,
 	MIG_SIP_ROUND(v0, v1, v2, v3);
 	MIG_SIP_ROUND(v0, v1, v2, v3);
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/*
+ * SipHash-2-4 of msg[0..len-1] under key (k0 = key[0..7], k1 = key[8..15],
+ * both little-endian, as the reference implementation).  len <=
+ * MIG_SIP_MSG_MAX.  The byte-wise form of any message (the host code, the
+ * tests); the data path's tags below form their words directly.
+ */
+static __always_inline __u64 mig_siphash(const __u8 key[16], const __u8 *msg,
+					 __u32 len)
+{
+	__u64 m[MIG_SIP_MSG_MAX / 8], b = (__u64)(len & 0xff) << 56;
+	__u32 i, n = 0, off, left;
+
+	for (i = 0; i < MIG_SIP_MSG_MAX / 8; i++) {
+		if (i * 8 + 8 > len)
+			break;
+		m[i] = mig_sip_le64(msg + i * 8);
+		n++;
+	}
+	off = n * 8;
+	left = len - off;     /* 0..7 */
+	for (i = 0; i < 7; i++) {
+		if (i >= left)
+			break;
+		b |= (__u64)msg[off + i] << (8 * i);
+	}
+	return mig_sip_words(mig_sip_le64(key), mig_sip_le64(key + 8), m, n, b);
 }
 
 /* h as 8 little-endian bytes: the reference implementation's output. */
@@ -217,67 +262,14 @@ static __always_inline __u64 mig_sip_bswap32(__u32 v)
 	return (__u64)__builtin_bswap32(v);
 }
 
-/* p[0..7] as a little-endian integer, p 8-byte aligned (a key, a token or
- * a nonce inside a map value or a struct of 8-byte alignment).  In BPF one
- * load; elsewhere as mig_sip_le64. */
-static __always_inline __u64 mig_sip_le64a(const __u8 *p)
-{
-#if defined(__bpf__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return *(const __u64 *)(const void *)p;
-#else
-	return mig_sip_le64(p);
-#endif
-}
+#define MIG_SIP_LAST(len) ((__u64)(len) << 56)
 
-/* the 8 raw bytes at p (4-byte aligned: inside a struct mig_tuple) as a
- * little-endian integer: in BPF two 4-byte loads (the tuple may sit on
- * the stack, where the verifier refuses an 8-byte load at a 4-byte
- * boundary); elsewhere as mig_sip_le64 */
-static __always_inline __u64 mig_sip_le64w(const void *p)
-{
-#if defined(__bpf__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	const __u32 *w = (const __u32 *)p;
-
-	return (__u64)w[0] | (__u64)w[1] << 32;
-#else
-	return mig_sip_le64((const __u8 *)p);
-#endif
-}
-
-/* SipHash-2-4 of n full message words m[0..n-1] (n a constant at every
- * call) and the last word b (the message length in its top byte, the
- * 0..7 remaining bytes below), keyed by k. */
-static __always_inline __u64 mig_sip_words(const __u8 k[16], const __u64 *m,
+/* mig_sip_words under a key k that is 8-byte aligned (in a map value) */
+static __always_inline __u64 mig_sip_keyed(const __u8 k[16], const __u64 *m,
 					   __u32 n, __u64 b)
 {
-	__u64 k0 = mig_sip_le64a(k), k1 = mig_sip_le64a(k + 8);
-	__u64 v0 = 0x736f6d6570736575ULL ^ k0;
-	__u64 v1 = 0x646f72616e646f6dULL ^ k1;
-	__u64 v2 = 0x6c7967656e657261ULL ^ k0;
-	__u64 v3 = 0x7465646279746573ULL ^ k1;
-	__u32 i;
-
-	for (i = 0; i < MIG_SIP_MSG_MAX / 8; i++) {
-		if (i >= n)
-			break;
-		v3 ^= m[i];
-		MIG_SIP_ROUND(v0, v1, v2, v3);
-		MIG_SIP_ROUND(v0, v1, v2, v3);
-		v0 ^= m[i];
-	}
-	v3 ^= b;
-	MIG_SIP_ROUND(v0, v1, v2, v3);
-	MIG_SIP_ROUND(v0, v1, v2, v3);
-	v0 ^= b;
-	v2 ^= 0xff;
-	MIG_SIP_ROUND(v0, v1, v2, v3);
-	MIG_SIP_ROUND(v0, v1, v2, v3);
-	MIG_SIP_ROUND(v0, v1, v2, v3);
-	MIG_SIP_ROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	return mig_sip_words(mig_sip_le64a(k), mig_sip_le64a(k + 8), m, n, b);
 }
-
-#define MIG_SIP_LAST(len) ((__u64)(len) << 56)
 
 /* MIGRATE: s = s_sender (s_i or s_r of the host that sends it);
  * 0x02 || token[8] || reqno_be32.  The tag as an integer (the 8 output
@@ -289,7 +281,7 @@ static __always_inline __u64 mig_sip_tag_migrate(const __u8 s[16],
 	__u64 t = mig_sip_le64a(token);
 	__u64 m = MIG_SIP_D_MIGRATE | t << 8;
 
-	return mig_sip_words(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_MIGRATE) |
+	return mig_sip_keyed(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_MIGRATE) |
 			     t >> 56 | mig_sip_bswap32(reqno) << 8);
 }
 
@@ -303,7 +295,7 @@ static __always_inline __u64 mig_sip_tag_ack(const __u8 s[16], __u32 reqno,
 
 	m[0] = MIG_SIP_D_MIGRATE_ACK | mig_sip_bswap32(reqno) << 8 | c << 40;
 	m[1] = c >> 24 | n << 8;
-	return mig_sip_words(s, m, 2, MIG_SIP_LAST(MIG_SIP_LEN_MIGRATE_ACK) | n >> 56);
+	return mig_sip_keyed(s, m, 2, MIG_SIP_LAST(MIG_SIP_LEN_MIGRATE_ACK) | n >> 56);
 }
 
 /* 0x04 || reqno_be32 || nonce[8] */
@@ -313,7 +305,7 @@ static __always_inline __u64 mig_sip_tag_confirm(const __u8 s[16], __u32 reqno,
 	__u64 n = mig_sip_le64(nonce);
 	__u64 m = MIG_SIP_D_CONFIRM | mig_sip_bswap32(reqno) << 8 | n << 40;
 
-	return mig_sip_words(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_CONFIRM) | n >> 24);
+	return mig_sip_keyed(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_CONFIRM) | n >> 24);
 }
 
 /* 0x05 || seq_be32 || ack_be32 */
@@ -323,7 +315,7 @@ static __always_inline __u64 mig_sip_tag_reset(const __u8 s[16], __u32 seq,
 	__u64 a = mig_sip_bswap32(ack);
 	__u64 m = MIG_SIP_D_RESET | mig_sip_bswap32(seq) << 8 | a << 40;
 
-	return mig_sip_words(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_RESET) | a >> 24);
+	return mig_sip_keyed(s, &m, 1, MIG_SIP_LAST(MIG_SIP_LEN_RESET) | a >> 24);
 }
 
 /* nonce = SipHash(b, wire[40] || token[8] || reqno_be32); b is the host's
@@ -339,7 +331,7 @@ static __always_inline __u64 mig_sip_tag_nonce(const __u8 b[16],
 	for (i = 0; i < 5; i++)
 		m[i] = mig_sip_le64w(w + 8 * i);
 	m[5] = mig_sip_le64a(token);
-	return mig_sip_words(b, m, 6, MIG_SIP_LAST(MIG_SIP_LEN_NONCE) |
+	return mig_sip_keyed(b, m, 6, MIG_SIP_LAST(MIG_SIP_LEN_NONCE) |
 			     mig_sip_bswap32(reqno));
 }
 
