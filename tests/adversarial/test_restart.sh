@@ -52,12 +52,6 @@ lab_agent_start mobile -v
 lab_agent_start server -v
 lab_payload "$SIZE_MB"
 
-# idle HOST PORT: everything sent is acknowledged and nothing waits
-idle() {
-	local l
-	l=$(tcpinfo "$1" "$2")
-	[ -n "$l" ] && [[ $l != *unacked:* && $l != *notsent:* ]]
-}
 # stalled HOST PORT: the whole congestion window is out and more waits
 stalled() {
 	local l u w
@@ -82,7 +76,7 @@ lab_wait_listen server "$port" 60
 lab_bg mobile rcv socat -u "TCP4:$SRV:$port" "OPEN:$LAB_DIR/got,creat,trunc"
 t_check "keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
 t_check "the sender paused" lab_wait_until 120 test -e "$LAB_DIR/pause.paused"
-t_check "everything sent is acknowledged" lab_wait_until 30 idle server "$port"
+t_check "everything sent is acknowledged" lab_wait_until 30 tcp_idle server "$port"
 lab_nsexec router nft -f - <<-EOF
 table ip labrestart {
 	chain f {

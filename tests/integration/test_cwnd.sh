@@ -42,12 +42,6 @@ lab_payload "$SIZE_MB"
 
 port=6100
 
-# idle HOST PORT: everything sent is acknowledged and nothing waits
-idle() {
-	local l
-	l=$(tcpinfo "$1" "$2")
-	[ -n "$l" ] && [[ $l != *unacked:* && $l != *notsent:* ]]
-}
 # stuck HOST PORT N: at least N segments unacknowledged and data not sent yet
 stuck() {
 	local l u
@@ -97,7 +91,7 @@ one_case() {
 	fi
 	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
 	t_check "$name: the sender paused after $PAUSE_AT bytes" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
-	t_check "$name: everything sent is acknowledged" lab_wait_until 30 idle "$snd" "$port"
+	t_check "$name: everything sent is acknowledged" lab_wait_until 30 tcp_idle "$snd" "$port"
 	t_check "$name: the router dropped one data segment" \
 		eval 'lab_nsexec router nft list table ip labloss | grep -q "counter packets 1 "'
 	before=$(tcpinfo "$snd" "$port")
@@ -164,7 +158,7 @@ flight_case() {
 	lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
 	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
 	t_check "$name: the sender paused" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
-	t_check "$name: everything sent is acknowledged" lab_wait_until 30 idle server "$port"
+	t_check "$name: everything sent is acknowledged" lab_wait_until 30 tcp_idle server "$port"
 	lab_nsexec router nft -f - <<-EOF
 	table ip labflight {
 		chain f {

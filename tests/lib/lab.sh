@@ -839,6 +839,13 @@ tcpinfo() {
 	lab_nsexec "$1" ss -Htin state established "( sport = :$2 or dport = :$2 )" |
 		tr -s ' \t\n' ' '
 }
+# tcp_idle HOST PORT: that connection has everything it sent acknowledged
+# and nothing waiting to be sent
+tcp_idle() {
+	local l
+	l=$(tcpinfo "$1" "$2")
+	[ -n "$l" ] && [[ $l != *unacked:* && $l != *notsent:* ]]
+}
 # tcpfield HOST PORT FIELD: FIELD's number in that line (rtt: the first of
 # rtt:A/B; nothing if absent), e.g. tcpfield server 6100 cwnd
 tcpfield() { tcpinfo "$1" "$2" | grep -Eo "(^| )$3:[0-9.]+" | head -n 1 | cut -d: -f2; }
