@@ -57,7 +57,7 @@ agent_ipx() {
 	# (deferred in this order: the agent is stopped before the detach)
 	lab_defer sh -c "nsenter --net=/run/netns/$ns -- $LAB_BUILD/migrate-agent --detach --pin-dir $pin >/dev/null 2>&1; rm -rf $pin"
 	setsid ip netns exec "$ns" "$LAB_BUILD/migrate-agent" --cgroup "$SHARED" --pidfile "$pidf" \
-		</dev/null >>"$log" 2>&1 {_LAB_OUT}>&- {_LAB_ERR}>&- &
+		</dev/null >>"$log" 2>&1 {_LAB_OUT}>&- {_LAB_ERR}>&- {_LAB_NAP}>&- &
 	APID[$h]=$!
 	lab_defer _lab_stop "$!" 1 TERM 5
 	lab_wait_until 10 _up "$pidf" "${APID[$h]}" && kill -0 "${APID[$h]}"
