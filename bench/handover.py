@@ -20,6 +20,14 @@ handover.py - the paced stream of bench/handover.sh, and its analysis.
       it.  First new byte: the first time the bytes arrived at the receiving
       socket grow after T0.  Backlog drained: the first time the bytes
       arrived reach what the sender had written by T0.
+  handover.py watch SENDLOG RECVLOG TIMEOUT_S
+      started before the break, reads T0_NS from its standard input, then
+      follows both logs (every 2 ms, reading only what was appended) and
+      exits once the run is complete as `run` would see it (first new byte
+      and backlog drained), or TIMEOUT_S after T0.  bench/handover.sh waits
+      for it instead of starting `run` every 100 ms: each start of a
+      Python process costs tens of ms of CPU, which the labs' handovers,
+      measured meanwhile on the same CPUs, paid.
   handover.py table RESULTS
       RESULTS: lines "<variant> <mode> <D> <first ms|-> <drain ms|->";
       prints the markdown rows (min / median / max, never resumed).
@@ -148,6 +156,52 @@ def one_run(t0, slog, rlog, tb=None):
     return f"{fm:.1f} {dm}{pause}"
 
 
+class Follow:
+    """The lines appended to a log since the last call."""
+
+    def __init__(self, path):
+        self.path, self.f, self.part = path, None, ""
+
+    def rows(self):
+        if self.f is None:
+            try:
+                self.f = open(self.path)
+            except FileNotFoundError:
+                return []
+        data = self.part + self.f.read()
+        lines = data.split("\n")
+        self.part = lines.pop()
+        out = []
+        for line in lines:
+            p = line.split()
+            if len(p) == 2:
+                out.append((int(p[0]), int(p[1])))
+        return out
+
+
+def watch(slog, rlog, timeout):
+    line = sys.stdin.readline()
+    if not line.strip():
+        return      # the shell went away before the move
+    t0 = int(line)
+    end = time.monotonic() + timeout
+    snd, rcv = Follow(slog), Follow(rlog)
+    written = before = 0
+    after = -1      # the most bytes arrived at a time after t0
+    while time.monotonic() < end:
+        for t, b in snd.rows():
+            if t <= t0:
+                written = max(written, b)
+        for t, b in rcv.rows():
+            if t <= t0:
+                before = max(before, b)
+            else:
+                after = max(after, b)
+        if after > before and after >= written:
+            return
+        time.sleep(0.002)
+
+
 def fmt(v):
     if not v:
         return "-"
@@ -210,6 +264,8 @@ def main(a):
         recv(a[1], int(a[2]), a[3], a[4], a[5:])
     elif len(a) in (4, 5) and a[0] == "run":
         print(one_run(int(a[1]), a[2], a[3], int(a[4]) if len(a) == 5 else None))
+    elif len(a) == 4 and a[0] == "watch":
+        watch(a[1], a[2], float(a[3]))
     elif len(a) == 2 and a[0] == "table":
         table(a[1])
     else:
