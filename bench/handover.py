@@ -14,12 +14,16 @@ handover.py - the paced stream of bench/handover.sh, and its analysis.
       "sender" reads whatever arrives.  LOG gets a line whenever the bytes
       that reached the socket (read so far + SIOCINQ) change:
       "<CLOCK_REALTIME ns> <bytes arrived so far>".
-  handover.py run T0_NS SENDLOG RECVLOG
+  handover.py run T0_NS SENDLOG RECVLOG [TB_NS]
       one handover: prints "<first new byte ms> <backlog drained ms>" from
       T0_NS (the new address appearing), or "- -" if no byte arrived after
       it.  First new byte: the first time the bytes arrived at the receiving
       socket grow after T0.  Backlog drained: the first time the bytes
-      arrived reach what the sender had written by T0.
+      arrived reach what the sender had written by T0.  With TB_NS (the
+      break), two more: the longest pause between new bytes in the second
+      before TB, and the pause the move fell into (from the last new byte
+      before TB to the first new byte after T0), which for D = 0 is what a
+      reader whose window was closed at the break waited in all.
   handover.py watch SENDLOG RECVLOG TIMEOUT_S
       started before the break, reads T0_NS from its standard input, then
       follows both logs (every 2 ms, reading only what was appended) and
@@ -148,12 +152,18 @@ def one_run(t0, slog, rlog, tb=None):
     before = max([b for t, b in rcv if t <= t0], default=0)
     first = next((t for t, b in rcv if t > t0 and b > before), None)
     drain = next((t for t, b in rcv if t > t0 and b >= written), None)
-    pause = "" if tb is None else " " + longest_pause(rcv, tb)
+    pause = across = ""
+    if tb is not None:
+        pause = " " + longest_pause(rcv, tb)
+        # the pause that the move fell into: from the last new byte
+        # before the break to the first after the move
+        last = max([t for t, b in rcv if t < tb], default=None)
+        across = " -" if first is None or last is None else f" {(first - last) / 1e6:.1f}"
     if first is None:
-        return "- -" + pause
+        return "- -" + pause + across
     fm = (first - t0) / 1e6
     dm = "-" if drain is None else f"{(drain - t0) / 1e6:.1f}"
-    return f"{fm:.1f} {dm}{pause}"
+    return f"{fm:.1f} {dm}{pause}{across}"
 
 
 class Follow:
@@ -228,16 +238,18 @@ def table(path):
     with open(path) as f:
         for line in f:
             p = line.split()
-            if len(p) not in (5, 6):
+            if len(p) not in (5, 6, 7):
                 continue
             k = (p[1], int(p[2]), p[0])
             if k not in res:
-                res[k] = ([], [], [0, 0], [])
+                res[k] = ([], [], [0, 0], [], [])
                 order.append(k)
-            first, drain, n, pause = res[k]
+            first, drain, n, pause, across = res[k]
             n[1] += 1
-            if len(p) == 6 and p[5] != "-":
+            if len(p) >= 6 and p[5] != "-":
                 pause.append(float(p[5]))
+            if len(p) == 7 and p[6] != "-" and k[1] == 0 and k[0] == "receiver":
+                across.append(float(p[6]))
             if p[3] == "-":
                 n[0] += 1
                 continue
@@ -249,12 +261,13 @@ def table(path):
                               vorder.index(k[2]) if k[2] in vorder else 9))
     print("| download | D | variant | first new byte, ms (min / median / max) "
           "| backlog drained, ms (min / median / max) | never resumed "
-          "| baseline: longest pause in the second before the break, ms |")
-    print("|---|---:|---|---:|---:|---:|---:|")
+          "| baseline: longest pause in the second before the break, ms "
+          "| receiver-paced, D = 0: the pause the move fell into, ms |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for k in order:
-        first, drain, n, pause = res[k]
+        first, drain, n, pause, across = res[k]
         print(f"| {MODES.get(k[0], k[0])} | {k[1]} s | {NAMES.get(k[2], k[2])} | "
-              f"{fmt(first)} | {fmt(drain)} | {n[0]} of {n[1]} | {fmt(pause)} |")
+              f"{fmt(first)} | {fmt(drain)} | {n[0]} of {n[1]} | {fmt(pause)} | {fmt(across)} |")
 
 
 def main(a):

@@ -275,7 +275,11 @@ drained (every byte the sender had written by then received).
 Each variant runs in its own lab, all at the same time on this machine
 (the D = 0 rows first, then the others with a lab per variant and
 download);
-$RUNS runs per row.  The MPTCP variants use IPPROTO_MPTCP sockets on both
+$RUNS runs per row.  No process starts from the break to the end of a run
+(a watcher started before it follows the logs): until 2026-12-03 the script
+started a Python process every 100 ms to see whether the run was over, in
+every lab at once, and the handovers measured meanwhile paid for that CPU.
+The MPTCP variants use IPPROTO_MPTCP sockets on both
 hosts, with an endpoint (subflow) per address of the mobile.  In the
 receiver-paced rows the reader drains at 4 MB/s, so "backlog drained"
 includes reading the buffered data. The baseline column is each run's
@@ -284,8 +288,14 @@ before the break, with no move yet: a receiver-paced download waits there
 for its reader to open the window (its socket advertises a zero window and
 the next update comes once the reader has taken about 100 KB, every 25 ms
 or so at 4 MB/s), and a move made while the window is closed waits for that
-update just the same.  Before and after figures, conditions and where the
-time goes: docs/HANDOVER.md.
+update just the same.  The last column measures that wait in each
+receiver-paced run without a delay: from the last new byte before the break
+to the first after the move, the pause that the move fell into; where it is
+no longer than the baseline pause, the move added nothing to what the
+reader's window imposed.  (It also holds the break itself, the time the
+script takes from the break to the new address, which is why it is not
+shown for the sender-paced rows.)  Before and after figures, conditions
+and where the time goes: docs/HANDOVER.md.
 
 EOF
 python3 "$here/handover.py" table "$tmp/all"
