@@ -16,7 +16,8 @@
  *       stdin: send one byte on
  *       every connection and wait (30 s at most) for every echo; append
  *       the CLOCK_REALTIME second of each echo, one a line ("-1" for a
- *       connection that got none or failed), then "done" to OUT, print
+ *       connection that got none within the 30 s, "-2" for one that its
+ *       kernel closed or failed), then "done" to OUT, print
  *       "pinged GOT N".  "quit" or end of input: exit.
  *
  * Exit status 0 on success, 1 on a failure (said on stderr), 2 on bad
@@ -345,7 +346,7 @@ static int hold(const char *addr, long port, long n, long rate_max, const char *
 			return 1;
 		}
 		for (i = 0; i < n; i++) {
-			fprintf(f, "%.6f\n", got[i]);
+			fprintf(f, "%.6f\n", st[i] == C_DEAD ? -2.0 : got[i]);
 			if (st[i] == C_GOT)
 				st[i] = C_UP;
 			else if (st[i] == C_WAIT)

@@ -199,7 +199,7 @@ ping_all() {
 import sys
 tag, t0 = sys.argv[1], float(sys.argv[2])
 v = [float(l) for l in sys.stdin if l.strip() and l.strip() != "done"]
-print(tag, " ".join("-1" if x < 0 else f"{x - t0:.4f}" for x in v))' "$tag" "$t0" >>"$res"
+print(tag, " ".join(str(int(x)) if x < 0 else f"{x - t0:.4f}" for x in v))' "$tag" "$t0" >>"$res"
 }
 
 mass() {
@@ -305,15 +305,16 @@ for r in rows:
         print(f"| left plain, client pool empty (`pool_empty`) | {empty} |")
         print(f"| keys the client's agent made meanwhile (`pool_pushed`) | {pushed} ({pushed / dt:.0f}/s) |")
         print()
-print("| mass migration: N connections from client hosts, the server moves | keyed (pool empty at a client) | echo without a move, ms (min / median / p99 / max) | data again after the move, ms (min / median / p99 / max) | within 1 s | lost | server agent CPU per move | per flow |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| mass migration: N connections from client hosts, the server moves | keyed (pool empty at a client) | echo without a move, ms (min / median / p99 / max) | data again after the move, ms (min / median / p99 / max) | within 1 s | no echo within 30 s | closed (lost) | server agent CPU per move | per flow |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 ns = sorted({int(r[0].split("_")[1]) for r in rows if r[0].startswith("move_")})
 for n in ns:
     keyed = next((r for r in rows if r[0] == f"keyed_{n}"), ["", "?", "?", "?"])
     base = [float(x) for r in rows if r[0] == f"base_{n}" for x in r[1:] if float(x) >= 0]
     mv = [float(x) for r in rows if r[0] == f"move_{n}" for x in r[1:]]
     got = [x for x in mv if x >= 0]
-    lost = len(mv) - len(got)
+    late = sum(1 for x in mv if -1.5 < x < 0)
+    lost = sum(1 for x in mv if x <= -1.5)
     cpu = [int(r[1]) / int(r[2]) for r in rows if r[0] == f"cpu_{n}"]
     f = lambda v: " / ".join(f"{q(v, p) * 1000:.0f}" for p in (0, 0.5, 0.99, 1)) if v else "-"
     within = sum(1 for x in got if x <= 1.0)
@@ -321,7 +322,7 @@ for n in ns:
     hosts = next((r[1] for r in rows if r[0] == f"hosts_{n}"), "?")
     moves = next((r[1] for r in rows if r[0] == f"moves_{n}"), moves)
     print(f"| N = {n} ({moves} moves, {hosts} client hosts) | {keyed[1]} of {keyed[2]} ({keyed[3]}) | {f(base)} | {f(got)} | "
-          f"{within} of {len(mv)} ({100 * within / max(len(mv), 1):.1f} %) | {lost} | "
+          f"{within} of {len(mv)} ({100 * within / max(len(mv), 1):.1f} %) | {late} | {lost} | "
           f"{c * 1000:.0f} ms (median; {' / '.join(f'{x * 1000:.0f}' for x in cpu)}) | "
           f"{c * 1e6 / n:.0f} µs |")
 EOF
