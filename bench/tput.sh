@@ -98,14 +98,12 @@ iperf_moved_bps() {
 }
 
 # conn_rate HOW PORT: connections per second to the echo server on PORT.
-# Each condition has a port of its own: the client closes first, so every
-# connection leaves a TIME_WAIT at the mobile for 60 s, and connect()
-# skips a local port whose TIME_WAIT has the same four-tuple.  With one
-# server port for all, three rounds' connections in that minute (about
-# 14,000) filled the even half of the ephemeral range that connect()
-# tries first, and a run of 2,000 took 3 s instead of 0.1 (any condition,
-# with or without the agents).  So each round listens on ports of its own
-# too (servers ROUND).
+# Each condition has a port of its own, and each round new ones (servers
+# ROUND): the client closes first, so every connection leaves a TIME_WAIT
+# at the mobile for 60 s, and connect() skips a local port whose
+# TIME_WAIT has the same four-tuple.  With one server port for all, about
+# 14,000 connections within a minute (the third round) made a run of
+# 2,000 take 3 s instead of 0.1, with or without the agents.
 conn_rate() {
 	"lab_$1" mobile "$CONNS" rate 203.0.113.1 "$2" "$NCONN" | awk '{print $3}'
 }
