@@ -126,8 +126,17 @@ _lab_to_us() {
 # transfer's throughput in the lab on a guest with two CPUs (iperf3,
 # 14.3 against 16.5 Gbit/s, 3 runs each), and every wait in a benchmark
 # or test perturbed what it waited for.
-[[ -n ${_LAB_NAP:-} ]] || exec {_LAB_NAP}<> <(:)
-_lab_nap() { read -rt "$1" -u "$_LAB_NAP" _LAB_NAPPED || :; }
+# (Without /dev/fd there is no such pipe: then /dev/null, whose end of
+# file says so, and sleep after all.)
+if [[ -z ${_LAB_NAP:-} ]] && ! { exec {_LAB_NAP}<> <(:); } 2>/dev/null; then
+	exec {_LAB_NAP}</dev/null
+fi
+_lab_nap() {
+	local rc=0
+	[[ ! $1 =~ ^0*\.?0*$ ]] || return 0
+	read -rt "$1" -u "$_LAB_NAP" _LAB_NAPPED || rc=$?
+	((rc > 128)) || sleep "$1"
+}
 
 # lab_wait_until TIMEOUT_S CMD... - run CMD every 0.1 s until it succeeds
 # (return 0) or TIMEOUT_S seconds have passed (return 1, saying on stderr
