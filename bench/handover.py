@@ -125,14 +125,19 @@ def recv(host, port, mode, log, args):
     out.close()
 
 
+def rows_of(lines):
+    """(time ns, bytes) of each complete log line"""
+    out = []
+    for line in lines:
+        p = line.split()
+        if len(p) == 2:
+            out.append((int(p[0]), int(p[1])))
+    return out
+
+
 def load(path):
-    rows = []
     with open(path) as f:
-        for line in f:
-            p = line.split()
-            if len(p) == 2:
-                rows.append((int(p[0]), int(p[1])))
-    return rows
+        return rows_of(f)
 
 
 def longest_pause(rcv, tb):
@@ -178,15 +183,9 @@ class Follow:
                 self.f = open(self.path)
             except FileNotFoundError:
                 return []
-        data = self.part + self.f.read()
-        lines = data.split("\n")
-        self.part = lines.pop()
-        out = []
-        for line in lines:
-            p = line.split()
-            if len(p) == 2:
-                out.append((int(p[0]), int(p[1])))
-        return out
+        lines = (self.part + self.f.read()).split("\n")
+        self.part = lines.pop()     # (a line still being written)
+        return rows_of(lines)
 
 
 def watch(slog, rlog, timeout):

@@ -113,7 +113,7 @@ put() { echo "$1 $2" >>"$res"; }
 # servers ROUND: iperf3, and an echo server per condition on ports
 # 5300 + 3 x ROUND and the next two (PORT0, PORT1, PORT2)
 servers() {
-	local i
+	local i p
 	lab_bg_stop ip3 >/dev/null 2>&1
 	for i in 0 1 2; do
 		lab_bg_stop "echo$i" >/dev/null 2>&1
@@ -121,9 +121,10 @@ servers() {
 	lab_bg server ip3 iperf3 -s -p 5201 >&2
 	lab_wait_listen server 5201 >&2
 	for i in 0 1 2; do
-		printf -v "PORT$i" %d $((5300 + 3 * $1 + i))
-		lab_bg server "echo$i" "$CONNS" serve "$((5300 + 3 * $1 + i))" >&2
-		lab_wait_listen server "$((5300 + 3 * $1 + i))" >&2
+		p=$((5300 + 3 * $1 + i))
+		printf -v "PORT$i" %d "$p"
+		lab_bg server "echo$i" "$CONNS" serve "$p" >&2
+		lab_wait_listen server "$p" >&2
 	done
 }
 

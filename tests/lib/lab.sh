@@ -98,10 +98,15 @@ _lab_err() { printf 'lab: %s\n' "$*" >&2; }
 # ---------------------------------------------------------------------------
 # Time and polling
 
-# Microseconds since the epoch.
+# Microseconds since the epoch: _lab_now sets _LAB_NOW (no subshell, for
+# polling loops), _lab_now_us prints it.
+_lab_now() {
+	_LAB_NOW=${EPOCHREALTIME/[.,]/}
+	_LAB_NOW=$((10#$_LAB_NOW))
+}
 _lab_now_us() {
-	local t=${EPOCHREALTIME/[.,]/}
-	echo "$((10#$t))"
+	_lab_now
+	echo "$_LAB_NOW"
 }
 
 # _lab_to_us S: "2.5" -> 2500000 in _LAB_US (no subshell: see _lab_nap)
@@ -142,18 +147,18 @@ _lab_nap() {
 # (return 0) or TIMEOUT_S seconds have passed (return 1, saying on stderr
 # what an eq/ge/le CMD saw last).  The loop itself starts no process.
 lab_wait_until() {
-	local deadline now t=${1:-}
+	local deadline t=${1:-}
 	_lab_to_us "$t" || return 2
 	shift
-	now=${EPOCHREALTIME/[.,]/}
-	deadline=$((10#$now + _LAB_US))
+	_lab_now
+	deadline=$((_LAB_NOW + _LAB_US))
 	_LAB_GOT=
 	while :; do
 		if "$@"; then
 			return 0
 		fi
-		now=${EPOCHREALTIME/[.,]/}
-		if ((10#$now >= deadline)); then
+		_lab_now
+		if ((_LAB_NOW >= deadline)); then
 			if [[ -n $_LAB_GOT ]]; then
 				echo "not so after ${t}s: $_LAB_GOT" >&2
 			fi
