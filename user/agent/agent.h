@@ -172,6 +172,10 @@ struct agent {
 		bool nudged;
 	} *commits;
 	size_t n_commits, cap_commits;
+	/* the commits wait until then (mover_commits_done): their handling
+	 * walks the socket table, and walks take at most a quarter of the
+	 * time while commits keep coming */
+	uint64_t commits_next_ns;
 	/* closed flows, forgotten CLOSE_GRACE_NS after their event */
 	struct closing {
 		struct mig_tuple sock, wire, prev;
@@ -337,6 +341,8 @@ int mover_init(struct agent *a);
 void mover_free(struct agent *a);
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role);
 void mover_commits_done(struct agent *a);
+int mover_commits_wait_ms(const struct agent *a);
+void mover_commits_flush(struct agent *a);
 void mover_commits_sweep(struct agent *a);
 /* the value of a flow in a->flows: the stamp of its latest commit the
  * agent handled (mover.c), 0 none; this one: loaded at start, unknown */

@@ -744,11 +744,14 @@ int main(int argc, char **argv)
 	}
 	while (!stop) {
 		struct epoll_event evs[4];
-		int n, i;
+		int n, i, wait_ms;
 
 		/* an address or route event is acted on at once, after the
 		 * read that brought it (what arrived together is one pass) */
-		n = epoll_wait(epfd, evs, 4, a.recheck ? 0 : 100);
+		wait_ms = a.recheck ? 0 : 100;
+		if (mover_commits_wait_ms(&a) >= 0 && mover_commits_wait_ms(&a) < wait_ms)
+			wait_ms = mover_commits_wait_ms(&a);
+		n = epoll_wait(epfd, evs, 4, wait_ms);
 		a.pass++;   /* socket records read before are stale now */
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll: %s", strerror(errno));
@@ -810,6 +813,8 @@ int main(int argc, char **argv)
 			a.swept_ns = mono_ns();
 		}
 	}
+	/* commits still resting: restart and resume them now */
+	mover_commits_flush(&a);
 	/* Without the agent nobody can finish a key agreement: leave new
 	 * connections plain until it is back. */
 	mig_notify("STOPPING=1");

@@ -1239,12 +1239,47 @@ static void commits_do(struct agent *a, const struct commit *c, size_t n)
 	mig_wipe(&f, sizeof(f));
 }
 
+/*
+ * How long commit handling rests after a batch, as a multiple of the
+ * time the batch took.  A batch walks the socket table once or twice
+ * (its congestion restarts, and the socket records of its kicks past
+ * LOOKUPS_PER_PASS): a millisecond or more for the walk alone, whatever
+ * the batch's size.  A single move finds the rest long over and is
+ * handled at once; commits that keep coming (a peer moving many flows,
+ * their Migrate SYNs arriving over seconds) gather into fewer, larger
+ * batches, instead of a walk for every few of them taking the CPU that
+ * the rest of the move needs.
+ */
+#define COMMITS_REST 3
+
 void mover_commits_done(struct agent *a)
 {
-	if (!a->n_commits)
-		return;
+	uint64_t t0 = mono_ns();
+
+	if (!a->n_commits || t0 < a->commits_next_ns)
+		return;   /* (the main loop comes back by then) */
 	commits_do(a, a->commits, a->n_commits);
 	a->n_commits = 0;
+	a->commits_next_ns = mono_ns() + (mono_ns() - t0) * COMMITS_REST;
+}
+
+/* Milliseconds until the waiting commits are due; -1: none waits. */
+int mover_commits_wait_ms(const struct agent *a)
+{
+	uint64_t now = mono_ns();
+
+	if (!a->n_commits)
+		return -1;
+	if (now >= a->commits_next_ns)
+		return 0;
+	return (int)((a->commits_next_ns - now + 999999) / 1000000);
+}
+
+/* Every waiting commit now (the agent stops). */
+void mover_commits_flush(struct agent *a)
+{
+	a->commits_next_ns = 0;
+	mover_commits_done(a);
 }
 
 /* The CONFIRM of a candidate was lost and its mover already sends data:

@@ -24,9 +24,29 @@ static void vlog(enum mig_log_level level, const char *fmt, va_list ap)
 	static const char *tag[] = { "error: ", "warning: ", "", "debug: " };
 	size_t n = strlen(fmt);
 
+	char line[1024];
+	va_list aq;
+	int h, b;
+
 	if (level > log_level)
 		return;
-	/* one line at a time: the DNS worker logs from its own thread */
+	/* a line in one write (stderr is unbuffered: three calls were three
+	 * system calls, a move of many flows logs several lines per flow) */
+	h = snprintf(line, sizeof(line), "%s: %s", log_prog, tag[level + 1]);
+	va_copy(aq, ap);
+	b = h >= 0 && (size_t)h < sizeof(line) ?
+		vsnprintf(line + h, sizeof(line) - (size_t)h, fmt, aq) : -1;
+	va_end(aq);
+	if (b >= 0 && (size_t)h + (size_t)b + 1 < sizeof(line)) {
+		size_t len = (size_t)h + (size_t)b;
+
+		if (len == 0 || line[len - 1] != '\n')
+			line[len++] = '\n';
+		fwrite(line, 1, len, stderr);
+		return;
+	}
+	/* longer: one line at a time (the DNS worker logs from its own
+	 * thread) */
 	flockfile(stderr);
 	fprintf(stderr, "%s: %s", log_prog, tag[level + 1]);
 	vfprintf(stderr, fmt, ap);
