@@ -142,6 +142,7 @@ struct agent {
 	int ingress_fd, egress_fd, cand_fd, pend_fd, hold_fd, host_fd, rkey_fd;
 	int kept_fd;
 	struct mig_host host;      /* what we wrote to mig_host */
+	bool host_dirty;           /* holds changed since (dp_host_holds) */
 	int attached[64];
 	size_t n_attached;
 	/* interfaces refused for their link type (said once, not at every
@@ -200,6 +201,8 @@ struct agent {
 	struct mig_sockinfo *si_snap;
 	size_t si_n;
 	uint64_t si_pass;
+	/* counts not yet in mig_stats (stat_add, stat_flush) */
+	uint64_t stat_pend[MIG_STAT__MAX];
 };
 
 #define POOL_DEFAULT 64
@@ -210,8 +213,10 @@ struct agent {
 
 uint64_t mono_ns(void);
 
-/* counters kept by the agent, added to CPU 0's slot of mig_stats */
+/* counters kept by the agent, added to CPU 0's slot of mig_stats (once
+ * an event-loop pass, stat_flush) */
 void stat_add(struct agent *a, enum mig_stat s, uint64_t n);
+void stat_flush(struct agent *a);
 uint64_t stat_get(struct agent *a, enum mig_stat s);
 
 int pool_init(struct key_pool *p, unsigned int target);
@@ -262,6 +267,7 @@ struct bpf_object *dp_object(struct agent *a);
 int dp_adopt(struct agent *a);
 int dp_host_init(struct agent *a);
 int dp_host_holds(struct agent *a, int delta);
+void dp_host_flush(struct agent *a);
 int dp_load(struct agent *a);
 void dp_unload(struct agent *a);
 int dp_attach_all(struct agent *a);

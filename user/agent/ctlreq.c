@@ -103,6 +103,7 @@ static void serve(struct agent *a, int fd)
 			(int)cred.pid, tuple_str(&q.sock, ts, sizeof(ts)));
 		r.status = mover_request(a, &q.sock, &r);
 	}
+	stat_flush(a);   /* (the counts as the answer says) */
 	if (send(fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(r))
 		pr_debug("control answer not delivered: %s", strerror(errno));
 }

@@ -108,19 +108,36 @@ int dp_host_init(struct agent *a)
 }
 
 /* The egress program looks for holds only while the count is non-zero. */
+/*
+ * The count of held flows changed by delta.  The data path only asks
+ * whether any is held: mig_host is written at once when that answer
+ * changes (0: always), else once the event-loop pass ends
+ * (dp_host_flush) - not a system call per flow of a move.
+ */
 int dp_host_holds(struct agent *a, int delta)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, was = a->host.holds;
 
 	if (delta < 0 && a->host.holds < (__u32)-delta)
 		a->host.holds = 0;
 	else
 		a->host.holds += delta;
+	if (delta && !was == !a->host.holds) {
+		a->host_dirty = true;
+		return 0;
+	}
+	a->host_dirty = false;
 	if (bpf_map_update_elem(a->host_fd, &zero, &a->host, BPF_ANY)) {
 		pr_err("cannot write %s: %s", MIG_MAP_HOST, strerror(errno));
 		return -errno;
 	}
 	return 0;
+}
+
+void dp_host_flush(struct agent *a)
+{
+	if (a->host_dirty)
+		dp_host_holds(a, 0);
 }
 
 /* Open the data path objects (nothing loaded yet): their maps are pinned

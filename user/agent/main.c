@@ -55,14 +55,30 @@ uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The agent's counts gather in memory and reach mig_stats once an
+ * event-loop pass (stat_flush): two system calls per count otherwise,
+ * several per flow in a move of many. */
 void stat_add(struct agent *a, enum mig_stat s, uint64_t n)
 {
-	mig_stat_add(a->stats_fd, a->ncpus, s, n);
+	if ((unsigned int)s < MIG_STAT__MAX)
+		a->stat_pend[s] += n;
+}
+
+void stat_flush(struct agent *a)
+{
+	unsigned int s;
+
+	for (s = 0; s < MIG_STAT__MAX; s++)
+		if (a->stat_pend[s]) {
+			mig_stat_add(a->stats_fd, a->ncpus, s, a->stat_pend[s]);
+			a->stat_pend[s] = 0;
+		}
 }
 
 uint64_t stat_get(struct agent *a, enum mig_stat s)
 {
-	return mig_stat_get(a->stats_fd, a->ncpus, s);
+	return mig_stat_get(a->stats_fd, a->ncpus, s) +
+	       ((unsigned int)s < MIG_STAT__MAX ? a->stat_pend[s] : 0);
 }
 
 static void usage(FILE *f)
@@ -812,6 +828,8 @@ int main(int argc, char **argv)
 			a.swept_lost = lost;
 			a.swept_ns = mono_ns();
 		}
+		stat_flush(&a);
+		dp_host_flush(&a);
 	}
 	/* commits still resting: restart and resume them now */
 	mover_commits_flush(&a);
@@ -827,6 +845,8 @@ int main(int argc, char **argv)
 	pr_info("stopping; the data path stays attached (remove it with --detach)");
 	ret = EXIT_SUCCESS;
 out:
+	if (a.stats_fd > 0)
+		stat_flush(&a);
 	if (epfd >= 0)
 		close(epfd);
 	ctlreq_close(&a);

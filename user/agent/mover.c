@@ -390,33 +390,40 @@ static int put_pending(struct agent *a, const struct move *m)
 /* A fresh challenge c for a new request number (PROTOCOL.md 9). */
 static int new_challenge(struct move *m)
 {
-	if (getrandom(&m->challenge, sizeof(m->challenge), 0) != sizeof(m->challenge))
-		return -EIO;
+	/* drawn 64 at a time (a system call per move of many flows
+	 * otherwise); each is erased from here once taken */
+	static uint8_t buf[64 * sizeof(m->challenge)];
+	static size_t left;
+
+	if (!left) {
+		if (getrandom(buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+			return -EIO;
+		left = sizeof(buf);
+	}
+	left -= sizeof(m->challenge);
+	memcpy(&m->challenge, buf + left, sizeof(m->challenge));
+	mig_wipe(buf + left, sizeof(m->challenge));
 	return 0;
 }
 
-static int send_msyn(struct agent *a, struct move *m)
+/* m's Migrate SYN; f: the flow's entry in mig_flows, as just read */
+static int send_msyn(struct agent *a, struct move *m, const struct mig_flow *f)
 {
 	uint8_t mac[8];
 	struct mig_sockinfo si;
-	struct mig_flow f;
 	char ts[128];
 	int err;
 
-	if (bpf_map_lookup_elem(a->flows_fd, &m->sock, &f))
-		return -ENOENT;
 	err = dp_sockinfo_one(a, &m->sock, &si);
-	if (err || !may_move(si.state)) {
-		mig_wipe(&f, sizeof(f));
+	if (err || !may_move(si.state))
 		return -ENOENT;
-	}
 	m->si = si;
 	m->si_valid = true;
-	mig_sip_mac_migrate(f.s_own, f.token, m->reqno, mac);
+	mig_sip_mac_migrate(f->s_own, f->token, m->reqno, mac);
 	/* the ack field (ACK flag clear) carries our challenge */
 	err = send_sig(&m->wire, si.snd_una - 1, m->challenge, 0x02 /* SYN */,
-		       MIG_SUB_MIGRATE, m->reqno, f.token, mac, si.rcv_wscale);
-	mig_wipe(&f, sizeof(f));
+		       MIG_SUB_MIGRATE, m->reqno, f->token, mac, si.rcv_wscale);
+	mig_wipe(mac, sizeof(mac));
 	if (err) {
 		pr_warn("Migrate SYN for %s: %s", tuple_str(&m->sock, ts, sizeof(ts)),
 			strerror(-err));
@@ -470,7 +477,7 @@ static int start_move(struct agent *a, const struct mig_tuple *sock,
 	}
 	pr_info("moving %s to %s (reqno %u%s)", tuple_str(sock, t1, sizeof(t1)),
 		tuple_str(&m->wire, t2, sizeof(t2)), reqno, asked ? ", asked for" : "");
-	send_msyn(a, m);
+	send_msyn(a, m, f);
 	return 0;
 }
 
@@ -489,7 +496,9 @@ static void hold(struct agent *a, const struct mig_tuple *sock)
 
 static void hold_end(struct agent *a, const struct mig_tuple *sock)
 {
-	if (!bpf_map_delete_elem(a->hold_fd, sock))
+	/* (none held: no system call per flow of a pass that finds every
+	 * address usable) */
+	if (a->host.holds && !bpf_map_delete_elem(a->hold_fd, sock))
 		dp_host_holds(a, -1);
 }
 
@@ -555,6 +564,7 @@ void mover_reconcile(struct agent *a)
 			a->n_moves, waiting);
 		a->moves_waiting = true;
 	}
+	mig_wipe(&f, sizeof(f));
 	addr_release_unused(a);
 	host_addrs_free(&h);
 	stat_add(a, MIG_STAT_ADDR_PASSES, 1);
@@ -601,6 +611,7 @@ int mover_request(struct agent *a, const struct mig_tuple *only,
 		err = bpf_map_lookup_elem(a->flows_fd, only, &f) ? -ENOENT : 0;
 		if (!err)
 			request_one(a, &h, only, &f, r);
+		mig_wipe(&f, sizeof(f));
 		host_addrs_free(&h);
 		return err;
 	}
@@ -610,6 +621,7 @@ int mover_request(struct agent *a, const struct mig_tuple *only,
 			continue;
 		request_one(a, &h, &key, &f, r);
 	}
+	mig_wipe(&f, sizeof(f));
 	host_addrs_free(&h);
 	return 0;
 }
@@ -931,7 +943,7 @@ void mover_tick(struct agent *a)
 		retarget(a, m, now);
 		if (now < m->next_ns)
 			continue;
-		if (send_msyn(a, m) == -ENOENT) {
+		if (send_msyn(a, m, &f) == -ENOENT) {
 			drop_pending(a, m);
 			m->active = false;
 			continue;
@@ -939,6 +951,7 @@ void mover_tick(struct agent *a)
 		m->backoff_ms = m->backoff_ms * 2 > MSYN_MAX_MS ? MSYN_MAX_MS : m->backoff_ms * 2;
 		m->next_ns = now + (uint64_t)m->backoff_ms * 1000000ULL;
 	}
+	mig_wipe(&f, sizeof(f));
 	/* the commits found above whose events were lost */
 	mover_commits_done(a);
 }

@@ -100,6 +100,14 @@ static int bind_wire(const struct mig_tuple *w)
 /* Reserve wire (our view) for the flow sock; a previous reservation of the
  * flow is released.  Nothing to reserve when the wire address is the
  * socket's (the kernel has that tuple already). */
+/* The last local address and port found held by a listener, and the
+ * event-loop pass it was found in (reserve_wire). */
+static struct {
+	uint64_t pass;
+	uint32_t laddr[4];
+	uint16_t family, lport;
+} listened;
+
 void reserve_wire(struct agent *a, const struct mig_tuple *sock, const struct mig_tuple *wire)
 {
 	struct resv **rp = resv_find(sock), *r = *rp;
@@ -116,6 +124,12 @@ void reserve_wire(struct agent *a, const struct mig_tuple *sock, const struct mi
 	if (wire->family != sock->family ||
 	    !memcmp(wire->laddr, sock->laddr, sizeof(wire->laddr)))
 		return;
+	/* a server moving many flows: one address and port for them all,
+	 * found held by its listener once a pass */
+	if (listened.pass == a->pass && listened.family == wire->family &&
+	    listened.lport == wire->lport &&
+	    !memcmp(listened.laddr, wire->laddr, sizeof(wire->laddr)))
+		return;
 	fd = bind_wire(wire);
 	if (fd == -EADDRINUSE &&
 	    dp_listening(a, wire->family == AF_INET6 ? AF_INET6 : AF_INET, wire->laddr,
@@ -123,6 +137,10 @@ void reserve_wire(struct agent *a, const struct mig_tuple *sock, const struct mi
 		/* a server's port: its listener keeps the tuple ours */
 		pr_debug("wire tuple %s: its port is held by a listener",
 			 tuple_str(wire, t1, sizeof(t1)));
+		listened.pass = a->pass;
+		listened.family = wire->family;
+		listened.lport = wire->lport;
+		memcpy(listened.laddr, wire->laddr, sizeof(wire->laddr));
 		return;
 	}
 	if (fd < 0) {
