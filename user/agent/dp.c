@@ -845,7 +845,18 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n)
 		r = read(fd, &v[cnt], (cap - cnt) * sizeof(*v));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r < 0) {
+			/* a part of the table is no answer: a socket missing
+			 * from it would look closed */
+			int err = -errno;
+
+			pr_warn("walk of the socket table failed after %zu records: %s", cnt,
+				strerror(-err));
+			free(v);
+			close(fd);
+			return err;
+		}
+		if (r == 0)
 			break;
 		cnt += (size_t)r / sizeof(*v);
 	}
