@@ -83,46 +83,54 @@ cat <<'TXT'
   stat reports no hardware events), so the share of TLB against cache misses could
   not be measured. Nothing cheap to fix in the programs; smaller elements (mig_in is
   48 bytes of value for 40 bytes of key) would save a cache line at most.
-- **Mass migration** (all data again within 1 s): met at 1 K, at 10 K in most
-  runs (every connection, every move, on 2026-12-03 at 03:37; 94.6 % at 08:10,
-  the slowest 1.4 s), missed at 100 K, where the echo round without a move
-  alone takes more than a second on this machine. The half of the 10 K flows that did not
-  commit in earlier runs were connections whose "keyed" event the ring buffer
-  (about 1,300 events) had no room for while the clients' agents were busy: keyed
-  at the server, plain at the client, whose data path answered the server's
-  Migrate SYN with a RST. Such sockets are now marked and found again
-  (mig_keyed.bpf.c, `keyed_recovered`), and commits whose events were lost are
-  found in the flows; a mass move overflows the mover's ring buffer every time
-  (about 9 of 10 commit events at 100 K), with nothing lost. At 100 K, on two
-  cores shared by eight agents, seven client processes, seven echo servers and
-  every network stack of the lab, the server's agent spent about 12 s of CPU on
-  the move until 2026-12-03 (122 us per flow, against about 40 to 50 us at 1 K
-  and 10 K; the figure includes the softirq work of the whole lab that its
-  sends trigger, since every namespace is on this host). Half of it was the
-  congestion restarts: each walk of the socket iterator visits every TCP
-  socket of the host (about 0.4 us each) and took 1,024 commits, so a 100 K
-  move made 98 walks of 100,000 sockets. A walk now takes up to 65,536: the
-  same move, old and new agent in one session, 12.2 s and 6.6 s of CPU. What
-  remains at 100 K is mostly the hash maps' update and lookup (about 28 % of
-  the agent's profile: maps of 100,000 flows far beyond the caches) and the
-  lab's softirq work. Data comes back 0.4 to 30 s after the change, a tail
-  not examined further. An echo round waits 30 s at most: a connection whose
-  echo comes later counts under "no echo within 30 s" (the run of 08:10 had
-  one, reported then as lost), a connection that its kernel closed or that
-  failed under "closed (lost)".
-  Until 2026-12-02, 500 to 1,300 of the 100,002 connections (four runs, the
-  last at 20:50 UTC: 625) were aborted by the server's kernel during that move,
-  with ETIMEDOUT (now the "closed (lost)" column). Traced with a tracepoint on the state
-  change, every one of them had nothing in flight, icsk_probes_out 15 and
-  backoff 0: the probe timer giving up after tcp_retries2 tries 500 ms apart
-  without backoff, which is how the kernel treats local drops. The egress
-  program dropped segments leaving from the old address (kept on lo) before
-  the agent had held their flow, and its pass over 100,000 flows takes
-  seconds. The data path now holds a keyed flow's segments there as the hold
-  would (docs/protocol.md, "The old address is not the host's on any link"):
-  the 100 K move run again alone after that change lost 0 of 100,002 (data
-  again after 0.9 to 28.8 s, median 11.5 s; the server's agent 12.1 s of CPU;
-  no ETIMEDOUT in the trace).
+- **Mass migration** (all data again within 1 s): met at 1 K; at 10 K in
+  every run of bench/scale.sh since 2026-12-03 11:00 (six runs of one to four
+  moves; the slowest connection 0.99 s), where earlier runs ended at 94 to 100 %
+  with the slowest at 1.4 to 1.6 s, so 10 K stands near the edge on this machine;
+  missed by far at 100 K, where the echo round without a move alone takes about
+  a second here.
+  At 100 K what decides is how fast the server's agent sends its 100,000
+  Migrate SYNs: a capture at the router (2026-12-03) saw the first 0.7 s after
+  the change and the last 16.9 s after it, each answered and confirmed within
+  the same millisecond, and each connection's data back a median 0.33 s
+  after its exchange (the client's agent resuming it; before the change
+  below). Of the server agent's time
+  (perf -g, 7.5 to 9 s of CPU a move), 39 % is the lab's own packet path run
+  inside its sendto (the router, the client's data path and answer, its own
+  data path's CONFIRM: every namespace shares these two cores), 19 % map
+  system calls, 11 % walks of the socket table, 6 % route lookups; the rest
+  of the two cores goes to seven client agents, seven client processes and
+  seven echo servers. Until 2026-12-03 the clients' agents took about 60 % of
+  both cores (perf of the whole lab): the commits arrived over seconds, and
+  each event-loop pass handled its few with one or two walks of the socket
+  table, each of which passes all 262,144 buckets of the machine's
+  established hash. Commit handling now rests three times as long as its
+  last batch took (`COMMITS_REST`, user/agent/mover.c), so commits that keep
+  coming gather into fewer walks, and a single move is handled at once: at
+  100 K, data again went from a median of 13.6 s and a maximum of 29.1 s to
+  7.9 to 9.3 s and 16 to 18 s (seven runs of one move); the agent's
+  per-flow system calls were cut as well (counters once a pass, no hold
+  removal when none is held, ...), which moved 10 K's CPU per move from
+  about 500 to about 440 ms and 100 K's not measurably. A lab variant with a
+  socket table per namespace (net.ipv4.tcp_child_ehash_entries, each as
+  large as the machine's) did no better (10 K: 92.3 to 99.7 % within 1 s in
+  three runs, 100 % in two with the shared table): a walk costs the bucket
+  array more than the sockets, and the lab keeps the shared table.
+  Lost events: a mass move overflows the mover's ring buffer every time
+  (about 9 of 10 commit events at 100 K); commits whose events were lost are
+  found in the flows, and "keyed" events the ring buffer had no room for
+  (which once left half of the 10 K flows plain at the client, and their
+  move met the client's RST) are found in the socket table
+  (mig_keyed.bpf.c, `keyed_recovered`). An echo round waits 30 s at most: a
+  connection whose echo comes later counts under "no echo within 30 s", one
+  that its kernel closed or that failed under "closed (lost)".
+  Until 2026-12-02, 500 to 1,300 of the 100,002 connections were aborted by
+  the server's kernel during the move with ETIMEDOUT: the egress program
+  dropped segments leaving from the old address before the agent had held
+  their flow, and the kernel treats local drops with probes 500 ms apart
+  without backoff, giving up after tcp_retries2 tries. The data path now
+  holds a keyed flow's segments there as the hold would (docs/protocol.md,
+  "The old address is not the host's on any link"); none has been lost since.
 - **Short connections keyed**: with the default pool (64 keys) most of a fast
   sequential run is left plain (pool_empty), which is the designed fallback; the
   keyed ones cost both agents together the CPU shown above (X25519 key generation
