@@ -177,6 +177,7 @@ struct agent {
 	 * walks the socket table, and walks take at most a quarter of the
 	 * time while commits keep coming */
 	uint64_t commits_next_ns;
+	uint64_t walk_ns;          /* time spent walking the socket table, in all */
 	/* closed flows, forgotten CLOSE_GRACE_NS after their event */
 	struct closing {
 		struct mig_tuple sock, wire, prev;

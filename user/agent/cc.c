@@ -198,6 +198,8 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 	}
 	if (put) {
 		a->cc->bss->cc_want_n = (uint32_t)put;
+		uint64_t t = mono_ns();
+
 		fd = bpf_iter_create(bpf_link__fd(a->cc_iter_link));
 		if (fd < 0) {
 			err = -errno;
@@ -210,6 +212,7 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 				err = -errno;
 			close(fd);
 		}
+		a->walk_ns += mono_ns() - t;
 		a->cc->bss->cc_want_n = 0;
 	}
 	for (i = 0; i < n; i++) {

@@ -825,6 +825,7 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n)
 {
 	struct mig_sockinfo *v = NULL, *nv;
 	size_t cap = 0, cnt = 0;
+	uint64_t t = mono_ns();
 	ssize_t r;
 	int fd;
 
@@ -854,6 +855,7 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n)
 				strerror(-err));
 			free(v);
 			close(fd);
+			a->walk_ns += mono_ns() - t;
 			return err;
 		}
 		if (r == 0)
@@ -861,6 +863,7 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n)
 		cnt += (size_t)r / sizeof(*v);
 	}
 	close(fd);
+	a->walk_ns += mono_ns() - t;
 	*out = v;
 	*n = cnt;
 	return 0;

@@ -1089,7 +1089,7 @@ static bool nudge_early(struct agent *a, const struct move *m)
 	return true;
 }
 
-static void commits_do(struct agent *a, const struct commit *c, size_t n);
+static uint64_t commits_do(struct agent *a, const struct commit *c, size_t n);
 
 /*
  * A commit's stamp: its time as the data path wrote it (migrated_ns, in
@@ -1196,8 +1196,8 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 		struct commit *v = realloc(a->commits, cap * sizeof(*v));
 
 		if (!v) {
-			commits_do(a, &(struct commit){ .sock = *sock, .role = role,
-							.nudged = nudged }, 1);
+			(void)commits_do(a, &(struct commit){ .sock = *sock, .role = role,
+							      .nudged = nudged }, 1);
 			return;
 		}
 		a->commits = v;
@@ -1211,13 +1211,15 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
  * After a commit: the new path is unknown, so slow start from the initial
  * window (before the kick, so that what it sends goes out under the new
  * window); then resume the socket, reserve its new wire tuple, say it.
+ * Returns the time the walks of the socket table took, in ns.
  */
-static void commits_do(struct agent *a, const struct commit *c, size_t n)
+static uint64_t commits_do(struct agent *a, const struct commit *c, size_t n)
 {
 	struct cc_item small[64], *v = NULL;
 	size_t i, k, nv, cap = n < MIG_CC_BATCH ? n : MIG_CC_BATCH;
 	struct mig_flow f;
 	char t1[128], t2[128];
+	uint64_t walk0 = a->walk_ns;
 
 	/* a batch per walk of the sockets, as large as the walk takes; in
 	 * smaller ones if the memory is not there */
@@ -1250,30 +1252,32 @@ static void commits_do(struct agent *a, const struct commit *c, size_t n)
 	if (v != small)
 		free(v);
 	mig_wipe(&f, sizeof(f));
+	return a->walk_ns - walk0;
 }
 
 /*
  * How long commit handling rests after a batch, as a multiple of the
- * time the batch took.  A batch walks the socket table once or twice
- * (its congestion restarts, and the socket records of its kicks past
- * LOOKUPS_PER_PASS): a millisecond or more for the walk alone, whatever
- * the batch's size.  A single move finds the rest long over and is
- * handled at once; commits that keep coming (a peer moving many flows,
- * their Migrate SYNs arriving over seconds) gather into fewer, larger
- * batches, instead of a walk for every few of them taking the CPU that
- * the rest of the move needs.
+ * time the batch's walks of the socket table took.  A batch walks the
+ * table once or twice (its congestion restarts, and the socket records
+ * of its kicks past LOOKUPS_PER_PASS): a millisecond or more each,
+ * whatever the batch's size.  A single move finds the rest long over and
+ * is handled at once; commits that keep coming (a peer moving many
+ * flows, their Migrate SYNs arriving over seconds) gather into fewer,
+ * larger batches, instead of a walk for every few of them taking the CPU
+ * that the rest of the move needs.  (The per-flow work of a batch is
+ * the same in one batch or many: it does not lengthen the rest.)
  */
 #define COMMITS_REST 3
 
 void mover_commits_done(struct agent *a)
 {
-	uint64_t t0 = mono_ns();
+	uint64_t walked;
 
-	if (!a->n_commits || t0 < a->commits_next_ns)
+	if (!a->n_commits || mono_ns() < a->commits_next_ns)
 		return;   /* (the main loop comes back by then) */
-	commits_do(a, a->commits, a->n_commits);
+	walked = commits_do(a, a->commits, a->n_commits);
 	a->n_commits = 0;
-	a->commits_next_ns = mono_ns() + (mono_ns() - t0) * COMMITS_REST;
+	a->commits_next_ns = mono_ns() + walked * COMMITS_REST;
 }
 
 /* Milliseconds until the waiting commits are due; -1: none waits. */
