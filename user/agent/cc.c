@@ -197,9 +197,9 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 		put += !v[i].err;
 	}
 	if (put) {
-		a->cc->bss->cc_want_n = (uint32_t)put;
 		uint64_t t = mono_ns();
 
+		a->cc->bss->cc_want_n = (uint32_t)put;
 		fd = bpf_iter_create(bpf_link__fd(a->cc_iter_link));
 		if (fd < 0) {
 			err = -errno;

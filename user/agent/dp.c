@@ -107,11 +107,10 @@ int dp_host_init(struct agent *a)
 	return addr_kept_load(a) ?: dp_host_holds(a, 0);
 }
 
-/* The egress program looks for holds only while the count is non-zero. */
 /*
- * The count of held flows changed by delta.  The data path only asks
- * whether any is held: mig_host is written at once when that answer
- * changes (0: always), else once the event-loop pass ends
+ * The count of held flows changed by delta.  The egress program looks for
+ * holds only while the count is non-zero: mig_host is written at once
+ * when that changes (delta 0: always), else once the event-loop pass ends
  * (dp_host_flush) - not a system call per flow of a move.
  */
 int dp_host_holds(struct agent *a, int delta)
