@@ -105,7 +105,7 @@ cat <<'TXT'
   each event-loop pass handled its few with one or two walks of the socket
   table, each of which passes all 262,144 buckets of the machine's
   established hash. Commit handling now rests three times as long as its
-  last batch took (`COMMITS_REST`, user/agent/mover.c), so commits that keep
+  last batch's walks took (`COMMITS_REST`, user/agent/mover.c), so commits that keep
   coming gather into fewer walks, and a single move is handled at once: at
   100 K, data again went from a median of 13.6 s and a maximum of 29.1 s to
   7.9 to 9.3 s and 16 to 18 s (seven runs of one move); the agent's
