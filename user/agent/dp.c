@@ -826,7 +826,7 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n)
 	size_t cap = 0, cnt = 0;
 	uint64_t t = mono_ns();
 	ssize_t r;
-	int fd;
+	int fd, err = 0;
 
 	fd = bpf_iter_create(bpf_link__fd(a->iter_link));
 	if (fd < 0)
@@ -848,14 +848,10 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n)
 		if (r < 0) {
 			/* a part of the table is no answer: a socket missing
 			 * from it would look closed */
-			int err = -errno;
-
+			err = -errno;
 			pr_warn("walk of the socket table failed after %zu records: %s", cnt,
 				strerror(-err));
-			free(v);
-			close(fd);
-			a->walk_ns += mono_ns() - t;
-			return err;
+			break;
 		}
 		if (r == 0)
 			break;
@@ -863,6 +859,10 @@ int dp_sockinfo(struct agent *a, struct mig_sockinfo **out, size_t *n)
 	}
 	close(fd);
 	a->walk_ns += mono_ns() - t;
+	if (err) {
+		free(v);
+		return err;
+	}
 	*out = v;
 	*n = cnt;
 	return 0;

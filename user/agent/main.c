@@ -764,9 +764,11 @@ int main(int argc, char **argv)
 
 		/* an address or route event is acted on at once, after the
 		 * read that brought it (what arrived together is one pass) */
-		wait_ms = a.recheck ? 0 : 100;
-		if (mover_commits_wait_ms(&a) >= 0 && mover_commits_wait_ms(&a) < wait_ms)
-			wait_ms = mover_commits_wait_ms(&a);
+		wait_ms = mover_commits_wait_ms(&a);
+		if (a.recheck)
+			wait_ms = 0;
+		else if (wait_ms < 0 || wait_ms > 100)
+			wait_ms = 100;
 		n = epoll_wait(epfd, evs, 4, wait_ms);
 		a.pass++;   /* socket records read before are stale now */
 		if (n < 0 && errno != EINTR) {

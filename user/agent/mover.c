@@ -1089,7 +1089,7 @@ static bool nudge_early(struct agent *a, const struct move *m)
 	return true;
 }
 
-static uint64_t commits_do(struct agent *a, const struct commit *c, size_t n);
+static void commits_do(struct agent *a, const struct commit *c, size_t n);
 
 /*
  * A commit's stamp: its time as the data path wrote it (migrated_ns, in
@@ -1196,8 +1196,8 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 		struct commit *v = realloc(a->commits, cap * sizeof(*v));
 
 		if (!v) {
-			(void)commits_do(a, &(struct commit){ .sock = *sock, .role = role,
-							      .nudged = nudged }, 1);
+			commits_do(a, &(struct commit){ .sock = *sock, .role = role,
+							.nudged = nudged }, 1);
 			return;
 		}
 		a->commits = v;
@@ -1211,15 +1211,13 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
  * After a commit: the new path is unknown, so slow start from the initial
  * window (before the kick, so that what it sends goes out under the new
  * window); then resume the socket, reserve its new wire tuple, say it.
- * Returns the time the walks of the socket table took, in ns.
  */
-static uint64_t commits_do(struct agent *a, const struct commit *c, size_t n)
+static void commits_do(struct agent *a, const struct commit *c, size_t n)
 {
 	struct cc_item small[64], *v = NULL;
 	size_t i, k, nv, cap = n < MIG_CC_BATCH ? n : MIG_CC_BATCH;
 	struct mig_flow f;
 	char t1[128], t2[128];
-	uint64_t walk0 = a->walk_ns;
 
 	/* a batch per walk of the sockets, as large as the walk takes; in
 	 * smaller ones if the memory is not there */
@@ -1252,7 +1250,6 @@ static uint64_t commits_do(struct agent *a, const struct commit *c, size_t n)
 	if (v != small)
 		free(v);
 	mig_wipe(&f, sizeof(f));
-	return a->walk_ns - walk0;
 }
 
 /*
@@ -1271,13 +1268,13 @@ static uint64_t commits_do(struct agent *a, const struct commit *c, size_t n)
 
 void mover_commits_done(struct agent *a)
 {
-	uint64_t walked;
+	uint64_t walk0 = a->walk_ns;
 
 	if (!a->n_commits || mono_ns() < a->commits_next_ns)
 		return;   /* (the main loop comes back by then) */
-	walked = commits_do(a, a->commits, a->n_commits);
+	commits_do(a, a->commits, a->n_commits);
 	a->n_commits = 0;
-	a->commits_next_ns = mono_ns() + walked * COMMITS_REST;
+	a->commits_next_ns = mono_ns() + (a->walk_ns - walk0) * COMMITS_REST;
 }
 
 /* Milliseconds until the waiting commits are due; -1: none waits. */
