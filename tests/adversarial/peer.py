@@ -23,6 +23,16 @@ IPv4 only; run the senders inside the peer's network namespace.
   peer.py confirm --pin DIR --dst A --dport P --src A --sport N [--count N]
       CONFIRMs of the peer's own flow for reqno own_reqno + 1, each with a
       random nonce (the one it cannot know) and the mac valid for it.
+  peer.py churn --pin DIR --dst A --dport P --src A --dev IF --until FILE
+               [--count N] [--max-seconds S]
+      The peer moves its own flow without pause: in each round a valid
+      Migrate SYN from a new port of --src (reqno one more than the last),
+      the server's SYN/ACK read off --dev (a packet socket: it sees the
+      frame before the peer's own data path drops a SYN/ACK it did not ask
+      for), and the CONFIRM with that nonce, so the server commits once a
+      round, as fast as the exchange goes (the ports come round again
+      after 40,000).  Until FILE exists, N rounds or S seconds.  Prints {"rounds", "answered", "t_first", "t_last",
+      "reqno_first", "reqno_last"}.
   peer.py cands --pin DIR --raddr A
       Candidates of the flow whose socket's remote address is A in a
       server's mig_flows: {"live", "used"} (live: not expired yet).
@@ -263,6 +273,65 @@ def cmd_confirm(a):
     return 0 if sent == a.count else 1
 
 
+def cmd_churn(a):
+    f = flow_info(a.pin, a.dport)
+    token, key = bytes.fromhex(f["token"]), bytes.fromhex(f["s_own"])
+    reqno0 = reqno = f["own_reqno"]
+    una = f["snd_una"]
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    rx.bind((a.dev, 0))
+    snd = None
+    answered = rounds = 0
+    t_first = t_last = None
+    deadline = time.time() + a.max_seconds
+    ports = random.sample(range(20000, 60000), 40000)
+
+    def send(seg, sport):
+        nonlocal snd
+        if snd is None:
+            snd = Sender(a.dst, seg)
+        else:
+            snd.retarget(seg)
+        snd.send(a.src, sport)
+
+    while rounds < a.count:
+        now = time.time()
+        if now >= deadline or os.path.exists(a.until):
+            break
+        sport = ports[rounds % len(ports)]
+        reqno = (reqno + 1) & 0xFFFFFFFF
+        rounds += 1
+        t_first = t_first or now
+        challenge = random.getrandbits(32)
+        opt = sig_option(SUB_MIGRATE, reqno, token, mac_migrate(key, token, reqno))
+        send(sig_header(0, a.dport, una - 1, challenge, 0x02, opt), sport)
+        nonce = None
+        end = time.time() + 1.0
+        while nonce is None and time.time() < end:
+            rx.settimeout(max(end - time.time(), 0.001))
+            try:
+                fr = rx.recv(65535)
+            except socket.timeout:
+                break
+            if len(fr) < 34 or fr[12:14] != b"\x08\x00":
+                continue
+            d = parse_tcp(fr[14:])
+            if d and d["src"] == a.dst and d["sport"] == a.dport and d["dport"] == sport \
+                    and d["flags"] & 0x12 == 0x12 and d.get("sub") == SUB_ACK \
+                    and d["reqno"] == reqno:
+                nonce = bytes.fromhex(d["id"])
+        if nonce is None:
+            continue   # (lost or refused: the next round asks again)
+        answered += 1
+        opt = sig_option(SUB_CONFIRM, reqno, nonce, mac_confirm(key, reqno, nonce))
+        send(sig_header(0, a.dport, una, 0, 0x10, opt), sport)
+        t_last = time.time()
+    print(json.dumps({"rounds": rounds, "answered": answered, "t_first": t_first,
+                      "t_last": t_last, "reqno_first": (reqno0 + 1) & 0xFFFFFFFF,
+                      "reqno_last": reqno}))
+    return 0 if answered else 1
+
+
 def cmd_cands(a):
     now = time.monotonic_ns()     # bpf_ktime_get_ns: CLOCK_MONOTONIC
     for k, v in map_dump(os.path.join(a.pin, "mig_flows")):
@@ -331,6 +400,7 @@ def parse_tcp(ip):
             struct.unpack("!H", o[2:4])[0] == EXID:
         d["sub"] = o[4]
         d["reqno"] = struct.unpack("!I", o[5:9])[0]
+        d["id"] = o[9:17].hex()                   # token or nonce
     return d
 
 
@@ -398,6 +468,15 @@ def main():
             s.add_argument("--ack", type=int)
         else:
             s.add_argument("--sport", type=int, required=True)
+    s = sub.add_parser("churn")
+    s.add_argument("--pin", required=True)
+    s.add_argument("--dst", required=True)
+    s.add_argument("--dport", type=int, required=True)
+    s.add_argument("--src", required=True)
+    s.add_argument("--dev", required=True)
+    s.add_argument("--until", required=True)
+    s.add_argument("--count", type=int, default=20000)
+    s.add_argument("--max-seconds", type=float, default=60)
     s = sub.add_parser("cands")
     s.add_argument("--pin", required=True)
     s.add_argument("--raddr", required=True)

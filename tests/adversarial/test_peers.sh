@@ -23,6 +23,16 @@
 #     agent is SIGKILLed and started again or SIGSTOPped and continued around
 #     the moves, and the mobile's agent is SIGKILLed and started once half-way:
 #     both ends list 20 migrations, the server's wire tuple is the mobile's.
+#  C  the peer moves its own flow without pause (peer.py churn: a valid
+#     Migrate SYN from a new port, the SYN/ACK read off its wire, the
+#     CONFIRM; a commit at the server per round trip, some 10,000 a second
+#     here, far more often than the server's agent rests between batches
+#     of commits, three walks of its socket table, mover.c COMMITS_REST)
+#     while the mobile moves once: the agent handles the mobile's commit
+#     while the peer's keep coming, with peer commits handled both before
+#     and after it; the mobile's download finishes byte-exact.  (A rest
+#     that every new commit prolongs fails this on a quiet machine: the
+#     mobile's commit waited for the end of the churn, checked.)
 #
 #   mobile (agent)          router (fwd)                            server (agent)
 #   eth0 192.0.2.1/24    x-x a0 192.0.2.254/24
@@ -477,5 +487,57 @@ lab_wait_until 150 ge $((SIZE_MB << 20)) fsize "$LAB_DIR/mob-b.got" || true   # 
 lab_release b
 finish mob-b
 lab_bg_wait srv-b 10 >/dev/null 2>&1 || true
+
+# ===========================================================================
+t_begin "C. the peer moves its own flow without pause while the mobile moves once: the server's agent handles the mobile's commit while the peer's keep coming"
+port=7003
+lab_bg server srv-c socat -t 60 -U "TCP4-LISTEN:$port,reuseaddr,fork" \
+	"SYSTEM:$(lab_held_sender c)"
+lab_wait_listen server "$port"
+if ((MOVES % 2)); then move_b_to_a; fi
+client mob-c "$port" "$RATE_A" mobile
+client peer-c "$port" "$RATE_A" peer
+lab_wait_until 5 eq 1 nflows mobile
+lab_wait_until 5 eq 1 nflows peer
+lab_wait_until 5 eq 2 nflows server
+lab_wait_until 10 eval 'ge $((1 << 20)) fsize "$LAB_DIR/mob-c.got" && ge $((1 << 20)) fsize "$LAB_DIR/peer-c.got"'
+mport=$(flow_field mobile local.port)
+slog=$LAB_DIR/agent-server.log
+# handled LINE_PATTERN: the server agent's "migrated" lines of that flow
+# (the peer's own: the peer moved), by line number
+handled() { grep -n "migrated $SRV:$port -> $1.*(the peer moved" "$slog" | cut -d: -f1; }
+stats_snap server "$LAB_DIR/c-stats"
+lab_bg peer churn python3 "$here/peer.py" churn --pin "$PPIN" --dst "$SRV" --dport "$port" \
+	--src "$PEER" --dev eth0 --until "$LAB_DIR/c.done" --count 1000000 --max-seconds 120
+t_check "the peer's churn commits at the server (committed_fixed +50)" \
+	lab_wait_until 20 ge 50 cdelta server "$LAB_DIR/c-stats" committed_fixed
+t_check "and the server's agent handles them as they come (10 'migrated' lines of the peer's flow)" \
+	lab_wait_until 20 ge 10 eval 'handled "$PEER:" | wc -l'
+move_a_to_b
+t_check "the mobile's move commits at the server" \
+	lab_wait_until 10 eq 1 sflow server "$MOB_A" migrations
+t_check "the server's agent handles the mobile's commit" \
+	lab_wait_until 20 eval 'test -n "$(handled "$MOB_A:$mport:")"'
+t_check "while the churn still runs" _lab_alive "$(lab_bg_pid churn)"
+mline=$(handled "$MOB_A:$mport:" | head -n 1)
+t_check "and the peer's go on being handled after it" \
+	lab_wait_until 20 ge 1 eval 'handled "$PEER:" | awk -v m="${mline:-0}" "\$1 > m" | wc -l'
+: >"$LAB_DIR/c.done"
+lab_bg_wait churn 10
+r=$(tail -n 1 "$(lab_log churn)")
+nbefore=$(handled "$PEER:" | awk -v m="${mline:-0}" '$1 < m' | wc -l)
+nafter=$(handled "$PEER:" | awk -v m="${mline:-0}" '$1 > m' | wc -l)
+echo "   churn: $(jfield "$r" rounds) rounds, $(jfield "$r" answered) answered and confirmed in $(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(round((d["t_last"] or 0) - (d["t_first"] or 0), 1))' "$r") s;" \
+	"server: committed_fixed +$(cdelta server "$LAB_DIR/c-stats" committed_fixed), the peer's commits handled $nbefore before the mobile's and $nafter after"
+t_check "the mobile's flow: 1 migration, the server's wire tuple its new one" \
+	eq "$MOB_B:$(flow_field mobile wire.local.port)" \
+	eval 'echo "$(sflow server "$MOB_A" wire.remote.addr):$(sflow server "$MOB_A" wire.remote.port)"'
+under_way mob-c
+lab_wait_until 150 ge $((SIZE_MB << 20)) fsize "$LAB_DIR/mob-c.got" || true   # (as for part A)
+lab_release c
+finish mob-c
+# (the peer's own download went to ports it never opened: its loss)
+lab_bg_stop cli-peer-c 2>/dev/null
+lab_bg_stop srv-c 2>/dev/null
 
 t_summary
