@@ -570,6 +570,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(KEYED_RECOVERED,  "keyed_recovered")   /* agent: a "keyed" event the full ring buffer lost, found in a walk of the sockets */ \
 	X(TSECR_CLEARED,    "tsecr_cleared")     /* a migrated flow's segment echoing a timestamp from before the commit: echo set to 0 */ \
 	X(SACK_HIDDEN,      "sack_hidden")       /* ... a SACK block of it naming data the peer held before the commit: made empty */ \
+	X(COMMIT_UNLOGGED,  "commits_unlogged")  /* agent: a commit of a flow that had committed less than a second before, its lines not logged (over 10 such a second) */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

@@ -32,7 +32,11 @@
 #     while the peer's keep coming, with peer commits handled both before
 #     and after it; the mobile's download finishes byte-exact.  (A rest
 #     that every new commit prolongs fails this on a quiet machine: the
-#     mobile's commit waited for the end of the churn, checked.)
+#     mobile's commit waited for the end of the churn, checked.)  Nor does
+#     the churn write a log line per commit: after its flow's first, the
+#     agent logs at most 10 of its commits a second and counts the rest
+#     (commits_unlogged), in one line a second; the mobile's commit, its
+#     first, is logged.
 #
 #   mobile (agent)          router (fwd)                            server (agent)
 #   eth0 192.0.2.1/24    x-x a0 192.0.2.254/24
@@ -527,8 +531,19 @@ lab_bg_wait churn 10
 r=$(tail -n 1 "$(lab_log churn)")
 nbefore=$(handled "$PEER:" | awk -v m="${mline:-0}" '$1 < m' | wc -l)
 nafter=$(handled "$PEER:" | awk -v m="${mline:-0}" '$1 > m' | wc -l)
-echo "   churn: $(jfield "$r" rounds) rounds, $(jfield "$r" answered) answered and confirmed in $(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(round((d["t_last"] or 0) - (d["t_first"] or 0), 1))' "$r") s;" \
-	"server: committed_fixed +$(cdelta server "$LAB_DIR/c-stats" committed_fixed), the peer's commits handled $nbefore before the mobile's and $nafter after"
+secs=$(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(round((d["t_last"] or 0) - (d["t_first"] or 0), 1))' "$r")
+unlogged=$(cdelta server "$LAB_DIR/c-stats" commits_unlogged)
+echo "   churn: $(jfield "$r" rounds) rounds, $(jfield "$r" answered) answered and confirmed in $secs s;" \
+	"server: committed_fixed +$(cdelta server "$LAB_DIR/c-stats" committed_fixed), commits_unlogged +$unlogged;" \
+	"the peer's commits logged: $nbefore before the mobile's, $nafter after"
+# (the agent's seconds start at the first commit it holds back; the
+# churn's at its first round: one more second of its own at most, plus
+# each flow's first commit)
+t_check "the peer's commits got at most 10 'migrated' lines a second of the churn (+ its first)" \
+	test $((nbefore + nafter)) -le "$(python3 -c "import math; print(1 + 10 * (math.ceil($secs) + 1))")"
+t_check "the rest counted (commits_unlogged > 0)" test "$unlogged" -gt 0
+t_check "and reported in a line" \
+	lab_wait_until 5 grep -q "commit(s) of flows that had committed less than a second before: not logged" "$slog"
 t_check "the mobile's flow: 1 migration, the server's wire tuple its new one" \
 	eq "$MOB_B:$(flow_field mobile wire.local.port)" \
 	eval 'echo "$(sflow server "$MOB_A" wire.remote.addr):$(sflow server "$MOB_A" wire.remote.port)"'

@@ -171,12 +171,19 @@ struct agent {
 		struct mig_tuple sock;
 		int role;
 		bool nudged;
+		bool unlogged;   /* its lines not logged (mover.c: commit_log) */
 	} *commits;
 	size_t n_commits, cap_commits;
 	/* the commits wait until then (mover_commits_done): their handling
 	 * walks the socket table, and walks take at most a quarter of the
 	 * time while commits keep coming */
 	uint64_t commits_next_ns;
+	/* lines about commits that follow their flow's previous one within
+	 * a second: this second's (from log_sec_ns), and those not logged
+	 * since the last report (mover.c: commit_log) */
+	uint64_t log_sec_ns;
+	unsigned int log_sec_lines;
+	uint64_t log_unlogged;
 	uint64_t walk_ns;          /* time spent walking the socket table, in all */
 	/* closed flows, forgotten CLOSE_GRACE_NS after their event */
 	struct closing {
@@ -363,6 +370,7 @@ struct cc_item {
 	struct mig_tuple sock;
 	uint64_t cookie;
 	int err;
+	bool unlogged;   /* no line for its restart (mover.c: commit_log) */
 };
 void cc_restart_batch(struct agent *a, struct cc_item *v, size_t n);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);

@@ -240,7 +240,7 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 			v[i].err = q.back_err;
 		} else if (q.applied != 1)
 			v[i].err = -EPROTO;
-		if (!v[i].err)
+		if (!v[i].err && !v[i].unlogged)
 			pr_info("%s: congestion state restarted (%.16s): cwnd %u -> %u, "
 				"ssthresh %u -> %u, %u in flight on the old path%s",
 				tuple_str(&v[i].sock, ts, sizeof(ts)), q.prev, q.cwnd_before,

@@ -1106,12 +1106,15 @@ static uint32_t commit_stamp(const struct mig_flow *f)
 }
 
 /* Whether flow sock's latest commit is handled already; if not, it is
- * from now on. */
-static bool commit_seen(struct agent *a, const struct mig_tuple *sock)
+ * from now on, and *soon says whether it came less than a second after
+ * the flow's previous commit that this run handled. */
+static bool commit_seen(struct agent *a, const struct mig_tuple *sock, bool *soon)
 {
 	struct mig_flow f;
 	uint32_t old, now;
 	bool seen = false;
+
+	*soon = false;
 
 	if (bpf_map_lookup_elem(a->flows_fd, sock, &f))
 		return false;
@@ -1119,8 +1122,11 @@ static bool commit_seen(struct agent *a, const struct mig_tuple *sock)
 	mig_wipe(&f, sizeof(f));
 	if (!now)
 		return false;
-	if (mig_tupleset_get(&a->flows, sock, &old))
+	if (mig_tupleset_get(&a->flows, sock, &old)) {
 		seen = old == now;
+		/* (stamps count 1.024 us: a second is 976,563 of them) */
+		*soon = old && old != COMMIT_STAMP_UNKNOWN && now - old < 976563;
+	}
 	if (!seen)
 		mig_tupleset_put(&a->flows, sock, now);
 	return seen;
@@ -1161,6 +1167,52 @@ void mover_commits_sweep(struct agent *a)
 		pr_info("%zu commit(s) whose event the full ring buffer lost: found in the flows", n);
 }
 
+/*
+ * Whether the lines about a commit ("migrated ...", "congestion state
+ * restarted ...") are logged.  A flow's first commit, or one a second or
+ * more after its previous one, always is.  Those that follow their
+ * flow's previous commit sooner are logged up to COMMIT_LOG_PER_SEC a
+ * second, the rest counted (commits_unlogged) and reported once a second
+ * (commit_log_report): a peer that moves its own connection again and
+ * again, thousands of times a second (tests/adversarial/test_peers.sh,
+ * part C), would otherwise write as many lines, which plain TCP gives it
+ * no way to do, and crowd out every other line of the log.
+ */
+#define COMMIT_LOG_PER_SEC 10
+
+/* Once a second at most: how many commits went unlogged since the last
+ * report. */
+static void commit_log_report(struct agent *a, uint64_t now)
+{
+	if (!a->log_unlogged || now - a->log_sec_ns < 1000000000ULL)
+		return;
+	pr_info("%llu commit(s) of flows that had committed less than a second before: "
+		"not logged (at most %d such a second; commits_unlogged)",
+		(unsigned long long)a->log_unlogged, COMMIT_LOG_PER_SEC);
+	a->log_unlogged = 0;
+}
+
+static bool commit_log(struct agent *a, bool soon)
+{
+	uint64_t now;
+
+	if (!soon)
+		return true;
+	now = mono_ns();
+	commit_log_report(a, now);
+	if (now - a->log_sec_ns >= 1000000000ULL) {
+		a->log_sec_ns = now;
+		a->log_sec_lines = 0;
+	}
+	if (a->log_sec_lines < COMMIT_LOG_PER_SEC) {
+		a->log_sec_lines++;
+		return true;
+	}
+	a->log_unlogged++;
+	stat_add(a, MIG_STAT_COMMIT_UNLOGGED, 1);
+	return false;
+}
+
 /* A commit (an event of the data path): what must go at once (our resume
  * nudge, the end of our hold) now; the rest in mover_commits_done. */
 void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
@@ -1168,11 +1220,12 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 	struct host_addrs h = {};
 	struct mig_flow f;
 	struct move *m;
-	bool nudged;
+	bool nudged, soon, logged;
 
 	/* (found already by a walk after lost events, or by mover_tick) */
-	if (commit_seen(a, sock))
+	if (commit_seen(a, sock, &soon))
 		return;
+	logged = commit_log(a, soon);
 	m = move_of(a, sock, false);
 	nudged = role == 1 && nudge_early(a, m);
 	if (m && role != 1 && host_addrs_read(a, &h))
@@ -1197,14 +1250,15 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 
 		if (!v) {
 			commits_do(a, &(struct commit){ .sock = *sock, .role = role,
-							.nudged = nudged }, 1);
+							.nudged = nudged,
+							.unlogged = !logged }, 1);
 			return;
 		}
 		a->commits = v;
 		a->cap_commits = cap;
 	}
 	a->commits[a->n_commits++] = (struct commit){ .sock = *sock, .role = role,
-						      .nudged = nudged };
+						      .nudged = nudged, .unlogged = !logged };
 }
 
 /*
@@ -1231,6 +1285,7 @@ static void commits_do(struct agent *a, const struct commit *c, size_t n)
 		k = n - i < cap ? n - i : cap;
 		for (nv = 0; nv < k; nv++) {
 			v[nv].sock = c[i + nv].sock;
+			v[nv].unlogged = c[i + nv].unlogged;
 			v[nv].cookie = bpf_map_lookup_elem(a->flows_fd, &v[nv].sock, &f) ? 0 : f.cookie;
 		}
 		cc_restart_batch(a, v, nv);
@@ -1242,7 +1297,8 @@ static void commits_do(struct agent *a, const struct commit *c, size_t n)
 			if (bpf_map_lookup_elem(a->flows_fd, &x->sock, &f))
 				continue;
 			reserve_wire(a, &x->sock, &f.wire);
-			pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
+			if (!x->unlogged)
+				pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
 				tuple_str(&x->sock, t1, sizeof(t1)), tuple_str(&f.wire, t2, sizeof(t2)),
 				x->role == 1 ? "we" : "the peer", f.migrations);
 		}
@@ -1270,6 +1326,7 @@ void mover_commits_done(struct agent *a)
 {
 	uint64_t walk0 = a->walk_ns;
 
+	commit_log_report(a, mono_ns());
 	if (!a->n_commits || mono_ns() < a->commits_next_ns)
 		return;   /* (the main loop comes back by then) */
 	commits_do(a, a->commits, a->n_commits);
