@@ -10,7 +10,9 @@
 # "keyed" events of the last few hundred find no room.  Continued, the
 # agent finds those connections in the socket table (mig_keyed.bpf.c):
 # without that they would stay plain at the server, keyed at the
-# mobile, and the move would meet the server's RST.
+# mobile, and the move would meet the server's RST.  The events that
+# waited come at once: the agent logs at most 10 "keyed" lines a second
+# and says how many more.
 #
 # It is stopped again over the move: the data path commits without it,
 # and the commits' events overflow its ring buffer the same way.
@@ -109,6 +111,7 @@ exec {go}>"$LAB_DIR/go"
 t_begin "$N keyed connections made while the server's agent is stopped: none left plain"
 t_check "the client holds $N connections" lab_wait_until $((N / 100 + 30)) grep -q ready "$(lab_log cli)"
 kill -CONT "${LAB_AGENT_PID[server]}"
+t_cont=$SECONDS
 lost=$(($(counter server events_lost) - lost0))
 echo "   events the server's ring buffer had no room for: $lost"
 t_check "the server's ring buffer overflowed (the case under test)" test "$lost" -gt 0
@@ -116,6 +119,13 @@ t_check "both agents keyed all $N" lab_wait_until 30 eval "[ \$(nflows mobile) -
 t_check "the server found every lost one in the socket table" \
 	lab_wait_until 10 eq "$lost" eval "echo \$((\$(counter server keyed_recovered) - rec0))"
 t_check "the server's agent says so" grep -q "event the full ring buffer lost" "$(lab_log agent-server)"
+# the events waiting in its ring buffer came all at once: a line for each
+# would be a line per connection, which a client could ask for at will
+nk=$(grep -c '^migrate-agent: keyed ' "$(lab_log agent-server)")
+t_check "its 'keyed' lines: at most 10 a second since it went on ($nk in $((SECONDS - t_cont + 1)) s)" \
+	test "$nk" -le $((10 * (SECONDS - t_cont + 2)))
+t_check "and a line says how many more were keyed" \
+	lab_wait_until 5 grep -q "more connection(s) keyed: not logged" "$(lab_log agent-server)"
 
 t_begin "$N idle keyed flows, one address change"
 c0=$(counter mobile committed_mover)

@@ -86,6 +86,13 @@ struct agent_cli {
 
 struct mig_config;
 
+/* (loglimit_ok) */
+struct loglimit {
+	uint64_t sec_ns;        /* this second began */
+	unsigned int lines;     /* lines written in it */
+	uint64_t skipped;       /* lines not written since the last report */
+};
+
 struct agent {
 	const char *pin_dir;
 	const char *config_path;   /* NULL: the default, if it exists */
@@ -179,11 +186,9 @@ struct agent {
 	 * time while commits keep coming */
 	uint64_t commits_next_ns;
 	/* lines about commits that follow their flow's previous one within
-	 * a second: this second's (from log_sec_ns), and those not logged
-	 * since the last report (mover.c: commit_log) */
-	uint64_t log_sec_ns;
-	unsigned int log_sec_lines;
-	uint64_t log_unlogged;
+	 * a second (mover.c: commit_log), and about keyed connections
+	 * (events.c) */
+	struct loglimit log_commits, log_keyed;
 	uint64_t walk_ns;          /* time spent walking the socket table, in all */
 	/* closed flows, forgotten CLOSE_GRACE_NS after their event */
 	struct closing {
@@ -220,6 +225,18 @@ struct agent {
 #define POOL_TAKEN_MAX    8192
 
 uint64_t mono_ns(void);
+/*
+ * Lines of one kind that a peer can make the agent write as fast as it
+ * likes (a connection keyed, a commit of its own flow moving again and
+ * again): at most LOG_LINES_PER_SEC a second are written, the rest
+ * counted until log_reports (main.c, once an event-loop pass) says how
+ * many, once their second is over.  Plain TCP makes a server write no
+ * line per connection; a flood of them would also crowd out every other
+ * line of the log.
+ */
+#define LOG_LINES_PER_SEC 10
+bool loglimit_ok(struct loglimit *l, uint64_t now);
+void log_reports(struct agent *a);
 
 /* counters kept by the agent, added to CPU 0's slot of mig_stats (once
  * an event-loop pass, stat_flush) */

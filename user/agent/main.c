@@ -55,6 +55,50 @@ uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether a line of l's kind is written now (agent.h: LOG_LINES_PER_SEC);
+ * if not, it is counted. */
+bool loglimit_ok(struct loglimit *l, uint64_t now)
+{
+	if (now - l->sec_ns >= 1000000000ULL && !l->skipped) {
+		l->sec_ns = now;
+		l->lines = 0;
+	}
+	if (l->lines < LOG_LINES_PER_SEC) {
+		l->lines++;
+		return true;
+	}
+	l->skipped++;
+	return false;
+}
+
+/* How many were not written, once their second is over; 0: nothing to
+ * say.  A new second begins with the report. */
+static uint64_t loglimit_due(struct loglimit *l, uint64_t now)
+{
+	uint64_t n = l->skipped;
+
+	if (!n || now - l->sec_ns < 1000000000ULL)
+		return 0;
+	l->skipped = 0;
+	l->sec_ns = now;
+	l->lines = 0;
+	return n;
+}
+
+/* Once an event-loop pass: the lines that loglimit_ok held back. */
+void log_reports(struct agent *a)
+{
+	uint64_t now = mono_ns(), n;
+
+	if ((n = loglimit_due(&a->log_commits, now)))
+		pr_info("%llu commit(s) of flows that had committed less than a second before: "
+			"not logged (at most %d such lines a second; commits_unlogged)",
+			(unsigned long long)n, LOG_LINES_PER_SEC);
+	if ((n = loglimit_due(&a->log_keyed, now)))
+		pr_info("%llu more connection(s) keyed: not logged (at most %d such lines a "
+			"second; keyed counts them all)", (unsigned long long)n, LOG_LINES_PER_SEC);
+}
+
 /* The agent's counts gather in memory and reach mig_stats once an
  * event-loop pass (stat_flush): two system calls per count otherwise,
  * several per flow in a move of many. */
@@ -786,6 +830,7 @@ int main(int argc, char **argv)
 		}
 		e = ring_buffer__consume(rb);
 		mover_commits_done(&a);
+		log_reports(&a);
 		if (e < 0 && e != -EINTR) {
 			pr_err("event ring buffer: %s", strerror(-e));
 			goto out;

@@ -1171,44 +1171,15 @@ void mover_commits_sweep(struct agent *a)
  * Whether the lines about a commit ("migrated ...", "congestion state
  * restarted ...") are logged.  A flow's first commit, or one a second or
  * more after its previous one, always is.  Those that follow their
- * flow's previous commit sooner are logged up to COMMIT_LOG_PER_SEC a
- * second, the rest counted (commits_unlogged) and reported once a second
- * (commit_log_report): a peer that moves its own connection again and
- * again, thousands of times a second (tests/adversarial/test_peers.sh,
- * part C), would otherwise write as many lines, which plain TCP gives it
- * no way to do, and crowd out every other line of the log.
+ * flow's previous commit sooner (a peer moving its own connection again
+ * and again, thousands of times a second: tests/adversarial/test_peers.sh,
+ * part C) go through loglimit_ok, and those it holds back are counted
+ * (commits_unlogged).
  */
-#define COMMIT_LOG_PER_SEC 10
-
-/* Once a second at most: how many commits went unlogged since the last
- * report. */
-static void commit_log_report(struct agent *a, uint64_t now)
-{
-	if (!a->log_unlogged || now - a->log_sec_ns < 1000000000ULL)
-		return;
-	pr_info("%llu commit(s) of flows that had committed less than a second before: "
-		"not logged (at most %d such a second; commits_unlogged)",
-		(unsigned long long)a->log_unlogged, COMMIT_LOG_PER_SEC);
-	a->log_unlogged = 0;
-}
-
 static bool commit_log(struct agent *a, bool soon)
 {
-	uint64_t now;
-
-	if (!soon)
+	if (!soon || loglimit_ok(&a->log_commits, mono_ns()))
 		return true;
-	now = mono_ns();
-	commit_log_report(a, now);
-	if (now - a->log_sec_ns >= 1000000000ULL) {
-		a->log_sec_ns = now;
-		a->log_sec_lines = 0;
-	}
-	if (a->log_sec_lines < COMMIT_LOG_PER_SEC) {
-		a->log_sec_lines++;
-		return true;
-	}
-	a->log_unlogged++;
 	stat_add(a, MIG_STAT_COMMIT_UNLOGGED, 1);
 	return false;
 }
@@ -1326,7 +1297,6 @@ void mover_commits_done(struct agent *a)
 {
 	uint64_t walk0 = a->walk_ns;
 
-	commit_log_report(a, mono_ns());
 	if (!a->n_commits || mono_ns() < a->commits_next_ns)
 		return;   /* (the main loop comes back by then) */
 	commits_do(a, a->commits, a->n_commits);
