@@ -59,8 +59,8 @@ char LICENSE[] SEC("license") = "GPL";
  * found the program ends the walk (its return value 1: the read stops
  * with EAGAIN): a walk passes every bucket of the host's established
  * hash (262,144 on a machine with 24 GiB, about a millisecond with a
- * handful of sockets), and a batch of one socket finds it half way on
- * average. */
+ * handful of sockets), and a batch of one socket can end where its
+ * socket lies. */
 char cc_name[TCP_CA_NAME_MAX];
 __u32 cc_want_n;
 __u32 cc_found_n;

@@ -139,9 +139,9 @@ static void on_keyed(struct agent *a, const struct mig_event *ev)
 	stat_add(a, MIG_STAT_KEYED, 1);
 	if (loglimit_ok(&a->log_keyed, mono_ns()))
 		pr_info("keyed %s (%s) token %02x%02x%02x%02x%02x%02x%02x%02x", ts,
-		ev->role == MIG_ROLE_INITIATOR ? "initiator" : "responder",
-		flow.token[0], flow.token[1], flow.token[2], flow.token[3],
-		flow.token[4], flow.token[5], flow.token[6], flow.token[7]);
+			ev->role == MIG_ROLE_INITIATOR ? "initiator" : "responder",
+			flow.token[0], flow.token[1], flow.token[2], flow.token[3],
+			flow.token[4], flow.token[5], flow.token[6], flow.token[7]);
 out:
 	mig_wipe(&flow, sizeof(flow));
 }
