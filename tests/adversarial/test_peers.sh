@@ -519,7 +519,7 @@ t_check "and the server's agent handles them as they come (10 'migrated' lines o
 	lab_wait_until 20 ge 10 eval 'handled "$PEER:" | wc -l'
 move_a_to_b
 t_check "the mobile's move commits at the server" \
-	lab_wait_until 10 eq 1 sflow server "$MOB_A" migrations
+	lab_wait_until 30 eq 1 sflow server "$MOB_A" migrations
 t_check "the server's agent handles the mobile's commit" \
 	lab_wait_until 20 eval 'test -n "$(handled "$MOB_A:$mport:")"'
 t_check "while the churn still runs" _lab_alive "$(lab_bg_pid churn)"
