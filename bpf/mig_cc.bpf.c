@@ -54,16 +54,9 @@ char LICENSE[] SEC("license") = "GPL";
 #pragma clang diagnostic ignored "-Wunused-parameter"
 
 /* Written by the agent: once, the name it gave mig_cc_ops; before each
- * run of the iterator, the sockets to restart (mig_cc_want) and how many,
- * and cc_found_n = 0: the sockets found in this run.  Once every one is
- * found the program ends the walk (its return value 1: the read stops
- * with EAGAIN): a walk passes every bucket of the host's established
- * hash (262,144 on a machine with 24 GiB, about a millisecond with a
- * handful of sockets), and a batch of one socket can end where its
- * socket lies. */
+ * run of the iterator, the sockets to restart (mig_cc_want) and how many. */
 char cc_name[TCP_CA_NAME_MAX];
 __u32 cc_want_n;
-__u32 cc_found_n;
 
 /* the sockets to restart in this run (struct mig_cc_req) */
 struct {
@@ -165,13 +158,12 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	 * and left alone */
 	if (r->found++)
 		return 0;
-	cc_found_n++;
 	r->cwnd_before = tp->snd_cwnd;
 	r->ssthresh_before = tp->snd_ssthresh;
 	err = bpf_getsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
 	if (err) {
 		r->err = err;
-		return cc_found_n >= cc_want_n;
+		return 0;
 	}
 	__builtin_memcpy(r->prev, prev, sizeof(prev));
 	cc_iw = init_cwnd(tp);
@@ -184,7 +176,7 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	r->in_flight = cc_flight;
 	if (err) {
 		r->err = err;
-		return cc_found_n >= cc_want_n;
+		return 0;
 	}
 	/* back to the algorithm it had, which starts over (its init) */
 	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
@@ -193,7 +185,7 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	r->cwnd_after = tp->snd_cwnd;
 	r->ssthresh_after = tp->snd_ssthresh;
 	r->push_err = push_unsent(tp, &r->pushed);
-	return cc_found_n >= cc_want_n;   /* 1: all found, the walk ends */
+	return 0;
 }
 
 SEC("struct_ops/mig_cc_init")

@@ -200,18 +200,15 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 		uint64_t t = mono_ns();
 
 		a->cc->bss->cc_want_n = (uint32_t)put;
-		a->cc->bss->cc_found_n = 0;
 		fd = bpf_iter_create(bpf_link__fd(a->cc_iter_link));
 		if (fd < 0) {
 			err = -errno;
 		} else {
-			/* the program writes nothing: one read runs the whole
-			 * walk, or ends it with EAGAIN once every socket is
-			 * found (a tuple twice in v: no early end) */
+			/* the program writes nothing: one read runs the whole walk */
 			do
 				r = read(fd, buf, sizeof(buf));
 			while (r > 0 || (r < 0 && errno == EINTR));
-			if (r < 0 && !(errno == EAGAIN && a->cc->bss->cc_found_n >= put))
+			if (r < 0)
 				err = -errno;
 			close(fd);
 		}
