@@ -88,7 +88,11 @@ static uint64_t loglimit_due(struct loglimit *l, uint64_t now)
 /* Once an event-loop pass: the lines that loglimit_ok held back. */
 void log_reports(struct agent *a)
 {
-	uint64_t now = mono_ns(), n;
+	uint64_t now, n;
+
+	if (!a->log_commits.skipped && !a->log_keyed.skipped)
+		return;   /* (no clock read on a pass with nothing held back) */
+	now = mono_ns();
 
 	if ((n = loglimit_due(&a->log_commits, now)))
 		pr_info("%llu commit(s) of flows that had committed less than a second before: "

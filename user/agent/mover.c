@@ -1115,7 +1115,6 @@ static bool commit_seen(struct agent *a, const struct mig_tuple *sock, bool *soo
 	bool seen = false;
 
 	*soon = false;
-
 	if (bpf_map_lookup_elem(a->flows_fd, sock, &f))
 		return false;
 	now = f.migrated_ns ? commit_stamp(&f) : 0;
@@ -1270,8 +1269,9 @@ static void commits_do(struct agent *a, const struct commit *c, size_t n)
 			reserve_wire(a, &x->sock, &f.wire);
 			if (!x->unlogged)
 				pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
-				tuple_str(&x->sock, t1, sizeof(t1)), tuple_str(&f.wire, t2, sizeof(t2)),
-				x->role == 1 ? "we" : "the peer", f.migrations);
+					tuple_str(&x->sock, t1, sizeof(t1)),
+					tuple_str(&f.wire, t2, sizeof(t2)),
+					x->role == 1 ? "we" : "the peer", f.migrations);
 		}
 	}
 	if (v != small)
