@@ -53,6 +53,12 @@ enum verdict { V_PASS, V_DROP, V_TX, V_HOLD, V_REDIR };
 #define READ_ONCE(x)     (*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 
+struct sock_seqs {
+	__u32 snd_una, snd_nxt, rcv_nxt;
+	__u8 state;
+	__u8 rcv_wscale;   /* MIG_NO_WSCALE if the connection has none */
+};
+
 /* Per-CPU scratch for what does not fit the 512-byte stack. */
 struct scratch {
 	__u8 opts[MIG_OPT_BUF_LEN];     /* option area, zeroed tail */
@@ -86,6 +92,7 @@ struct scratch {
 					 * 16 bytes each for out_words */
 	__be32 qv;                      /* icmp_out: the word stored */
 	__u16 qc[2];                    /* ... the quoted TCP checksum, old and new */
+	struct sock_seqs cs;            /* on_confirm: the socket at the commit */
 };
 
 struct {
@@ -162,12 +169,6 @@ static __always_inline bool rate_ok(void)
 }
 
 /* The kernel's view of a socket, for the seq/ack of what we build. */
-struct sock_seqs {
-	__u32 snd_una, snd_nxt, rcv_nxt;
-	__u8 state;
-	__u8 rcv_wscale;   /* MIG_NO_WSCALE if the connection has none */
-};
-
 /* The socket (of any state) that a segment arriving on tuple w, our
  * view, would reach; NULL if none.  Release with bpf_sk_release. */
 static __always_inline struct bpf_sock *skc_of(struct mig_ctx *c, const struct mig_tuple *w)
@@ -533,7 +534,7 @@ taken:
  * on, rule 8); the one retired before is forgotten.
  */
 static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *sock,
-				  const struct mig_tuple *w)
+				  const struct mig_tuple *w, __u32 snd_nxt)
 {
 	struct scratch *sc = scratch();
 	struct mig_in *e;
@@ -580,7 +581,10 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	f->wire = *w;
 	f->migrated_ns = bpf_ktime_get_ns();
 	f->rst_held_ms = 0;     /* a held RST came from where the peer was */
-	f->sack_hi = 0;         /* the peer's first segment sets it (sack_hide) */
+	/* what the peer can have held before the move ends at or below the
+	 * socket's SND.NXT now; the peer's first segment narrows it
+	 * (sack_hide).  0: unknown, nothing is hidden. */
+	f->sack_hi = snd_nxt;
 	return 0;
 }
 
@@ -761,7 +765,7 @@ static __noinline enum verdict on_msynack(struct mig_ctx *c, struct mig_pkt *p,
 		__builtin_memcpy(f->last_nonce, o->id, 8);
 		f->last_challenge = ch;
 		f->own_reqno = o->reqno;
-		if (commit(f, &s, key))
+		if (commit(f, &s, key, ss.snd_nxt))
 			return V_DROP;
 		mig_count(MIG_STAT_COMMIT_MOVER);
 		emit_ev(MIG_EV_MIGRATED, &s, 1, o->reqno);
@@ -784,7 +788,8 @@ bad:
 }
 
 /* Fixed end: a CONFIRM from the wire tuple of a candidate of flow s. */
-static __always_inline enum verdict on_confirm(const struct mig_tuple *key,
+static __always_inline enum verdict on_confirm(struct mig_ctx *c,
+					       const struct mig_tuple *key,
 					       const struct mig_tuple *sp,
 					       const struct mig_opt *o)
 {
@@ -811,7 +816,9 @@ static __always_inline enum verdict on_confirm(const struct mig_tuple *key,
 	if (mig_sip_tag_confirm(f->s_peer, o->reqno, o->id) != mig_sip_le64(o->mac))
 		goto bad;
 	f->peer_reqno = o->reqno;
-	if (commit(f, s, key))
+	if (sock_seqs(c, s, &sc->cs))
+		sc->cs.snd_nxt = 0;
+	if (commit(f, s, key, sc->cs.snd_nxt))
 		return V_DROP;
 	cand_clear(f, s, 0);
 	cand_clear(f, s, 1);
@@ -843,7 +850,7 @@ static __noinline enum verdict on_cand(struct mig_ctx *c, struct mig_pkt *p,
 	if (!(p->flags & TCP_SYN) && maybe_sig(p)) {
 		__builtin_memset(&sc->o, 0, sizeof(sc->o));
 		if (sig_opt(c, p, &sc->o) == MIG_OPT_FOUND && sc->o.type == MIG_OPT_T_CONFIRM)
-			return on_confirm(key, &sc->s, &sc->o);
+			return on_confirm(c, key, &sc->s, &sc->o);
 	}
 	f = bpf_map_lookup_elem(&mig_flows, &sc->s);
 	i = f ? cand_find(f, key) : MIG_NCAND;
@@ -1506,14 +1513,17 @@ static __noinline enum verdict kept_src(struct mig_ctx *c, const struct mig_tupl
  * ts_clear's SACK blocks (NOP, NOP, SACK right after the timestamps): a
  * block above the ACK that names data the peer held before the move is
  * made empty ([ACK - 1, ACK - 1], which the kernel discards), so that the
- * socket takes no round trip from it.  On the first segment after the
- * commit every block above the ACK is such a block, and the highest end
- * among them is kept (mig_flow.sack_hi); later segments lose the blocks
- * that end at or below it (a block grown from one of them by a
- * retransmission included).  Blocks below the ACK (D-SACK: the duplicate
- * the resume nudge made, PROTOCOL.md "Resuming") stay: the kernel counts
- * one as delivered, which lets it retransmit at once.  Blocks above
- * sack_hi name data sent after the move, and recovery needs them.
+ * socket takes no round trip from it.  The commit bounds such data by the
+ * socket's SND.NXT then (mig_flow.sack_hi).  On the first segment after
+ * the commit every block above the ACK that ends within the bound is such
+ * a block, and the highest end among them becomes the bound; later
+ * segments lose the blocks that end at or below it (a block grown from
+ * one of them by a retransmission included).  Blocks below the ACK
+ * (D-SACK: the duplicate the resume nudge made, PROTOCOL.md "Resuming")
+ * stay: the kernel counts one as delivered, which lets it retransmit at
+ * once.  Blocks beyond the bound name data sent after the commit, such as
+ * what the congestion restart pushes, perhaps SACKed before the peer's
+ * first segment reached here; recovery needs them.
  */
 static __noinline int sack_hide(struct mig_ctx *c, const struct mig_pkt *p,
 				struct mig_flow *f, bool first)
@@ -1521,31 +1531,29 @@ static __noinline int sack_hide(struct mig_ctx *c, const struct mig_pkt *p,
 	__u32 cs = p->l4 + 16, off, len, n, s, i, st, en, hi = 0, hidden = 0;
 	__be32 w, b[2], z = bpf_htonl(p->ack - 1);
 
-	if (p->hdr_len < 44 || ctx_load(c, p->l4 + 32, &w, 4))
+	if (!f->sack_hi)
 		return 0;
+	if (p->hdr_len < 44 || ctx_load(c, p->l4 + 32, &w, 4))
+		goto none;
 	s = bpf_ntohl(w);
 	len = s & 0xff;
 	if ((s & 0xffffff00) != 0x01010500 || len < 10 || (len - 2) % 8 || 34 + len > p->hdr_len)
-		return 0;
-	if (!first && !f->sack_hi)
-		return 0;
+		goto none;
 	n = (len - 2) / 8;      /* at most 3 here: 40 bytes of options */
 	for (i = 0; i < 3; i++) {
 		if (i >= n)
 			break;
 		off = p->l4 + 36 + 8 * i;
 		if (ctx_load(c, off, b, 8))
-			return 0;
+			goto none;
 		st = bpf_ntohl(b[0]);
 		en = bpf_ntohl(b[1]);
 		if ((__s32)(st - p->ack) < 0)
 			continue;                               /* D-SACK */
-		if (first) {
-			if (!hi || (__s32)(en - hi) > 0)
-				hi = en;
-		} else if ((__s32)(en - f->sack_hi) > 0) {
+		if ((__s32)(en - f->sack_hi) > 0)
 			continue;                               /* sent after the move */
-		}
+		if (first && (!hi || (__s32)(en - hi) > 0))
+			hi = en;
 		if (store32_csum(c, off, b[0], z, cs, 1) || store32_csum(c, off + 4, b[1], z, cs, 1))
 			return -1;
 		hidden++;
@@ -1554,6 +1562,11 @@ static __noinline int sack_hide(struct mig_ctx *c, const struct mig_pkt *p,
 		f->sack_hi = hi;
 	if (hidden)
 		mig_count(MIG_STAT_SACK_HIDDEN);
+	return 0;
+none:
+	/* a first segment without blocks: the peer held nothing above it */
+	if (first)
+		f->sack_hi = 0;
 	return 0;
 }
 

@@ -198,11 +198,14 @@ struct mig_flow {
 	__u32 isn_r;                  /* host order */
 	__u8  role;                   /* enum mig_role */
 	__u8  pad0[3];                /* zero */
-	__u32 sack_hi;                /* data path (was padding): the highest SACK
-				       * block end (host order) of the peer's
-				       * first segment after the last commit,
-				       * 0: none (docs/protocol.md, "Timestamps
-				       * and SACK blocks after a move") */
+	__u32 sack_hi;                /* data path (was padding): SACK blocks
+				       * ending at or below it (host order) are
+				       * hidden after a commit: the socket's
+				       * SND.NXT at the commit, then the highest
+				       * such block end of the peer's first
+				       * segment; 0: none (docs/protocol.md,
+				       * "Timestamps and SACK blocks after a
+				       * move") */
 	__u8  s_own[MIG_SIP_KEY_LEN]; /* SipHash key of what this host sends */
 	__u8  s_peer[MIG_SIP_KEY_LEN];/* ... and of what the peer sends */
 	/* data path */

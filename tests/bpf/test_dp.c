@@ -399,6 +399,18 @@ static int ts_settle(const struct mig_tuple *w)
 	return map_put(skel->maps.mig_ingress, w, &e);
 }
 
+/* The flow of socket x: its sack_hi is x's SND.NXT (what a commit sets),
+ * and is then made bound. */
+static int sack_bound(const struct fx_side *x, __u32 bound)
+{
+	struct mig_flow f;
+
+	if (map_get(skel->maps.mig_flows, &x->t, &f) || f.sack_hi != x->snd_nxt)
+		return -1;
+	f.sack_hi = bound;
+	return map_put(skel->maps.mig_flows, &x->t, &f);
+}
+
 /* mig_egress[sock] is { w } exactly. */
 static int egress_is(const struct mig_tuple *sock, const struct mig_tuple *w)
 {
@@ -965,8 +977,8 @@ TEST(msyn_rate_limited)
 /* The flow after the fixed end committed candidate w from `before`
  * (the flow as it was just before the CONFIRM). */
 static void committed_flow(struct mig_flow *want, const struct mig_flow *before,
-			   const struct mig_flow *got, const struct mig_tuple *w,
-			   __u32 peer_reqno)
+			   const struct mig_flow *got, const struct sc *s,
+			   const struct mig_tuple *w, __u32 peer_reqno)
 {
 	*want = *before;
 	want->prev = before->wire;
@@ -974,6 +986,7 @@ static void committed_flow(struct mig_flow *want, const struct mig_flow *before,
 	want->migrations = before->migrations + 1;
 	want->peer_reqno = peer_reqno;
 	want->migrated_ns = got->migrated_ns;
+	want->sack_hi = s->c->srv.snd_nxt;   /* the socket's SND.NXT at the commit */
 	want->cand[0].wire.family = 0;
 	want->cand[1].wire.family = 0;
 }
@@ -1056,7 +1069,7 @@ TEST(confirm_commits)
 		      s.fam, s.h->name);
 		CHECK(!map_get(skel->maps.mig_flows, &s.c->srv.t, &fw), "flow gone");
 		CHECK(fw.migrated_ns >= t0 && fw.migrated_ns <= t1, "migrated_ns");
-		committed_flow(&wf, &fpre, &fw, &s.a_wire, 1);
+		committed_flow(&wf, &fpre, &fw, &s, &s.a_wire, 1);
 		CHECK_MEM(&fw, &wf, sizeof(fw));
 		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1, "committed_fixed");
 		CHECK(events_of(MIG_EV_MIGRATED, &ev) == 1 && ev.role == 2 && ev.key_id == 1 &&
@@ -1506,6 +1519,7 @@ static void mover_committed(struct mig_flow *want, const struct mig_flow *before
 	want->last_challenge = FX_CHALLENGE;
 	memcpy(want->last_nonce, nonce, 8);
 	want->migrated_ns = got->migrated_ns;
+	want->sack_hi = s->c->cli.snd_nxt;   /* the socket's SND.NXT at the commit */
 }
 
 TEST(mover_confirms)
@@ -2398,7 +2412,7 @@ TEST(rst_hold_window)
 		expect(unit_failed, &s, s.h, "CONFIRM", in, n, 0, s.h->drop, NULL, 0, &r);
 		CHECK(fx_stat(skel, MIG_STAT_COMMIT_FIXED) == 1, "not committed");
 		CHECK(!map_get(skel->maps.mig_flows, &c->srv.t, &fw), "flow gone");
-		committed_flow(&wf, &fpre, &fw, &s.a_wire, 1);
+		committed_flow(&wf, &fpre, &fw, &s, &s.a_wire, 1);
 		wf.rst_held_ms = 0;
 		CHECK(fw.rst_held_ms == 0, "%s [%s]: commit kept rst_held_ms %u", s.fam,
 		      s.h->name, fw.rst_held_ms);
@@ -3788,11 +3802,16 @@ static __u16 oc_add(__u16 a, __u16 b)
  * After a commit each end clears the timestamp echo of the peer's segments
  * (TSecr 0) while the peer repeats the first echo seen, or an older one,
  * and empties the SACK blocks that name what the peer held before the move
- * (those of the first such segment above the ACK, and later ones that end
- * at or below the highest of them): the peer's socket heard nothing during
- * the outage, and the kernel here would take either for a round trip as
- * long as the outage.  D-SACK blocks and blocks beyond stay.  The first
- * newer echo ends it.  Checksums: the want frames are built from scratch.
+ * (those of the first such segment above the ACK that end at or below the
+ * socket's SND.NXT at the commit, and later ones that end at or below the
+ * highest of them): the peer's socket heard nothing during the outage, and
+ * the kernel here would take either for a round trip as long as the
+ * outage.  D-SACK blocks and blocks beyond stay, on the first segment too
+ * (data sent after the commit, SACKed before the peer's first segment
+ * came).  The first newer echo ends it.  Checksums: the want frames are
+ * built from scratch.  The fixture's sockets are quiet (SND.UNA ==
+ * SND.NXT), so after checking what the commits set, the test moves the
+ * bound as a commit with 5792 bytes in flight would have set it.
  */
 struct ts_step {
 	const char *what;
@@ -3812,7 +3831,8 @@ static const struct ts_step ts_steps[2][10] = {
 		{ "no timestamps", 0, 1, 0, MIG_TS_FIRST, false },
 		{ "timestamps not first", 0xa0b0c0d0, 2, 0xa0b0c0d0, MIG_TS_FIRST, false },
 		{ "echo 0", 0, 0, 0, MIG_TS_FIRST, false },
-		{ "first echo, SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, true },
+		{ "first echo, SACK of data sent after the commit and held", 0xa0b0c0d0, 6, 0,
+		  MIG_TS_STALE, true },
 		{ "same echo, the same SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, true },
 		{ "same echo, D-SACK and SACK", 0xa0b0c0d0, 5, 0, MIG_TS_STALE, true },
 		{ "same echo, SACK beyond and old", 0xa0b0c0d0, 6, 0, MIG_TS_STALE, true },
@@ -3837,8 +3857,9 @@ static void put_be32(__u8 *o, __u32 v)
 
 /* The options of step st into p (after p->ack is set), with the echo ecr;
  * hide: as the data path leaves them (blocks above the ACK ending at or
- * below ACK + 5792, the highest end the first SACK of each direction
- * names, made [ACK - 1, ACK - 1]).  Returns how many blocks that empties. */
+ * below ACK + 5792, made [ACK - 1, ACK - 1]: the test's commits leave
+ * that bound, and the first SACK of each direction names a held block
+ * ending there).  Returns how many blocks that empties. */
 static int ts_step_opts(struct fx_pkt *p, const struct ts_step *st, __u32 ecr, bool hide)
 {
 	__u32 a = p->ack, blk[3][2];
@@ -3934,6 +3955,10 @@ TEST(ts_echo_cleared)
 	FOR_EACH_CASE(s) {
 		if (commit_pair(unit_failed, &s))
 			continue;
+		CHECK(!sack_bound(&s.c->srv, s.c->srv.snd_nxt + 5792) &&
+		      !sack_bound(&s.c->cli, s.c->cli.snd_nxt + 5792),
+		      "%s [%s]: the commits did not bound the hidden SACK blocks by SND.NXT",
+		      s.fam, s.h->name);
 		cleared = hidden = 0;
 		for (dir = 0; dir < 2; dir++) {
 			w = dir ? &s.b_wire : &s.a_wire;
@@ -3968,8 +3993,36 @@ TEST(ts_echo_cleared)
 		}
 
 		/* the fixed end's translation as a commit leaves it again: a
-		 * first segment whose ACK its socket could not accept (beyond
-		 * SND.NXT) sets nothing and passes untouched ... */
+		 * first segment without SACK blocks (the peer held nothing
+		 * above its ACK) leaves nothing to hide on later ones */
+		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &e), "mig_in");
+		e.ts = MIG_TS_FIRST;
+		e.ts_stale = 0;
+		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire, &e), "put");
+		for (i = 0; i < 2; i++) {
+			const struct ts_step nb[2] = {
+				{ "first echo, no SACK", 0xa0b0c0d0, 0, 0, MIG_TS_STALE, false },
+				{ "same echo, SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, false },
+			};
+
+			xl_pkt(&s, 0, payload, sizeof(payload), &pi, &po);
+			ts_step_opts(&pi, &nb[i], nb[i].ecr, false);
+			ts_step_opts(&po, &nb[i], nb[i].want_ecr, false);
+			n = fx_build(&pi, in);
+			wn = fx_build(&po, want);
+			expect(unit_failed, &s, s.h, nb[i].what, in, n, 0, s.h->pass, want, wn, &r);
+			cleared++;
+		}
+		CHECK(fx_stat(skel, MIG_STAT_TSECR_CLEARED) == cleared &&
+		      fx_stat(skel, MIG_STAT_SACK_HIDDEN) == hidden,
+		      "%s [%s]: first segment without SACK: tsecr_cleared %llu sack_hidden %llu, "
+		      "want %llu %llu", s.fam, s.h->name,
+		      (unsigned long long)fx_stat(skel, MIG_STAT_TSECR_CLEARED),
+		      (unsigned long long)fx_stat(skel, MIG_STAT_SACK_HIDDEN),
+		      (unsigned long long)cleared, (unsigned long long)hidden);
+
+		/* ... a first segment whose ACK its socket could not accept
+		 * (beyond SND.NXT) sets nothing and passes untouched ... */
 		CHECK(!map_get(skel->maps.mig_ingress, &s.a_wire, &e), "mig_in");
 		e.ts = MIG_TS_FIRST;
 		e.ts_stale = 0;
