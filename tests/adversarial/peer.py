@@ -160,13 +160,14 @@ class Sender:
     """Segments with a source address of our choice (IP_HDRINCL); the TCP
     checksum is updated for each (source, port) from a precomputed sum."""
 
-    def __init__(self, dst, seg):
+    def __init__(self, dst, seg=None):
         self.s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
         self.s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         self.dst = dst
         self.dst_b = socket.inet_aton(dst)
-        self.retarget(seg)
+        if seg is not None:
+            self.retarget(seg)
 
     def retarget(self, seg):
         """Another segment (same length and destination) from now on."""
@@ -255,17 +256,12 @@ def cmd_confirm(a):
     key = bytes.fromhex(f["s_own"])
     reqno = (f["own_reqno"] + 1) & 0xFFFFFFFF
     seq = f["snd_una"]
-    snd = None
+    snd = Sender(a.dst)
 
     def one(_i):
-        nonlocal snd
         nonce = os.urandom(8)
         opt = sig_option(SUB_CONFIRM, reqno, nonce, mac_confirm(key, reqno, nonce))
-        seg = sig_header(0, a.dport, seq, 0, 0x10, opt)
-        if snd is None:
-            snd = Sender(a.dst, seg)
-        else:
-            snd.retarget(seg)
+        snd.retarget(sig_header(0, a.dport, seq, 0, 0x10, opt))
         snd.send(a.src, a.sport)
 
     sent, _t0, _t1 = paced(list(range(a.count)), 0, a.max_seconds, one)
@@ -280,18 +276,14 @@ def cmd_churn(a):
     una = f["snd_una"]
     rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     rx.bind((a.dev, 0))
-    snd = None
+    snd = Sender(a.dst)
     answered = rounds = 0
     t_first = t_last = None
     deadline = time.time() + a.max_seconds
     ports = random.sample(range(20000, 60000), 40000)
 
     def send(seg, sport):
-        nonlocal snd
-        if snd is None:
-            snd = Sender(a.dst, seg)
-        else:
-            snd.retarget(seg)
+        snd.retarget(seg)
         snd.send(a.src, sport)
 
     while rounds < a.count:
