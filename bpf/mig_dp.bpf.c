@@ -53,6 +53,7 @@ enum verdict { V_PASS, V_DROP, V_TX, V_HOLD, V_REDIR };
 #define READ_ONCE(x)     (*(const volatile __typeof__(x) *)&(x))
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 
+/* The kernel's view of a socket, for the seq/ack of what we build. */
 struct sock_seqs {
 	__u32 snd_una, snd_nxt, rcv_nxt;
 	__u8 state;
@@ -168,7 +169,6 @@ static __always_inline bool rate_ok(void)
 	return true;
 }
 
-/* The kernel's view of a socket, for the seq/ack of what we build. */
 /* The socket (of any state) that a segment arriving on tuple w, our
  * view, would reach; NULL if none.  Release with bpf_sk_release. */
 static __always_inline struct bpf_sock *skc_of(struct mig_ctx *c, const struct mig_tuple *w)
