@@ -3915,6 +3915,28 @@ static int ts_step_opts(struct fx_pkt *p, const struct ts_step *st, __u32 ecr, b
 	return k;
 }
 
+/* Step st through direction dir (0: the mover's segment into the fixed
+ * end, 1: the fixed end's into the mover): the output must be the input
+ * rewritten, with st's echo and, if st->hide, the held blocks emptied.
+ * Returns how many blocks that empties. */
+static int ts_step_run(int *unit_failed, const struct sc *s, int dir, const struct ts_step *st,
+		       const char *what)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	struct fx_pkt pi, po;
+	struct fx_res r;
+	size_t n, wn;
+	int k;
+
+	xl_pkt(s, dir, payload, sizeof(payload), &pi, &po);
+	ts_step_opts(&pi, st, st->ecr, false);
+	k = ts_step_opts(&po, st, st->want_ecr, st->hide);
+	n = fx_build(&pi, in);
+	wn = fx_build(&po, want);
+	expect(unit_failed, s, s->h, what, in, n, 0, s->h->pass, want, wn, &r);
+	return k;
+}
+
 /* Fixed end: a data segment of the mover with the echo 0xa0b0c0d0 and its
  * ACK moved by ack_add passes with nothing changed but the addresses. */
 static void ts_untouched(int *unit_failed, const struct sc *s, const char *what, __u32 ack_add)
@@ -3936,15 +3958,11 @@ static void ts_untouched(int *unit_failed, const struct sc *s, const char *what,
 
 TEST(ts_echo_cleared)
 {
-	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
 	const struct ts_step *st;
 	const struct mig_tuple *w;
-	struct fx_pkt pi, po;
 	struct mig_in e;
-	struct fx_res r;
 	struct sc s;
 	__u64 cleared, hidden;
-	size_t n, wn;
 	int dir, i, k;
 	bool clear;
 
@@ -3969,12 +3987,7 @@ TEST(ts_echo_cleared)
 				snprintf(what, sizeof(what), "%s: %s", dir ? "mover" : "fixed end",
 					 st->what);
 				clear = st->ecr != st->want_ecr;
-				xl_pkt(&s, dir, payload, sizeof(payload), &pi, &po);
-				ts_step_opts(&pi, st, st->ecr, false);
-				k = ts_step_opts(&po, st, st->want_ecr, st->hide);
-				n = fx_build(&pi, in);
-				wn = fx_build(&po, want);
-				expect(unit_failed, &s, s.h, what, in, n, 0, s.h->pass, want, wn, &r);
+				k = ts_step_run(unit_failed, &s, dir, st, what);
 				cleared += clear;
 				hidden += k > 0;
 				CHECK(!map_get(skel->maps.mig_ingress, w, &e) && e.ts == st->ts &&
@@ -4000,17 +4013,12 @@ TEST(ts_echo_cleared)
 		e.ts_stale = 0;
 		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire, &e), "put");
 		for (i = 0; i < 2; i++) {
-			const struct ts_step nb[2] = {
+			static const struct ts_step nb[2] = {
 				{ "first echo, no SACK", 0xa0b0c0d0, 0, 0, MIG_TS_STALE, false },
 				{ "same echo, SACK", 0xa0b0c0d0, 3, 0, MIG_TS_STALE, false },
 			};
 
-			xl_pkt(&s, 0, payload, sizeof(payload), &pi, &po);
-			ts_step_opts(&pi, &nb[i], nb[i].ecr, false);
-			ts_step_opts(&po, &nb[i], nb[i].want_ecr, false);
-			n = fx_build(&pi, in);
-			wn = fx_build(&po, want);
-			expect(unit_failed, &s, s.h, nb[i].what, in, n, 0, s.h->pass, want, wn, &r);
+			ts_step_run(unit_failed, &s, 0, &nb[i], nb[i].what);
 			cleared++;
 		}
 		CHECK(fx_stat(skel, MIG_STAT_TSECR_CLEARED) == cleared &&
