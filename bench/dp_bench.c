@@ -278,16 +278,20 @@ int main(int argc, char **argv)
 	enum { E_TC, E_XDP, E_TC_LOOP, E_XDP_LOOP, N_EMPTY };
 	static struct bcase cases[32];
 	int repeat = 1000000, loops = 100000, rounds = 5, opt, n = 0, i, k;
+	const char *only = NULL;
 	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc, in_l3, out_l3;
 	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1];
 
-	while ((opt = getopt(argc, argv, "n:l:r:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:l:r:c:h")) != -1) {
 		switch (opt) {
 		case 'n': repeat = atoi(optarg); break;
 		case 'l': loops = atoi(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
+		case 'c': only = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-n REPEAT] [-l LOOPS] [-r ROUNDS]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n REPEAT] [-l LOOPS] [-r ROUNDS] [-c CASE]\n"
+				"  -c CASE: only the rows whose name contains CASE (and the\n"
+				"           empty programs), e.g. to profile one path\n", argv[0]);
 			return opt == 'h' ? EXIT_SUCCESS : 2;
 		}
 	}
@@ -423,7 +427,8 @@ int main(int argc, char **argv)
 	/* rounds interleave the cases, so drift hits all of them alike */
 	for (k = 0; k < rounds; k++)
 		for (i = 0; i < n; i++)
-			if (measure(&cases[i], repeat, loops, &cases[i].ns[k]))
+			if ((i < N_EMPTY || !only || strstr(cases[i].name, only)) &&
+			    measure(&cases[i], repeat, loops, &cases[i].ns[k]))
 				goto fail;
 	for (i = 0; i < n; i++) {
 		double s[16];
@@ -438,6 +443,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		const struct bcase *b = &cases[i], *e = &cases[b->empty];
 
+		if (i >= N_EMPTY && only && !strstr(b->name, only))
+			continue;
 		printf("| %s | %s | %.1f | %.2f |\n", b->name,
 		       b->loop ? "loop, repeat=1" : "repeat", b->med,
 		       e->med > 0 ? b->med / e->med : 0.0);

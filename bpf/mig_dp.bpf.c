@@ -244,25 +244,62 @@ static __always_inline bool state_may_move(__u8 st)
  * SYN/ACKs, so that stateful middleboxes (NAT conntrack) learn the
  * connection's real window scaling; MIG_NO_WSCALE for none).  Only segments with a 48-byte header and no
  * payload get here, so the frame keeps its size.
+ *
+ * Direct packet access, as in mig_rewrite: the headers are read and
+ * written in place, the IPv4 header checksum updated here (TTL), and the
+ * TCP checksum takes one sum of the header's change: computed here under
+ * XDP, through bpf_l4_csum_replace under TC (the skb's checksum state,
+ * see mig_rewrite; swapping the addresses changes neither the IPv4
+ * header checksum nor the pseudo-header sum).  At most two helper calls
+ * (a pull of a non-linear header, the checksum) where there were eight.
  */
+/* 48 bytes, 8 at a time (unaligned on the packet side: see ctx_load_head) */
+static __always_inline void copy48(void *to, const void *from)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < MIG_SIG_HDR_LEN; i += 8)
+		*(__u64 *)(to + i) = *(const __u64 *)(from + i);
+}
+
 static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 					  __u32 seq, __u32 ack, __u8 flags,
 					  const __u8 *opt, __u8 ws)
 {
 	struct scratch *sc = scratch();
-	__u32 csum_off = l4_csum_off(p);
-	__u8 *old, *new, *mac;
+	__u32 l3 = p->l3, l4 = p->l4;
+	__u8 *old, *new, *data, *end, *th, *ip;
 	__u16 csum;
 	__s64 diff;
 	int i;
 
-	if (!sc)
+	if (!sc || l3 > ETH_HLEN + 4 || l4 > MIG_PKT_L4_MAX || l4 < l3 + 20)
 		return V_DROP;
 	old = sc->old;
 	new = sc->new;
-	mac = sc->mac;
-	if (ctx_load(c, p->l4, old, MIG_SIG_HDR_LEN) || (c->l2 && ctx_load(c, 0, mac, 12)))
+	if (c->xdp) {
+		data = (void *)(long)((struct xdp_md *)c->ctx)->data;
+		end = (void *)(long)((struct xdp_md *)c->ctx)->data_end;
+	} else {
+		struct __sk_buff *skb = c->ctx;
+
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+		if (data + l4 + MIG_SIG_HDR_LEN > end) {
+			if (bpf_skb_pull_data(skb, l4 + MIG_SIG_HDR_LEN))
+				return V_DROP;
+			data = (void *)(long)skb->data;
+			end = (void *)(long)skb->data_end;
+		}
+	}
+	/* masked where used: see mig_rewrite (Linux 6.1's verifier) */
+	asm volatile("" : "+r"(l3), "+r"(l4));
+	ip = data + (l3 & 0x1f);
+	th = data + (l4 & 0xff);
+	if (ip + 40 > end || th + MIG_SIG_HDR_LEN > end)
 		return V_DROP;
+	copy48(old, th);
 	__builtin_memcpy(&csum, old + 16, 2);
 	old[16] = old[17] = 0;
 	__builtin_memcpy(new, old + 2, 2);          /* ports swapped */
@@ -289,56 +326,45 @@ static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 	}
 	diff = bpf_csum_diff((__be32 *)old, MIG_SIG_HDR_LEN, (__be32 *)new,
 			     MIG_SIG_HDR_LEN, 0);
-	new[16] = csum & 0xff;                      /* keep the field, fix below */
-	new[17] = csum >> 8;
-
 	if (c->xdp) {
 		__u64 s = (__u16)~csum;
 
 		s += (__u32)diff;
 		csum = ~csum_fold(s);
-		new[16] = csum & 0xff;
-		new[17] = csum >> 8;
-		if (bpf_xdp_store_bytes(c->ctx, p->l4, new, MIG_SIG_HDR_LEN))
-			return V_DROP;
-	} else {
-		if (bpf_skb_store_bytes(c->ctx, p->l4, new, MIG_SIG_HDR_LEN, 0) ||
-		    bpf_l4_csum_replace(c->ctx, csum_off, 0, diff, 0))
-			return V_DROP;
 	}
+	__builtin_memcpy(new + 16, &csum, 2);       /* TC: fixed below */
+	copy48(th, new);
 
-	/* Swapping source and destination changes neither the IPv4 header
-	 * checksum nor the pseudo-header sum. */
 	if (p->family == AF_INET) {
-		__u8 ttl[2], nttl[2];
+		__u16 *ip16 = (__u16 *)ip, ttl = ip16[4], nttl;
 
-		if (ctx_load(c, p->l3 + 8, ttl, 2))
-			return V_DROP;
-		nttl[0] = 64;
-		nttl[1] = ttl[1];
-		if (c->xdp) {
-			if (bpf_xdp_store_bytes(c->ctx, p->l3 + 12, p->daddr, 4) ||
-			    bpf_xdp_store_bytes(c->ctx, p->l3 + 16, p->saddr, 4) ||
-			    bpf_xdp_store_bytes(c->ctx, p->l3 + 8, nttl, 2) ||
-			    xdp_csum_update(c, p->l3 + 10, *(__u16 *)ttl, *(__u16 *)nttl))
-				return V_DROP;
-		} else {
-			if (bpf_skb_store_bytes(c->ctx, p->l3 + 12, p->daddr, 4, 0) ||
-			    bpf_skb_store_bytes(c->ctx, p->l3 + 16, p->saddr, 4, 0) ||
-			    bpf_skb_store_bytes(c->ctx, p->l3 + 8, nttl, 2, 0) ||
-			    bpf_l3_csum_replace(c->ctx, p->l3 + 10, *(__u16 *)ttl,
-						*(__u16 *)nttl, 2))
-				return V_DROP;
+		/* TTL 64, the protocol byte kept (memory order) */
+		nttl = ttl;
+		((__u8 *)&nttl)[0] = 64;
+		__builtin_memcpy(ip + 12, p->daddr, 4);
+		__builtin_memcpy(ip + 16, p->saddr, 4);
+		if (nttl != ttl) {
+			ip16[4] = nttl;
+			ip16[5] = csum_apply(ip16[5], csum_fold((__u64)(__u16)~ttl + nttl));
 		}
 	} else {
-		__u8 hl = 64;
-
-		if (ctx_store(c, p->l3 + 8, p->daddr, 16) ||
-		    ctx_store(c, p->l3 + 24, p->saddr, 16) ||
-		    ctx_store(c, p->l3 + 7, &hl, 1))
-			return V_DROP;
+		__builtin_memcpy(ip + 8, p->daddr, 16);
+		__builtin_memcpy(ip + 24, p->saddr, 16);
+		ip[7] = 64;
 	}
-	if (c->l2 && (ctx_store(c, 0, mac + 6, 6) || ctx_store(c, 6, mac, 6)))
+	if (c->l2) {
+		__u16 *m = (__u16 *)data, t;
+
+		if (data + 12 > end)
+			return V_DROP;
+		for (i = 0; i < 3; i++) {
+			t = m[i];
+			m[i] = m[i + 3];
+			m[i + 3] = t;
+		}
+	}
+	/* packet pointers end here: the helper may move the data */
+	if (!c->xdp && bpf_l4_csum_replace(c->ctx, l4 + 16, 0, diff, 0))
 		return V_DROP;
 	return V_TX;
 }
