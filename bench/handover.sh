@@ -40,7 +40,8 @@
 # server's interface and keep there the capture of a run whose first new
 # byte came HANDOVER_PCAP_MS, default 1000, or more after the address),
 # HANDOVER_AGENT_ARGS (more arguments for both
-# agents, e.g. -v).  Bounded: about RUNS x 2 x 3 s for D = 0, then
+# agents, e.g. -v), HANDOVER_LOCK (set by the script itself for its labs:
+# see "One handover at a time" below).  Bounded: about RUNS x 2 x 3 s for D = 0, then
 # RUNS x sum(D + 3) for the others, labs in parallel (10 runs: about 9
 # minutes).
 # Everything in lab namespaces, documentation addresses, removed on exit.
@@ -76,6 +77,28 @@ link_ready() {
 }
 
 # ---------------------------------------------------------------------------
+# One handover at a time.  The labs run at the same time on a machine with
+# few cores; two labs handing over at once, or one starting its processes
+# (Python above all) while another hands over, measure each other's CPU,
+# not their handover.  So each lab holds a lock on HANDOVER_LOCK, shared
+# while it sets a run up, breaks its link and cleans up (several labs may
+# do that at once), exclusive from just before the new address (D = 0:
+# before the break) to the end of the run's measurement (the backlog
+# drained, or HANDOVER_WAIT), and none while it waits out an outage.  A
+# lab waiting for the lock before the new address makes its outage that
+# much longer than D (the figures keep D as asked).  Without HANDOVER_LOCK
+# (a lab run alone): no lock.
+LK=
+lk() {   # lk sh|ex|un
+	[ -n "$LK" ] || return 0
+	case $1 in
+	sh) flock -s "$LK" ;;
+	ex) flock -x "$LK" ;;
+	un) flock -u "$LK" ;;
+	esac
+}
+
+# ---------------------------------------------------------------------------
 # one variant in its own lab: result lines on stdout
 variant() {
 	local v=$1
@@ -87,6 +110,9 @@ variant() {
 	local -A GW=([a]=192.0.2.254 [b]=198.51.100.254) EID=([a]=1 [b]=2)
 	local ns cur=a nxt D mode i port t0 tb r mp=() slog rlog
 	ns=$(lab_ns mobile)
+	if [ -n "${HANDOVER_LOCK:-}" ]; then
+		exec {LK}>>"$HANDOVER_LOCK" || return 1
+	fi
 	# the address changes: one ip process for the whole run, fed
 	# through a fifo (-force: one failing line does not end it)
 	local ipb=$LAB_DIR/ip-batch IPB mk w
@@ -124,6 +150,7 @@ variant() {
 		for mode in $MODES; do
 			for ((i = 0; i < RUNS; i++)); do
 				nxt=$([ $cur = a ] && echo b || echo a)
+				lk sh
 				# the link to come: up (the last break took it down), and ready
 				ip -n "$ns" link set dev "${IF[$nxt]}" up
 				lab_wait_until 5 link_ready "$ns" "${IF[$nxt]}" ||
@@ -153,6 +180,7 @@ variant() {
 				# end of the run (starting one, a Python process above
 				# all, takes CPU from what is measured)
 				coproc WATCH { python3 "$here/handover.py" watch "$slog" "$rlog" "$WAIT"; }
+				[ "$D" = 0 ] && lk ex
 				# break: the link, its address and its route go
 				tb=${EPOCHREALTIME/[.,]/}000
 				printf '%s\n' "addr del ${ADDR[$cur]} dev ${IF[$cur]}" \
@@ -164,7 +192,11 @@ variant() {
 					_lab_nap 0.005
 				done
 				((w < 1000)) || echo "handover: $v: ${IF[$cur]} still up or addressed" >&2
-				_lab_nap "$D"
+				if [ "$D" != 0 ]; then
+					lk un
+					_lab_nap "$D"
+					lk ex
+				fi
 				# make: the other address, its route (and for MPTCP
 				# the endpoints, in the same batch)
 				mk=("addr add ${ADDR[$nxt]} dev ${IF[$nxt]}"
@@ -179,6 +211,7 @@ variant() {
 				printf '%s\n' "${mk[@]}" >&"$IPB"
 				echo "$t0" >&"${WATCH[1]}"
 				wait "$WATCH_PID"
+				lk sh
 				r=$(python3 "$here/handover.py" run "$t0" "$slog" "$rlog" "$tb")
 				echo "$v $mode $D $r"
 				if [ -n "${HANDOVER_PCAP:-}" ]; then
@@ -192,6 +225,7 @@ variant() {
 				fi
 				lab_bg_stop rcv >/dev/null 2>&1
 				lab_bg_stop snd >/dev/null 2>&1
+				lk un
 				cur=$nxt
 			done
 		done
@@ -210,6 +244,8 @@ if [ -n "${HANDOVER_ONE:-}" ]; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mig-handover.XXXXXX")
+export HANDOVER_LOCK=$tmp/lock
+: >"$HANDOVER_LOCK"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait; rm -rf "$tmp"' EXIT
 notes=()
@@ -274,7 +310,11 @@ before that: the first new byte at the receiving socket, and the backlog
 drained (every byte the sender had written by then received).
 Each variant runs in its own lab, all at the same time on this machine
 (the D = 0 rows first, then the others with a lab per variant and
-download);
+download), one handover at a time: from just before the new address
+(D = 0: before the break) to the end of its measurement a lab holds a lock
+that keeps the others from handing over or starting processes (they keep
+streaming), so the labs do not measure each other (since 2026-12-03; a lab
+that waited for it had an outage that much longer than D);
 $RUNS runs per row.  No process starts from the break to the end of a run
 (a watcher started before it follows the logs): until 2026-12-03 the script
 started a Python process every 100 ms to see whether the run was over, in
