@@ -235,6 +235,16 @@ static __always_inline bool state_may_move(__u8 st)
 	       st == BPF_TCP_FIN_WAIT2 || st == BPF_TCP_CLOSE_WAIT;
 }
 
+/* 48 bytes, 8 at a time (unaligned on the packet side: see ctx_load_head) */
+static __always_inline void copy48(void *to, const void *from)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < MIG_SIG_HDR_LEN; i += 8)
+		*(__u64 *)(to + i) = *(const __u64 *)(from + i);
+}
+
 /*
  * Turn the received segment into our answer, in place, and send it back
  * where it came from: addresses, ports and MACs (on a device without a
@@ -253,16 +263,6 @@ static __always_inline bool state_may_move(__u8 st)
  * header checksum nor the pseudo-header sum).  At most two helper calls
  * (a pull of a non-linear header, the checksum) where there were eight.
  */
-/* 48 bytes, 8 at a time (unaligned on the packet side: see ctx_load_head) */
-static __always_inline void copy48(void *to, const void *from)
-{
-	int i;
-
-#pragma unroll
-	for (i = 0; i < MIG_SIG_HDR_LEN; i += 8)
-		*(__u64 *)(to + i) = *(const __u64 *)(from + i);
-}
-
 static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 					  __u32 seq, __u32 ack, __u8 flags,
 					  const __u8 *opt, __u8 ws)
