@@ -161,6 +161,7 @@ struct agent {
 	struct nl_sock *nl_cmd;    /* address changes we make */
 	int ctl_fd;                /* migratectl's requests (ctlreq.c), or -1 */
 	bool recheck;              /* addresses or routes changed */
+	bool relink;               /* ... and links: attach to new interfaces */
 	bool moves_waiting;        /* flows to move found every move slot busy */
 	uint64_t swept_ns;         /* last check for a flows_sweep */
 	uint64_t swept_lost;       /* events_lost at that check */
@@ -322,7 +323,9 @@ void dns_key_digest(const char *secret, unsigned char out[32]);
 /* netwatch.c */
 int netwatch_open(struct agent *a);
 int netwatch_fd(struct agent *a);
-/* Read pending events; returns 1 if addresses, routes or links changed. */
+/* Read pending events; returns what they say, a mask of: */
+#define NW_CHANGED 1   /* an address, route or link that can move a flow */
+#define NW_LINK    2   /* a link came, went or changed */
 int netwatch_read(struct agent *a);
 void netwatch_close(struct agent *a);
 /* The host's addresses a flow may use, read once per pass: every address

@@ -824,8 +824,13 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		for (i = 0; i < n; i++) {
-			if (evs[i].data.fd == netwatch_fd(&a) && netwatch_read(&a)) {
-				a.recheck = true;
+			if (evs[i].data.fd == netwatch_fd(&a)) {
+				int w = netwatch_read(&a);
+
+				if (w)
+					a.recheck = true;
+				if (w & NW_LINK)
+					a.relink = true;
 			}
 			if (evs[i].data.fd == dns_fd(a.dns) && dns_read(a.dns))
 				epoll_ctl(epfd, EPOLL_CTL_DEL, evs[i].data.fd, NULL);
@@ -842,7 +847,10 @@ int main(int argc, char **argv)
 		lost_events_check(&a);
 		if (a.recheck) {
 			a.recheck = false;
-			dp_attach_all(&a);
+			if (a.relink) {
+				a.relink = false;
+				dp_attach_all(&a);
+			}
 			mover_reconcile(&a);
 			dns_addresses_changed(a.dns);
 		}

@@ -32,38 +32,41 @@
  * that can move a flow is a change; our own copies of old addresses on
  * lo (IFA_PROTO MIG_IFA_PROTO) and the local table's routes that come
  * with every address are not, nor a message too short for its header.
+ * Returns NW_CHANGED, with NW_LINK for a link event (only those can bring
+ * an interface to attach to: main.c does not list the interfaces for
+ * every address or route event, which a move waits for), or 0.
  */
-static bool event_matters(struct nlmsghdr *h)
+static int event_matters(struct nlmsghdr *h)
 {
 	switch (h->nlmsg_type) {
 	case RTM_NEWADDR: case RTM_DELADDR: {
 		struct nlattr *tb[IFA_MAX + 1];
 
 		if (nlmsg_parse(h, sizeof(struct ifaddrmsg), tb, IFA_MAX, NULL) < 0)
-			return false;
-		return !(tb[IFA_PROTO] && nla_len(tb[IFA_PROTO]) >= 1 &&
-			 nla_get_u8(tb[IFA_PROTO]) == MIG_IFA_PROTO);
+			return 0;
+		return tb[IFA_PROTO] && nla_len(tb[IFA_PROTO]) >= 1 &&
+		       nla_get_u8(tb[IFA_PROTO]) == MIG_IFA_PROTO ? 0 : NW_CHANGED;
 	}
 	case RTM_NEWROUTE: case RTM_DELROUTE: {
 		struct rtmsg *rt;
 
 		if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
-			return false;
+			return 0;
 		rt = nlmsg_data(h);
-		return rt->rtm_table != RT_TABLE_LOCAL;
+		return rt->rtm_table != RT_TABLE_LOCAL ? NW_CHANGED : 0;
 	}
 	case RTM_NEWLINK: case RTM_DELLINK:
-		return h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg));
+		return h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg)) ?
+		       NW_CHANGED | NW_LINK : 0;
 	}
-	return false;
+	return 0;
 }
 
 static int on_msg(struct nl_msg *msg, void *arg)
 {
 	int *changed = arg;
 
-	if (event_matters(nlmsg_hdr(msg)))
-		*changed = 1;
+	*changed |= event_matters(nlmsg_hdr(msg));
 	return NL_OK;
 }
 
@@ -108,9 +111,9 @@ int netwatch_read(struct agent *a)
 	do {
 		err = nl_recvmsgs_default(a->nl);
 	} while (err >= 0);
-	/* an overrun lost events: assume something changed */
+	/* an overrun lost events: assume anything changed */
 	if (err == -NLE_NOMEM || err == -NLE_DUMP_INTR)
-		changed_flag = 1;
+		changed_flag = NW_CHANGED | NW_LINK;
 	return changed_flag;
 }
 
