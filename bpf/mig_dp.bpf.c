@@ -278,6 +278,10 @@ static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 		return V_DROP;
 	old = sc->old;
 	new = sc->new;
+	/* (the same lines as mig_rewrite's: a helper shared by both, which
+	 * returned the pointers through memory, had clang load the context
+	 * field through an offset it computed, which the verifier refuses:
+	 * "dereference of modified ctx ptr") */
 	if (c->xdp) {
 		data = (void *)(long)((struct xdp_md *)c->ctx)->data;
 		end = (void *)(long)((struct xdp_md *)c->ctx)->data_end;
