@@ -368,7 +368,7 @@ static __always_inline enum verdict reply(struct mig_ctx *c, struct mig_pkt *p,
 		}
 	}
 	/* packet pointers end here: the helper may move the data */
-	if (!c->xdp && bpf_l4_csum_replace(c->ctx, l4 + 16, 0, diff, 0))
+	if (!c->xdp && bpf_l4_csum_replace(c->ctx, l4_csum_off(p), 0, diff, 0))
 		return V_DROP;
 	return V_TX;
 }
