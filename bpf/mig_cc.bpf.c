@@ -17,13 +17,17 @@
  *   socket counts in flight: sent on the old path, see mig_cc_init) and
  *   ssthresh to "unknown" (TCP_INFINITE_SSTHRESH) for the one socket armed
  *   below;
- * - mig_cc_iter, an iter/tcp program (called by the agent once per batch
- *   of commits; the iterator holds each socket's lock while it runs),
- *   finds the sockets whose tuples (and cookies) the agent put in
- *   mig_cc_want, arms each, switches it to mig_cc_ops and straight back to
- *   the algorithm it had, whose own init then starts from scratch too, and
- *   writes what it did into the socket's entry.  snd_cwnd_clamp is never
- *   touched.
+ * - the socket's own sock_ops program (mig_sockops.bpf.c, cc_restart)
+ *   arms it (mig_cc_arm) and switches it to mig_cc_ops and straight back
+ *   to the algorithm it had, whose own init then starts from scratch too,
+ *   on the peer's first segment after the commit (which the ingress
+ *   program marks for it);
+ * - mig_cc_iter, an iter/tcp program, does the same for the sockets that
+ *   saw no such segment MIG_CC_WAIT_MS after their commit (called by the
+ *   agent once per batch of them; the iterator holds each socket's lock
+ *   while it runs): it finds the sockets whose tuples (and cookies) the
+ *   agent put in mig_cc_want and writes what it did into each one's
+ *   entry.  snd_cwnd_clamp is never touched.
  *
  * Nothing per packet: a socket spends no segment on mig_cc_ops.
  * GPL-only: a congestion control reaches GPL kernel functions (kfuncs).
@@ -36,7 +40,10 @@
 
 #include "migrate/mig_abi.h"
 #include "lib/mig_sk.h"
+#include "lib/mig_cc_arm.h"
 
+#define ENOENT           2
+#define EALREADY         114
 #define SOL_TCP          6
 #define TCP_NODELAY      1
 #define TCP_CONGESTION   13
@@ -67,11 +74,16 @@ struct {
 	__type(value, struct mig_cc_req);
 } mig_cc_want SEC(".maps");
 
-/* Between the iterator and the init it causes (same CPU, same socket lock). */
-__u64 cc_armed;               /* cookie of the socket to restart, 0: none */
-__u32 cc_iw;
-__u32 cc_flight;              /* what the armed socket counted in flight */
-__u32 cc_applied;             /* inits that restarted the armed socket */
+/* The agent gives this object the pinned mig_flows (bpf_map__reuse_fd),
+ * where the iterator notes the restart (mig_flow.cc_done), so that the
+ * peer's next segment does not restart the socket again (sock_ops). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct mig_tuple);
+	__type(value, struct mig_flow);
+} mig_flows SEC(".maps");
 
 extern __u32 tcp_reno_ssthresh(struct sock *sk) __ksym;
 extern void tcp_reno_cong_avoid(struct sock *sk, __u32 ack, __u32 acked) __ksym;
@@ -137,9 +149,10 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	struct sock_common *skc = ctx->sk_common;
 	char prev[TCP_CA_NAME_MAX] = {};
 	struct mig_tuple t = {};
+	struct mig_cc_arm saved, *a;
 	struct mig_cc_req *r;
+	struct mig_flow *f;
 	struct tcp_sock *tp;
-	__u32 applied;
 	__u64 cookie;
 	long err;
 
@@ -158,6 +171,12 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	 * and left alone */
 	if (r->found++)
 		return 0;
+	/* restarted in its own sock_ops program since the agent looked */
+	f = bpf_map_lookup_elem(&mig_flows, &t);
+	if (f && f->cc_done == (__u16)f->migrations) {
+		r->err = -EALREADY;
+		return 0;
+	}
 	r->cwnd_before = tp->snd_cwnd;
 	r->ssthresh_before = tp->snd_ssthresh;
 	err = bpf_getsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
@@ -166,14 +185,18 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 		return 0;
 	}
 	__builtin_memcpy(r->prev, prev, sizeof(prev));
-	cc_iw = init_cwnd(tp);
-	applied = cc_applied;
-	cc_flight = 0;
-	cc_armed = cookie;
+	a = mig_cc_arm_get();
+	if (!a) {
+		r->err = -ENOENT;
+		return 0;
+	}
+	mig_cc_arm_set(a, &saved, cookie);
 	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, cc_name, sizeof(cc_name));
-	cc_armed = 0;
-	r->applied = cc_applied - applied;
-	r->in_flight = cc_flight;
+	r->applied = a->hit;
+	r->in_flight = a->flight;
+	mig_cc_disarm(a, &saved);
+	if (f && r->applied)
+		f->cc_done = (__u16)f->migrations;
 	if (err) {
 		r->err = err;
 		return 0;
@@ -192,11 +215,12 @@ SEC("struct_ops/mig_cc_init")
 void BPF_PROG(mig_cc_init, struct sock *sk)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	__u32 flight, lost, cwnd;
+	__u32 flight, lost, cwnd, iw;
+	struct mig_cc_arm *a = mig_cc_arm_get();
 
 	/* any other socket (an operator may pick this algorithm): Reno
 	 * from the state the kernel gave it */
-	if (!cc_armed || sk->__sk_common.skc_cookie.counter != (__s64)cc_armed)
+	if (!a || !a->cookie || sk->__sk_common.skc_cookie.counter != (__s64)a->cookie)
 		return;
 	/*
 	 * The new path gets the initial window of its own.  What the socket
@@ -213,14 +237,16 @@ void BPF_PROG(mig_cc_init, struct sock *sk)
 	flight = tp->packets_out + tp->retrans_out;
 	lost = tp->sacked_out + tp->lost_out;
 	flight = flight > lost ? flight - lost : 0;
-	cwnd = cc_iw + flight;
+	iw = init_cwnd(tp);
+	cwnd = iw + flight;
 	if (cwnd > tp->snd_cwnd_clamp)
 		cwnd = tp->snd_cwnd_clamp;
 	tp->snd_cwnd = cwnd;
-	cc_flight = flight;
 	tp->snd_cwnd_cnt = 0;
 	tp->snd_ssthresh = TCP_INFINITE_SSTHRESH;
-	cc_applied++;
+	a->iw = iw;
+	a->flight = flight;
+	a->hit = 1;
 }
 
 SEC("struct_ops/mig_cc_ssthresh")

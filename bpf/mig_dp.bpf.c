@@ -580,6 +580,7 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	sc->in.sock = *sock;
 	sc->in.type = MIG_IN_XLATE;
 	sc->in.ts = MIG_TS_FIRST;
+	sc->in.cc = 1;
 	sc->out.wire = *w;
 	if (bpf_map_update_elem(&mig_ingress, w, &sc->in, BPF_ANY)) {
 		mig_count(MIG_STAT_XLATE_FULL);
@@ -600,6 +601,7 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 		sc->prev = f->wire;
 		sc->in.type = MIG_IN_RETIRED;
 		sc->in.ts = MIG_TS_OFF;
+		sc->in.cc = 0;
 		if (bpf_map_update_elem(&mig_ingress, &sc->prev, &sc->in, BPF_ANY))
 			mig_count(MIG_STAT_XLATE_FULL);
 		f->prev = sc->prev;
@@ -1655,6 +1657,40 @@ static __noinline int ts_clear(struct mig_ctx *c, const struct mig_pkt *p, struc
 	return sack_hide(c, p, f, first);
 }
 
+/*
+ * After a commit, the peer's segments carry a marker for our own socket
+ * (MIG_CC_MARK_KIND) until its sock_ops program has restarted its
+ * congestion state on one of them (cc_restart in mig_sockops.bpf.c;
+ * docs/protocol.md, "Congestion state after a commit"), MIG_CC_MARK_NS at
+ * most: the two NOPs in front of the first option, the layout Linux sends
+ * its timestamps and SACK blocks in, become that two-byte option, which
+ * the kernel does not know and so shows to a program that asks for such
+ * segments.  A segment without them is left alone.  Off the common path:
+ * a flow that did not just move costs one byte compare (e->cc).
+ */
+static __noinline int cc_mark(struct mig_ctx *c, const struct mig_pkt *p, struct mig_in *e)
+{
+	struct mig_flow *f;
+	__be32 o, n;
+
+	f = bpf_map_lookup_elem(&mig_flows, &e->sock);
+	if (!f || f->cc_done == (__u16)f->migrations ||
+	    bpf_ktime_get_ns() - f->migrated_ns > MIG_CC_MARK_NS) {
+		e->cc = 0;
+		return 0;
+	}
+	if (p->hdr_len < 24 || (p->flags & (TCP_SYN | TCP_RST)) ||
+	    ctx_load(c, p->l4 + 20, &o, 4))
+		return 0;
+	if ((bpf_ntohl(o) >> 16) != 0x0101)
+		return 0;
+	n = bpf_htonl(((__u32)MIG_CC_MARK_KIND << 24) | (2U << 16) | (bpf_ntohl(o) & 0xffff));
+	if (store32_csum(c, p->l4 + 20, o, n, p->l4 + 16, 1))
+		return -1;
+	mig_count(MIG_STAT_CC_MARKED);
+	return 0;
+}
+
 static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 {
 	struct mig_gate *g;
@@ -1721,6 +1757,8 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 		if (!e->seen)
 			e->seen = 1;   /* once per translation */
 		if (e->ts && ts_clear(c, &p, e))
+			return V_DROP;
+		if (e->cc && cc_mark(c, &p, e))
 			return V_DROP;
 		if (mig_rewrite(c, &p, &e->sock, true))
 			return V_DROP;

@@ -16,6 +16,7 @@
 
 #include "migrate/mig_opt.h"
 #include "lib/mig_maps.h"
+#include "lib/mig_cc_arm.h"
 
 #define ENOENT 2
 #define ENOMSG 42
@@ -30,7 +31,15 @@
 #define CB_NEGOTIATE (BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG | \
 		      BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG | \
 		      BPF_SOCK_OPS_STATE_CB_FLAG)
-#define CB_KEYED     BPF_SOCK_OPS_STATE_CB_FLAG
+/* keyed: its close, and segments with an option the kernel does not know
+ * (the ingress program marks the peer's first segment after a commit:
+ * cc_restart).  Nothing per segment otherwise: the kernel tests the flag
+ * only when it parsed an unknown option. */
+#define CB_KEYED     (BPF_SOCK_OPS_STATE_CB_FLAG | \
+		      BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG)
+
+#define SOL_TCP        6
+#define TCP_CONGESTION 13
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -609,6 +618,82 @@ static __noinline void on_passive_estab(struct bpf_sock_ops *skops)
 		count_opt_error(r);
 }
 
+/*
+ * Congestion state after a commit (docs/protocol.md, "Congestion state
+ * after a commit"): restarted here, in the socket's own context, on the
+ * first segment of the peer that reaches it after the commit (the
+ * ingress program marked it, which is why this program sees it).  The
+ * kernel calls this from tcp_validate_incoming, under the socket's lock,
+ * after the segment passed the sequence and PAWS checks and before its
+ * ACK is processed: what that ACK lets go is sent under the new window.
+ * The switch to mig_cc_ops and back is mig_cc_iter's (mig_cc.bpf.c), and
+ * so is the init it runs.  Once per commit (mig_flow.cc_done); a socket
+ * that no marked segment reaches is restarted by the agent's walk.  The
+ * outcome goes to the agent (MIG_EV_CC), which logs and counts it.
+ */
+static __noinline void cc_restart(struct bpf_sock_ops *skops)
+{
+	char prev[16] = {};
+	struct mig_cc_arm saved, *a;
+	struct mig_event *ev;
+	struct mig_tuple t;
+	struct mig_flow *f;
+	struct mig_in *e;
+	__u32 cwnd, ssthresh, hit = 0, flight = 0, mig;
+	long err, back = 0;
+	__u64 cookie;
+
+	if (skops_tuple(skops, &t))
+		return;
+	f = bpf_map_lookup_elem(&mig_flows, &t);
+	if (!f || !f->migrations || f->cc_done == (__u16)f->migrations)
+		return;
+	a = mig_cc_arm_get();
+	if (!a || !a->name[0])
+		return;
+	cookie = bpf_get_socket_cookie(skops);
+	if (f->cookie && cookie != f->cookie)
+		return;
+	mig = f->migrations;
+	f->cc_done = (__u16)mig;
+	/* the ingress program marks no more of this flow's segments */
+	e = bpf_map_lookup_elem(&mig_ingress, &f->wire);
+	if (e && e->cc && mig_tuple_eq(&e->sock, &t))
+		e->cc = 0;
+	cwnd = skops->snd_cwnd;
+	ssthresh = skops->snd_ssthresh;
+	err = bpf_getsockopt(skops, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
+	if (!err) {
+		mig_cc_arm_set(a, &saved, cookie);
+		err = bpf_setsockopt(skops, SOL_TCP, TCP_CONGESTION, a->name, sizeof(a->name));
+		hit = a->hit;
+		flight = a->flight;
+		mig_cc_disarm(a, &saved);
+		/* back to the algorithm it had, which starts over (its init) */
+		if (!err)
+			back = bpf_setsockopt(skops, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
+	}
+	if (!err && hit)
+		mig_count(MIG_STAT_CC_INLINE);
+	ev = mig_event_reserve(MIG_EV_CC);
+	if (!ev)
+		return;
+	ev->tuple = t;
+	ev->cookie = cookie;
+	ev->state = skops->state;
+	ev->cc.migrations = mig;
+	ev->cc.err = err;
+	ev->cc.back_err = back;
+	ev->cc.applied = hit;
+	ev->cc.cwnd_before = cwnd;
+	ev->cc.ssthresh_before = ssthresh;
+	ev->cc.cwnd_after = skops->snd_cwnd;
+	ev->cc.ssthresh_after = skops->snd_ssthresh;
+	ev->cc.in_flight = flight;
+	__builtin_memcpy(ev->cc.prev, prev, sizeof(prev));
+	bpf_ringbuf_submit(ev, 0);
+}
+
 static __noinline void on_parse(struct bpf_sock_ops *skops)
 {
 	struct walk_ctx w;
@@ -616,8 +701,13 @@ static __noinline void on_parse(struct bpf_sock_ops *skops)
 	__u32 seq, ack;
 	int r;
 
+	cc_restart(skops);
 	st = sk_state(skops, 0);
 	if (!st || !(st->flags & MIG_SK_NEGOTIATED))
+		return;
+	/* keyed both ways (CB_KEYED): only the restart above was asked for */
+	if ((st->flags & (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS | MIG_SK_REPLY |
+			  MIG_SK_SEND_KEY1)) == (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS))
 		return;
 	r = skb_opts(skops, &w, &seq, &ack);
 	if (r == MIG_OPT_FOUND) {

@@ -48,6 +48,7 @@
 #define MIG_MAP_RKEY     "mig_rkey"
 #define MIG_MAP_GATE     "mig_gate"
 #define MIG_MAP_KEPT     "mig_kept"
+#define MIG_MAP_CC_ARM   "mig_cc_arm"
 #define MIG_LINK_SOCKOPS "link_sockops"
 #define MIG_LINK_ITER    "link_iter"
 /* Programs that other tools load (migrate-agent --adopt) are pinned in
@@ -84,6 +85,40 @@ struct mig_cc_req {
 	__s32 push_err;           /* that push's bpf_setsockopt error, 0: none */
 	char  prev[16];           /* its algorithm (TCP_CA_NAME_MAX) */
 };
+
+/*
+ * mig_cc_arm (per CPU, one entry): between the program that switches a
+ * socket's congestion control to ours (sock_ops on the peer's first
+ * segment after a commit, or mig_cc_iter) and the init that switch runs,
+ * on the same CPU, under the socket's lock.  The switcher saves the entry,
+ * arms it, switches, reads it and puts back what it saved, so a switch
+ * interrupted by another (a softirq on the same CPU) finds its own.
+ * name: written by the agent into every CPU's entry once its algorithm is
+ * registered; empty, nothing restarts in sock_ops.
+ */
+struct mig_cc_arm {
+	__u64 cookie;             /* the socket to restart, 0: none */
+	__u32 iw;                 /* its initial window */
+	__u32 flight;             /* init: what it counted in flight */
+	__u32 hit;                /* init: 1 once it restarted the armed socket */
+	__u32 pad;
+	char  name[16];           /* the agent's algorithm (TCP_CA_NAME_MAX) */
+};
+_Static_assert(sizeof(struct mig_cc_arm) == 40, "mig_cc_arm size");
+
+/*
+ * The marker (docs/protocol.md, "Congestion state after a commit"): the
+ * ingress program turns the two NOPs in front of a peer segment's first
+ * option into this option (kind, length 2), which the kernel does not
+ * know, so that the socket's sock_ops program, which asks for segments
+ * with unknown options, sees it and restarts the socket there.  Only
+ * between our ingress program and our own socket: never sent.
+ */
+#define MIG_CC_MARK_KIND 253
+/* ... for at most this long after the commit (a socket that never sees
+ * one: the agent's walk restarts it, MIG_CC_WAIT_MS after its commit) */
+#define MIG_CC_MARK_NS   (2ULL * 1000000000ULL)
+#define MIG_CC_WAIT_MS   50
 
 /* skb mark of the segments the agent and the data path make themselves
  * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them
@@ -211,7 +246,11 @@ struct mig_flow {
 	/* data path */
 	__u8  state;                  /* BPF_TCP_* state of the socket (sock_ops) */
 	__u8  next_cand;              /* candidate slot to reuse next */
-	__u8  pad1[2];
+	__u16 cc_done;                /* the low 16 bits of `migrations` when
+				       * the socket's congestion state last
+				       * restarted (sock_ops, mig_cc_iter): the
+				       * ingress program marks the peer's
+				       * segments until it equals them */
 	__u32 migrations;             /* commits, either end moving */
 	__u64 migrated_ns;            /* last commit, 0 if never */
 	__u32 peer_reqno;             /* last committed reqno of the peer */
@@ -266,7 +305,10 @@ struct mig_in {
 				  * (set once by the ingress program): the
 				  * peer has committed us onto this tuple */
 	__u8  ts;                /* XLATE: enum mig_ts_state (ingress program) */
-	__u8  pad;
+	__u8  cc;                /* XLATE: 1 from the commit until the socket's
+				  * congestion state restarted: the peer's
+				  * segments carry MIG_CC_MARK_KIND (was
+				  * padding: 0 in earlier builds' entries) */
 	__u32 ts_stale;          /* MIG_TS_STALE: the timestamp echo (host
 				  * order) of the peer's first segment here */
 };
@@ -440,6 +482,17 @@ enum mig_event_type {
 	MIG_EV_CLOSED  = 3,  /* a keyed socket closed */
 	MIG_EV_MIGRATED = 4, /* a migration committed (role: 1 mover, 2 fixed) */
 	MIG_EV_RESEND  = 5,  /* data from a candidate: send its SYN/ACK again */
+	MIG_EV_CC      = 6,  /* sock_ops restarted a socket's congestion state */
+};
+/* MIG_EV_CC: what the restart found and did (as mig_cc_req). */
+struct mig_cc_report {
+	__u32 migrations;         /* the flow's commits when it restarted */
+	__s32 err;                /* a bpf_setsockopt's error, 0: none */
+	__s32 back_err;           /* switching back failed: left on our algorithm */
+	__u32 applied;            /* 1: the init restarted it */
+	__u32 cwnd_before, ssthresh_before, cwnd_after, ssthresh_after;
+	__u32 in_flight;          /* segments it counted in flight (old path) */
+	char  prev[16];           /* its algorithm */
 };
 struct mig_event {
 	__u32 type;          /* enum mig_event_type */
@@ -449,12 +502,18 @@ struct mig_event {
 	__u64 key_id;
 	__u64 cookie;
 	struct mig_tuple tuple;
-	__u32 isn_i;         /* host order */
-	__u32 isn_r;         /* host order */
-	__u8  peer_pub[MIG_PUB_LEN];
-	/* CLOSED: where the flow was on the wire, and whether TIME-WAIT
-	 * follows (its translation must outlive the socket a while) */
-	struct mig_tuple wire;
+	union {
+		struct {
+			__u32 isn_i;         /* host order */
+			__u32 isn_r;         /* host order */
+			__u8  peer_pub[MIG_PUB_LEN];
+			/* CLOSED: where the flow was on the wire, and
+			 * whether TIME-WAIT follows (its translation must
+			 * outlive the socket a while) */
+			struct mig_tuple wire;
+		};
+		struct mig_cc_report cc;   /* CC */
+	};
 	__u8  timewait;
 	__u8  pad2[7];
 	struct mig_tuple prev;   /* CLOSED: the retired wire tuple (family 0: none) */
@@ -574,6 +633,8 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(TSECR_CLEARED,    "tsecr_cleared")     /* a migrated flow's segment echoing a timestamp from before the commit: echo set to 0 */ \
 	X(SACK_HIDDEN,      "sack_hidden")       /* ... a SACK block of it naming data the peer held before the commit: made empty */ \
 	X(COMMIT_UNLOGGED,  "commits_unlogged")  /* agent: a commit of a flow that had committed less than a second before, its lines not logged (over 10 such a second) */ \
+	X(CC_MARKED,        "cwnd_marked")       /* a peer segment after a commit marked, so that its socket restarts its congestion state on it */ \
+	X(CC_INLINE,        "cwnd_restarted_inline") /* sock_ops: ... restarted on such a segment (also counted in cwnd_restarted by the agent) */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

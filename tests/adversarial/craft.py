@@ -34,6 +34,14 @@ nftables and still let ours out.
       COUNT segments with seq SEQ, SEQ+STEP, ... (flags: letters of
       FSRPAU), PAYLOAD bytes of b"INJECTED" each.  --spoof: SRC is not
       ours; write the IP header ourselves (IP_HDRINCL).  Prints {"sent"}.
+  craft.py mark --pcap F --src A --dport P --data TEXT
+      The segments that follow the last one A sent to port P in capture F
+      (from its seq plus its length on, with its ack, window and
+      timestamps), one per character of TEXT, each carrying its character
+      and, in front of the timestamps, the two-byte option of kind 253
+      that the ingress program marks a peer's segments with after a
+      commit (docs/protocol.md, "Congestion state restarts").  Prints
+      {"sent", "seq", "tcp_hex"} (the first one's).
   craft.py pcap F [--src A] [--dst A]
       The TCP segments of a capture as JSON, one object each (data_hex:
       the first 64 bytes of payload the capture holds).
@@ -386,6 +394,36 @@ def cmd_spray(a):
     return 0 if sent == a.count else 1
 
 
+def cmd_mark(a):
+    segs = [d for d in read_pcap(a.pcap) if d["src"] == a.src and d["dport"] == a.dport
+            and not d["flags"] & (FLAGS["S"] | FLAGS["R"] | FLAGS["F"])]
+    if not segs:
+        raise SystemExit("%s: no segment of %s to port %d" % (a.pcap, a.src, a.dport))
+    last = segs[-1]
+    opts, ts, i = bytes.fromhex(last["tcp_hex"])[20:], None, 0
+    while i < len(opts) and opts[i] != 0:
+        if opts[i] == 1:
+            i += 1
+            continue
+        if i + 1 >= len(opts) or opts[i + 1] < 2:
+            break
+        if opts[i] == 8 and opts[i + 1] == 10:
+            ts = opts[i:i + 10]
+        i += opts[i + 1]
+    if ts is None:
+        raise SystemExit("%s: its last segment has no timestamps" % a.pcap)
+    seq0 = (last["seq"] + last["plen"]) & 0xFFFFFFFF
+    s, first = raw_socket(a.src), None
+    for i, ch in enumerate(a.data.encode()):
+        hdr = struct.pack("!HHIIBBHHH", last["sport"], last["dport"], (seq0 + i) & 0xFFFFFFFF,
+                          last["ack"], 8 << 4, FLAGS["P"] | FLAGS["A"], last["win"], 0, 0)
+        seg = with_csum(a.src, last["dst"], hdr + bytes([KIND, 2]) + ts + bytes([ch]))
+        s.sendto(seg, (last["dst"], 0))
+        first = first or seg[:32].hex()
+    print(json.dumps({"sent": len(a.data), "seq": seq0, "tcp_hex": first}))
+    return 0
+
+
 def cmd_pcap(a):
     out = [d for d in read_pcap(a.file)
            if (not a.src or d["src"] == a.src) and (not a.dst or d["dst"] == a.dst)]
@@ -519,6 +557,12 @@ def main():
     y.add_argument("--ack", type=num, default=0)
     y.add_argument("--max-seconds", type=float, default=20.0)
     y.add_argument("--spoof", action="store_true")
+
+    k = sub.add_parser("mark")
+    k.add_argument("--pcap", required=True)
+    k.add_argument("--src", required=True)
+    k.add_argument("--dport", type=num, required=True)
+    k.add_argument("--data", required=True)
 
     c = sub.add_parser("pcap")
     c.add_argument("file")

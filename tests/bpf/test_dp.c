@@ -375,14 +375,21 @@ static int ingress_is_ts(const struct mig_tuple *w, const struct mig_tuple *sock
 	want.sock = *sock;
 	want.type = type;
 	want.ts = ts;
-	return !map_get(skel->maps.mig_ingress, w, &got) && !memcmp(&got, &want, sizeof(got));
+	if (map_get(skel->maps.mig_ingress, w, &got))
+		return 0;
+	want.cc = got.cc;   /* (ingress_is looks at it) */
+	return !memcmp(&got, &want, sizeof(got));
 }
 
 /* ... as a commit leaves it (a translation clears stale timestamp echoes
- * next: MIG_TS_FIRST). */
+ * next: MIG_TS_FIRST, and marks the peer's segments until the socket's
+ * congestion state restarted: cc 1). */
 static int ingress_is(const struct mig_tuple *w, const struct mig_tuple *sock, __u8 type)
 {
-	return ingress_is_ts(w, sock, type, type == MIG_IN_XLATE ? MIG_TS_FIRST : MIG_TS_OFF);
+	struct mig_in got;
+
+	return ingress_is_ts(w, sock, type, type == MIG_IN_XLATE ? MIG_TS_FIRST : MIG_TS_OFF) &&
+	       !map_get(skel->maps.mig_ingress, w, &got) && got.cc == (type == MIG_IN_XLATE);
 }
 
 /* The translation at w as after the peer echoed a timestamp newer than the
@@ -396,6 +403,7 @@ static int ts_settle(const struct mig_tuple *w)
 		return -1;
 	e.ts = MIG_TS_OFF;
 	e.ts_stale = 0;
+	e.cc = 0;
 	return map_put(skel->maps.mig_ingress, w, &e);
 }
 
@@ -1428,9 +1436,11 @@ TEST(cand_tuple_taken)
 		e.sock = other;
 		e.type = MIG_IN_XLATE;
 		e.ts = MIG_TS_FIRST;    /* as its commit left it */
+		e.cc = 1;
 		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire, &e), "put");
 		e.type = MIG_IN_RETIRED;
 		e.ts = MIG_TS_OFF;
+		e.cc = 0;
 		CHECK(!map_put(skel->maps.mig_ingress, &s.a_wire2, &e), "put");
 		n = msyn_ok(&s, 1, &p, in);
 		expect(unit_failed, &s, s.h, "Migrate SYN on B's translation", in, n, 0,
@@ -1879,6 +1889,8 @@ TEST(second_migration)
 		memcpy(p.saddr, s.c->cli.t.laddr, 16);
 		p.sport = ntohs(s.c->cli.t.lport);
 		fx_opt_ts(&p, 0x01020304, 0);   /* the new commit's first echo: cleared */
+		p.opts[0] = MIG_CC_MARK_KIND;   /* ... and marked (cc_mark) */
+		p.opts[1] = 2;
 		wn = fx_build(&p, want);
 		expect(unit_failed, &s, s.h, "data from NEW2", in, n, 0, s.h->pass, want, wn, &r);
 		n = data_seg(s.family, s.new_addr, s.new_port, s.c->srv.t.laddr,
@@ -3956,6 +3968,112 @@ static void ts_untouched(int *unit_failed, const struct sc *s, const char *what,
 	expect(unit_failed, s, s->h, what, in, n, 0, s->h->pass, want, wn, &r);
 }
 
+/* The flow of socket x as after its socket restarted its congestion
+ * state (sock_ops sets cc_done): the peer's segments are not marked. */
+static int cc_settle(const struct fx_side *x)
+{
+	struct mig_flow f;
+
+	if (map_get(skel->maps.mig_flows, &x->t, &f))
+		return -1;
+	f.cc_done = (__u16)f.migrations;
+	return map_put(skel->maps.mig_flows, &x->t, &f);
+}
+
+/* A segment of the peer at end dir (0: the fixed end, 1: the mover) with
+ * timestamps (NOP, NOP first) or without options; with mark, the NOPs
+ * must come out as MIG_CC_MARK_KIND, length 2, checksum updated. */
+static void cc_step(int *unit_failed, const struct sc *s, int dir, bool opts, bool mark,
+		    const char *what)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	struct fx_pkt pi, po;
+	struct fx_res r;
+	size_t n, wn;
+
+	xl_pkt(s, dir, payload, sizeof(payload), &pi, &po);
+	if (opts) {
+		fx_opt_ts(&pi, 0x01020304, 0);
+		fx_opt_ts(&po, 0x01020304, 0);
+	} else {
+		pi.optlen = po.optlen = 0;
+	}
+	if (mark) {
+		po.opts[0] = MIG_CC_MARK_KIND;
+		po.opts[1] = 2;
+	}
+	n = fx_build(&pi, in);
+	wn = fx_build(&po, want);
+	expect(unit_failed, s, s->h, what, in, n, 0, s->h->pass, want, wn, &r);
+}
+
+/* After a commit the peer's segments carry the marker that makes the
+ * socket's sock_ops program restart its congestion state (cc_mark), at
+ * both ends, until the flow says it restarted (cc_done), and never longer
+ * than MIG_CC_MARK_NS after the commit; a segment without NOPs in front
+ * of its options passes as it is. */
+TEST(cc_marked)
+{
+	struct mig_flow fl;
+	struct mig_in e;
+	struct sc s;
+	__u64 marked;
+	int dir;
+
+	if (setup()) {
+		CHECK(0, "setup");
+		return;
+	}
+	FOR_EACH_CASE(s) {
+		if (commit_pair(unit_failed, &s))
+			continue;
+		marked = fx_stat(skel, MIG_STAT_CC_MARKED);
+		for (dir = 0; dir < 2; dir++) {
+			const struct mig_tuple *w = dir ? &s.b_wire : &s.a_wire;
+			const struct fx_side *x = dir ? &s.c->cli : &s.c->srv;
+			char what[96];
+
+			snprintf(what, sizeof(what), "%s: no options", dir ? "mover" : "fixed end");
+			cc_step(unit_failed, &s, dir, false, false, what);
+			snprintf(what, sizeof(what), "%s: first with timestamps", dir ? "mover" : "fixed end");
+			cc_step(unit_failed, &s, dir, true, true, what);
+			snprintf(what, sizeof(what), "%s: second", dir ? "mover" : "fixed end");
+			cc_step(unit_failed, &s, dir, true, true, what);
+			marked += 2;
+			CHECK(fx_stat(skel, MIG_STAT_CC_MARKED) == marked &&
+			      !map_get(skel->maps.mig_ingress, w, &e) && e.cc == 1,
+			      "%s %s [%s]: cwnd_marked %llu (want %llu), mig_in cc %u", what,
+			      s.fam, s.h->name,
+			      (unsigned long long)fx_stat(skel, MIG_STAT_CC_MARKED),
+			      (unsigned long long)marked, e.cc);
+			/* the socket restarted: nothing more is marked */
+			CHECK(!cc_settle(x), "cc_settle");
+			snprintf(what, sizeof(what), "%s: after the restart", dir ? "mover" : "fixed end");
+			cc_step(unit_failed, &s, dir, true, false, what);
+			CHECK(fx_stat(skel, MIG_STAT_CC_MARKED) == marked &&
+			      !map_get(skel->maps.mig_ingress, w, &e) && e.cc == 0,
+			      "%s %s [%s]: after the restart: cwnd_marked %llu, mig_in cc %u",
+			      what, s.fam, s.h->name,
+			      (unsigned long long)fx_stat(skel, MIG_STAT_CC_MARKED), e.cc);
+			/* no restart, but MIG_CC_MARK_NS since the commit */
+			CHECK(!map_get(skel->maps.mig_flows, &x->t, &fl), "flow");
+			fl.cc_done = (__u16)(fl.migrations - 1);
+			fl.migrated_ns -= MIG_CC_MARK_NS + 1000000;
+			CHECK(!map_put(skel->maps.mig_flows, &x->t, &fl), "put flow");
+			CHECK(!map_get(skel->maps.mig_ingress, w, &e), "mig_in");
+			e.cc = 1;
+			CHECK(!map_put(skel->maps.mig_ingress, w, &e), "put mig_in");
+			snprintf(what, sizeof(what), "%s: MIG_CC_MARK_NS after the commit",
+				 dir ? "mover" : "fixed end");
+			cc_step(unit_failed, &s, dir, true, false, what);
+			CHECK(fx_stat(skel, MIG_STAT_CC_MARKED) == marked &&
+			      !map_get(skel->maps.mig_ingress, w, &e) && e.cc == 0,
+			      "%s %s [%s]: cwnd_marked %llu, mig_in cc %u", what, s.fam, s.h->name,
+			      (unsigned long long)fx_stat(skel, MIG_STAT_CC_MARKED), e.cc);
+		}
+	}
+}
+
 TEST(ts_echo_cleared)
 {
 	const struct ts_step *st;
@@ -3973,6 +4091,7 @@ TEST(ts_echo_cleared)
 	FOR_EACH_CASE(s) {
 		if (commit_pair(unit_failed, &s))
 			continue;
+		CHECK(!cc_settle(&s.c->srv) && !cc_settle(&s.c->cli), "cc_settle");
 		CHECK(!sack_bound(&s.c->srv, s.c->srv.snd_nxt + 5792) &&
 		      !sack_bound(&s.c->cli, s.c->cli.snd_nxt + 5792),
 		      "%s [%s]: the commits did not bound the hidden SACK blocks by SND.NXT",

@@ -63,8 +63,10 @@ export LAB_AGENT_TIMEOUT=${LAB_AGENT_TIMEOUT:-180}
 [[ ,${TESTS:-}, == *,test_lab,* ]] && run test_lab bash tests/integration/test_lab.sh
 run test_xdp bash tests/integration/test_xdp.sh
 # on request: the congestion restart after a commit (a struct_ops
-# congestion control and bpf_setsockopt from an iterator)
+# congestion control, bpf_setsockopt from an iterator, and from sock_ops
+# on a marked segment: test_ccmark)
 [[ ,${TESTS:-}, == *,test_cwnd,* ]] && run test_cwnd bash tests/integration/test_cwnd.sh
+[[ ,${TESTS:-}, == *,test_ccmark,* ]] && run test_ccmark bash tests/adversarial/test_ccmark.sh
 # on request only: one agent start with the verifier's log, for a kernel
 # that refuses the programs
 if [[ ,${TESTS:-}, == *,agentlog,* ]]; then

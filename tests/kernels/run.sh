@@ -21,7 +21,8 @@
 # $BUILD/kernels), MIG_KERNEL_TIMEOUT (seconds per kernel, default 3600),
 # MIG_KERNELS ("6.1 running" by default; either or both), MIG_KERNEL_TESTS
 # (runners to run in the guest, comma-separated: test_dp, test_ctl,
-# test_xdp, and on request only test_lab, test_cwnd and agentlog; default all).
+# test_xdp, and on request only test_lab, test_cwnd, test_ccmark and
+# agentlog; default all).
 
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)

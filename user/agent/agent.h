@@ -171,6 +171,9 @@ struct agent {
 	struct move *moves;
 	size_t n_moves;
 	struct mig_tupleset move_idx;
+	/* flows whose latest congestion restart in the socket is counted:
+	 * its commit's number of migrations (mover.c: mover_cc_event) */
+	struct mig_tupleset cc_seen;
 	uint32_t *move_free;
 	size_t n_move_free;
 	/* commits of this event-loop pass, finished together
@@ -189,7 +192,17 @@ struct agent {
 	/* lines about commits that follow their flow's previous one within
 	 * a second (mover.c: commit_log), and about keyed connections
 	 * (events.c) */
-	struct loglimit log_commits, log_keyed;
+	struct loglimit log_commits, log_keyed, log_cc;
+	/* committed flows whose congestion state restarts in their socket
+	 * (sock_ops, on the peer's next segment), each looked at once more
+	 * MIG_CC_WAIT_MS after its commit (mover.c: cc_waits_due), in that
+	 * order */
+	struct cc_wait {
+		struct mig_tuple sock;
+		uint64_t due_ns;
+		bool unlogged;
+	} *cc_waits;
+	size_t n_cc_waits, cap_cc_waits;
 	uint64_t walk_ns;          /* time spent walking the socket table, in all */
 	/* closed flows, forgotten CLOSE_GRACE_NS after their event */
 	struct closing {
@@ -394,6 +407,7 @@ struct cc_item {
 };
 void cc_restart_batch(struct agent *a, struct cc_item *v, size_t n);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);
+void mover_cc_event(struct agent *a, const struct mig_event *ev);
 /* migratectl migrate: move the flow only (all keyed flows if NULL) whose
  * route toward the peer now has another source; counts into r.  0, or
  * -ENOENT when only names no keyed flow. */

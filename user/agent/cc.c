@@ -107,12 +107,55 @@ void cc_forget_pinned(const char *pin_dir)
 	close(fd);
 }
 
+/* Our algorithm's name into every CPU's mig_cc_arm ("": none), where the
+ * sock_ops program finds it (cc_restart). */
+static int cc_arm_name(struct agent *a, const char *name)
+{
+	struct mig_cc_arm *v;
+	__u32 zero = 0;
+	int err = 0;
+
+	if (a->ncpus <= 0)
+		return -EINVAL;
+	v = calloc((size_t)a->ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < a->ncpus; i++)
+		strncpy(v[i].name, name, sizeof(v[i].name) - 1);
+	if (bpf_map_update_elem(bpf_map__fd(a->cc->maps.mig_cc_arm), &zero, v, BPF_ANY))
+		err = -errno;
+	free(v);
+	return err;
+}
+
+/* The pinned maps mig_cc shares with the rest: mig_flows, and
+ * mig_cc_arm (the sock_ops object's).  Without the latter (a pin
+ * directory that other tools filled) restarts take the walk only. */
+static int cc_share(struct agent *a)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = bpf_map__reuse_fd(a->cc->maps.mig_flows, a->flows_fd);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_MAP_CC_ARM);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		pr_info("no '%s': congestion restarts by walks of the socket table only", path);
+		return 0;
+	}
+	err = bpf_map__reuse_fd(a->cc->maps.mig_cc_arm, fd);
+	close(fd);
+	return err;
+}
+
 /* Never fatal: without it flows still migrate, keeping their window. */
 void cc_load(struct agent *a)
 {
 	char path[PATH_MAX];
 	uint32_t r;
-	int err = 0, tries;
+	int err = 0, e, tries;
 
 	cc_forget_pinned(a->pin_dir);
 
@@ -129,7 +172,9 @@ void cc_load(struct agent *a)
 			break;
 		}
 		memcpy(a->cc->bss->cc_name, a->cc_name, sizeof(a->cc_name));
-		err = mig_cc__load(a->cc);
+		err = cc_share(a);
+		if (!err)
+			err = mig_cc__load(a->cc);
 		if (!err) {
 			a->cc_ops_link = bpf_map__attach_struct_ops(a->cc->maps.mig_cc_ops);
 			err = libbpf_get_error(a->cc_ops_link);
@@ -143,6 +188,11 @@ void cc_load(struct agent *a)
 			a->cc_ops_link = NULL;
 		}
 		if (!err) {
+			e = cc_arm_name(a, a->cc_name);
+			if (e)
+				pr_warn("cannot write '%s' into %s (%s): congestion restarts by "
+					"walks of the socket table only", a->cc_name,
+					MIG_MAP_CC_ARM, strerror(-e));
 			snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_PIN_CC);
 			if (bpf_obj_pin(bpf_map__fd(a->cc->maps.mig_cc_ops), path))
 				pr_warn("cannot pin '%s' (%s): once this agent ends, nothing removes "
@@ -168,6 +218,7 @@ void cc_unload(struct agent *a, bool keep)
 	if (a->cc_ops_link && keep) {
 		bpf_link__disconnect(a->cc_ops_link);
 	} else if (a->cc_ops_link) {
+		cc_arm_name(a, "");   /* (the name goes now) */
 		snprintf(path, sizeof(path), "%s/%s", a->pin_dir, MIG_PIN_CC);
 		unlink(path);
 	}
@@ -228,6 +279,8 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 		}
 		if (err)
 			v[i].err = err;
+		else if (q.err == -EALREADY)
+			v[i].err = q.err;
 		else if (!q.found)
 			v[i].err = -ENOENT;
 		else if (q.err)
@@ -281,6 +334,8 @@ void cc_restart_batch(struct agent *a, struct cc_item *v, size_t n)
 			stat_add(a, MIG_STAT_CC_RESTART, 1);
 			continue;
 		}
+		if (v[i].err == -EALREADY)
+			continue;   /* (in its socket: counted then) */
 		stat_add(a, MIG_STAT_CC_FAIL, 1);
 		if (v[i].err != -EOPNOTSUPP)
 			pr_warn("%s: congestion state not restarted: %s",

@@ -294,6 +294,8 @@ static void on_closed(struct agent *a, const struct mig_event *ev)
 {
 	struct closing *c;
 
+	mig_tupleset_del(&a->cc_seen, &ev->tuple);
+
 	if (a->n_closing >= sizeof(a->closing) / sizeof(a->closing[0])) {
 		do_closed(a, &ev->tuple, ev->cookie, &ev->wire, &ev->prev, ev->timewait);
 		return;
@@ -349,6 +351,9 @@ int events_handle(void *ctx, void *data, size_t len)
 		break;
 	case MIG_EV_RESEND:
 		mover_resend(a, &ev->tuple, (uint32_t)ev->key_id);
+		break;
+	case MIG_EV_CC:
+		mover_cc_event(a, ev);
 		break;
 	}
 	return 0;

@@ -90,13 +90,17 @@ void log_reports(struct agent *a)
 {
 	uint64_t now, n;
 
-	if (!a->log_commits.skipped && !a->log_keyed.skipped)
+	if (!a->log_commits.skipped && !a->log_keyed.skipped && !a->log_cc.skipped)
 		return;   /* (no clock read on a pass with nothing held back) */
 	now = mono_ns();
 
 	if ((n = loglimit_due(&a->log_commits, now)))
 		pr_info("%llu commit(s) of flows that had committed less than a second before: "
 			"not logged (at most %d such lines a second; commits_unlogged)",
+			(unsigned long long)n, LOG_LINES_PER_SEC);
+	if ((n = loglimit_due(&a->log_cc, now)))
+		pr_info("%llu more congestion restart(s) in the sockets: not logged (at most %d "
+			"such lines a second; cwnd_restarted counts them all)",
 			(unsigned long long)n, LOG_LINES_PER_SEC);
 	if ((n = loglimit_due(&a->log_keyed, now)))
 		pr_info("%llu more connection(s) keyed: not logged (at most %d such lines a "
@@ -218,7 +222,7 @@ static const char *const pinned_names[] = {
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
 	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT, MIG_LINK_ITER, MIG_MAP_STATS "_new",
-	MIG_PIN_CC,
+	MIG_PIN_CC, MIG_MAP_CC_ARM,
 	/* programs other tools pinned (--adopt) */
 	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
 	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc",

@@ -257,7 +257,7 @@ static int send_sig(const struct mig_tuple *w, uint32_t seq, uint32_t ack, uint8
 
 int mover_init(struct agent *a)
 {
-	return mig_tupleset_init(&a->move_idx);
+	return mig_tupleset_init(&a->move_idx) ?: mig_tupleset_init(&a->cc_seen);
 }
 
 void mover_free(struct agent *a)
@@ -270,11 +270,15 @@ void mover_free(struct agent *a)
 		udp_fds[i] = raw_fds[i] = -1;
 	}
 	mig_tupleset_free(&a->move_idx);
+	mig_tupleset_free(&a->cc_seen);
 	free(a->moves);
 	free(a->move_free);
 	free(a->commits);
 	a->commits = NULL;
 	a->n_commits = a->cap_commits = 0;
+	free(a->cc_waits);
+	a->cc_waits = NULL;
+	a->n_cc_waits = a->cap_cc_waits = 0;
 	a->moves = NULL;
 	a->move_free = NULL;
 	a->n_moves = a->n_move_free = 0;
@@ -1232,50 +1236,151 @@ void mover_migrated(struct agent *a, const struct mig_tuple *sock, int role)
 }
 
 /*
- * After a commit: the new path is unknown, so slow start from the initial
- * window (before the kick, so that what it sends goes out under the new
- * window); then resume the socket, reserve its new wire tuple, say it.
+ * The congestion restart of a commit (docs/protocol.md, "Congestion
+ * state after a commit"): the socket's sock_ops program does it on the
+ * peer's first segment after the commit, which the ingress program marks
+ * for it, and says so (MIG_EV_CC: mover_cc_event).  A socket that no
+ * such segment reached MIG_CC_WAIT_MS after its commit (a peer that sent
+ * nothing since, or nothing the marker fits in: segments without
+ * options; or a socket keyed by an earlier build, which does not ask for
+ * marked segments) is restarted by a walk of the socket table (mig_cc_iter),
+ * all that are due at once.
+ */
+static void cc_wait_add(struct agent *a, const struct mig_tuple *sock, bool unlogged)
+{
+	if (!a->cc || !a->cc_iter_link) {
+		stat_add(a, MIG_STAT_CC_FAIL, 1);   /* (said once at start) */
+		return;
+	}
+	if (a->n_cc_waits == a->cap_cc_waits) {
+		size_t cap = a->cap_cc_waits ? 2 * a->cap_cc_waits : 64;
+		struct cc_wait *v = realloc(a->cc_waits, cap * sizeof(*v));
+
+		if (!v) {
+			struct cc_item it = { .sock = *sock, .unlogged = unlogged };
+
+			cc_restart_batch(a, &it, 1);   /* (now, then) */
+			return;
+		}
+		a->cc_waits = v;
+		a->cap_cc_waits = cap;
+	}
+	a->cc_waits[a->n_cc_waits++] = (struct cc_wait){
+		.sock = *sock, .unlogged = unlogged,
+		.due_ns = mono_ns() + MIG_CC_WAIT_MS * 1000000ULL };
+}
+
+/* Count a restart in the socket once, whichever comes first: its event,
+ * or the look at its flow MIG_CC_WAIT_MS after the commit.  True when
+ * counted now. */
+static bool cc_count_once(struct agent *a, const struct mig_tuple *sock, uint32_t migrations)
+{
+	uint32_t done;
+
+	if (mig_tupleset_get(&a->cc_seen, sock, &done) && done == migrations)
+		return false;
+	mig_tupleset_put(&a->cc_seen, sock, migrations);
+	stat_add(a, MIG_STAT_CC_RESTART, 1);
+	return true;
+}
+
+/* The waits that are due (all of them if all): the flows whose socket
+ * did not restart by itself, restarted by walks of the socket table. */
+static void cc_waits_due(struct agent *a, bool all)
+{
+	struct cc_item small[64], *v = NULL;
+	uint64_t now = mono_ns();
+	size_t i, n = 0, nv = 0;
+	struct mig_flow f;
+
+	while (n < a->n_cc_waits && (all || a->cc_waits[n].due_ns <= now))
+		n++;
+	if (!n)
+		return;
+	if (n > sizeof(small) / sizeof(small[0]))
+		v = malloc(n * sizeof(*v));
+	if (!v)
+		v = small;
+	for (i = 0; i < n; i++) {
+		const struct cc_wait *w = &a->cc_waits[i];
+
+		if (bpf_map_lookup_elem(a->flows_fd, &w->sock, &f))
+			continue;   /* closed since */
+		if (f.cc_done == (uint16_t)f.migrations) {
+			/* restarted in its socket: counted with its event,
+			 * or now if the full ring buffer lost that */
+			cc_count_once(a, &w->sock, f.migrations);
+			continue;
+		}
+		v[nv++] = (struct cc_item){ .sock = w->sock, .cookie = f.cookie,
+					    .unlogged = w->unlogged };
+		if (v == small && nv == sizeof(small) / sizeof(small[0])) {
+			cc_restart_batch(a, v, nv);
+			nv = 0;
+		}
+	}
+	mig_wipe(&f, sizeof(f));
+	if (nv)
+		cc_restart_batch(a, v, nv);
+	if (v != small)
+		free(v);
+	memmove(a->cc_waits, a->cc_waits + n, (a->n_cc_waits - n) * sizeof(*a->cc_waits));
+	a->n_cc_waits -= n;
+}
+
+/* MIG_EV_CC: a socket's own sock_ops program restarted its congestion
+ * state (or could not). */
+void mover_cc_event(struct agent *a, const struct mig_event *ev)
+{
+	const struct mig_cc_report *r = &ev->cc;
+	char ts[128];
+	int err = r->err ? r->err : !r->applied ? -EPROTO : 0;
+
+	tuple_str(&ev->tuple, ts, sizeof(ts));
+	if (err) {
+		stat_add(a, MIG_STAT_CC_FAIL, 1);
+		pr_warn("%s: congestion state not restarted: %s", ts, strerror(-err));
+		return;
+	}
+	if (!cc_count_once(a, &ev->tuple, r->migrations))
+		return;   /* (found in its flow already: the event came late) */
+	if (r->back_err)
+		pr_warn("%s: restarted, but could not go back to '%.16s' (%s): stays on '%s'",
+			ts, r->prev, strerror(-r->back_err), a->cc_name);
+	else if (loglimit_ok(&a->log_cc, mono_ns()))
+		pr_info("%s: congestion state restarted (%.16s): cwnd %u -> %u, "
+			"ssthresh %u -> %u, %u in flight on the old path, on the peer's "
+			"first segment (migration %u)", ts, r->prev, r->cwnd_before,
+			r->cwnd_after, r->ssthresh_before, r->ssthresh_after, r->in_flight,
+			r->migrations);
+}
+
+/*
+ * After a commit: resume the socket, reserve its new wire tuple, say it;
+ * its congestion state restarts in the socket, or after MIG_CC_WAIT_MS
+ * (cc_wait_add).
  */
 static void commits_do(struct agent *a, const struct commit *c, size_t n)
 {
-	struct cc_item small[64], *v = NULL;
-	size_t i, k, nv, cap = n < MIG_CC_BATCH ? n : MIG_CC_BATCH;
 	struct mig_flow f;
 	char t1[128], t2[128];
+	size_t i;
 
-	/* a batch per walk of the sockets, as large as the walk takes; in
-	 * smaller ones if the memory is not there */
-	if (cap > sizeof(small) / sizeof(small[0]))
-		v = malloc(cap * sizeof(*v));
-	if (!v) {
-		v = small;
-		cap = cap < sizeof(small) / sizeof(small[0]) ? cap : sizeof(small) / sizeof(small[0]);
-	}
-	for (i = 0; i < n; i += k) {
-		k = n - i < cap ? n - i : cap;
-		for (nv = 0; nv < k; nv++) {
-			v[nv].sock = c[i + nv].sock;
-			v[nv].unlogged = c[i + nv].unlogged;
-			v[nv].cookie = bpf_map_lookup_elem(a->flows_fd, &v[nv].sock, &f) ? 0 : f.cookie;
-		}
-		cc_restart_batch(a, v, nv);
-		for (nv = 0; nv < k; nv++) {
-			const struct commit *x = &c[i + nv];
+	for (i = 0; i < n; i++) {
+		const struct commit *x = &c[i];
 
-			if (!a->no_resume)
-				kick(a, &x->sock, x->nudged);
-			if (bpf_map_lookup_elem(a->flows_fd, &x->sock, &f))
-				continue;
-			reserve_wire(a, &x->sock, &f.wire);
-			if (!x->unlogged)
-				pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
-					tuple_str(&x->sock, t1, sizeof(t1)),
-					tuple_str(&f.wire, t2, sizeof(t2)),
-					x->role == 1 ? "we" : "the peer", f.migrations);
-		}
+		if (!a->no_resume)
+			kick(a, &x->sock, x->nudged);
+		if (bpf_map_lookup_elem(a->flows_fd, &x->sock, &f))
+			continue;
+		reserve_wire(a, &x->sock, &f.wire);
+		if (!x->unlogged)
+			pr_info("migrated %s: now %s on the wire (%s moved, migration %u)",
+				tuple_str(&x->sock, t1, sizeof(t1)),
+				tuple_str(&f.wire, t2, sizeof(t2)),
+				x->role == 1 ? "we" : "the peer", f.migrations);
+		cc_wait_add(a, &x->sock, x->unlogged);
 	}
-	if (v != small)
-		free(v);
 	mig_wipe(&f, sizeof(f));
 }
 
@@ -1297,6 +1402,7 @@ void mover_commits_done(struct agent *a)
 {
 	uint64_t walk0 = a->walk_ns;
 
+	cc_waits_due(a, false);
 	if (!a->n_commits || mono_ns() < a->commits_next_ns)
 		return;   /* (the main loop comes back by then) */
 	commits_do(a, a->commits, a->n_commits);
@@ -1307,13 +1413,17 @@ void mover_commits_done(struct agent *a)
 /* Milliseconds until the waiting commits are due; -1: none waits. */
 int mover_commits_wait_ms(const struct agent *a)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = mono_ns(), due = UINT64_MAX;
 
-	if (!a->n_commits)
+	if (a->n_commits)
+		due = a->commits_next_ns;
+	if (a->n_cc_waits && a->cc_waits[0].due_ns < due)
+		due = a->cc_waits[0].due_ns;
+	if (due == UINT64_MAX)
 		return -1;
-	if (now >= a->commits_next_ns)
+	if (now >= due)
 		return 0;
-	return (int)((a->commits_next_ns - now + 999999) / 1000000);
+	return (int)((due - now + 999999) / 1000000);
 }
 
 /* Every waiting commit now (the agent stops). */
@@ -1321,6 +1431,7 @@ void mover_commits_flush(struct agent *a)
 {
 	a->commits_next_ns = 0;
 	mover_commits_done(a);
+	cc_waits_due(a, true);
 }
 
 /* The CONFIRM of a candidate was lost and its mover already sends data:
