@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * mig_cc_arm: what a congestion restart tells mig_cc's init (struct
- * mig_cc_arm, mig_abi.h).  Declared by mig_sockops (which pins it with the
- * data path's maps) and by mig_cc (which the agent gives the pinned one).
+ * mig_cc_arm, mig_abi.h).  Declared with the data path's maps (mig_maps.h:
+ * pinned with them; sock_ops uses it) and by mig_cc (which the agent gives
+ * the pinned one).
  */
 #ifndef MIG_CC_ARM_H
 #define MIG_CC_ARM_H

@@ -9,6 +9,8 @@
 
 #include "migrate/mig_abi.h"
 #include "lib/mig_sk.h"   /* mig_tuple_eq */
+#include "lib/mig_cc_arm.h"   /* mig_cc_arm: in every object, so that
+				 * tools load each one on the pinned maps */
 
 /*
  * Sizes: the agent sets max_entries from --max-flows before loading
