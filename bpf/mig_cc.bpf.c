@@ -149,12 +149,12 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	struct sock_common *skc = ctx->sk_common;
 	char prev[TCP_CA_NAME_MAX] = {};
 	struct mig_tuple t = {};
-	struct mig_cc_arm saved, *a;
+	struct mig_cc_arm *a;
 	struct mig_cc_req *r;
 	struct mig_flow *f;
 	struct tcp_sock *tp;
 	__u64 cookie;
-	long err;
+	long err, back = 0;
 
 	if (!skc || !cc_want_n || !cc_name[0])
 		return 0;
@@ -179,32 +179,20 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	}
 	r->cwnd_before = tp->snd_cwnd;
 	r->ssthresh_before = tp->snd_ssthresh;
-	err = bpf_getsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
-	if (err) {
-		r->err = err;
-		return 0;
-	}
-	__builtin_memcpy(r->prev, prev, sizeof(prev));
 	a = mig_cc_arm_get();
 	if (!a) {
 		r->err = -ENOENT;
 		return 0;
 	}
-	mig_cc_arm_set(a, &saved, cookie);
-	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, cc_name, sizeof(cc_name));
-	r->applied = a->hit;
-	r->in_flight = a->flight;
-	mig_cc_disarm(a, &saved);
+	err = mig_cc_switch(tp, a, cc_name, cookie, prev, &r->applied, &r->in_flight, &back);
+	__builtin_memcpy(r->prev, prev, sizeof(prev));
 	if (f && r->applied)
 		f->cc_done = (__u16)f->migrations;
 	if (err) {
 		r->err = err;
 		return 0;
 	}
-	/* back to the algorithm it had, which starts over (its init) */
-	err = bpf_setsockopt(tp, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
-	if (err)
-		r->back_err = err;
+	r->back_err = back;
 	r->cwnd_after = tp->snd_cwnd;
 	r->ssthresh_after = tp->snd_ssthresh;
 	r->push_err = push_unsent(tp, &r->pushed);
@@ -215,7 +203,7 @@ SEC("struct_ops/mig_cc_init")
 void BPF_PROG(mig_cc_init, struct sock *sk)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	__u32 flight, lost, cwnd, iw;
+	__u32 flight, lost, cwnd;
 	struct mig_cc_arm *a = mig_cc_arm_get();
 
 	/* any other socket (an operator may pick this algorithm): Reno
@@ -237,14 +225,12 @@ void BPF_PROG(mig_cc_init, struct sock *sk)
 	flight = tp->packets_out + tp->retrans_out;
 	lost = tp->sacked_out + tp->lost_out;
 	flight = flight > lost ? flight - lost : 0;
-	iw = init_cwnd(tp);
-	cwnd = iw + flight;
+	cwnd = init_cwnd(tp) + flight;
 	if (cwnd > tp->snd_cwnd_clamp)
 		cwnd = tp->snd_cwnd_clamp;
 	tp->snd_cwnd = cwnd;
 	tp->snd_cwnd_cnt = 0;
 	tp->snd_ssthresh = TCP_INFINITE_SSTHRESH;
-	a->iw = iw;
 	a->flight = flight;
 	a->hit = 1;
 }

@@ -39,8 +39,6 @@
 #define CB_KEYED     (BPF_SOCK_OPS_STATE_CB_FLAG | \
 		      BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG)
 
-#define SOL_TCP        6
-#define TCP_CONGESTION 13
 #define TCP_CA_LOSS    4
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -224,13 +222,18 @@ static __always_inline int need_key2(const struct mig_sk *st)
 		(st->flags & (MIG_SK_REPLY | MIG_SK_SEND_KEY1)));
 }
 
-/* Both sides hold both keys and nothing is owed: stop the per-segment
- * callbacks. */
+/* Both sides hold both keys and nothing is owed. */
+static __always_inline bool keyed_both_ways(const struct mig_sk *st)
+{
+	return (st->flags & (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS | MIG_SK_REPLY |
+			     MIG_SK_SEND_KEY1)) == (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS);
+}
+
+/* ... then stop the per-segment callbacks. */
 static __always_inline void maybe_finish(struct bpf_sock_ops *skops,
 					 struct mig_sk *st)
 {
-	if ((st->flags & (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS | MIG_SK_REPLY |
-			  MIG_SK_SEND_KEY1)) == (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS))
+	if (keyed_both_ways(st))
 		bpf_sock_ops_cb_flags_set(skops, CB_KEYED);
 }
 
@@ -662,7 +665,7 @@ static __always_inline bool loss_and_new_ack(struct bpf_sock_ops *skops)
 static __noinline void cc_restart(struct bpf_sock_ops *skops)
 {
 	char prev[16] = {};
-	struct mig_cc_arm saved, *a;
+	struct mig_cc_arm *a;
 	struct mig_event *ev;
 	struct mig_tuple t;
 	struct mig_flow *f;
@@ -694,17 +697,7 @@ static __noinline void cc_restart(struct bpf_sock_ops *skops)
 	f->cc_done = (__u16)mig;
 	cwnd = skops->snd_cwnd;
 	ssthresh = skops->snd_ssthresh;
-	err = bpf_getsockopt(skops, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
-	if (!err) {
-		mig_cc_arm_set(a, &saved, cookie);
-		err = bpf_setsockopt(skops, SOL_TCP, TCP_CONGESTION, a->name, sizeof(a->name));
-		hit = a->hit;
-		flight = a->flight;
-		mig_cc_disarm(a, &saved);
-		/* back to the algorithm it had, which starts over (its init) */
-		if (!err)
-			back = bpf_setsockopt(skops, SOL_TCP, TCP_CONGESTION, prev, sizeof(prev));
-	}
+	err = mig_cc_switch(skops, a, a->name, cookie, prev, &hit, &flight, &back);
 	if (!err && hit)
 		mig_count(MIG_STAT_CC_INLINE);
 	ev = mig_event_reserve(MIG_EV_CC);
@@ -738,8 +731,7 @@ static __noinline void on_parse(struct bpf_sock_ops *skops)
 	if (!st || !(st->flags & MIG_SK_NEGOTIATED))
 		return;
 	/* keyed both ways (CB_KEYED): only the restart above was asked for */
-	if ((st->flags & (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS | MIG_SK_REPLY |
-			  MIG_SK_SEND_KEY1)) == (MIG_SK_HAVE_PEER | MIG_SK_PEER_HAS))
+	if (keyed_both_ways(st))
 		return;
 	r = skb_opts(skops, &w, &seq, &ack);
 	if (r == MIG_OPT_FOUND) {

@@ -24,27 +24,48 @@ static __always_inline struct mig_cc_arm *mig_cc_arm_get(void)
 	return bpf_map_lookup_elem(&mig_cc_arm, &zero);
 }
 
-/* Arm a for the socket cookie, keeping what was there in *saved (a switch
- * this one interrupted on this CPU) for mig_cc_disarm. */
-static __always_inline void mig_cc_arm_set(struct mig_cc_arm *a, struct mig_cc_arm *saved,
-					   __u64 cookie)
+#ifndef SOL_TCP
+#define SOL_TCP 6
+#endif
+#ifndef TCP_CONGESTION
+#define TCP_CONGESTION 13
+#endif
+
+/*
+ * The restart itself, for a program that may call bpf_setsockopt on the
+ * socket (ctx: its sock_ops ctx, or the iterator's tcp_sock): the
+ * socket's algorithm into prev, then, armed for the socket's cookie (what
+ * a switch this one interrupted on this CPU had armed is put back after),
+ * the switch to our algorithm name, whose init restarts it (*hit, *flight:
+ * what that init did), and straight back to prev, whose own init starts
+ * over too (*back: that switch's error).  0, or the error of the first
+ * two calls.
+ */
+static __always_inline long mig_cc_switch(void *ctx, struct mig_cc_arm *a, const char *name,
+					  __u64 cookie, char *prev, __u32 *hit,
+					  __u32 *flight, long *back)
 {
-	saved->cookie = a->cookie;
-	saved->iw = a->iw;
-	saved->flight = a->flight;
-	saved->hit = a->hit;
+	struct mig_cc_arm saved;
+	long err;
+
+	err = bpf_getsockopt(ctx, SOL_TCP, TCP_CONGESTION, prev, 16);
+	if (err)
+		return err;
+	saved.cookie = a->cookie;
+	saved.flight = a->flight;
+	saved.hit = a->hit;
 	a->flight = 0;
 	a->hit = 0;
-	a->iw = 0;
 	a->cookie = cookie;
-}
-
-static __always_inline void mig_cc_disarm(struct mig_cc_arm *a, const struct mig_cc_arm *saved)
-{
-	a->cookie = saved->cookie;
-	a->iw = saved->iw;
-	a->flight = saved->flight;
-	a->hit = saved->hit;
+	err = bpf_setsockopt(ctx, SOL_TCP, TCP_CONGESTION, (void *)name, 16);
+	*hit = a->hit;
+	*flight = a->flight;
+	a->cookie = saved.cookie;
+	a->flight = saved.flight;
+	a->hit = saved.hit;
+	if (!err)
+		*back = bpf_setsockopt(ctx, SOL_TCP, TCP_CONGESTION, prev, 16);
+	return err;
 }
 
 #endif

@@ -98,10 +98,9 @@ struct mig_cc_req {
  */
 struct mig_cc_arm {
 	__u64 cookie;             /* the socket to restart, 0: none */
-	__u32 iw;                 /* its initial window */
 	__u32 flight;             /* init: what it counted in flight */
 	__u32 hit;                /* init: 1 once it restarted the armed socket */
-	__u32 pad;
+	__u32 pad[2];
 	char  name[16];           /* the agent's algorithm (TCP_CA_NAME_MAX) */
 };
 _Static_assert(sizeof(struct mig_cc_arm) == 40, "mig_cc_arm size");
