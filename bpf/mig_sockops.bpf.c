@@ -643,7 +643,8 @@ static __noinline void on_passive_estab(struct bpf_sock_ops *skops)
  * old link).  Restarted before such an ACK is processed, the kernel sent
  * nothing for 57 to 70 ms afterwards (BBR, 3 in 20 runs at D = 10 s,
  * docs/HANDOVER.md); without the restart it sends at once.  Not
- * restarted here then: the agent's walk does it (MIG_CC_WAIT_MS).
+ * restarted on it then: on a marked segment behind it (one already in
+ * the socket's backlog), or by the agent's walk (MIG_CC_WAIT_MS).
  */
 static __always_inline bool loss_and_new_ack(struct bpf_sock_ops *skops)
 {

@@ -11,7 +11,9 @@
 # window is lost with the old link while its application waits with more
 # queued (flight_case): the restart's window is the initial one on top of
 # what is in flight, the queued data is pushed, and the transfer resumes by
-# fast recovery, with no retransmission timeout.  Last, the registration of
+# fast recovery, with no retransmission timeout.  Then a fixed end in loss
+# recovery whose peer acknowledges new data after the move (loss_case): not
+# restarted before that ACK is processed.  Last, the registration of
 # the agent's congestion control does not outlive a killed agent's next
 # start.
 #
@@ -197,6 +199,66 @@ flight_case() {
 
 t_begin "a window in flight on the old path at the commit: the new path still gets its initial window"
 flight_case
+
+# loss_case: the server sends; the router drops every acknowledgement the
+# mobile sends from its current address, so the server's retransmission
+# timer fires and its socket is in loss recovery (TCP_CA_LOSS) while the
+# mobile holds data the server never saw acknowledged; then the mobile
+# moves (its segments leave from the other address and pass).  The first
+# of the mobile's segments to reach the server's socket after the commit
+# acknowledges that data: sock_ops does not restart the socket on it
+# (cwnd_restart_deferred; restarted there, before that ACK is processed,
+# the kernel sent nothing for tens of milliseconds, docs/HANDOVER.md).
+# The restart comes after the ACK was processed: on a segment marked
+# before the deferral that follows it (the socket's backlog), or from the
+# agent's walk; either way the socket has left loss recovery by then, and
+# its cwnd before the restart is no longer loss recovery's 1.  A build
+# without the exception restarts it in loss recovery and fails here.
+loss_case() {
+	local name=loss c d i cf cm to0 line w
+	port=$((port + 1))
+	c=$(counter server cwnd_restarted); d=$(counter server cwnd_restart_deferred)
+	i=$(counter server cwnd_restarted_inline)
+	cf=$(counter server committed_fixed); cm=$(counter mobile committed_mover)
+	lab_bg server "snd-$name" python3 "$here/pausesend.py" listen "${TOPO_V4[server.s]}" "$port" \
+		"$LAB_DIR/big" $((64 << 10)) "$LAB_DIR/$name" 600
+	lab_wait_listen server "$port" 60
+	lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
+	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
+	t_check "$name: the sender paused" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
+	t_check "$name: everything sent is acknowledged" lab_wait_until 30 tcp_idle server "$port"
+	lab_nsexec router nft -f - <<-EOF
+	table ip labloss2 {
+		chain f {
+			type filter hook forward priority 0;
+			ip saddr ${TOPO_V4[mobile.a]} ip daddr ${TOPO_V4[server.s]} tcp dport $port tcp flags & (syn | fin | rst) == 0 counter drop
+		}
+	}
+	EOF
+	to0=$(mib server TcpExtTCPTimeouts)
+	: >"$LAB_DIR/$name.go"
+	t_check "$name: the server's retransmission timer fired (no ACK reaches it)" \
+		lab_wait_until 30 ge $((to0 + 1)) mib server TcpExtTCPTimeouts
+	echo "   in loss recovery: server: $(tcpinfo server "$port")"
+	topo_leave mobile a; topo_at mobile b
+	t_check "$name: the mobile committed" lab_wait_until 30 eq $((cm + 1)) counter mobile committed_mover
+	t_check "$name: the server committed" lab_wait_until 30 eq $((cf + 1)) counter server committed_fixed
+	t_check "$name: sock_ops deferred the restart (loss recovery, new data acknowledged)" \
+		lab_wait_until 10 ge $((d + 1)) counter server cwnd_restart_deferred
+	t_check "$name: the socket restarted once" lab_wait_until 10 eq $((c + 1)) counter server cwnd_restarted
+	line=$(grep -E ":$port -> [^ ]+: congestion state restarted" "$LAB_DIR/agent-server.log" | tail -n 1)
+	echo "   $line"
+	w=$(sed -nE 's/.*: cwnd ([0-9]+) -> .*/\1/p' <<<"$line")
+	t_check "$name: ... after the ACK was processed (cwnd before it: $w, not loss recovery's 1)" ge 2 echo "${w:-0}"
+	i=$(($(counter server cwnd_restarted_inline) - i))
+	echo "   restarted by $([ "$i" -gt 0 ] && echo "sock_ops on a later segment" || echo "the agent's walk")"
+	t_check "$name: sender and receiver finish" eval "lab_bg_wait snd-$name 120 && lab_bg_wait rcv-$name 120"
+	t_check "$name: $SIZE_MB MiB arrived byte-exact (sha256)" eq "$want_sum" got_sum "$name.got"
+	lab_nsexec router nft delete table ip labloss2
+}
+
+t_begin "a socket in loss recovery whose peer acknowledges new data after the move: not restarted before that ACK"
+loss_case
 
 t_begin "a killed agent's congestion control goes at its next start, and with --detach"
 # ccname HOST: the congestion control HOST's latest agent registered
