@@ -175,6 +175,9 @@ int mig_cc_iter(struct bpf_iter__tcp *ctx)
 	f = bpf_map_lookup_elem(&mig_flows, &t);
 	if (f && f->cc_done == (__u16)f->migrations) {
 		r->err = -EALREADY;
+		/* (its send might have waited: the agent asks for the push) */
+		if (r->push_req)
+			r->push_err = push_unsent(tp, &r->pushed);
 		return 0;
 	}
 	r->cwnd_before = tp->snd_cwnd;

@@ -39,6 +39,7 @@
 #define CB_KEYED     (BPF_SOCK_OPS_STATE_CB_FLAG | \
 		      BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG)
 
+#define TCP_CA_RECOVERY 3
 #define TCP_CA_LOSS    4
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -663,6 +664,33 @@ static __always_inline bool loss_and_new_ack(struct bpf_sock_ops *skops)
 	return tp && BPF_CORE_READ_BITFIELD(&tp->inet_conn, icsk_ca_state) == TCP_CA_LOSS;
 }
 
+/*
+ * Would the kernel hold back what the restart lets it send?  A socket
+ * that transmitted within the last millisecond (typically its own ACK to
+ * the agent's resume nudge), with data in flight and more queued, and
+ * not in recovery: tcp_write_xmit's TSO deferral (tcp_tso_should_defer)
+ * waits for the next ACK when the new window is a small share of cwnd,
+ * and when what is in flight was lost with the old path no ACK comes
+ * until the retransmission timer (test_cwnd's flight case stalled until
+ * its 60 s timer in about 1 of 20 runs).  Such a socket is restarted
+ * here all the same (the kernel may well send), and the agent's walk
+ * pushes its queued data MIG_CC_SOON_MS later, once that millisecond is
+ * over (MIG_EV_CC's push_soon).
+ */
+static __always_inline bool send_would_wait(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct tcp_sock *tp;
+
+	if (!sk)
+		return false;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp || !tp->packets_out || tp->write_seq == tp->snd_nxt ||
+	    BPF_CORE_READ_BITFIELD(&tp->inet_conn, icsk_ca_state) >= TCP_CA_RECOVERY)
+		return false;
+	return (__s64)(bpf_ktime_get_ns() - tp->tcp_wstamp_ns) < 1000000;
+}
+
 static __noinline void cc_restart(struct bpf_sock_ops *skops)
 {
 	char prev[16] = {};
@@ -671,7 +699,7 @@ static __noinline void cc_restart(struct bpf_sock_ops *skops)
 	struct mig_tuple t;
 	struct mig_flow *f;
 	struct mig_in *e;
-	__u32 cwnd, ssthresh, hit = 0, flight = 0, mig;
+	__u32 cwnd, ssthresh, hit = 0, flight = 0, mig, soon;
 	long err, back = 0;
 	__u64 cookie;
 
@@ -695,6 +723,7 @@ static __noinline void cc_restart(struct bpf_sock_ops *skops)
 		return;
 	}
 	mig = f->migrations;
+	soon = send_would_wait(skops);
 	f->cc_done = (__u16)mig;
 	cwnd = skops->snd_cwnd;
 	ssthresh = skops->snd_ssthresh;
@@ -716,6 +745,7 @@ static __noinline void cc_restart(struct bpf_sock_ops *skops)
 	ev->cc.cwnd_after = skops->snd_cwnd;
 	ev->cc.ssthresh_after = skops->snd_ssthresh;
 	ev->cc.in_flight = flight;
+	ev->cc.push_soon = soon;
 	__builtin_memcpy(ev->cc.prev, prev, sizeof(prev));
 	bpf_ringbuf_submit(ev, 0);
 }

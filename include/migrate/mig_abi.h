@@ -83,6 +83,7 @@ struct mig_cc_req {
 	__u32 in_flight;          /* segments it counted in flight (old path) */
 	__u32 pushed;             /* 1: its unsent data was pushed (TCP_NODELAY) */
 	__s32 push_err;           /* that push's bpf_setsockopt error, 0: none */
+	__u32 push_req;           /* in: push it also if it restarted in its socket already */
 	char  prev[16];           /* its algorithm (TCP_CA_NAME_MAX) */
 };
 
@@ -118,6 +119,11 @@ _Static_assert(sizeof(struct mig_cc_arm) == 40, "mig_cc_arm size");
  * one: the agent's walk restarts it, MIG_CC_WAIT_MS after its commit) */
 #define MIG_CC_MARK_NS   (2ULL * 1000000000ULL)
 #define MIG_CC_WAIT_MS   50
+/* A socket restarted in sock_ops whose send might still wait (the kernel
+ * defers a TSO send until the next ACK if the socket transmitted within
+ * the last millisecond): the agent's walk pushes its queued data this
+ * long after the event that says so. */
+#define MIG_CC_SOON_MS   2
 
 /* skb mark of the segments the agent and the data path make themselves
  * (Migrate SYN, SYN/ACK, CONFIRM, RST): the egress program leaves them
@@ -492,6 +498,7 @@ struct mig_cc_report {
 	__u32 cwnd_before, ssthresh_before, cwnd_after, ssthresh_after;
 	__u32 in_flight;          /* segments it counted in flight (old path) */
 	char  prev[16];           /* its algorithm */
+	__u32 push_soon;          /* 1: its send might wait: push it MIG_CC_SOON_MS later */
 };
 struct mig_event {
 	__u32 type;          /* enum mig_event_type */
@@ -635,6 +642,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(CC_MARKED,        "cwnd_marked")       /* a peer segment after a commit marked, so that its socket restarts its congestion state on it */ \
 	X(CC_INLINE,        "cwnd_restarted_inline") /* sock_ops: ... restarted on such a segment (also counted in cwnd_restarted by the agent) */ \
 	X(CC_DEFERRED,      "cwnd_restart_deferred") /* sock_ops: ... not restarted on it (a socket in loss recovery, the segment acknowledges new data): on a later marked segment, or by the agent's walk */ \
+	X(CC_PUSH_SOON,     "cwnd_pushed_soon") /* agent: ... restarted on it, but its send might wait (the kernel's TSO deferral): pushed by a walk MIG_CC_SOON_MS later */ \
 	MIG_STATS_TEST(X)
 
 /* Tests only: a build with one counter more (make

@@ -201,6 +201,7 @@ struct agent {
 		struct mig_tuple sock;
 		uint64_t due_ns;
 		bool unlogged;
+		bool push;     /* MIG_CC_SOON_MS after a restart whose send might wait */
 	} *cc_waits;
 	size_t n_cc_waits, cap_cc_waits;
 	uint64_t walk_ns;          /* time spent walking the socket table, in all */
@@ -404,6 +405,7 @@ struct cc_item {
 	uint64_t cookie;
 	int err;
 	bool unlogged;   /* no line for its restart (mover.c: commit_log) */
+	bool push;       /* push its queued data also if it restarted in its socket */
 };
 void cc_restart_batch(struct agent *a, struct cc_item *v, size_t n);
 void mover_resend(struct agent *a, const struct mig_tuple *wire, uint32_t reqno);

@@ -242,7 +242,7 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 	ssize_t r;
 
 	for (i = 0; i < n; i++) {
-		struct mig_cc_req q = { .cookie = v[i].cookie };
+		struct mig_cc_req q = { .cookie = v[i].cookie, .push_req = v[i].push };
 
 		v[i].err = bpf_map_update_elem(want_fd, &v[i].sock, &q, BPF_ANY) ? -errno : 0;
 		put += !v[i].err;
@@ -279,8 +279,14 @@ static void cc_run(struct agent *a, struct cc_item *v, size_t n)
 		}
 		if (err)
 			v[i].err = err;
-		else if (q.err == -EALREADY)
+		else if (q.err == -EALREADY) {
 			v[i].err = q.err;
+			if (q.pushed) {
+				stat_add(a, MIG_STAT_CC_PUSH_SOON, 1);
+				pr_debug("%s: restarted in its socket, its send might have waited: unsent data pushed",
+					 tuple_str(&v[i].sock, ts, sizeof(ts)));
+			}
+		}
 		else if (!q.found)
 			v[i].err = -ENOENT;
 		else if (q.err)

@@ -1270,6 +1270,23 @@ static void cc_wait_add(struct agent *a, const struct mig_tuple *sock, bool unlo
 		.due_ns = mono_ns() + MIG_CC_WAIT_MS * 1000000ULL };
 }
 
+/* A socket restarted in its sock_ops whose send might wait there
+ * (MIG_EV_CC, push_soon): its queued data pushed by a walk MIG_CC_SOON_MS
+ * from now, first in the list (a wait behind it that falls due sooner is
+ * taken with it, MIG_CC_SOON_MS late at most). */
+static void cc_wait_soon(struct agent *a, const struct mig_tuple *sock)
+{
+	size_t n = a->n_cc_waits;
+
+	cc_wait_add(a, sock, false);
+	if (a->n_cc_waits != n + 1)
+		return;   /* (restarted now, or not at all: said) */
+	memmove(a->cc_waits + 1, a->cc_waits, n * sizeof(*a->cc_waits));
+	a->cc_waits[0] = (struct cc_wait){
+		.sock = *sock, .push = true,
+		.due_ns = mono_ns() + MIG_CC_SOON_MS * 1000000ULL };
+}
+
 /* Count a restart in the socket once, whichever comes first: its event,
  * or the look at its flow MIG_CC_WAIT_MS after the commit.  True when
  * counted now. */
@@ -1304,16 +1321,19 @@ static void cc_waits_due(struct agent *a, bool all)
 	for (i = 0; i < n; i++) {
 		const struct cc_wait *w = &a->cc_waits[i];
 
-		if (bpf_map_lookup_elem(a->flows_fd, &w->sock, &f))
-			continue;   /* closed since */
+		/* closed since (gone, or kept a while as CLOSE: its close
+		 * event forgot that it was counted) */
+		if (bpf_map_lookup_elem(a->flows_fd, &w->sock, &f) || f.state == BPF_TCP_CLOSE)
+			continue;
 		if (f.cc_done == (uint16_t)f.migrations) {
 			/* restarted in its socket: counted with its event,
 			 * or now if the full ring buffer lost that */
 			cc_count_once(a, &w->sock, f.migrations);
-			continue;
+			if (!w->push)
+				continue;
 		}
 		v[nv++] = (struct cc_item){ .sock = w->sock, .cookie = f.cookie,
-					    .unlogged = w->unlogged };
+					    .unlogged = w->unlogged, .push = w->push };
 		if (v == small && nv == sizeof(small) / sizeof(small[0])) {
 			cc_restart_batch(a, v, nv);
 			nv = 0;
@@ -1341,6 +1361,10 @@ void mover_cc_event(struct agent *a, const struct mig_event *ev)
 		stat_add(a, MIG_STAT_CC_FAIL, 1);
 		pr_warn("%s: congestion state not restarted: %s", ts, strerror(-err));
 		return;
+	}
+	if (r->push_soon) {
+		pr_debug("%s: its send might wait: a walk pushes it in %u ms", ts, MIG_CC_SOON_MS);
+		cc_wait_soon(a, &ev->tuple);
 	}
 	if (!cc_count_once(a, &ev->tuple, r->migrations))
 		return;   /* (found in its flow already: the event came late) */
