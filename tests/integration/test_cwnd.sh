@@ -135,6 +135,22 @@ move_b_to_a
 t_begin "the fixed end sends (download): its cwnd restarts at its route's initcwnd"
 one_case down server "$SRV_IW"
 
+# paused_download NAME [CC]: on the next port, the server sends big to the
+# mobile (congestion control CC, else the host's), pausing after 64 KB
+# until NAME.go; back once both ends keyed it and the pause is reached
+# with everything acknowledged
+paused_download() {
+	local name=$1 cc=${2:-}
+	port=$((port + 1))
+	lab_bg server "snd-$name" env ${cc:+PAUSESEND_CC=$cc} python3 "$here/pausesend.py" listen \
+		"${TOPO_V4[server.s]}" "$port" "$LAB_DIR/big" $((64 << 10)) "$LAB_DIR/$name" 600
+	lab_wait_listen server "$port" 60
+	lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
+	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
+	t_check "$name: the sender paused" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
+	t_check "$name: everything sent is acknowledged" lab_wait_until 30 tcp_idle server "$port"
+}
+
 # flight_case: the server sends; the router drops everything toward the
 # mobile's address (its link is about to go) while the application has more
 # queued than the window lets out, so the socket counts a window of
@@ -148,20 +164,13 @@ one_case down server "$SRV_IW"
 # so that it never is the limit.
 flight_case() {
 	local name=flight c cf cm line f w to0 to1
-	port=$((port + 1))
 	c=$(counter server cwnd_restarted); cf=$(counter server committed_fixed)
 	cm=$(counter mobile committed_mover)
 	lab_nsexec server sysctl -qw net.ipv4.tcp_early_retrans=0
 	lab_route server -4 replace default via "${TOPO_GW4[s]}" dev eth0 initcwnd "$SRV_IW" rto_min 60s
 	lab_nsexec mobile sysctl -qw net.ipv4.tcp_rmem="4096 4194304 8388608"
 	lab_route mobile -4 replace default via "${TOPO_GW4[b]}" dev "${TOPO_IF[mobile.b]}" initrwnd 1000
-	lab_bg server "snd-$name" env PAUSESEND_CC=cubic python3 "$here/pausesend.py" listen "${TOPO_V4[server.s]}" "$port" \
-		"$LAB_DIR/big" $((64 << 10)) "$LAB_DIR/$name" 600
-	lab_wait_listen server "$port" 60
-	lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
-	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
-	t_check "$name: the sender paused" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
-	t_check "$name: everything sent is acknowledged" lab_wait_until 30 tcp_idle server "$port"
+	paused_download "$name" cubic
 	lab_nsexec router nft -f - <<-EOF
 	table ip labflight {
 		chain f {
@@ -216,19 +225,13 @@ flight_repeat() {
 	lab_route server -4 replace default via "${TOPO_GW4[s]}" dev eth0 initcwnd "$SRV_IW" rto_min 60s
 	for ((it = 1; it <= n; it++)); do
 		name=rep$it
-		port=$((port + 1))
 		nxt=$([ $cur = a ] && echo b || echo a)
 		lab_route mobile -4 replace default via "${TOPO_GW4[$cur]}" dev "${TOPO_IF[mobile.$cur]}" initrwnd 1000
 		c=$(counter server cwnd_restarted)
 		# (a capture at the server's link: its cost on each packet there
 		# makes the server's ACK leave first more often)
-		lab_capture_start server eth0 "$name" tcp port "$port"
-		lab_bg server "snd-$name" env PAUSESEND_CC=cubic python3 "$here/pausesend.py" listen "${TOPO_V4[server.s]}" "$port" \
-			"$LAB_DIR/big" $((64 << 10)) "$LAB_DIR/$name" 600
-		lab_wait_listen server "$port" 60
-		lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
-		t_check "$name: the sender paused with everything acknowledged" \
-			eval "lab_wait_until 120 test -e $LAB_DIR/$name.paused && lab_wait_until 30 tcp_idle server $port"
+		lab_capture_start server eth0 "$name" tcp port $((port + 1))   # (paused_download's port)
+		paused_download "$name" cubic
 		lab_nsexec router nft -f - <<-EOF
 		table ip labrep {
 			chain f {
@@ -273,17 +276,10 @@ flight_repeat 10
 # without the exception restarts it in loss recovery and fails here.
 loss_case() {
 	local name=loss c d i cf cm to0 line w
-	port=$((port + 1))
 	c=$(counter server cwnd_restarted); d=$(counter server cwnd_restart_deferred)
 	i=$(counter server cwnd_restarted_inline)
 	cf=$(counter server committed_fixed); cm=$(counter mobile committed_mover)
-	lab_bg server "snd-$name" python3 "$here/pausesend.py" listen "${TOPO_V4[server.s]}" "$port" \
-		"$LAB_DIR/big" $((64 << 10)) "$LAB_DIR/$name" 600
-	lab_wait_listen server "$port" 60
-	lab_bg mobile "rcv-$name" socat -u "TCP4:${TOPO_V4[server.s]}:$port" "OPEN:$LAB_DIR/$name.got,creat,trunc"
-	t_check "$name: keyed on both ends" eval 'lab_wait_until 30 eq 1 nflows mobile && lab_wait_until 30 eq 1 nflows server'
-	t_check "$name: the sender paused" lab_wait_until 120 test -e "$LAB_DIR/$name.paused"
-	t_check "$name: everything sent is acknowledged" lab_wait_until 30 tcp_idle server "$port"
+	paused_download "$name"
 	lab_nsexec router nft -f - <<-EOF
 	table ip labloss2 {
 		chain f {
