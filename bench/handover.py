@@ -175,17 +175,46 @@ class Follow:
     """The lines appended to a log since the last call."""
 
     def __init__(self, path):
-        self.path, self.f, self.part = path, None, ""
+        self.path, self.f, self.part = path, None, b""
 
-    def rows(self):
+    def _open(self):
         if self.f is None:
             try:
-                self.f = open(self.path)
+                self.f = open(self.path, "rb")
             except FileNotFoundError:
-                return []
-        lines = (self.part + self.f.read()).split("\n")
+                return False
+        return True
+
+    def tail(self, t0):
+        """The rows of the log's end, from a row at or before t0 on (the
+        byte counts only grow, so that row holds the most up to t0), and
+        the position after them: what the watcher needs at the move, read
+        from the end instead of parsing the whole run's log there (which
+        took a CPU for 1.4 to 3 ms at D = 10 s, right when the handover is
+        measured)."""
+        if not self._open():
+            return []
+        size = os.fstat(self.f.fileno()).st_size
+        n = 4096
+        while True:
+            start = max(0, size - n)
+            self.f.seek(start)
+            lines = self.f.read(size - start).split(b"\n")
+            part = lines.pop()
+            if start:
+                lines = lines[1:]       # (cut in the middle)
+            rows = rows_of(l.decode() for l in lines)
+            if not start or any(t <= t0 for t, _ in rows):
+                self.part = part
+                return rows
+            n *= 8
+
+    def rows(self):
+        if not self._open():
+            return []
+        lines = (self.part + self.f.read()).split(b"\n")
         self.part = lines.pop()     # (a line still being written)
-        return rows_of(lines)
+        return rows_of(l.decode() for l in lines)
 
 
 def watch(slog, rlog, timeout):
@@ -197,18 +226,21 @@ def watch(slog, rlog, timeout):
     snd, rcv = Follow(slog), Follow(rlog)
     written = before = 0
     after = -1      # the most bytes arrived at a time after t0
+    first = True
     while time.monotonic() < end:
-        for t, b in snd.rows():
+        for t, b in (snd.tail(t0) if first else snd.rows()):
             if t <= t0:
                 written = max(written, b)
-        for t, b in rcv.rows():
+        for t, b in (rcv.tail(t0) if first else rcv.rows()):
             if t <= t0:
                 before = max(before, b)
             else:
                 after = max(after, b)
+        first = False
         if after > before and after >= written:
             return
-        time.sleep(0.002)
+        # (this only ends the run: the figures come from the logs)
+        time.sleep(0.005)
 
 
 def fmt(v):
