@@ -643,9 +643,14 @@ static __noinline void on_passive_estab(struct bpf_sock_ops *skops)
  * acknowledged (the peer's last ACKs before the break were lost with the
  * old link).  Restarted before such an ACK is processed, the kernel sent
  * nothing for 57 to 70 ms afterwards (BBR, 3 in 20 runs at D = 10 s,
- * docs/HANDOVER.md); without the restart it sends at once.  Not
- * restarted on it then: on a marked segment behind it (one already in
- * the socket's backlog), or by the agent's walk (MIG_CC_WAIT_MS).
+ * docs/HANDOVER.md).  Not restarted on it then, but on the peer's next
+ * segment, once that ACK was processed: the ingress program goes on
+ * marking them until a restart (one may already wait in the socket's
+ * backlog).  Without a restart the kernel does not send either: it
+ * waited for the agent's walk (MIG_CC_WAIT_MS) in 3 of 105 runs at
+ * D = 10 s when the marking ended here (where logged: cwnd 4, 61
+ * segments of the old path in flight); the walk is left for a peer that
+ * sends nothing more.
  */
 static __always_inline bool loss_and_new_ack(struct bpf_sock_ops *skops)
 {
@@ -714,14 +719,18 @@ static __noinline void cc_restart(struct bpf_sock_ops *skops)
 	cookie = bpf_get_socket_cookie(skops);
 	if (f->cookie && cookie != f->cookie)
 		return;
-	/* the ingress program marks no more of this flow's segments */
-	e = bpf_map_lookup_elem(&mig_ingress, &f->wire);
-	if (e && e->cc && mig_tuple_eq(&e->sock, &t))
-		e->cc = 0;
+	/* (the ingress program goes on marking the peer's segments: the
+	 * next one restarts the socket, once this ACK was processed;
+	 * unmarked, the socket waited for the walk, MIG_CC_WAIT_MS, and sent
+	 * nothing meanwhile: test_cwnd's loss case) */
 	if (loss_and_new_ack(skops)) {
 		mig_count(MIG_STAT_CC_DEFERRED);
 		return;
 	}
+	/* the ingress program marks no more of this flow's segments */
+	e = bpf_map_lookup_elem(&mig_ingress, &f->wire);
+	if (e && e->cc && mig_tuple_eq(&e->sock, &t))
+		e->cc = 0;
 	mig = f->migrations;
 	soon = send_would_wait(skops);
 	f->cc_done = (__u16)mig;

@@ -641,7 +641,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(COMMIT_UNLOGGED,  "commits_unlogged")  /* agent: a commit of a flow that had committed less than a second before, its lines not logged (over 10 such a second) */ \
 	X(CC_MARKED,        "cwnd_marked")       /* a peer segment after a commit marked, so that its socket restarts its congestion state on it */ \
 	X(CC_INLINE,        "cwnd_restarted_inline") /* sock_ops: ... restarted on such a segment (also counted in cwnd_restarted by the agent) */ \
-	X(CC_DEFERRED,      "cwnd_restart_deferred") /* sock_ops: ... not restarted on it (a socket in loss recovery, the segment acknowledges new data): on a later marked segment, or by the agent's walk */ \
+	X(CC_DEFERRED,      "cwnd_restart_deferred") /* sock_ops: ... not restarted on it (a socket in loss recovery, the segment acknowledges new data): on the peer's next segment (marked until a restart), or by the agent's walk */ \
 	X(CC_PUSH_SOON,     "cwnd_pushed_soon") /* agent: ... restarted on it, but its send might wait (the kernel's TSO deferral): pushed by a walk MIG_CC_SOON_MS later */ \
 	MIG_STATS_TEST(X)
 
