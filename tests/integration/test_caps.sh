@@ -94,7 +94,7 @@ t_check "a connection is keyed" lab_wait_until 5 eq 1 nflows mobile
 lab_wait_until 5 ge $((4 << 20)) fsize "$LAB_DIR/a.got"
 printf 'interface = eth0\ninterface = eth1\n' >"$CONF"
 kill -HUP "${LAB_AGENT_PID[mobile]}"
-t_check "a reload attaches to eth1" lab_wait_until 5 eval \
+t_check "a reload attaches to eth1" lab_wait_until 30 eval \
 	'lab_nsexec mobile tc filter show dev eth1 ingress | grep -q mig_in_tc'
 topo_leave mobile a
 topo_at mobile b

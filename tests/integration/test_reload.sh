@@ -67,7 +67,7 @@ nreloads=0
 reload_now() {
 	nreloads=$((nreloads + 1))
 	hup
-	lab_wait_until 5 reloaded "$nreloads"
+	lab_wait_until 30 reloaded "$nreloads"
 }
 pool_target() {
 	bpftool -j map dump pinned "$(lab_pindir mobile)/mig_meta" |

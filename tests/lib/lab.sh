@@ -53,7 +53,9 @@
 #
 # Environment: LAB_BUILD (build dir, default <repo>/build), LAB_KEEP=1 (keep
 # $LAB_DIR with logs and captures), LAB_VERBOSE=1 (show output of passing
-# checks), LAB_AGENT_TIMEOUT (seconds to wait for an agent, default 10).
+# checks), LAB_AGENT_TIMEOUT (seconds to wait for an agent, default 60: it verifies
+# its programs first, 3.5 s alone on an AMD EPYC guest here, longer when
+# several start at once).
 
 if [[ -z ${BASH_VERSINFO:-} || ${BASH_VERSINFO[0]} -lt 5 ]]; then
 	echo "lab.sh: needs bash 5 or later" >&2
@@ -572,7 +574,7 @@ _lab_agent_up() {
 # netns, not in its cgroup), wait until it has written its pidfile (= fully
 # attached). On failure prints the log tail and returns 1.
 lab_agent_start() {
-	local h=${1:-} agent pin pidf log t=${LAB_AGENT_TIMEOUT:-10} pid
+	local h=${1:-} agent pin pidf log t=${LAB_AGENT_TIMEOUT:-60} pid
 	_lab_need_host "$h" || return 1
 	shift
 	agent=$LAB_BUILD/migrate-agent
