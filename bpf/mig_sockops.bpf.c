@@ -719,10 +719,7 @@ static __noinline void cc_restart(struct bpf_sock_ops *skops)
 	cookie = bpf_get_socket_cookie(skops);
 	if (f->cookie && cookie != f->cookie)
 		return;
-	/* (the ingress program goes on marking the peer's segments: the
-	 * next one restarts the socket, once this ACK was processed;
-	 * unmarked, the socket waited for the walk, MIG_CC_WAIT_MS, and sent
-	 * nothing meanwhile: test_cwnd's loss case) */
+	/* (before the marking ends: the peer's next segment restarts it) */
 	if (loss_and_new_ack(skops)) {
 		mig_count(MIG_STAT_CC_DEFERRED);
 		return;
