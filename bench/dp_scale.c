@@ -166,6 +166,7 @@ static int fill(struct scale_set *ss)
 		if (bpf_map_update_batch(bpf_map__fd(s->maps.mig_ingress), ik, iv, &cnt, &o))
 			return -1;
 	}
+	fx_xf_sync(s);
 	for (k = 0; k < 4; k++)
 		ss->mem1[k] = memlock(bpf_map__fd(set_map(s, k)));
 	return 0;

@@ -582,12 +582,12 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	sc->in.ts = MIG_TS_FIRST;
 	sc->in.cc = 1;
 	sc->out.wire = *w;
-	if (bpf_map_update_elem(&mig_ingress, w, &sc->in, BPF_ANY)) {
+	if (mig_xlate_put(&mig_ingress, w, &sc->in)) {
 		mig_count(MIG_STAT_XLATE_FULL);
 		return -1;
 	}
-	if (bpf_map_update_elem(&mig_egress, sock, &sc->out, BPF_ANY)) {
-		bpf_map_delete_elem(&mig_ingress, w);
+	if (mig_xlate_put(&mig_egress, sock, &sc->out)) {
+		mig_xlate_del(&mig_ingress, w);
 		mig_count(MIG_STAT_XLATE_FULL);
 		return -1;
 	}
@@ -596,13 +596,13 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 		if (sc->prev.family && !mig_tuple_eq(&sc->prev, w)) {
 			e = bpf_map_lookup_elem(&mig_ingress, &sc->prev);
 			if (e && e->type == MIG_IN_RETIRED && mig_tuple_eq(&e->sock, sock))
-				bpf_map_delete_elem(&mig_ingress, &sc->prev);
+				mig_xlate_del(&mig_ingress, &sc->prev);
 		}
 		sc->prev = f->wire;
 		sc->in.type = MIG_IN_RETIRED;
 		sc->in.ts = MIG_TS_OFF;
 		sc->in.cc = 0;
-		if (bpf_map_update_elem(&mig_ingress, &sc->prev, &sc->in, BPF_ANY))
+		if (mig_xlate_put(&mig_ingress, &sc->prev, &sc->in))
 			mig_count(MIG_STAT_XLATE_FULL);
 		f->prev = sc->prev;
 	}
@@ -1730,7 +1730,7 @@ static __always_inline enum verdict ingress(struct mig_ctx *c, __u32 ifindex)
 		}
 	}
 
-	e = bpf_map_lookup_elem(&mig_ingress, &key);
+	e = mig_xf_maybe(&key) ? bpf_map_lookup_elem(&mig_ingress, &key) : NULL;
 	if (e) {
 		if (e->type == MIG_IN_RETIRED) {
 			/* the flow left this tuple: whoever sends here now
@@ -1829,7 +1829,7 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 	if ((p.flags & TCP_RST) && !p.payload &&
 	    rst_sign((struct __sk_buff *)c->ctx, &p, &key))
 		return V_DROP;
-	e = bpf_map_lookup_elem(&mig_egress, &key);
+	e = mig_xf_maybe(&key) ? bpf_map_lookup_elem(&mig_egress, &key) : NULL;
 	if (!e)
 		return h && h->kept ? kept_src(c, &key) : V_PASS;
 	w = e->wire;

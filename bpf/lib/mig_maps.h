@@ -92,6 +92,22 @@ struct {
 	__type(value, struct mig_in);
 } mig_ingress SEC(".maps");
 
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+
+/* The translation filter: counts of mig_ingress and mig_egress entries by
+ * mig_xf_slot (struct mig_gate's neighbour in mig_abi.h says who keeps
+ * them).  Mmapable: the agent's deletes take their count off with an
+ * atomic add, as the data path's do. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MIG_XF_SLOTS + 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} mig_xf SEC(".maps");
+
 /* Translation of our own segments by socket tuple. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -229,6 +245,55 @@ static __always_inline long mig_cand_del(const struct mig_tuple *w)
 
 	if (!r)
 		mig_gate_add(-1);
+	return r;
+}
+
+/* May tuple k have an entry in mig_ingress or mig_egress?  False only
+ * when its slot of mig_xf counts none: an array lookup, which the
+ * verifier inlines, instead of a hash of 40 bytes and a call. */
+static __always_inline bool mig_xf_maybe(const struct mig_tuple *k)
+{
+	__u32 slot = mig_xf_slot(k);
+	__u64 *n = bpf_map_lookup_elem(&mig_xf, &slot);
+
+	return !n || *n;
+}
+
+static __always_inline void mig_xf_add(const struct mig_tuple *k, __s64 d)
+{
+	__u32 slot = mig_xf_slot(k);
+	__u64 *n = bpf_map_lookup_elem(&mig_xf, &slot);
+
+	if (n)
+		__sync_fetch_and_add(n, d);
+}
+
+/* mig_ingress and mig_egress change only through these two, which keep
+ * mig_xf's counts: an insert is counted before it is made (a segment
+ * that finds the entry finds its count), a replacement is not. */
+static __always_inline long mig_xlate_put(void *map, const struct mig_tuple *k,
+					  const void *v)
+{
+	long r;
+
+	mig_xf_add(k, 1);
+	r = bpf_map_update_elem(map, k, v, BPF_NOEXIST);
+	if (r == -EEXIST) {
+		r = bpf_map_update_elem(map, k, v, BPF_EXIST);
+		mig_xf_add(k, -1);
+		return r;
+	}
+	if (r)
+		mig_xf_add(k, -1);
+	return r;
+}
+
+static __always_inline long mig_xlate_del(void *map, const struct mig_tuple *k)
+{
+	long r = bpf_map_delete_elem(map, k);
+
+	if (!r)
+		mig_xf_add(k, -1);
 	return r;
 }
 

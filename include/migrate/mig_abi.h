@@ -49,6 +49,7 @@
 #define MIG_MAP_GATE     "mig_gate"
 #define MIG_MAP_KEPT     "mig_kept"
 #define MIG_MAP_CC_ARM   "mig_cc_arm"
+#define MIG_MAP_XF       "mig_xf"
 #define MIG_LINK_SOCKOPS "link_sockops"
 #define MIG_LINK_ITER    "link_iter"
 /* Programs that other tools load (migrate-agent --adopt) are pinned in
@@ -361,6 +362,42 @@ struct mig_gate {
 	__s64 cands;
 };
 _Static_assert(sizeof(struct mig_gate) == 8, "mig_gate size");
+
+/*
+ * mig_xf: the translation filter.  An array of counters (__u64, mmapable)
+ * indexed by mig_xf_slot() of a tuple: slot s counts the entries of
+ * mig_ingress and mig_egress whose key falls on s.  A segment whose tuple
+ * falls on a zero slot has no translation, and skips the hash lookup (the
+ * common case: most flows never migrate).  Every writer of those two maps
+ * keeps the count: +1 before an insert (taken back if the insert fails or
+ * only replaced), -1 after a successful delete; the data path with atomic
+ * adds, the agent with atomic adds on its mapping of the array.  So a
+ * count is never below the entries on its slot.
+ *
+ * Entry MIG_XF_STAMP (not a slot) holds meta.started_ns of the agent that
+ * last checked the counts.  A start whose pinned stamp is not the pinned
+ * meta's (a build without the filter ran meanwhile), or that finds the
+ * maps pinned but no filter (an upgrade from such a build), adds
+ * MIG_XF_BIAS to every slot: every segment looks up, as before the
+ * filter, until the data path is loaded afresh.
+ */
+#define MIG_XF_BITS   14
+#define MIG_XF_SLOTS  (1U << MIG_XF_BITS)
+#define MIG_XF_STAMP  MIG_XF_SLOTS
+#define MIG_XF_BIAS   (1ULL << 40)
+
+/* The slot of a tuple (either map's key): its words folded, then a
+ * multiplicative hash.  Not keyed: a flow's owner may pick a tuple that
+ * shares a victim's slot, which only makes the victim's segments look up
+ * (as all did before the filter). */
+static inline __u32 mig_xf_slot(const struct mig_tuple *t)
+{
+	__u32 x = t->laddr[0] ^ t->laddr[1] ^ t->laddr[2] ^ t->laddr[3] ^
+		  t->raddr[0] ^ t->raddr[1] ^ t->raddr[2] ^ t->raddr[3] ^
+		  ((__u32)t->lport | (__u32)t->rport << 16) ^ t->family;
+
+	return (x * 0x9E3779B1U) >> (32 - MIG_XF_BITS);
+}
 
 /* mig_host: one entry, written by the agent. */
 struct mig_host {

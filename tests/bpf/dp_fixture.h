@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -922,13 +923,86 @@ static inline int fx_host(struct mig_dp *skel, __u32 holds)
 		-errno : 0;
 }
 
+/* The translation filter's counts (mig_xf) as the two maps' keys give
+ * them: into want[MIG_XF_SLOTS]. */
+static inline void fx_xf_want(struct mig_dp *skel, __u64 *want)
+{
+	struct bpf_map *m[2] = { skel->maps.mig_ingress, skel->maps.mig_egress };
+	struct mig_tuple key, next;
+	void *prev;
+	int i;
+
+	memset(want, 0, MIG_XF_SLOTS * sizeof(*want));
+	for (i = 0; i < 2; i++) {
+		prev = NULL;
+		while (!bpf_map_get_next_key(bpf_map__fd(m[i]), prev, &next)) {
+			key = next;
+			prev = &key;
+			want[mig_xf_slot(&key)]++;
+		}
+	}
+}
+
+/* mig_xf, mapped (it is mmapable, as the agent maps it): its slots. */
+static inline __u64 *fx_xf_map(struct mig_dp *skel)
+{
+	void *m = mmap(NULL, (MIG_XF_SLOTS + 1) * sizeof(__u64), PROT_READ | PROT_WRITE,
+		       MAP_SHARED, bpf_map__fd(skel->maps.mig_xf), 0);
+
+	if (m == MAP_FAILED) {
+		fprintf(stderr, "cannot map mig_xf: %s\n", strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	return m;
+}
+
+/* After a test wrote mig_ingress or mig_egress itself (no program runs
+ * meanwhile): the filter's counts made right. */
+static inline void fx_xf_sync(struct mig_dp *skel)
+{
+	__u64 *xf = fx_xf_map(skel);
+
+	fx_xf_want(skel, xf);
+	munmap(xf, (MIG_XF_SLOTS + 1) * sizeof(__u64));
+}
+
+/* Do the filter's counts match the maps exactly?  0, or the first slot
+ * that differs + 1 (its counts in *have, *want). */
+static inline __u32 fx_xf_diff(struct mig_dp *skel, __u64 *have, __u64 *want_out)
+{
+	static __u64 want[MIG_XF_SLOTS];
+	__u64 *xf = fx_xf_map(skel);
+	__u32 i, r = 0;
+
+	fx_xf_want(skel, want);
+	for (i = 0; i < MIG_XF_SLOTS; i++) {
+		if (xf[i] != want[i]) {
+			*have = xf[i];
+			*want_out = want[i];
+			r = i + 1;
+			break;
+		}
+	}
+	munmap(xf, (MIG_XF_SLOTS + 1) * sizeof(__u64));
+	return r;
+}
+
 /* Forget everything the data path or a test stored: flows, tokens,
  * translations, candidates, pending requests, holds, counters, the RST
  * token bucket; mig_host gets the fixed boot secret and no holds. */
 static inline void fx_reset(struct mig_dp *skel)
 {
+	__u64 have, want;
 	__u32 i;
 
+	/* whatever the programs did since the last reset or sync kept the
+	 * filter's counts (mig_xlate_put, mig_xlate_del) */
+	i = fx_xf_diff(skel, &have, &want);
+	if (i) {
+		fprintf(stderr, "mig_xf: slot %u counts %llu, the maps hold %llu there\n",
+			i - 1, (unsigned long long)have, (unsigned long long)want);
+		exit(EXIT_FAILURE);
+	}
 	fx_map_clear(skel->maps.mig_flows);
 	fx_map_clear(skel->maps.mig_tokens);
 	fx_map_clear(skel->maps.mig_ingress);
@@ -937,6 +1011,7 @@ static inline void fx_reset(struct mig_dp *skel)
 	fx_map_clear(skel->maps.mig_cand);
 	fx_map_clear(skel->maps.mig_pend);
 	fx_map_clear(skel->maps.mig_hold);
+	fx_xf_sync(skel);
 	{
 		struct mig_gate g = { 0 };   /* mig_cand is empty again */
 		__u32 zero = 0;

@@ -570,6 +570,12 @@ static const char *unauth_change(const struct snap *b, const struct snap *a, boo
 	for (s = 0; s < sizeof(same) / sizeof(same[0]); s++)
 		if (!dump_eq(&b->m[same[s]], &a->m[same[s]]))
 			return map_name[same[s]];
+	{
+		__u64 have, want;
+
+		if (fx_xf_diff(skel, &have, &want))
+			return "mig_xf (does not count mig_ingress and mig_egress)";
+	}
 
 	/* mig_ingress: the same entries; only seen may change, 0 to 1, and
 	 * ts only onward (first -> stale with ts_stale, or -> off) */
@@ -697,6 +703,12 @@ static const char *auth_change(const struct snap *b, const struct snap *a)
 	memcpy(&g, a->m[M_GATE].e[0] + 4, sizeof(g));
 	if (g.cands != a->m[M_CAND].n)
 		return "mig_gate (does not count mig_cand)";
+	{
+		__u64 have, want;
+
+		if (fx_xf_diff(skel, &have, &want))
+			return "mig_xf (does not count mig_ingress and mig_egress)";
+	}
 	return NULL;
 }
 

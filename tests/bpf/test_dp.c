@@ -311,14 +311,23 @@ static int map_get(struct bpf_map *m, const void *k, void *v)
 	return bpf_map_lookup_elem(bpf_map__fd(m), k, v) ? -errno : 0;
 }
 
+/* (a test's own writes to the translations: the filter made right) */
 static int map_put(struct bpf_map *m, const void *k, const void *v)
 {
-	return bpf_map_update_elem(bpf_map__fd(m), k, v, BPF_ANY) ? -errno : 0;
+	int r = bpf_map_update_elem(bpf_map__fd(m), k, v, BPF_ANY) ? -errno : 0;
+
+	if (m == skel->maps.mig_ingress || m == skel->maps.mig_egress)
+		fx_xf_sync(skel);
+	return r;
 }
 
 static int map_del(struct bpf_map *m, const void *k)
 {
-	return bpf_map_delete_elem(bpf_map__fd(m), k) ? -errno : 0;
+	int r = bpf_map_delete_elem(bpf_map__fd(m), k) ? -errno : 0;
+
+	if (m == skel->maps.mig_ingress || m == skel->maps.mig_egress)
+		fx_xf_sync(skel);
+	return r;
 }
 
 /* A fixed end's flow for socket tuple t, as the agent writes it. */

@@ -135,6 +135,8 @@ for fam in 4 6; do
 			t_check "$name: the mobile's translation is removed" \
 				lab_wait_until 3 le "$xbase" xlate_entries mobile
 		fi
+		t_check "$name: each host's translation filter counts its translations" \
+			lab_wait_until 3 eval 'xf_ok mobile && xf_ok server'
 		move_b_to_a
 	done
 done

@@ -147,10 +147,18 @@ counts() { echo "$(counter server committed_fixed) $(counter server keyed) $(cou
 counts_before=$(counts)
 : >"$LAB_DIR/up.go2"
 lab_wait_until 5 ge $(( $(phase_size up 1) + (1 << 20) )) fsize "$LAB_DIR/up.got"
+# The server's comes as from a build without the translation filter
+# (mig_xf): its pin goes, A's programs keep their own until B's replace
+# them, and B must not trust a filter that missed A's translations.
+rm -f "$(lab_pindir server)/mig_xf"
 for h in server mobile; do
 	t_check "$h: agent A stops" lab_agent_kill "$h"
 	LAB_BUILD=$B t_check "$h: agent B starts over A's pins" lab_agent_start "$h"
 done
+t_check "server: B found no filter over pinned maps, and says every segment looks up" \
+	grep -q "kept by a build without the translation filter" "$LAB_DIR/agent-server.log"
+t_check "mobile: B trusts A's filter (stamped by A), its counts exact" \
+	eval '! grep -q "without the translation filter" "$LAB_DIR/agent-mobile.log" && xf_ok mobile'
 dp_progs server >"$LAB_DIR/server.B"
 dp_progs mobile >"$LAB_DIR/mobile.B"
 t_check "server: every program replaced (new ids, B's tags)" all_replaced "$LAB_DIR/server.A" "$LAB_DIR/server.B"
@@ -175,6 +183,7 @@ topo_at mobile a
 t_check "mobile lists 2 migrations" lab_wait_until 5 eq 2 flow_field mobile migrations
 t_check "server lists 2 migrations" lab_wait_until 3 eq 2 flow_field server migrations
 t_check "the mobile is back at its net A address" eq "${TOPO_V4[mobile.a]}" flow_field mobile wire.local.addr
+t_check "the mobile's filter still counts its translations" xf_ok mobile
 : >"$LAB_DIR/up.end"
 t_check "sender and receiver finish" eval 'lab_bg_wait cli-up 30 && lab_bg_wait srv-up 10'
 t_check "48 MiB arrived byte-exact" got_all up

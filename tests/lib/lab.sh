@@ -956,6 +956,45 @@ xlate_settled() {
 import json, sys
 sys.exit(0 if all(int(e["value"][42], 16) == 0 for e in json.load(sys.stdin)) else 1)'
 }
+# xf_ok HOST: HOST's translation filter (mig_xf) counts, slot by slot,
+# the entries of mig_ingress and mig_egress (mig_xf_slot in mig_abi.h);
+# a bias common to every slot (an upgrade from a build without it) is
+# allowed.  Says the first slot that differs.
+xf_ok() {
+	local d
+	d=$(lab_pindir "$1")
+	python3 - "$d" <<'PYEOF'
+import json, struct, subprocess, sys
+d = sys.argv[1]
+def dump(m):
+    return json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", "pinned", d + "/" + m]))
+def raw(hexes):
+    return bytes(int(x, 16) for x in hexes)
+SLOTS, BIAS = 1 << 14, 1 << 40
+want = [0] * SLOTS
+for m in ("mig_ingress", "mig_egress"):
+    for e in dump(m):
+        k = raw(e["key"])
+        w = struct.unpack_from("<8I", k)
+        lport, rport = struct.unpack_from("<HH", k, 32)
+        x = 0
+        for v in w:
+            x ^= v
+        x ^= lport | rport << 16
+        x ^= k[36]
+        want[((x * 0x9E3779B1) & 0xffffffff) >> (32 - 14)] += 1
+have = [0] * SLOTS
+for e in dump("mig_xf"):
+    i = struct.unpack("<I", raw(e["key"]))[0]
+    if i < SLOTS:
+        have[i] = struct.unpack("<Q", raw(e["value"]))[0]
+bias = BIAS if have[0] >= BIAS else 0
+for i in range(SLOTS):
+    if have[i] != want[i] + bias:
+        print("mig_xf slot %d counts %d, the maps hold %d there (bias %d)" % (i, have[i], want[i], bias), file=sys.stderr)
+        sys.exit(1)
+PYEOF
+}
 # nflows HOST: keyed flows HOST's agent lists
 nflows() { lab_ctl "$1" -j show | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))'; }
 # map_count HOST MAP: entries of one of HOST's pinned maps

@@ -147,6 +147,11 @@ struct agent {
 	void *cc_image;            /* the object's ELF image, with our name */
 	char cc_name[16];          /* our congestion control's name */
 	int ingress_fd, egress_fd, cand_fd, pend_fd, hold_fd, host_fd, rkey_fd;
+	/* mig_xf, mapped (dp_xf_open): the agent's deletes from mig_ingress
+	 * and mig_egress take their count off there (xf_deleted) */
+	int xf_fd;
+	uint64_t *xf;
+	uint64_t prev_started_ns;   /* the pinned meta's, before this start */
 	int kept_fd;
 	struct mig_host host;      /* what we wrote to mig_host */
 	bool host_dirty;           /* holds changed since (dp_host_holds) */
@@ -309,6 +314,8 @@ int dp_host_init(struct agent *a);
 int dp_host_holds(struct agent *a, int delta);
 void dp_host_flush(struct agent *a);
 int dp_load(struct agent *a);
+int dp_xf_init(struct agent *a, bool trust, uint64_t stamp);
+void xf_deleted(struct agent *a, const struct mig_tuple *k);
 void dp_unload(struct agent *a);
 int dp_attach_all(struct agent *a);
 int dp_detach_all(void);

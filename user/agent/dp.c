@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -175,6 +176,7 @@ static int dp_fds(struct agent *a)
 		{ MIG_MAP_CAND, &a->cand_fd }, { MIG_MAP_PEND, &a->pend_fd },
 		{ MIG_MAP_HOLD, &a->hold_fd }, { MIG_MAP_HOST, &a->host_fd },
 		{ MIG_MAP_RKEY, &a->rkey_fd }, { MIG_MAP_KEPT, &a->kept_fd },
+		{ MIG_MAP_XF, &a->xf_fd },
 	};
 	struct bpf_map_info info;
 	size_t i;
@@ -317,6 +319,47 @@ int dp_load(struct agent *a)
 	}
 	lookup_load(a);
 	return 0;
+}
+
+/*
+ * The translation filter (mig_xf, mig_abi.h): mapped, so that the agent's
+ * deletes take their counts off atomically.  Its counts are trusted when
+ * the data path was loaded afresh or the stamp shows that the agent
+ * before this one (meta.started_ns, read before this start wrote its own)
+ * kept them; otherwise a build without the filter may have changed the
+ * maps, and every slot gets MIG_XF_BIAS (every segment looks up, as that
+ * build's did) until the data path is loaded afresh.  Then the stamp
+ * becomes this start's.
+ */
+int dp_xf_init(struct agent *a, bool trust, uint64_t stamp)
+{
+	size_t len = (size_t)(MIG_XF_SLOTS + 1) * sizeof(uint64_t);
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, a->xf_fd, 0);
+	uint32_t i;
+
+	if (m == MAP_FAILED) {
+		pr_err("cannot map %s: %s", MIG_MAP_XF, strerror(errno));
+		return -errno;
+	}
+	a->xf = m;
+	if (!trust || __atomic_load_n(&a->xf[MIG_XF_STAMP], __ATOMIC_RELAXED) != a->prev_started_ns) {
+		if (a->xf[0] < MIG_XF_BIAS) {
+			pr_warn("%s: the pinned maps were kept by a build without the translation "
+				"filter: every segment looks its flow up until the data path is "
+				"loaded afresh (migrate-agent --detach, then start)", MIG_MAP_XF);
+			for (i = 0; i < MIG_XF_SLOTS; i++)
+				__atomic_fetch_add(&a->xf[i], MIG_XF_BIAS, __ATOMIC_RELAXED);
+		}
+	}
+	__atomic_store_n(&a->xf[MIG_XF_STAMP], stamp, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* An entry of mig_ingress or mig_egress the agent deleted. */
+void xf_deleted(struct agent *a, const struct mig_tuple *k)
+{
+	if (a->xf)
+		__atomic_fetch_sub(&a->xf[mig_xf_slot(k)], 1, __ATOMIC_RELAXED);
 }
 
 /* --adopt: the maps and the iterator's link that other tools pinned;

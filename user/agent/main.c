@@ -222,7 +222,7 @@ static const char *const pinned_names[] = {
 	MIG_MAP_META, MIG_MAP_INGRESS, MIG_MAP_EGRESS, MIG_MAP_RATE, "mig_scratch",
 	MIG_MAP_DNS, MIG_MAP_CAND, MIG_MAP_PEND, MIG_MAP_HOLD, MIG_MAP_HOST,
 	MIG_MAP_RKEY, MIG_MAP_GATE, MIG_MAP_KEPT, MIG_LINK_ITER, MIG_MAP_STATS "_new",
-	MIG_PIN_CC, MIG_MAP_CC_ARM,
+	MIG_PIN_CC, MIG_MAP_CC_ARM, MIG_MAP_XF,
 	/* programs other tools pinned (--adopt) */
 	MIG_PIN_PROGS "/mig_sockops", MIG_PIN_PROGS "/mig_in_tc",
 	MIG_PIN_PROGS "/mig_in_xdp", MIG_PIN_PROGS "/mig_out_tc",
@@ -435,7 +435,7 @@ int main(int argc, char **argv)
 	struct mig_meta meta;
 	char err[1024], note[1024], path[PATH_MAX];
 	static char default_pin[PATH_MAX], shared_pin[PATH_MAX];
-	bool detach = false, fresh = false, ifaces_set = false;
+	bool detach = false, fresh = false, ifaces_set = false, xf_pinned = false;
 	uint32_t zero = 0;
 	int c, ret = EXIT_FAILURE, e, epfd = -1;
 
@@ -638,6 +638,7 @@ int main(int argc, char **argv)
 	 * directory that held anything of ours, or one that other tools
 	 * filled (--adopt), is never cleaned up here */
 	fresh = !a.adopt && !pins_any(&a);
+	xf_pinned = pin_exists(&a, MIG_MAP_XF);
 
 	skel = mig_sockops__open();
 	if (!skel) {
@@ -709,6 +710,9 @@ int main(int argc, char **argv)
 		a.events_fd = bpf_map__fd(skel->maps.mig_events);
 	}
 
+	/* the agent before this one (dp_xf_init) */
+	if (!bpf_map_lookup_elem(a.meta_fd, &zero, &meta))
+		a.prev_started_ns = meta.started_ns;
 	memset(&meta, 0, sizeof(meta));
 	meta.abi_version = MIG_ABI_VERSION;
 	meta.pool_target = a.pool_target;
@@ -734,7 +738,8 @@ int main(int argc, char **argv)
 	 * one's private half died with the last run) */
 	/* from here a failure leaves no hook of ours behind (below) */
 	loading = !a.adopt;
-	if ((a.adopt ? dp_adopt(&a) : dp_load(&a)) || pool_rkey_rotate(&a, true) ||
+	if ((a.adopt ? dp_adopt(&a) : dp_load(&a)) ||
+	    dp_xf_init(&a, fresh || xf_pinned, meta.started_ns) || pool_rkey_rotate(&a, true) ||
 	    (!a.adopt && attach(&a, skel)) || netwatch_open(&a))
 		goto out;
 	if (!a.adopt) {

@@ -637,14 +637,15 @@ static void xlate_remove(struct agent *a, const struct mig_tuple *sock,
 	struct mig_in in;
 
 	if (!bpf_map_lookup_elem(a->ingress_fd, wire, &in) &&
-	    !memcmp(&in.sock, sock, sizeof(*sock)))
-		bpf_map_delete_elem(a->ingress_fd, wire);
+	    !memcmp(&in.sock, sock, sizeof(*sock)) && !bpf_map_delete_elem(a->ingress_fd, wire))
+		xf_deleted(a, wire);
 	if (prev->family && !bpf_map_lookup_elem(a->ingress_fd, prev, &in) &&
-	    !memcmp(&in.sock, sock, sizeof(*sock)))
-		bpf_map_delete_elem(a->ingress_fd, prev);
+	    !memcmp(&in.sock, sock, sizeof(*sock)) && !bpf_map_delete_elem(a->ingress_fd, prev))
+		xf_deleted(a, prev);
 	if (!bpf_map_lookup_elem(a->egress_fd, sock, &out) &&
 	    !memcmp(&out.wire, wire, sizeof(*wire))) {
-		bpf_map_delete_elem(a->egress_fd, sock);
+		if (!bpf_map_delete_elem(a->egress_fd, sock))
+			xf_deleted(a, sock);
 		reserve_release(sock);
 	}
 	hold_end(a, sock);
