@@ -271,15 +271,17 @@ static __always_inline void mig_xf_add(const struct mig_tuple *k, __s64 d)
 /* mig_ingress and mig_egress change only through these two, which keep
  * mig_xf's counts: an insert is counted before it is made (a segment
  * that finds the entry finds its count), a replacement is not. */
-static __always_inline long mig_xlate_put(void *map, const struct mig_tuple *k,
-					  const void *v)
+/* (the results as int: before Linux 6.4 the map operations return int,
+ * and the upper half of the register is not defined) */
+static __always_inline int mig_xlate_put(void *map, const struct mig_tuple *k,
+					 const void *v)
 {
-	long r;
+	int r;
 
 	mig_xf_add(k, 1);
-	r = bpf_map_update_elem(map, k, v, BPF_NOEXIST);
+	r = (int)bpf_map_update_elem(map, k, v, BPF_NOEXIST);
 	if (r == -EEXIST) {
-		r = bpf_map_update_elem(map, k, v, BPF_EXIST);
+		r = (int)bpf_map_update_elem(map, k, v, BPF_EXIST);
 		mig_xf_add(k, -1);
 		return r;
 	}
@@ -288,9 +290,9 @@ static __always_inline long mig_xlate_put(void *map, const struct mig_tuple *k,
 	return r;
 }
 
-static __always_inline long mig_xlate_del(void *map, const struct mig_tuple *k)
+static __always_inline int mig_xlate_del(void *map, const struct mig_tuple *k)
 {
-	long r = bpf_map_delete_elem(map, k);
+	int r = (int)bpf_map_delete_elem(map, k);
 
 	if (!r)
 		mig_xf_add(k, -1);
