@@ -68,6 +68,12 @@ several rounds and the median is shown. "repeat" rows are one syscall with
 so a rewrite changes the next run's input: the migrated-flow rows therefore
 install the translation both ways (wire to socket tuple and back), so every
 run does a full rewrite, which the `xlate_in`/`xlate_out` counters confirm.
+Those six translations stay in the maps for every row; the untouched rows
+take a connection whose slot of the translation filter (mig_xf: 16,384
+counters by a hash of the tuple) counts none of them, so the segment skips
+the hash lookup, as most untouched segments do while few flows are
+migrated; the "filter slot shared" rows make that slot count one entry,
+as when another flow's tuple falls there, and pay the lookup.
 The Migrate SYN would be a SYN/ACK after its first run, so that row is a
 loop of 100,000 syscalls with `repeat = 1` (each rebuilds the skb from the
 input; after the first, the candidate exists and the answer reuses its
