@@ -159,6 +159,10 @@ t_check "server: B found no filter over pinned maps, and says every segment look
 	grep -q "kept by a build without the translation filter" "$LAB_DIR/agent-server.log"
 t_check "mobile: B trusts A's filter (stamped by A), its counts exact" \
 	eval '! grep -q "without the translation filter" "$LAB_DIR/agent-mobile.log" && xf_ok mobile'
+xf_show() { lab_ctl "$1" -j show maps | python3 -c 'import json, sys; f = json.load(sys.stdin)["filter"]; print(f["biased"], f["slots_used"] == 16384 if f["biased"] else 0 < f["slots_used"] < 16384, f["slots"])'; }
+t_check "show maps: the server's filter biased, the mobile's counting its translations" \
+	eq "True True 16384 False True 16384" eval 'echo $(xf_show server) $(xf_show mobile)'
+t_check "show maps says so in words" eval 'lab_ctl server show maps | grep -q "^mig_xf .*biased: every segment looks up"'
 dp_progs server >"$LAB_DIR/server.B"
 dp_progs mobile >"$LAB_DIR/mobile.B"
 t_check "server: every program replaced (new ids, B's tags)" all_replaced "$LAB_DIR/server.A" "$LAB_DIR/server.B"

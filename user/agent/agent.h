@@ -147,7 +147,7 @@ struct agent {
 	void *cc_image;            /* the object's ELF image, with our name */
 	char cc_name[16];          /* our congestion control's name */
 	int ingress_fd, egress_fd, cand_fd, pend_fd, hold_fd, host_fd, rkey_fd;
-	/* mig_xf, mapped (dp_xf_open): the agent's deletes from mig_ingress
+	/* mig_xf, mapped (dp_xf_init): the agent's deletes from mig_ingress
 	 * and mig_egress take their count off there (xf_deleted) */
 	int xf_fd;
 	uint64_t *xf;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 
 #include "ctl.h"
@@ -70,11 +71,51 @@ out:
 	return err;
 }
 
+/* The translation filter (mig_xf): its slots that count something (their
+ * segments look their flow up), and whether a bias (an upgrade over a
+ * build without it) makes them all do.  0, 1 when not pinned, -errno
+ * (said). */
+static int xf_fill(__u32 *slots, bool *biased)
+{
+	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
+	size_t len = (size_t)(MIG_XF_SLOTS + 1) * sizeof(__u64);
+	char path[PATH_MAX];
+	const __u64 *xf;
+	__u32 i;
+	int fd;
+
+	*slots = 0;
+	*biased = false;
+	snprintf(path, sizeof(path), "%s/%s", ctl.pin_dir, MIG_MAP_XF);
+	fd = bpf_obj_get_opts(path, &opts);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		ctl_err("cannot open '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	xf = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (xf == MAP_FAILED) {
+		ctl_err("cannot map '%s': %s", path, strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	*biased = xf[0] >= MIG_XF_BIAS;
+	for (i = 0; i < MIG_XF_SLOTS; i++)
+		*slots += xf[i] != 0;
+	munmap((void *)xf, len);
+	close(fd);
+	return 0;
+}
+
 int cmd_maps(int argc, char **argv)
 {
 	struct ctl_fill f[CTL_N_FILL];
+	bool biased;
+	__u32 slots;
 	struct json j;
 	size_t i;
+	int xf;
 
 	if (argc > 1)
 		return ctl_unexpected(argv[0], argv[1]);
@@ -83,6 +124,9 @@ int cmd_maps(int argc, char **argv)
 	for (i = 0; i < CTL_N_FILL; i++)
 		if (ctl_map_fill(ctl_fill_maps[i], &f[i]))
 			return EXIT_FAILURE;
+	xf = xf_fill(&slots, &biased);
+	if (xf < 0)
+		return EXIT_FAILURE;
 	if (ctl.json) {
 		ctl_json_begin(&j);
 		json_object_start(&j);
@@ -98,6 +142,15 @@ int cmd_maps(int argc, char **argv)
 			json_object_end(&j);
 		}
 		json_object_end(&j);
+		if (!xf) {
+			json_name(&j, "filter");
+			json_object_start(&j);
+			json_uint_field(&j, "slots_used", slots);
+			json_uint_field(&j, "slots", MIG_XF_SLOTS);
+			json_name(&j, "biased");
+			json_bool(&j, biased);
+			json_object_end(&j);
+		}
 		json_object_end(&j);
 		json_finish(&j);
 		return EXIT_SUCCESS;
@@ -108,5 +161,10 @@ int cmd_maps(int argc, char **argv)
 		printf("%-12s  %10u of %10u  %5.1f%%\n", ctl_fill_maps[i], f[i].entries, f[i].max,
 		       f[i].max ? 100.0 * f[i].entries / f[i].max : 0.0);
 	}
+	if (!xf)
+		printf("%-12s  %10u of %10u  %5.1f%%  slots whose segments look their flow up%s\n",
+		       MIG_MAP_XF, slots, MIG_XF_SLOTS, 100.0 * slots / MIG_XF_SLOTS,
+		       biased ? "; biased: every segment looks up (maps kept over a build "
+				"without the filter; --detach, then start)" : "");
 	return EXIT_SUCCESS;
 }
