@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <bpf/bpf.h>
 
 #include "ctl.h"
@@ -78,11 +77,12 @@ out:
 static int xf_fill(__u32 *slots, bool *biased)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
-	size_t len = (size_t)(MIG_XF_SLOTS + 1) * sizeof(__u64);
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	static __u32 keys[MIG_XF_SLOTS + 1];
+	static __u64 v[MIG_XF_SLOTS + 1];
+	__u32 n = MIG_XF_SLOTS + 1, i, out = 0;
 	char path[PATH_MAX];
-	const __u64 *xf;
-	__u32 i;
-	int fd;
+	int fd, err = 0;
 
 	*slots = 0;
 	*biased = false;
@@ -94,18 +94,24 @@ static int xf_fill(__u32 *slots, bool *biased)
 		ctl_err("cannot open '%s': %s", path, strerror(errno));
 		return -errno;
 	}
-	xf = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	if (xf == MAP_FAILED) {
-		ctl_err("cannot map '%s': %s", path, strerror(errno));
-		close(fd);
-		return -EIO;
+	/* (read-only: one batch for the whole array) */
+	if (bpf_map_lookup_batch(fd, NULL, &out, keys, v, &n, &bo) && errno != ENOENT) {
+		err = -errno;
+		ctl_err("cannot read '%s': %s", path, strerror(errno));
+	} else if (n != MIG_XF_SLOTS + 1) {
+		err = -EPROTO;
+		ctl_err("'%s' holds %u entries, %u expected", path, n, MIG_XF_SLOTS + 1);
+	} else {
+		for (i = 0; i < n; i++) {
+			if (keys[i] >= MIG_XF_SLOTS)
+				continue;   /* the stamp */
+			*slots += v[i] != 0;
+			if (!keys[i])
+				*biased = v[i] >= MIG_XF_BIAS;
+		}
 	}
-	*biased = xf[0] >= MIG_XF_BIAS;
-	for (i = 0; i < MIG_XF_SLOTS; i++)
-		*slots += xf[i] != 0;
-	munmap((void *)xf, len);
 	close(fd);
-	return 0;
+	return err;
 }
 
 int cmd_maps(int argc, char **argv)
