@@ -210,9 +210,11 @@ static int install_pingpong(const struct fx_conn *c, int family)
 	out.wire = wire;
 	if (bpf_map_update_elem(fo, &c->srv.t, &out, BPF_ANY))
 		return -1;
-	fx_xf_sync(skel);
 	out.wire = c->srv.t;
-	return bpf_map_update_elem(fo, &wire, &out, BPF_ANY) ? -1 : 0;
+	if (bpf_map_update_elem(fo, &wire, &out, BPF_ANY))
+		return -1;
+	fx_xf_sync(skel);
+	return 0;
 }
 
 static int install_fixed(const struct fx_conn *c)

@@ -372,6 +372,7 @@ t_check "every mig_cand entry is named by a candidate slot of its flow" \
 	python3 "$here/peer.py" orphans --pin "$SPIN"
 t_check "the server's flow of the mobile is unchanged, byte for byte" eq "$mraw" flow_raw server "$MOB_A"
 t_check "mig_ingress and mig_egress unchanged" eval 'xmaps server | diff "$LAB_DIR/a2-x-before" -'
+t_check "and the translation filter counts them exactly" xf_ok server
 # no_xlate_of ADDR...: no translation of the server names any of them
 no_xlate_of() {
 	local a
