@@ -3,17 +3,22 @@
 """
 handover.py - the paced stream of bench/handover.sh, and its analysis.
 
-  handover.py send PORT MODE LOG [--mptcp]
+  handover.py send PORT MODE LOG [--mptcp] [--connect HOST]
       listen on PORT (TCP, or MPTCP with --mptcp), accept one connection and
-      write to it: MODE "sender" writes RATE bytes/s in 1 ms ticks (never
+      write to it (with --connect: connect to HOST:PORT instead): MODE
+      "sender" or "upload" writes RATE bytes/s in 1 ms ticks (never
       catching up on missed ticks), MODE "receiver" writes as fast as the
       socket takes it (the reader sets the pace).  LOG gets one line per
       write: "<CLOCK_REALTIME ns> <bytes written so far>".
-  handover.py recv HOST PORT MODE LOG [--mptcp]
-      connect and read; MODE "receiver" reads at most RATE bytes/s, MODE
-      "sender" reads whatever arrives.  LOG gets a line whenever the bytes
-      that reached the socket (read so far + SIOCINQ) change:
-      "<CLOCK_REALTIME ns> <bytes arrived so far>".
+  handover.py recv HOST PORT MODE LOG [--mptcp] [--listen]
+      connect and read (with --listen: accept one connection on PORT
+      instead, HOST unused); MODE "receiver" reads at most RATE bytes/s,
+      "sender" and "upload" read whatever arrives.  LOG gets a line
+      whenever the bytes that reached the socket (read so far + SIOCINQ)
+      change: "<CLOCK_REALTIME ns> <bytes arrived so far>".
+  The downloads ("sender", "receiver") run send on the server and recv on
+  the mobile; the upload runs send --connect on the mobile (the host that
+  moves has the data in flight) and recv --listen on the server.
   handover.py run T0_NS SENDLOG RECVLOG [TB_NS]
       one handover: prints "<first new byte ms> <backlog drained ms>" from
       T0_NS (the new address appearing), or "- -" if no byte arrived after
@@ -56,13 +61,28 @@ def proto(args):
     return IPPROTO_MPTCP if "--mptcp" in args else 0
 
 
-def send(port, mode, log, args):
+def accept_one(port, args):
+    """(the connection, its listener): the listener stays open, MPTCP
+    joins arrive through it"""
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto(args))
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("0.0.0.0", port))
     ls.listen(1)
     s, _ = ls.accept()
-    # the listener stays: MPTCP joins arrive through it
+    return s, ls
+
+
+def connect(host, port, args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto(args))
+    s.connect((host, port))
+    return s
+
+
+def send(port, mode, log, args):
+    if "--connect" in args:
+        s, ls = connect(args[args.index("--connect") + 1], port, args), None
+    else:
+        s, ls = accept_one(port, args)
     out = open(log, "w", buffering=1)   # read while written
     buf = b"\xa5" * 65536
     written = 0
@@ -70,7 +90,7 @@ def send(port, mode, log, args):
     nxt = time.monotonic()
     try:
         while True:
-            if mode == "sender":
+            if mode in ("sender", "upload"):
                 nxt += 0.001
                 d = nxt - time.monotonic()
                 if d > 0:
@@ -88,8 +108,10 @@ def send(port, mode, log, args):
 
 
 def recv(host, port, mode, log, args):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto(args))
-    s.connect((host, port))
+    if "--listen" in args:
+        s, ls = accept_one(port, args)
+    else:
+        s, ls = connect(host, port, args), None
     out = open(log, "w", buffering=1)   # read while written
     total = arrived = 0
     tokens, last = 0.0, time.monotonic()
@@ -261,8 +283,10 @@ NAMES = {
     "mptcp": "MPTCP, endpoint added",
     "mptcpd": "MPTCP, mptcpd",
     "mptcp-hand": "MPTCP, old endpoint deleted after the new one is added",
+    "migrate-rf": "migrate, default route before the address",
 }
-MODES = {"sender": "sender-paced", "receiver": "receiver-paced"}
+MODES = {"sender": "download, sender-paced", "receiver": "download, receiver-paced",
+         "upload": "upload (the mobile sends), sender-paced"}
 
 
 def table(path):
@@ -292,7 +316,7 @@ def table(path):
     vorder = list(NAMES)
     order.sort(key=lambda k: (list(MODES).index(k[0]) if k[0] in MODES else 9, k[1],
                               vorder.index(k[2]) if k[2] in vorder else 9))
-    print("| download | D | variant | first new byte, ms (min / median / max) "
+    print("| stream | D | variant | first new byte, ms (min / median / max) "
           "| backlog drained, ms (min / median / max) | never resumed "
           "| baseline: longest pause in the second before the break, ms "
           "| receiver-paced, D = 0: the pause the move fell into, ms |")

@@ -22,11 +22,16 @@
 #   the second before the break (no move yet).
 # Two downloads: sender-paced (the server writes 2 MB/s) and receiver-paced
 # (the server writes what the socket takes, the mobile reads 4 MB/s: its
-# receive window closes and opens).
+# receive window closes and opens); for migrate also an upload (the mobile,
+# the host that moves, writes 2 MB/s: its own data is what was in flight on
+# the link that went).
 #
 # Variants, each in its own lab (for the rows with an outage, one per
 # download), run at the same time:
 #   migrate     - plain TCP with migrate-agent on both hosts;
+#   migrate-rf  - the same, the other order: the default route (onlink)
+#                 comes up before the address, as when a router
+#                 advertisement or a static route is there first;
 #   mptcp       - MPTCP sockets (IPPROTO_MPTCP); an endpoint (subflow) for
 #                 each address, the new one added right after the address;
 #   mptcpd      - MPTCP with mptcpd (addr_adv, --addr-flags=subflow) adding
@@ -35,9 +40,11 @@
 #                 one is added (its subflow closed at once).
 #
 # Environment: HANDOVER_D (default "0 10 30"), HANDOVER_RUNS (runs per
-# variant, download and D; default 10), HANDOVER_VARIANTS, HANDOVER_MODES
-# ("sender receiver"), HANDOVER_PCAP (a directory: capture each run at the
-# server's interface and keep there the capture of a run whose first new
+# variant, stream and D; default 10), HANDOVER_VARIANTS, HANDOVER_MODES
+# (the downloads of every variant but migrate-rf: "sender receiver"),
+# HANDOVER_MIGRATE_MODES (the streams migrate adds: "upload"),
+# HANDOVER_RF_MODES (migrate-rf's: "sender"), HANDOVER_PCAP (a
+# directory: capture each run at the server's interface and keep there the capture of a run whose first new
 # byte came HANDOVER_PCAP_MS, default 1000, or more after the address),
 # HANDOVER_AGENT_ARGS (more arguments for both
 # agents, e.g. -v), HANDOVER_LOCK (set by the script itself for its labs:
@@ -52,7 +59,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 DS=${HANDOVER_D:-0 10 30}
 RUNS=${HANDOVER_RUNS:-10}
 MODES=${HANDOVER_MODES:-sender receiver}
-VARIANTS=${HANDOVER_VARIANTS:-migrate mptcp mptcpd mptcp-hand}
+MIGRATE_MODES=${HANDOVER_MIGRATE_MODES-upload}
+RF_MODES=${HANDOVER_RF_MODES:-sender}
+VARIANTS=${HANDOVER_VARIANTS:-migrate migrate-rf mptcp mptcpd mptcp-hand}
+
+# the streams of variant V
+modes_of() {
+	case $1 in
+	migrate) echo "$MODES $MIGRATE_MODES" ;;
+	migrate-rf) echo "$RF_MODES" ;;
+	*) echo "$MODES" ;;
+	esac
+}
 WAIT=${HANDOVER_WAIT:-15}
 MPTCPD=${MPTCPD:-/usr/libexec/mptcpd}
 export LAB_BUILD=${LAB_BUILD:-$(cd "$here/.." && pwd)/${BUILD:-build}}
@@ -124,7 +142,7 @@ variant() {
 	lab_addr server eth0 203.0.113.1/25 >&2
 	lab_route server -4 replace default via 203.0.113.126 dev eth0 >&2
 	case $v in
-	migrate)
+	migrate | migrate-rf)
 		lab_agent_start mobile ${HANDOVER_AGENT_ARGS:-} >&2 || return 1
 		lab_agent_start server ${HANDOVER_AGENT_ARGS:-} >&2 || return 1
 		;;
@@ -167,11 +185,19 @@ variant() {
 				if [ -n "${HANDOVER_PCAP:-}" ]; then
 					lab_capture_start server eth0 run -s 160 tcp port "$port" >&2
 				fi
-				lab_bg server snd python3 "$here/handover.py" send "$port" "$mode" \
-					"$slog" "${mp[@]}" >&2
-				lab_wait_listen server "$port" >&2
-				lab_bg mobile rcv python3 "$here/handover.py" recv 203.0.113.1 "$port" \
-					"$mode" "$rlog" "${mp[@]}" >&2
+				if [ "$mode" = upload ]; then
+					lab_bg server rcv python3 "$here/handover.py" recv - "$port" \
+						"$mode" "$rlog" "${mp[@]}" --listen >&2
+					lab_wait_listen server "$port" >&2
+					lab_bg mobile snd python3 "$here/handover.py" send "$port" "$mode" \
+						"$slog" "${mp[@]}" --connect 203.0.113.1 >&2
+				else
+					lab_bg server snd python3 "$here/handover.py" send "$port" "$mode" \
+						"$slog" "${mp[@]}" >&2
+					lab_wait_listen server "$port" >&2
+					lab_bg mobile rcv python3 "$here/handover.py" recv 203.0.113.1 "$port" \
+						"$mode" "$rlog" "${mp[@]}" >&2
+				fi
 				# steady: a second of data
 				lab_wait_until 10 sh -c "[ \$(tail -n 1 $rlog 2>/dev/null | cut -d' ' -f2) -gt 1500000 ] 2>/dev/null" ||
 					{ echo "handover: $v: no data before the move"; tail -n 3 "$LAB_DIR/snd.log" "$LAB_DIR/rcv.log" "$rlog"; } >&2
@@ -201,6 +227,12 @@ variant() {
 				# the endpoints, in the same batch)
 				mk=("addr add ${ADDR[$nxt]} dev ${IF[$nxt]}"
 					"route replace default via ${GW[$nxt]} dev ${IF[$nxt]}")
+				if [ "$v" = migrate-rf ]; then
+					# the route first: onlink, since no address
+					# there makes its gateway reachable yet
+					mk=("route replace default via ${GW[$nxt]} dev ${IF[$nxt]} onlink"
+						"addr add ${ADDR[$nxt]} dev ${IF[$nxt]}")
+				fi
 				if [ "$v" = mptcp ] || [ "$v" = mptcp-hand ]; then
 					mk+=("mptcp endpoint add ${ADDR[$nxt]%/*} dev ${IF[$nxt]} id ${EID[$nxt]} subflow")
 				fi
@@ -230,7 +262,7 @@ variant() {
 			done
 		done
 	done
-	if [ "$v" = migrate ]; then
+	if [ "$v" = migrate ] || [ "$v" = migrate-rf ]; then
 		lab_agent_stop mobile >&2
 		lab_agent_stop server >&2
 	fi
@@ -269,10 +301,11 @@ done
 for phase in 0 n; do
 	for v in "${labs[@]}"; do
 		if [ $phase = 0 ] && [ -n "$d0" ]; then
-			HANDOVER_ONE=$v HANDOVER_D=0 "$0" >"$tmp/$v.0.res" 2>"$tmp/$v.0.log" &
+			HANDOVER_ONE=$v HANDOVER_D=0 HANDOVER_MODES="$(modes_of "$v")" "$0" \
+				>"$tmp/$v.0.res" 2>"$tmp/$v.0.log" &
 			pids+=($!)
 		elif [ $phase = n ] && [ -n "$dn" ]; then
-			for m in $MODES; do
+			for m in $(modes_of "$v"); do
 				HANDOVER_ONE=$v HANDOVER_D="$dn" HANDOVER_MODES=$m "$0" \
 					>"$tmp/$v.$m.res" 2>"$tmp/$v.$m.log" &
 				pids+=($!)
@@ -284,10 +317,10 @@ for phase in 0 n; do
 done
 cat "$tmp"/*.res >"$tmp/all"
 for v in "${labs[@]}"; do
-	for part in 0 $MODES; do
+	for part in 0 $(modes_of "$v"); do
 		l=$tmp/$v.$part.log
 		[ -f "$l" ] || continue
-		what=$([ "$part" = 0 ] && echo "D = 0" || echo "$part-paced, D =$dn")
+		what=$([ "$part" = 0 ] && echo "D = 0" || echo "$part, D =$dn")
 		if grep -q "handover:\|lab:" "$l"; then
 			echo "handover: $v, $what: problems (log tail):" >&2
 			grep "handover:\|lab:" "$l" | tail -n 5 >&2
@@ -308,6 +341,11 @@ address on the other net (whose link is up) comes up and then its default
 route, written to an \`ip -batch\` process already running.  From just
 before that: the first new byte at the receiving socket, and the backlog
 drained (every byte the sender had written by then received).
+For migrate also an upload, where the mobile, the host that moves, writes
+2 MB/s (its own segments were in flight on the link that went), and a
+variant in the other order (\`migrate, default route before the
+address\`): the default route comes up first (\`onlink\`, as from a
+router advertisement or a static route), then the address.
 Each variant runs in its own lab, all at the same time on this machine
 (the D = 0 rows first, then the others with a lab per variant and
 download), one handover at a time: from just before the new address
