@@ -43,7 +43,17 @@
 #include "../tests/bpf/dp_fixture.h"
 
 static struct mig_dp *skel;
-static struct fx_conn conns[2];
+static struct fx_conn conns[3];
+
+/* The wire port of the moved end of conn c: FX_NEW_PORT (it moved behind
+ * a NAT, so its port changed too, and the rewrite changes both ports),
+ * except for the "port kept" connection (conns[2]), which moved with its
+ * port as a host without a NAT does (the rewrite changes the addresses
+ * alone). */
+static __be16 new_port(const struct fx_conn *c)
+{
+	return c == &conns[2] ? c->srv.t.rport : htons(FX_NEW_PORT);
+}
 
 static int empty_prog(enum bpf_prog_type type, const char *name)
 {
@@ -189,7 +199,7 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 }
 
 /* Translations for the fixed end of conn c (srv) as after a commit to
- * NEW:FX_NEW_PORT, plus the reverse ones so that repeated runs over one
+ * NEW:new_port(c), plus the reverse ones so that repeated runs over one
  * buffer keep rewriting (see the top). */
 static int install_pingpong(const struct fx_conn *c, int family)
 {
@@ -200,7 +210,7 @@ static int install_pingpong(const struct fx_conn *c, int family)
 	int fi = bpf_map__fd(skel->maps.mig_ingress), fo = bpf_map__fd(skel->maps.mig_egress);
 
 	fx_addr(family, family == AF_INET ? FX_NEW4 : FX_NEW6, na);
-	fx_tuple(&wire, family, c->srv.t.laddr, c->srv.t.lport, na, htons(FX_NEW_PORT));
+	fx_tuple(&wire, family, c->srv.t.laddr, c->srv.t.lport, na, new_port(c));
 	in.sock = c->srv.t;
 	if (bpf_map_update_elem(fi, &wire, &in, BPF_ANY))
 		return -1;
@@ -248,7 +258,7 @@ static size_t data_frame(const struct fx_conn *c, bool from_new, bool egress, __
 		fx_pkt_in(&p, c->family, c->srv.t.laddr, c->srv.t.lport,
 			  c->srv.t.raddr, c->srv.t.rport);
 	else if (from_new)
-		fx_pkt_in(&p, c->family, na, htons(FX_NEW_PORT),
+		fx_pkt_in(&p, c->family, na, new_port(c),
 			  c->srv.t.laddr, c->srv.t.lport);
 	else
 		fx_pkt_in(&p, c->family, c->srv.t.raddr, c->srv.t.rport,
@@ -295,7 +305,7 @@ int main(int argc, char **argv)
 	int repeat = 1000000, loops = 100000, rounds = 5, opt, n = 0, i, k;
 	const char *only = NULL;
 	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc, in_l3, out_l3;
-	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1];
+	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1], *c4k = &conns[2];
 
 	while ((opt = getopt(argc, argv, "n:l:r:c:h")) != -1) {
 		switch (opt) {
@@ -332,7 +342,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "loading the empty programs: %s\n", strerror(errno));
 		goto fail;
 	}
-	if (fx_conn_open(AF_INET, &conns[0]) || fx_conn_open(AF_INET6, &conns[1]))
+	if (fx_conn_open(AF_INET, &conns[0]) || fx_conn_open(AF_INET6, &conns[1]) ||
+	    fx_conn_open(AF_INET, &conns[2]))
 		goto fail;
 	in_tc = bpf_program__fd(skel->progs.mig_in_tc);
 	in_xdp = bpf_program__fd(skel->progs.mig_in_xdp);
@@ -342,6 +353,7 @@ int main(int argc, char **argv)
 	fx_reset(skel);
 	if (install_fixed(c4) || install_fixed(c6) ||
 	    install_pingpong(c4, AF_INET) || install_pingpong(c6, AF_INET6) ||
+	    install_pingpong(c4k, AF_INET) ||
 	    install_hold(c4)) {
 		fprintf(stderr, "filling the maps: %s\n", strerror(errno));
 		goto fail;
@@ -371,6 +383,22 @@ int main(int argc, char **argv)
 		 * (srv <- cli) has a ping-pong entry, so take the raddr of
 		 * another port: a connection the data path never saw */
 		plain.srv.t.rport = htons(ntohs(plain.srv.t.rport) ^ 0x4000);
+		{
+			/* its filter slot counts none of the translations
+			 * installed (the ports are the kernel's choice: one of
+			 * them may share it, and every untouched row would then
+			 * measure the lookup) */
+			__u32 slot = mig_xf_slot(&plain.srv.t);
+			__u64 cnt = 0;
+
+			if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.mig_xf), &slot, &cnt) ||
+			    cnt) {
+				fprintf(stderr, "the untouched flow's filter slot %u counts %llu "
+					"translations of the migrated rows' flows; run again "
+					"(other ports)\n", slot, (unsigned long long)cnt);
+				goto fail;
+			}
+		}
 		b = ADD("ingress TC, untouched flow", in_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT__MAX);
 		b->untouched = true;
@@ -390,6 +418,9 @@ int main(int argc, char **argv)
 		b = ADD("ingress TC, migrated flow v4", in_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_IN);
 		b->len = data_frame(c4, true, false, b->frame);
+		b = ADD("ingress TC, migrated flow v4, port kept", in_tc, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT_XLATE_IN);
+		b->len = data_frame(c4k, true, false, b->frame);
 		b = ADD("ingress TC, migrated flow v6", in_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_IN);
 		b->len = data_frame(c6, true, false, b->frame);
@@ -418,6 +449,9 @@ int main(int argc, char **argv)
 		b = ADD("egress TC, migrated flow v4", out_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_OUT);
 		b->len = data_frame(c4, false, true, b->frame);
+		b = ADD("egress TC, migrated flow v4, port kept", out_tc, true, false, E_TC,
+			TC_ACT_OK, MIG_STAT_XLATE_OUT);
+		b->len = data_frame(c4k, false, true, b->frame);
 		b = ADD("egress TC, migrated flow v6", out_tc, true, false, E_TC, TC_ACT_OK,
 			MIG_STAT_XLATE_OUT);
 		b->len = data_frame(c6, false, true, b->frame);
@@ -480,6 +514,7 @@ int main(int argc, char **argv)
 	printf("\nrepeat = %d, loop = %d syscalls, median of %d rounds\n", repeat, loops, rounds);
 	fx_conn_close(&conns[0]);
 	fx_conn_close(&conns[1]);
+	fx_conn_close(&conns[2]);
 	close(efd_tc);
 	close(efd_xdp);
 	mig_dp__destroy(skel);
@@ -487,6 +522,7 @@ int main(int argc, char **argv)
 fail:
 	fx_conn_close(&conns[0]);
 	fx_conn_close(&conns[1]);
+	fx_conn_close(&conns[2]);
 	mig_dp__destroy(skel);
 	return EXIT_FAILURE;
 }

@@ -390,8 +390,14 @@ static __always_inline void put32(__u16 *to, __u32 v)
  * One helper call for an IPv4 address change, two for IPv6, one more if
  * the ports change; none under XDP.  A TC header outside the linear area
  * is pulled in first (bpf_skb_pull_data, which also unshares it).
+ *
+ * Inlined (each program calls it once): a call of its own cost 5 to 20 ns
+ * a translated segment where returns are expensive (an AMD EPYC guest with
+ * retpolines and Safe RET: the profile's samples sat on the return), and
+ * costs the callers' frames 8 to 32 bytes (mig_in_tc 248 -> 256, mig_in_xdp
+ * 248 -> 264, mig_out_tc 272 -> 304; the calls below them are unchanged).
  */
-static __noinline int mig_rewrite(struct mig_ctx *c, struct mig_pkt *p,
+static __always_inline int mig_rewrite(struct mig_ctx *c, struct mig_pkt *p,
 				       const struct mig_tuple *t, bool ingress)
 {
 	const __u32 *ns = ingress ? t->raddr : t->laddr;
