@@ -15,6 +15,7 @@
 
 #include "migrate/mig_abi.h"
 #include "migrate/mig_opt.h"
+#include "migrate/mig_csum.h"
 
 #define ETH_P_IP    0x0800
 #define ETH_P_IPV6  0x86DD
@@ -387,8 +388,10 @@ static __always_inline void put32(__u16 *to, __u32 v)
  *    bpf_csum_update gives it back (it fails, harmlessly, unless the skb
  *    is CHECKSUM_COMPLETE).
  *
- * One helper call for an IPv4 address change, two for IPv6, one more if
- * the ports change; none under XDP.  A TC header outside the linear area
+ * One helper call for an address change (IPv4 or IPv6), a second for
+ * IPv6 only when the first showed a full checksum (tc_csum_after: the
+ * helper's result tells the state, and then the ports' change is written
+ * here too), a call for the ports only when that failed; none under XDP.  A TC header outside the linear area
  * is pulled in first (bpf_skb_pull_data, which also unshares it).
  *
  * Inlined (each program calls it once): a call of its own cost 5 to 20 ns
@@ -461,8 +464,38 @@ static __always_inline int mig_rewrite(struct mig_ctx *c, struct mig_pkt *p,
 	}
 	/* packet pointers end here: the helpers below may move the data */
 	if (da) {
+		__u16 old = th[8], now;
+
 		if (bpf_l4_csum_replace(c->ctx, l4 + 16, 0, da, BPF_F_PSEUDO_HDR))
 			return -1;
+		/* What the call did tells the checksum state where the calls
+		 * below would depend on it (ports changed, IPv6): see
+		 * tc_csum_after.  Not for an IPv4 address change alone, the
+		 * common case, which needs no more. */
+		if (dp || !v4) {
+			data = (void *)(long)((struct __sk_buff *)c->ctx)->data;
+			end = (void *)(long)((struct __sk_buff *)c->ctx)->data_end;
+			asm volatile("" : "+r"(l4));
+			th = data + (l4 & 0xff);
+			if ((void *)th + 20 <= end) {
+				now = th[8];
+				switch (tc_csum_after(old, da, now)) {
+				case MIG_CSUM_PARTIAL:
+					/* the ports are summed at transmission;
+					 * no skb->csum (not CHECKSUM_COMPLETE) */
+					return 0;
+				case MIG_CSUM_FULL:
+					/* the ports' change, as the helper would
+					 * (skb->csum: it and the field's change
+					 * cancel) */
+					if (dp)
+						th[8] = csum_fold_k(csum_add_k(dp, ~(__u32)now));
+					if (!v4)
+						bpf_csum_update(c->ctx, da);
+					return 0;
+				}
+			}
+		}
 		if (!v4)
 			bpf_csum_update(c->ctx, da);
 	}
