@@ -50,8 +50,11 @@ BPF_CFLAGS := -O2 -g -Wall -Wextra $(WERROR) -target bpf -D__TARGET_ARCH_$(ARCH)
 	$(DEFINES) $(BPF_EXTRA) -Ivmlinux -Iinclude -Ibpf
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
-BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
-SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+# mig_dp_kc: mig_dp built for kernels whose TC programs may read their skb
+# (bpf_cast_to_kern_ctx, Linux 6.2 on): the agent loads it where it loads
+# (user/lib/mig_dp_open.h), else mig_dp
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS)) $(BUILD)/bpf/mig_dp_kc.bpf.o
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS)) $(BUILD)/mig_dp_kc.skel.h
 BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard include/migrate/*.h)
 
 LIB_SRCS  := $(wildcard user/lib/*.c)
@@ -96,6 +99,9 @@ $(BUILD) $(BUILD)/bpf $(BUILD)/lib $(BUILD)/agent $(BUILD)/ctl $(BUILD)/tests $(
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+$(BUILD)/bpf/mig_dp_kc.bpf.o: bpf/mig_dp.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -DMIG_TC_KCTX -c $< -o $@
+
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
 
@@ -126,6 +132,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_SRCS) $(LIB_HDRS) tests/unit/un
 $(BUILD)/tests/test_%: tests/bpf/test_%.c $(SKELS) $(BUILD)/libmig.a tests/unit/unit.h \
 		$(wildcard tests/bpf/*.h) $(BPF_HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmig.a $(LDLIBS)
+# (test_dp's cases on the other build of the data path)
+$(BUILD)/tests/test_dp_helpers: tests/bpf/test_dp.c
 
 # test_csum_complete.sh's tracer: a BPF object and its loader (vmlinux.h
 # for the kernel's struct sk_buff; BPF_PROG's ctx goes unused).

@@ -331,7 +331,7 @@ int main(int argc, char **argv)
 	}
 	if (fx_netns() || fx_pin_cpu())
 		return EXIT_FAILURE;
-	skel = mig_dp__open_and_load();
+	skel = fx_dp_open_and_load();
 	if (!skel) {
 		fprintf(stderr, "loading mig_dp: %s\n", strerror(errno));
 		return EXIT_FAILURE;
@@ -511,7 +511,10 @@ int main(int argc, char **argv)
 		       b->loop ? "loop, repeat=1" : "repeat", b->med,
 		       e->med > 0 ? b->med / e->med : 0.0);
 	}
-	printf("\nrepeat = %d, loop = %d syscalls, median of %d rounds\n", repeat, loops, rounds);
+	printf("\nrepeat = %d, loop = %d syscalls, median of %d rounds; data path build %s "
+	       "(%s)\n", repeat, loops, rounds, fx_dp_build,
+	       strcmp(fx_dp_build, "mig_dp") ? "the TC programs read the skb's checksum state" :
+					       "the TC programs ask the checksum helpers");
 	fx_conn_close(&conns[0]);
 	fx_conn_close(&conns[1]);
 	fx_conn_close(&conns[2]);

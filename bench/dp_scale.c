@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	for (s = 0; s < 2; s++) {
-		set[s].skel = mig_dp__open_and_load();
+		set[s].skel = fx_dp_open_and_load();
 		if (!set[s].skel) {
 			fprintf(stderr, "loading mig_dp: %s\n", strerror(errno));
 			goto fail;

@@ -83,11 +83,14 @@ on the Intel guest of earlier runs):
   checksum sum, no helper. Under TC the TCP checksum field must follow the
   skb's checksum state (`CHECKSUM_PARTIAL` takes only the pseudo-header
   change, a full checksum takes the ports' as well, `CHECKSUM_COMPLETE` also
-  moves `skb->csum`), which a TC program on Linux 6.1 cannot read: so one
-  `bpf_l4_csum_replace` call for the addresses, one more when the ports
-  changed (a peer behind a NAT: compare the "port kept" rows), one more for
-  IPv6's `skb->csum`. On egress the segments of a flow whose peer moved pay
-  a FIB lookup as well (reroute: the kernel routed them to the peer's old
+  moves `skb->csum`). mig_dp_kc, the build a kernel with
+  `bpf_cast_to_kern_ctx` (6.2 on) loads, reads the state and writes the field
+  itself (a helper only for `CHECKSUM_COMPLETE`), so its TC rows cost about
+  what XDP's does; mig_dp (Linux 6.1: the table just above, where both were
+  measured) makes one `bpf_l4_csum_replace` call for the addresses and
+  reads the state from what it wrote (docs/protocol.md, "Checksums and
+  segment sizes"). On egress the segments of a flow whose peer moved pay a
+  FIB lookup as well (reroute: the kernel routed them to the peer's old
   address), refused at once in these rows (forwarding is off on lo) and
   answered in the "FIB lookup" rows.
 - **Migrate SYN**: about half of the program's samples are its own code,
@@ -100,7 +103,7 @@ TXT
 }
 
 tmp=$(mktemp "${TMPDIR:-/tmp}/mig-bench.XXXXXX")
-trap 'rm -f "$tmp" "$tmp.md" "$tmp.lablog" "$tmp.scalelog" "$tmp.holog"' EXIT
+trap 'rm -f "$tmp" "$tmp.md" "$tmp.helpers" "$tmp.lablog" "$tmp.scalelog" "$tmp.holog"' EXIT
 
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of options
 if ! timeout -k 5 "${BENCH_TIMEOUT:-60}" "$bin" ${BENCH_ARGS:-} >"$tmp"; then
@@ -160,6 +163,22 @@ default hook (see ARCHITECTURE.md) and the skb already exists, so the TC
 numbers are the added cost per packet there. Use the ratios and the
 differences between rows, not the absolute values, across machines.
 TXT
+	# the other build of the data path, where this kernel takes
+	# mig_dp_kc: the rows it changes, as Linux 6.1 runs them
+	if grep -q "data path build mig_dp_kc" "$tmp" &&
+		MIGRATE_DP_TC_CSUM=helpers timeout -k 5 "${BENCH_TIMEOUT:-60}" "$bin" \
+			${BENCH_ARGS:-} -c "migrated flow" >"$tmp.helpers" 2>/dev/null; then
+		echo
+		echo "### The same rows on mig_dp, the build that asks the checksum helpers"
+		echo
+		echo "What a kernel without \`bpf_cast_to_kern_ctx\` (Linux 6.1) loads, or"
+		echo "\`MIGRATE_DP_TC_CSUM=helpers\` asks for (user/lib/mig_dp_open.h): the"
+		echo "translated rows, measured right after the table above."
+		echo
+		grep -E "^\| (case|---|empty|.*migrated)" "$tmp.helpers"
+		echo
+		tail -n 1 "$tmp.helpers"
+	fi
 	echo
 	targets "$tmp"
 	if [[ ${BENCH_LAB:-1} != 0 ]]; then

@@ -17,6 +17,13 @@
 #include "migrate/mig_opt.h"
 #include "migrate/mig_csum.h"
 
+#ifdef MIG_TC_KCTX
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+/* skb->ip_summed (include/linux/skbuff.h) */
+#define MIG_CHECKSUM_COMPLETE 2
+#define MIG_CHECKSUM_PARTIAL  3
+#endif
+
 #define ETH_P_IP    0x0800
 #define ETH_P_IPV6  0x86DD
 #define ETH_HLEN    14
@@ -462,6 +469,28 @@ static __always_inline int mig_rewrite(struct mig_ctx *c, struct mig_pkt *p,
 		th[8] = csum_apply(th[8], csum_fold((__u64)da + dp));
 		return 0;
 	}
+#ifdef MIG_TC_KCTX
+	/* The build for kernels that let a TC program see its skb
+	 * (bpf_cast_to_kern_ctx, Linux 6.2 on; the agent probes for it,
+	 * user/lib/mig_dp_open.h): the state read, the field written here,
+	 * no helper call but for CHECKSUM_COMPLETE, which also moves
+	 * skb->csum (below, as in the other build). */
+	{
+		struct sk_buff *kskb = bpf_cast_to_kern_ctx(c->ctx);
+		__u8 summed = BPF_CORE_READ_BITFIELD(kskb, ip_summed);
+
+		if (summed == MIG_CHECKSUM_PARTIAL) {
+			/* the pseudo-header sum: the addresses only */
+			if (da)
+				th[8] = (__u16)~csum_fold_k(csum_add_k(th[8], da));
+			return 0;
+		}
+		if (summed != MIG_CHECKSUM_COMPLETE) {
+			th[8] = csum_apply(th[8], csum_fold((__u64)da + dp));
+			return 0;
+		}
+	}
+#endif
 	/* packet pointers end here: the helpers below may move the data */
 	if (da) {
 		__u16 old = th[8], now;

@@ -52,6 +52,37 @@
 #include <migrate/mig_opt.h>
 #include <migrate/mig_siphash.h>
 #include "mig_dp.skel.h"
+#include "mig_dp_open.h"
+
+/* The build of the data path the agent would load here (mig_dp_open.h:
+ * mig_dp_kc where the kernel takes it, MIGRATE_DP_TC_CSUM overrides);
+ * fx_dp_build names it once opened. */
+static const char *fx_dp_build = "mig_dp";
+
+static inline struct mig_dp *fx_dp_open(void)
+{
+	char why[160] = "";
+	bool kctx = mig_dp_want_kctx(why, sizeof(why));
+
+	fx_dp_build = kctx ? "mig_dp_kc" : "mig_dp";
+	return mig_dp_open_build(kctx);
+}
+
+static inline struct mig_dp *fx_dp_open_and_load(void)
+{
+	struct mig_dp *s = fx_dp_open();
+	int err;
+
+	if (!s)
+		return NULL;
+	err = mig_dp__load(s);
+	if (err) {
+		mig_dp__destroy(s);
+		errno = -err;
+		return NULL;
+	}
+	return s;
+}
 
 #define FX_CLI4 "192.0.2.1"
 #define FX_SRV4 "203.0.113.1"

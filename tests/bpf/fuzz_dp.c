@@ -1168,9 +1168,10 @@ static void setup(void)
 		die("cannot set up the network namespace");
 	conns[0].lfd = conns[0].srv.fd = conns[0].cli.fd = -1;
 	conns[1].lfd = conns[1].srv.fd = conns[1].cli.fd = -1;
-	skel = mig_dp__open();
+	skel = fx_dp_open();
 	if (!skel)
 		die("cannot open mig_dp");
+	fprintf(stderr, "fuzz_dp: data path build %s\n", fx_dp_build);
 	/* Small hash maps, as an agent with --max-flows 64 sizes them: every
 	 * packet's state check walks them, and a walk visits every bucket. */
 	{

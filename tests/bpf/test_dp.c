@@ -138,11 +138,15 @@ static int setup(void)
 	if (fx_netns() || fx_pin_cpu())
 		return -1;
 	atexit(teardown);
-	skel = mig_dp__open_and_load();
+#ifdef TEST_DP_BUILD
+	setenv("MIGRATE_DP_TC_CSUM", TEST_DP_BUILD, 1);
+#endif
+	skel = fx_dp_open_and_load();
 	if (!skel) {
-		fprintf(stderr, "  loading mig_dp: %s\n", strerror(errno));
+		fprintf(stderr, "  loading %s: %s\n", fx_dp_build, strerror(errno));
 		return -1;
 	}
+	fprintf(stderr, "  (data path build: %s)\n", fx_dp_build);
 	events = ring_buffer__new(bpf_map__fd(skel->maps.mig_events), on_event, NULL, NULL);
 	if (!events) {
 		fprintf(stderr, "  ring buffer: %s\n", strerror(errno));

@@ -40,6 +40,21 @@ if ((XDP)); then
 fi
 lab_agent_start mobile "${AGENT_ARGS[@]}"
 lab_agent_start server "${AGENT_ARGS[@]}"
+# The build of the data path each agent loaded (user/lib/mig_dp_open.h):
+# mig_dp_kc, which reads the skb's checksum state, where the kernel has
+# bpf_cast_to_kern_ctx, unless MIGRATE_DP_TC_CSUM=helpers
+# (test_migrate_xdp.sh sets it, so that these cases run on both builds).
+t_begin "each agent loaded the build of the data path this kernel and the environment ask for"
+if [[ ${MIGRATE_DP_TC_CSUM:-} == helpers ]] ||
+	! bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -q "FUNC 'bpf_cast_to_kern_ctx'"; then
+	dp_build="ask the kernel's helpers for checksum updates"
+else
+	dp_build="read the skb's checksum state"
+fi
+for h in mobile server; do
+	t_check "$h: the TC programs $dp_build" grep -q "data path: the TC programs $dp_build" \
+		"$LAB_DIR/agent-$h.log"
+done
 if ((XDP)); then
 	t_begin "XDP ingress, native mode, on every veth of both agents; no TC ingress"
 	for hi in mobile.eth0 mobile.eth1 server.eth0 server.eth1; do

@@ -24,6 +24,7 @@
 #include "agent.h"
 #include "mig_log.h"
 #include "mig_dp.skel.h"
+#include "mig_dp_open.h"
 #include "mig_iter.skel.h"
 #include "mig_lookup.skel.h"
 #include "mig_keyed.skel.h"
@@ -146,8 +147,19 @@ int dp_open(struct agent *a)
 {
 	int err;
 
-	a->dp = mig_dp__open();
+	char why[160] = "";
+	bool kctx = mig_dp_want_kctx(why, sizeof(why));
+
+	a->dp = mig_dp_open_build(kctx);
 	a->iter = mig_iter__open();
+	if (a->dp) {
+		if (kctx)
+			pr_info("data path: the TC programs read the skb's checksum state "
+				"(bpf_cast_to_kern_ctx)");
+		else
+			pr_info("data path: the TC programs ask the kernel's helpers for "
+				"checksum updates: %s", why);
+	}
 	if (!a->dp || !a->iter) {
 		pr_err("cannot open the data path objects: %s", strerror(errno));
 		return -errno;
