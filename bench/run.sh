@@ -56,8 +56,9 @@ T = [("untouched flow", 20, [("ingress TC, untouched flow", "TC"),
                                     ("ingress XDP, Migrate SYN answered v4", "XDP")])]
 print("### Per-packet targets")
 print()
-print("Each row of the table above less the empty program of its hook, measured the")
-print("same way (repeat, or loop for the Migrate SYN).")
+print("Each row of the first table (the build of the data path this kernel loads) less")
+print("the empty program of its hook, measured the same way (repeat, or loop for the")
+print("Migrate SYN).")
 print()
 print("| target | row | ns above empty | target, ns | |")
 print("|---|---|---:|---:|---|")
@@ -175,7 +176,7 @@ TXT
 		echo "\`MIGRATE_DP_TC_CSUM=helpers\` asks for (user/lib/mig_dp_open.h): the"
 		echo "translated rows, measured right after the table above."
 		echo
-		grep -E "^\| (case|---|empty|.*migrated)" "$tmp.helpers"
+		grep -E "^\|( case|---| empty|.*migrated)" "$tmp.helpers"
 		echo
 		tail -n 1 "$tmp.helpers"
 	fi
