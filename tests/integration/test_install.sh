@@ -28,6 +28,7 @@ files=(
 	/lib/systemd/system/migrate-agent.service
 	"$prefix/lib/migrate/mig_sockops.bpf.o"
 	"$prefix/lib/migrate/mig_dp.bpf.o"
+	"$prefix/lib/migrate/mig_dp_kc.bpf.o"
 	"$prefix/lib/migrate/mig_iter.bpf.o"
 	"$prefix/lib/migrate/mig_lookup.bpf.o"
 	"$prefix/lib/migrate/mig_keyed.bpf.o"
@@ -83,6 +84,7 @@ t_check "the unit reloads by SIGHUP" grep -qx 'ExecReload=/bin/kill -HUP $MAINPI
 t_check "the unit waits for the agent's readiness" grep -qx 'Type=notify' "$unit"
 t_check "nothing else was installed" eq "${#files[@]}" files_left
 t_check "the objects are the ones the build made" cmp "$LAB_BUILD/bpf/mig_dp.bpf.o" "$dest$prefix/lib/migrate/mig_dp.bpf.o"
+t_check "and the data path's other build" cmp "$LAB_BUILD/bpf/mig_dp_kc.bpf.o" "$dest$prefix/lib/migrate/mig_dp_kc.bpf.o"
 
 t_begin "the unit"
 t_check "systemd-analyze verify passes without a warning" verify_quiet "$unit"
