@@ -4259,6 +4259,19 @@ TEST(rewrite_checksum_edges)
 				snprintf(what, sizeof(what), "%s, variant %d", xl_dir[dir], v);
 				expect(unit_failed, &s, h, what, in, n, 0, h->pass, want, wn, &r);
 			}
+			/* A segment whose TCP checksum is wrong (anyone on a
+			 * path may send one to a translated tuple) stays wrong:
+			 * the rewrite carries the error over whichever way it
+			 * updates the field (helpers, the state read from their
+			 * result, or the skb's own), and the socket drops it. */
+			memcpy(pl, payload, sizeof(pl));
+			h = xl_pkt(&s, dir, pl, sizeof(pl), &pi, &po);
+			n = fx_build(&pi, in);
+			in[n - sizeof(pl) - 32 + 16] ^= 0x5a;
+			CHECK(!hook_run(h, in, n, 0, 1, &r) && r.ret == h->pass &&
+			      !fx_csum_ok(r.out, r.len),
+			      "%s %s [%s]: a wrong TCP checksum: verdict %u, output verifies %d",
+			      xl_dir[dir], s.fam, h->name, r.ret, fx_csum_ok(r.out, r.len));
 		}
 	}
 }

@@ -145,10 +145,9 @@ void dp_host_flush(struct agent *a)
  * by name and sized, so that pins_check can compare them with the pins. */
 int dp_open(struct agent *a)
 {
-	int err;
-
 	char why[160] = "";
 	bool kctx = mig_dp_want_kctx(why, sizeof(why));
+	int err;
 
 	a->dp = mig_dp_open_build(kctx);
 	a->iter = mig_iter__open();
