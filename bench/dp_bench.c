@@ -38,6 +38,7 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include "../tests/bpf/dp_fixture.h"
@@ -78,6 +79,10 @@ struct bcase {
 	__u32 holds;            /* mig_host.holds during the case */
 	int cands;              /* -1: mig_cand emptied first; 1: one candidate live */
 	bool fib;               /* lo forwards: reroute's FIB lookups are answered */
+	/* the skb's device (0: lo), and shell commands around the case (the
+	 * route it needs, taken away after) */
+	int ifindex;
+	const char *pre, *post;
 	/* the translation filter's slot of this tuple counts one entry of
 	 * another flow during the case: the lookup it saves is made */
 	const struct mig_tuple *xf_share;
@@ -127,6 +132,11 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 
 	if (fx_host(skel, c->holds) || lo_forwarding(c->fib))
 		return -1;
+	if (c->pre && system(c->pre) != 0) {
+		fprintf(stderr, "%s: %s failed\n", c->name, c->pre);
+		return -1;
+	}
+	fx_run_ifindex = c->ifindex;
 	/* the Migrate SYN rows leave candidates: the untouched rows say
 	 * whether one is live (mig_gate makes segments skip mig_cand while
 	 * there is none) */
@@ -180,6 +190,11 @@ static int measure(struct bcase *c, int repeat, int loops, double *ns)
 	}
 	if (c->xf_share)
 		fx_xf_sync(skel);
+	fx_run_ifindex = 0;
+	if (c->post && system(c->post) != 0) {
+		fprintf(stderr, "%s: %s failed\n", c->name, c->post);
+		return -1;
+	}
 	if (r.ret != c->want_ret) {
 		fprintf(stderr, "%s: verdict %u, want %u\n", c->name, r.ret, c->want_ret);
 		return -1;
@@ -272,6 +287,17 @@ static size_t data_frame(const struct fx_conn *c, bool from_new, bool egress, __
 	return fx_build(&p, f);
 }
 
+/* The MAC of NEW's neighbour entry on mrb0, the next hop of the "next
+ * hop kept" rows; their frames carry it as destination. */
+#define MRB_NEXTHOP "02:00:5e:00:53:07"
+
+static void set_dmac(__u8 *f)
+{
+	static const __u8 m[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x07 };
+
+	memcpy(f, m, 6);
+}
+
 /* Frame f (len bytes) without its Ethernet header, as a tun or WireGuard
  * device has it; the new length. */
 static size_t l3_frame(__u8 *f, size_t len)
@@ -304,7 +330,7 @@ int main(int argc, char **argv)
 	static struct bcase cases[32];
 	int repeat = 1000000, loops = 100000, rounds = 5, opt, n = 0, i, k;
 	const char *only = NULL;
-	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc, in_l3, out_l3;
+	int efd_tc, efd_xdp, in_tc, in_xdp, out_tc, in_l3, out_l3, mrb = 0;
 	const struct fx_conn *c4 = &conns[0], *c6 = &conns[1], *c4k = &conns[2];
 
 	while ((opt = getopt(argc, argv, "n:l:r:c:h")) != -1) {
@@ -345,6 +371,13 @@ int main(int argc, char **argv)
 	if (fx_conn_open(AF_INET, &conns[0]) || fx_conn_open(AF_INET6, &conns[1]) ||
 	    fx_conn_open(AF_INET, &conns[2]))
 		goto fail;
+	/* a device of the netns for the "next hop kept" rows (no route:
+	 * each case adds its own) */
+	if (system("ip link add mrb0 type veth peer name mrb1 && ip link set mrb1 up && "
+		   "ip link set mrb0 up") != 0 || !(mrb = (int)if_nametoindex("mrb0"))) {
+		fprintf(stderr, "making a veth pair in the benchmark's netns failed\n");
+		goto fail;
+	}
 	in_tc = bpf_program__fd(skel->progs.mig_in_tc);
 	in_xdp = bpf_program__fd(skel->progs.mig_in_xdp);
 	out_tc = bpf_program__fd(skel->progs.mig_out_tc);
@@ -471,6 +504,32 @@ int main(int argc, char **argv)
 			TC_ACT_OK, MIG_STAT_ROUTE_FAIL);
 		b->fib = true;
 		b->len = data_frame(c6, false, true, b->frame);
+		/* The case a host that forwards on lo meets most: the route
+		 * to the peer's new address leaves by the device and next hop
+		 * the kernel chose (the old one's), so nothing changes.  The
+		 * skb on mrb0, NEW routed there, its neighbour known with the
+		 * frame's MAC.  A loop: the way back goes to a local address,
+		 * which no repeat could make alike.  mig_dp_kc answers it from
+		 * the flow's route memo after the first run of each round (the
+		 * route added anew), mig_dp asks the FIB every time. */
+		b = ADD("egress TC, migrated flow v4, FIB lookup, next hop kept", out_tc, true,
+			true, E_TC_LOOP, TC_ACT_OK, MIG_STAT_XLATE_OUT);
+		b->fib = true;
+		b->ifindex = mrb;
+		b->pre = "ip route add " FX_NEW4 "/32 dev mrb0 && "
+			 "ip neigh replace " FX_NEW4 " lladdr " MRB_NEXTHOP " nud permanent dev mrb0";
+		b->post = "ip route del " FX_NEW4 "/32 dev mrb0";
+		b->len = data_frame(c4, false, true, b->frame);
+		set_dmac(b->frame);
+		b = ADD("egress TC, migrated flow v6, FIB lookup, next hop kept", out_tc, true,
+			true, E_TC_LOOP, TC_ACT_OK, MIG_STAT_XLATE_OUT);
+		b->fib = true;
+		b->ifindex = mrb;
+		b->pre = "ip route add " FX_NEW6 "/128 dev mrb0 && "
+			 "ip neigh replace " FX_NEW6 " lladdr " MRB_NEXTHOP " nud permanent dev mrb0";
+		b->post = "ip route del " FX_NEW6 "/128 dev mrb0";
+		b->len = data_frame(c6, false, true, b->frame);
+		set_dmac(b->frame);
 		b = ADD("ingress XDP, untouched flow", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT__MAX);
 		b->untouched = true;

@@ -581,6 +581,7 @@ static __always_inline int commit(struct mig_flow *f, const struct mig_tuple *so
 	sc->in.type = MIG_IN_XLATE;
 	sc->in.ts = MIG_TS_FIRST;
 	sc->in.cc = 1;
+	__builtin_memset(&sc->out, 0, sizeof(sc->out));
 	sc->out.wire = *w;
 	if (mig_xlate_put(&mig_ingress, w, &sc->in)) {
 		mig_count(MIG_STAT_XLATE_FULL);
@@ -1122,6 +1123,70 @@ static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
 }
 
 /*
+ * The route memo of a flow whose peer moved (struct mig_out, mig_abi.h):
+ * what reroute found the last time, kept while the namespace's route
+ * generation has not moved since.  IPv4: rt_genid, which the kernel
+ * moves whenever a cached IPv4 route may have gone stale (rt_cache_flush:
+ * a route added, or deleted after a lookup found it, a rule, an address,
+ * a device going down or up, forwarding turned on or off) and checks its
+ * own cached routes against.  IPv6 has no such number (the kernel checks
+ * its cached routes node by node): fib6_sernum moves when a route is
+ * added or replaced, a rule changes or the tree is flushed, and
+ * rt6_stats->fib_discarded_routes when one is deleted (an address or a
+ * device going away deletes its routes); their sum is the generation,
+ * and only "same next hop" is kept (whether forwarding on lo changing
+ * moves either is not said: a refused IPv6 lookup is asked again).  The
+ * build for Linux 6.2 on reads them from the skb's device
+ * (bpf_cast_to_kern_ctx); the other keeps no memo.  What no generation
+ * tells: a neighbour's MAC that changes with the routes as they were
+ * (the memo's "same next hop" holds until the next route change).
+ */
+#ifdef MIG_TC_KCTX
+static __always_inline bool rt_gen(struct mig_ctx *c, __u8 family, __u32 *gen)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(c->ctx);
+	struct net_device *dev = kskb->dev;
+	struct net *net;
+
+	if (!dev || !bpf_core_field_exists(dev->nd_net.net))
+		return false;
+	net = dev->nd_net.net;
+	if (!net)
+		return false;
+	if (family == AF_INET) {
+		if (!bpf_core_field_exists(net->ipv4.rt_genid))
+			return false;
+		*gen = (__u32)net->ipv4.rt_genid.counter;
+	} else {
+		struct rt6_statistics *st;
+
+		if (!bpf_core_field_exists(net->ipv6.fib6_sernum) ||
+		    !bpf_core_field_exists(net->ipv6.rt6_stats))
+			return false;
+		st = net->ipv6.rt6_stats;
+		if (!st)
+			return false;
+		*gen = (__u32)net->ipv6.fib6_sernum.counter + st->fib_discarded_routes;
+	}
+	return true;
+}
+#endif
+
+static __always_inline void rt_memo_put(struct mig_out *memo, __u32 gen, __u8 kind)
+{
+#ifdef MIG_TC_KCTX
+	/* (two plain stores: a reader on another CPU that sees one of them
+	 * only either asks the FIB or passes the segment, as both memos do) */
+	if (memo) {
+		memo->rt_gen = gen;
+		memo->rt_memo = kind;
+	}
+#else
+	(void)memo, (void)gen, (void)kind;
+#endif
+}
+
+/*
  * After the rewrite to wire tuple w (our view), on egress: the kernel
  * routed the segment, and resolved its next hop, for the socket's
  * destination.  When the peer moved, the route to where it is now can
@@ -1140,10 +1205,13 @@ static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
  * net.ipv6.conf.lo.forwarding, which make no other interface forward);
  * without it every segment is counted (route_fwd_off) and left on the
  * socket's route, as are those for which the FIB has no usable route
- * (route_failed).  Costs one lookup per segment of flows whose peer moved.
+ * (route_failed).  Costs one lookup per segment of flows whose peer
+ * moved, but for the answers kept in the flow's route memo (memo: its
+ * mig_egress entry, NULL for none; gen: the route generation read before
+ * the lookup, see rt_gen).
  */
 static __noinline enum verdict reroute(struct mig_ctx *c, const struct mig_tuple *w,
-				       __u8 proto)
+				       __u8 proto, struct mig_out *memo, __u32 gen)
 {
 	struct __sk_buff *skb = c->ctx;
 	struct scratch *sc = scratch();
@@ -1177,8 +1245,10 @@ static __noinline enum verdict reroute(struct mig_ctx *c, const struct mig_tuple
 		if (bpf_skb_load_bytes(skb, 0, eth, 6))
 			return V_PASS;
 		if (*(__u32 *)eth == *(__u32 *)fl->dmac &&
-		    *(__u16 *)(eth + 4) == *(__u16 *)(fl->dmac + 4))
+		    *(__u16 *)(eth + 4) == *(__u16 *)(fl->dmac + 4)) {
+			rt_memo_put(memo, gen, MIG_RT_SAME);
 			return V_PASS;
+		}
 		if (bpf_skb_store_bytes(skb, 0, fl->dmac, 6, 0) ||
 		    bpf_skb_store_bytes(skb, 6, fl->smac, 6, 0))
 			return V_DROP;
@@ -1201,8 +1271,13 @@ static __noinline enum verdict reroute(struct mig_ctx *c, const struct mig_tuple
 		mig_count(MIG_STAT_ROUTE_REDIRECT);
 		return V_REDIR;
 	}
-	mig_count(rc == BPF_FIB_LKUP_RET_FWD_DISABLED ? MIG_STAT_ROUTE_FWD_OFF :
-							 MIG_STAT_ROUTE_FAIL);
+	if (rc == BPF_FIB_LKUP_RET_FWD_DISABLED) {
+		if (w->family == AF_INET)
+			rt_memo_put(memo, gen, MIG_RT_FWD_OFF);
+		mig_count(MIG_STAT_ROUTE_FWD_OFF);
+	} else {
+		mig_count(MIG_STAT_ROUTE_FAIL);
+	}
 	return V_PASS;
 }
 
@@ -1805,7 +1880,8 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 				struct scratch *sc = scratch();
 
 				return sc ? reroute(c, &sc->qw, p.family == AF_INET ?
-						    IPPROTO_ICMP : IPPROTO_ICMPV6) : V_PASS;
+						    IPPROTO_ICMP : IPPROTO_ICMPV6, NULL, 0) :
+					    V_PASS;
 			}
 			if (i != V_PASS)
 				return i;
@@ -1838,8 +1914,23 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 	mig_count(MIG_STAT_XLATE_OUT);
 	/* the peer moved: the socket's route went to its old address */
 	if (w.raddr[0] != key.raddr[0] || w.raddr[1] != key.raddr[1] ||
-	    w.raddr[2] != key.raddr[2] || w.raddr[3] != key.raddr[3])
-		return reroute(c, &w, IPPROTO_TCP);
+	    w.raddr[2] != key.raddr[2] || w.raddr[3] != key.raddr[3]) {
+		__u32 gen = 0;
+
+#ifdef MIG_TC_KCTX
+		/* the flow's route memo, when the routes have not changed */
+		if (!c->l2)
+			return V_PASS;   /* (as reroute) */
+		if (!rt_gen(c, w.family, &gen))
+			return reroute(c, &w, IPPROTO_TCP, NULL, 0);
+		if (e->rt_memo != MIG_RT_NONE && e->rt_gen == gen) {
+			if (e->rt_memo == MIG_RT_FWD_OFF)
+				mig_count(MIG_STAT_ROUTE_FWD_OFF);
+			return V_PASS;
+		}
+#endif
+		return reroute(c, &w, IPPROTO_TCP, e, gen);
+	}
 	return V_PASS;
 }
 

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define MIG_ABI_VERSION 3
+#define MIG_ABI_VERSION 4
 /* Tests only: a build that claims another version (make
  * DEFINES=-DMIG_ABI_VERSION_OVERRIDE=N), to see an agent refuse the
  * pinned state of another ABI (tests/integration/test_upgrade.sh). */
@@ -341,11 +341,30 @@ struct mig_pend {
 _Static_assert(sizeof(struct mig_pend) == 48, "mig_pend size");
 
 /* mig_egress: key = socket tuple -> wire tuple.  Written by the ingress
- * program at commit; removed by the agent when the flow closed. */
+ * program at commit; removed by the agent when the flow closed.
+ *
+ * rt_memo and rt_gen: the egress program's memo of the route of a flow
+ * whose peer moved (its segments leave on the socket's route to the
+ * peer's old address, so each asks the FIB about the new one; see
+ * reroute and rt_gen in bpf/mig_dp.bpf.c).  MIG_RT_SAME: the route to
+ * the new address leaves by the same device to the same next-hop MAC,
+ * nothing to change; MIG_RT_FWD_OFF (IPv4 only): lo does not forward,
+ * the kernel refuses the lookup.  Valid while the network namespace's
+ * route generation (IPv4: rt_genid, what the kernel checks its own
+ * cached routes against; IPv6: fib6_sernum plus the count of routes
+ * deleted) equals rt_gen.  Written by the data path only, and only by
+ * the build that can read them (mig_dp_kc, Linux 6.2 on); zero from
+ * commit and from everyone else, which means "ask the FIB". */
 struct mig_out {
 	struct mig_tuple wire;
+	__u32 rt_gen;
+	__u8  rt_memo;           /* MIG_RT_* */
+	__u8  pad[3];            /* zero */
 };
-_Static_assert(sizeof(struct mig_out) == 40, "mig_out size");
+_Static_assert(sizeof(struct mig_out) == 48, "mig_out size");
+#define MIG_RT_NONE    0
+#define MIG_RT_SAME    1
+#define MIG_RT_FWD_OFF 2
 
 /* mig_hold: key = socket tuple of a flow whose local address went away
  * (drop its segments until it migrated).  Agent only; the egress program

@@ -846,6 +846,9 @@ struct fx_res {
 	__u8 out[FX_PKT_MAX];
 };
 
+/* The device an skb run is on (its ifindex; 0: lo, test_run's default). */
+static int fx_run_ifindex;
+
 /* Run prog once (or repeat times) on a copy of the frame. */
 static inline int fx_run(int prog_fd, bool skb, const void *in, size_t len,
 			 __u32 mark, int repeat, struct fx_res *r)
@@ -863,6 +866,7 @@ static inline int fx_run(int prog_fd, bool skb, const void *in, size_t len,
 	memset(&co, 0, sizeof(co));
 	if (skb) {
 		ci.mark = mark;
+		ci.ifindex = (__u32)fx_run_ifindex;
 		o.ctx_in = &ci;
 		o.ctx_size_in = sizeof(ci);
 		o.ctx_out = &co;

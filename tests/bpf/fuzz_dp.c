@@ -53,7 +53,10 @@
  *             ts state on (first to stale, setting ts_stale and its
  *             flow's sack_hi, or either to off; never back: docs/
  *             protocol.md "Timestamps and SACK blocks after a move"); a
- *             segment from a candidate's tuple stamps resend_ms.  One
+ *             segment from a candidate's tuple stamps resend_ms; a
+ *             segment through egress may set its flow's route memo
+ *             (mig_egress rt_memo, rt_gen: the FIB's answer for the
+ *             flow's own wire tuple, nothing else of the entry).  One
  *             whose mac verifies may change the data path's state, never
  *             the agent's (mig_tokens, mig_pend, mig_hold, mig_host), and
  *             leaves at most MIG_NCAND candidates per flow.
@@ -560,9 +563,37 @@ static bool dump_eq(const struct mdump *a, const struct mdump *b)
  * (docs/protocol.md, rules 1, 4, 8): NULL if nothing else changed, else
  * the name of a map that did.  rst: the packet was a TCP RST.
  */
-static const char *unauth_change(const struct snap *b, const struct snap *a, bool rst)
+/* mig_egress before (b) and after (a) a packet: the same entries but for
+ * the route memo, which only a segment through egress (out) may set, to
+ * one of its values (MIG_RT_FWD_OFF: IPv4 wire tuples only). */
+static bool egress_same(const struct mdump *b, const struct mdump *a, bool out)
 {
-	static const int same[] = { M_TOKENS, M_EGRESS, M_PEND, M_HOLD, M_HOST };
+	int i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++) {
+		struct mig_out x, y;
+
+		if (memcmp(a->e[i], b->e[i], sizeof(struct mig_tuple)))
+			return false;
+		memcpy(&x, b->e[i] + sizeof(struct mig_tuple), sizeof(x));
+		memcpy(&y, a->e[i] + sizeof(struct mig_tuple), sizeof(y));
+		if (out && (y.rt_memo == MIG_RT_SAME ||
+			    (y.rt_memo == MIG_RT_FWD_OFF && y.wire.family == AF_INET))) {
+			x.rt_memo = y.rt_memo;
+			x.rt_gen = y.rt_gen;
+		}
+		if (memcmp(&x, &y, sizeof(x)))
+			return false;
+	}
+	return true;
+}
+
+static const char *unauth_change(const struct snap *b, const struct snap *a, bool rst,
+				 bool out)
+{
+	static const int same[] = { M_TOKENS, M_PEND, M_HOLD, M_HOST };
 	struct mig_tuple gone[SNAP_MAX], stale[SNAP_MAX];
 	int ngone = 0, nstale = 0, i, j, k;
 	size_t s;
@@ -570,6 +601,8 @@ static const char *unauth_change(const struct snap *b, const struct snap *a, boo
 	for (s = 0; s < sizeof(same) / sizeof(same[0]); s++)
 		if (!dump_eq(&b->m[same[s]], &a->m[same[s]]))
 			return map_name[same[s]];
+	if (!egress_same(&b->m[M_EGRESS], &a->m[M_EGRESS], out))
+		return map_name[M_EGRESS];
 	{
 		__u64 have, want;
 
@@ -1142,7 +1175,7 @@ static void one(struct world *w, struct snap *base)
 		if (!snap_eq(base, &after))
 			st.auth_changed++;
 	} else {
-		why = unauth_change(base, &after, iv.tcp && (iv.flags & F_RST));
+		why = unauth_change(base, &after, iv.tcp && (iv.flags & F_RST), h == H_OUT);
 		if (!why && !snap_eq(base, &after))
 			st.unauth_allowed++;
 	}

@@ -74,6 +74,8 @@
 #ifndef TC_ACT_STOLEN
 #define TC_ACT_STOLEN 4   /* held: taken, reported as sent */
 #endif
+#include <net/if.h>
+
 #include "dp_fixture.h"
 #include "unit.h"
 
@@ -2867,6 +2869,98 @@ static int lo_fwd(int on)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+#define MRT0_MAC "02:00:5e:00:53:01"
+#define NEW_MAC  "02:00:5e:00:53:07"   /* NEW's neighbour entry on mrt0 */
+
+/* mig_egress[sock].rt_memo, or -1 */
+static int rt_memo_of(const struct mig_tuple *sock)
+{
+	struct mig_out o;
+
+	return map_get(skel->maps.mig_egress, sock, &o) ? -1 : o.rt_memo;
+}
+
+/* Frame f's destination and source MACs, from text. */
+static void set_macs(__u8 *f, const char *dst, const char *src)
+{
+	unsigned int m[6], i;
+
+	if (sscanf(dst, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
+		for (i = 0; i < 6; i++)
+			f[i] = (__u8)m[i];
+	if (sscanf(src, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
+		for (i = 0; i < 6; i++)
+			f[6 + i] = (__u8)m[i];
+}
+
+/*
+ * reroute_after_rewrite, its segment on the device the route to NEW
+ * takes (mrt0, NEW's neighbour known): the same device and next hop,
+ * nothing to change (TC_ACT_OK, MACs kept).  mig_dp_kc keeps that as the
+ * IPv4 flow's route memo, and asks the FIB again only once the routes
+ * changed: a segment that carries another MAC under the memo leaves as
+ * it is (what the memo skips is the lookup; the kernel puts the MAC of
+ * the socket's next hop, the same as the new one's whenever the memo was
+ * made).  The route to NEW deleted: the FIB is asked (no route,
+ * route_failed), as after it is added again (MACs rewritten,
+ * route_nexthop).  Both families (IPv6: fib6_sernum does not move when a
+ * route is deleted; the count of deleted routes does).  mig_dp asks the
+ * FIB for every segment.
+ */
+static void reroute_same_device(int *unit_failed, const struct sc *s, const __u8 *in0,
+				size_t n, const __u8 *want0, size_t wn, bool memos)
+{
+	__u8 in[FX_PKT_MAX], want[FX_PKT_MAX];
+	const struct mig_tuple *sock = &s->c->srv.t;
+	__u64 mac0 = fx_stat(skel, MIG_STAT_ROUTE_MAC), fail0 = fx_stat(skel, MIG_STAT_ROUTE_FAIL);
+	const char *other = "02:00:5e:00:53:09";
+	const char *route = s->family == AF_INET ? FX_NEW4 "/32 dev mrt0" :
+						    FX_NEW6 "/128 dev mrt0";
+	char cmd[160];
+	struct fx_res r;
+
+	memcpy(in, in0, n);
+	memcpy(want, want0, wn);
+	fx_run_ifindex = (int)if_nametoindex("mrt0");
+	CHECK(fx_run_ifindex > 0, "mrt0: %s", strerror(errno));
+	set_macs(in, NEW_MAC, MRT0_MAC);
+	set_macs(want, NEW_MAC, MRT0_MAC);
+	expect(unit_failed, s, s->h->out, "on NEW's device, its next hop's MAC", in, n, 0,
+	       TC_ACT_OK, want, wn, &r);
+	CHECK(rt_memo_of(sock) == (memos ? MIG_RT_SAME : MIG_RT_NONE),
+	      "%s: route memo %d, same device and next hop", s->fam, rt_memo_of(sock));
+
+	/* another MAC: under the memo, no lookup; without, rewritten */
+	set_macs(in, other, MRT0_MAC);
+	set_macs(want, memos ? other : NEW_MAC, MRT0_MAC);
+	expect(unit_failed, s, s->h->out, "another MAC, routes unchanged", in, n, 0,
+	       TC_ACT_OK, want, wn, &r);
+	CHECK(fx_stat(skel, MIG_STAT_ROUTE_MAC) == mac0 + (memos ? 0 : 1),
+	      "%s: route_nexthop %llu, from %llu", s->fam,
+	      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_MAC), (unsigned long long)mac0);
+
+	/* the route that made the memo deleted: the FIB asked, no route */
+	snprintf(cmd, sizeof(cmd), "ip route del %s", route);
+	CHECK(system(cmd) == 0, "%s", cmd);
+	set_macs(want, other, MRT0_MAC);
+	expect(unit_failed, s, s->h->out, "another MAC, the route deleted", in, n, 0,
+	       TC_ACT_OK, want, wn, &r);
+	CHECK(fx_stat(skel, MIG_STAT_ROUTE_FAIL) == fail0 + 1,
+	      "%s: route_failed %llu after the route was deleted, from %llu", s->fam,
+	      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FAIL), (unsigned long long)fail0);
+
+	/* ... and added again: asked, the MACs rewritten */
+	snprintf(cmd, sizeof(cmd), "ip route add %s", route);
+	CHECK(system(cmd) == 0, "%s", cmd);
+	set_macs(want, NEW_MAC, MRT0_MAC);
+	expect(unit_failed, s, s->h->out, "another MAC, the route added again", in, n, 0,
+	       TC_ACT_OK, want, wn, &r);
+	CHECK(fx_stat(skel, MIG_STAT_ROUTE_MAC) == mac0 + (memos ? 1 : 2),
+	      "%s: route_nexthop %llu after the route came back, from %llu", s->fam,
+	      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_MAC), (unsigned long long)mac0);
+	fx_run_ifindex = 0;
+}
+
 /*
  * The fixed end's segment srv -> cli becomes srv -> NEW on egress; the
  * FIB is then asked for NEW.  Here the kernel "routed" it out lo (test_run
@@ -2889,10 +2983,13 @@ TEST(reroute_after_rewrite)
 	size_t n, wn;
 	char cmd[256];
 
+	bool memos;
+
 	if (setup()) {
 		CHECK(0, "setup");
 		return;
 	}
+	memos = !strcmp(fx_dp_build, "mig_dp_kc");
 	FOR_EACH_CASE(s) {
 		bool v4 = s.family == AF_INET;
 		const char *new = v4 ? FX_NEW4 : FX_NEW6, *plen = v4 ? "32" : "128";
@@ -2911,11 +3008,17 @@ TEST(reroute_after_rewrite)
 		p.dport = FX_NEW_PORT;
 		wn = fx_build(&p, want);
 
-		/* lo does not forward: refused */
+		/* lo does not forward: refused; the build that keeps route
+		 * memos keeps that one for IPv4, whose rt_genid moves when
+		 * forwarding is turned on (the next step: its lookup is made) */
 		CHECK(!lo_fwd(0), "sysctl");
 		expect(unit_failed, &s, &out_hook, "lookup refused", in, n, 0, TC_ACT_OK, want, wn,
 		       &r);
-		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 1, "%s: route_fwd_off %llu", s.fam,
+		CHECK(rt_memo_of(&c->srv.t) == (memos && v4 ? MIG_RT_FWD_OFF : MIG_RT_NONE),
+		      "%s: route memo %d after a refused lookup", s.fam, rt_memo_of(&c->srv.t));
+		expect(unit_failed, &s, &out_hook, "lookup refused, again", in, n, 0, TC_ACT_OK,
+		       want, wn, &r);
+		CHECK(fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 2, "%s: route_fwd_off %llu", s.fam,
 		      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF));
 
 		CHECK(!lo_fwd(1), "sysctl");
@@ -2931,8 +3034,9 @@ TEST(reroute_after_rewrite)
 
 		/* NEW by another device, no neighbour entry yet */
 		snprintf(cmd, sizeof(cmd),
-			 "ip link add mrt0 type veth peer name mrt1 && ip link set mrt1 up && "
-			 "ip link set mrt0 up && ip route add %s/%s dev mrt0", new, plen);
+			 "ip link add mrt0 address " MRT0_MAC " type veth peer name mrt1 && "
+			 "ip link set mrt1 up && ip link set mrt0 up && "
+			 "ip route add %s/%s dev mrt0", new, plen);
 		CHECK(system(cmd) == 0, "%s", cmd);
 		h.tx = ~0u;     /* a redirect of ours carries no MIG_MARK */
 		expect(unit_failed, &s, &h, "NEW by another device", in, n, 0,
@@ -2946,6 +3050,8 @@ TEST(reroute_after_rewrite)
 		CHECK(fx_stat(skel, MIG_STAT_ROUTE_REDIRECT) == 2, "%s: route_redirected %llu",
 		      s.fam, (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_REDIRECT));
 
+		reroute_same_device(unit_failed, &s, in, n, want, wn, memos);
+
 		/* the mover: only the source changes, no lookup */
 		n = data_seg(s.family, c->cli.t.laddr, c->cli.t.lport, c->srv.t.laddr,
 			     c->srv.t.lport, c->cli.snd_nxt, c->cli.rcv_nxt, &p, in);
@@ -2955,11 +3061,11 @@ TEST(reroute_after_rewrite)
 		expect(unit_failed, &s, &out_hook, "mover: data out", in, n, 0, TC_ACT_OK, want, wn,
 		       &r);
 		CHECK(fx_stat(skel, MIG_STAT_ROUTE_REDIRECT) == 2 &&
-		      fx_stat(skel, MIG_STAT_ROUTE_FAIL) == 1 &&
-		      fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 1 &&
-		      fx_stat(skel, MIG_STAT_ROUTE_MAC) == 0, "%s: mover's segment routed again",
-		      s.fam);
-		CHECK(fx_stat(skel, MIG_STAT_XLATE_OUT) == 5, "%s: xlate_out %llu", s.fam,
+		      fx_stat(skel, MIG_STAT_ROUTE_FAIL) == 2 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_FWD_OFF) == 2 &&
+		      fx_stat(skel, MIG_STAT_ROUTE_MAC) == (memos ? 1 : 2),
+		      "%s: mover's segment routed again", s.fam);
+		CHECK(fx_stat(skel, MIG_STAT_XLATE_OUT) == 10, "%s: xlate_out %llu", s.fam,
 		      (unsigned long long)fx_stat(skel, MIG_STAT_XLATE_OUT));
 		CHECK(system("ip link del mrt0") == 0, "ip link del mrt0");
 		CHECK(!lo_fwd(0), "sysctl");
