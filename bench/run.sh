@@ -50,6 +50,8 @@ T = [("untouched flow", 20, [("ingress TC, untouched flow", "TC"),
                                ("egress TC, migrated flow v4", "TC"),
                                ("egress TC, migrated flow v4, port kept", "TC"),
                                ("egress TC, migrated flow v6", "TC"),
+                               ("egress TC, migrated flow v4, FIB lookup, next hop kept", "TC"),
+                               ("egress TC, migrated flow v6, FIB lookup, next hop kept", "TC"),
                                ("ingress XDP, migrated flow v4", "XDP")]),
      ("Migrate SYN answered", 200, [("ingress TC, Migrate SYN answered v4", "TC"),
                                     ("ingress TC, Migrate SYN answered v6", "TC"),
@@ -58,13 +60,13 @@ print("### Per-packet targets")
 print()
 print("Each row of the first table (the build of the data path this kernel loads) less")
 print("the empty program of its hook, measured the same way (repeat, or loop for the")
-print("Migrate SYN).")
+print("Migrate SYN and the \"next hop kept\" rows).")
 print()
 print("| target | row | ns above empty | target, ns | |")
 print("|---|---|---:|---:|---|")
 for what, lim, cases in T:
     for name, hook in cases:
-        loop = "Migrate SYN" in name
+        loop = "Migrate SYN" in name or "next hop kept" in name
         if (name, loop) not in rows or ("empty program, " + hook, loop) not in rows:
             continue
         d = rows[(name, loop)] - rows[("empty program, " + hook, loop)]
@@ -90,10 +92,16 @@ on the Intel guest of earlier runs):
   what XDP's does; mig_dp (Linux 6.1: the table just above, where both were
   measured) makes one `bpf_l4_csum_replace` call for the addresses and
   reads the state from what it wrote (docs/protocol.md, "Checksums and
-  segment sizes"). On egress the segments of a flow whose peer moved pay a
-  FIB lookup as well (reroute: the kernel routed them to the peer's old
-  address), refused at once in these rows (forwarding is off on lo) and
-  answered in the "FIB lookup" rows.
+  segment sizes"). On egress the segments of a flow whose peer moved ask
+  the FIB as well (reroute: the kernel routed them to the peer's old
+  address): refused at once in the plain rows (forwarding is off on lo),
+  answered in the "FIB lookup" rows (no route to the new address here, so
+  every segment asks), and in the "next hop kept" rows the route to the
+  new address leaves by the same device and next hop, the common case of a
+  host that forwards on lo. mig_dp_kc keeps that answer, and for IPv4 the
+  refusal, as the flow's route memo until the routes change (protocol.md,
+  "The route memo"): its "next hop kept" rows and its plain IPv4 egress
+  rows skip the lookup; mig_dp's make it for every segment.
 - **Migrate SYN**: about half of the program's samples are its own code,
   three SipHash-2-4 runs (the authenticator checked, the nonce and the
   Migrate-ACK's tag computed); the rest are the helpers: the token and flow
