@@ -1135,7 +1135,7 @@ static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
  * rt6_stats->fib_discarded_routes when one is deleted (an address or a
  * device going away deletes its routes); their sum is the generation,
  * and only "same next hop" is kept (whether forwarding on lo changing
- * moves either is not said: a refused IPv6 lookup is asked again).  The
+ * moves either is not said: lo6_fwd_off reads the setting instead).  The
  * build for Linux 6.2 on reads them from the skb's device
  * (bpf_cast_to_kern_ctx); the other keeps no memo.  What no generation
  * tells: a neighbour's MAC that changes with the routes as they were
@@ -1168,6 +1168,48 @@ static __always_inline bool rt_gen(struct mig_ctx *c, __u8 family, __u32 *gen)
 			return false;
 		*gen = (__u32)net->ipv6.fib6_sernum.counter + st->fib_discarded_routes;
 	}
+	return true;
+}
+#endif
+
+#ifdef MIG_TC_KCTX
+/* IPv6: would the kernel refuse reroute's lookup at once, lo not
+ * forwarding?  The helper's own first test (bpf_ipv6_fib_lookup: lo's
+ * inet6_dev, cnf.forwarding) read here, exact and without a cache; false
+ * when unsure (an address the helper answers before it looks at lo:
+ * link-local, multicast, loopback; force_forwarding set; no inet6_dev),
+ * and the helper is asked. */
+static __always_inline bool lo6_fwd_off(struct mig_ctx *c, const struct mig_tuple *w)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(c->ctx);
+	struct net_device *dev = kskb->dev, *lo;
+	struct inet6_dev *idev;
+	struct net *net;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		__u32 a0 = bpf_ntohl(i ? w->laddr[0] : w->raddr[0]);
+
+		if ((a0 >> 24) == 0xff || (a0 >> 22) == (0xfe80 >> 6))
+			return false;
+		if (!a0 && !(i ? w->laddr[1] | w->laddr[2] : w->raddr[1] | w->raddr[2]) &&
+		    bpf_ntohl(i ? w->laddr[3] : w->raddr[3]) == 1)
+			return false;
+	}
+	if (!dev || !bpf_core_field_exists(dev->nd_net.net) ||
+	    !bpf_core_field_exists(dev->ip6_ptr))
+		return false;
+	net = dev->nd_net.net;
+	if (!net)
+		return false;
+	lo = net->loopback_dev;
+	if (!lo)
+		return false;
+	idev = lo->ip6_ptr;
+	if (!idev || idev->cnf.forwarding)
+		return false;
+	if (bpf_core_field_exists(idev->cnf.force_forwarding) && idev->cnf.force_forwarding)
+		return false;
 	return true;
 }
 #endif
@@ -1921,6 +1963,10 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 		/* the flow's route memo, when the routes have not changed */
 		if (!c->l2)
 			return V_PASS;   /* (as reroute) */
+		if (w.family == AF_INET6 && lo6_fwd_off(c, &w)) {
+			mig_count(MIG_STAT_ROUTE_FWD_OFF);
+			return V_PASS;
+		}
 		if (!rt_gen(c, w.family, &gen))
 			return reroute(c, &w, IPPROTO_TCP, NULL, 0);
 		if (e->rt_memo != MIG_RT_NONE && e->rt_gen == gen) {
