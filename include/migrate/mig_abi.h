@@ -686,7 +686,7 @@ _Static_assert(sizeof(struct mig_meta) == 40, "mig_meta size");
 	X(ROUTE_MAC,        "route_nexthop")     /* rewritten segment: same device, the next hop of the new destination (MACs rewritten) */ \
 	X(ROUTE_REDIRECT,   "route_redirected")  /* rewritten segment: sent out the device of the route to the new destination */ \
 	X(ROUTE_FAIL,       "route_failed")      /* no usable route to the new destination: left on the socket's route */ \
-	X(ROUTE_FWD_OFF,    "route_fwd_off")     /* route lookup refused (forwarding off on lo): left on the socket's route */ \
+	X(ROUTE_FWD_OFF,    "route_fwd_off")     /* route lookup refused, or known to be (forwarding off on lo): left on the socket's route */ \
 	X(BIG_TCP,          "big_tcp")           /* GSO/GRO segment over 64 KiB (IP length 0): length taken from the skb */ \
 	X(CC_RESTART,       "cwnd_restarted")    /* agent: a socket's congestion state restarted after a commit */ \
 	X(CC_FAIL,          "cwnd_restart_failed") /* agent: ... could not be (no socket, refused, or mig_cc not loaded) */ \
