@@ -1170,9 +1170,7 @@ static __always_inline bool rt_gen(struct mig_ctx *c, __u8 family, __u32 *gen)
 	}
 	return true;
 }
-#endif
 
-#ifdef MIG_TC_KCTX
 /* IPv6: would the kernel refuse reroute's lookup at once, lo not
  * forwarding?  The helper's own first test (bpf_ipv6_fib_lookup: lo's
  * inet6_dev, cnf.forwarding) read here, exact and without a cache; false
