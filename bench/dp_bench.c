@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <netinet/ether.h>
 #include <unistd.h>
 
 #include "../tests/bpf/dp_fixture.h"
@@ -291,13 +292,6 @@ static size_t data_frame(const struct fx_conn *c, bool from_new, bool egress, __
  * hop kept" rows; their frames carry it as destination. */
 #define MRB_NEXTHOP "02:00:5e:00:53:07"
 
-static void set_dmac(__u8 *f)
-{
-	static const __u8 m[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x07 };
-
-	memcpy(f, m, 6);
-}
-
 /* Frame f (len bytes) without its Ethernet header, as a tun or WireGuard
  * device has it; the new length. */
 static size_t l3_frame(__u8 *f, size_t len)
@@ -512,24 +506,25 @@ int main(int argc, char **argv)
 		 * which no repeat could make alike.  mig_dp_kc answers it from
 		 * the flow's route memo after the first run of each round (the
 		 * route added anew), mig_dp asks the FIB every time. */
-		b = ADD("egress TC, migrated flow v4, FIB lookup, next hop kept", out_tc, true,
-			true, E_TC_LOOP, TC_ACT_OK, MIG_STAT_XLATE_OUT);
-		b->fib = true;
-		b->ifindex = mrb;
-		b->pre = "ip route add " FX_NEW4 "/32 dev mrb0 && "
-			 "ip neigh replace " FX_NEW4 " lladdr " MRB_NEXTHOP " nud permanent dev mrb0";
-		b->post = "ip route del " FX_NEW4 "/32 dev mrb0";
-		b->len = data_frame(c4, false, true, b->frame);
-		set_dmac(b->frame);
-		b = ADD("egress TC, migrated flow v6, FIB lookup, next hop kept", out_tc, true,
-			true, E_TC_LOOP, TC_ACT_OK, MIG_STAT_XLATE_OUT);
-		b->fib = true;
-		b->ifindex = mrb;
-		b->pre = "ip route add " FX_NEW6 "/128 dev mrb0 && "
-			 "ip neigh replace " FX_NEW6 " lladdr " MRB_NEXTHOP " nud permanent dev mrb0";
-		b->post = "ip route del " FX_NEW6 "/128 dev mrb0";
-		b->len = data_frame(c6, false, true, b->frame);
-		set_dmac(b->frame);
+		for (k = 0; k < 2; k++) {
+			static char pre[2][192], post[2][96];
+			const char *na = k ? FX_NEW6 "/128" : FX_NEW4 "/32";
+
+			b = ADD(k ? "egress TC, migrated flow v6, FIB lookup, next hop kept" :
+				    "egress TC, migrated flow v4, FIB lookup, next hop kept",
+				out_tc, true, true, E_TC_LOOP, TC_ACT_OK, MIG_STAT_XLATE_OUT);
+			b->fib = true;
+			b->ifindex = mrb;
+			snprintf(pre[k], sizeof(pre[k]),
+				 "ip route add %s dev mrb0 && ip neigh replace %s lladdr "
+				 MRB_NEXTHOP " nud permanent dev mrb0",
+				 na, k ? FX_NEW6 : FX_NEW4);
+			snprintf(post[k], sizeof(post[k]), "ip route del %s dev mrb0", na);
+			b->pre = pre[k];
+			b->post = post[k];
+			b->len = data_frame(k ? c6 : c4, false, true, b->frame);
+			memcpy(b->frame, ether_aton(MRB_NEXTHOP), 6);
+		}
 		b = ADD("ingress XDP, untouched flow", in_xdp, false, false, E_XDP, XDP_PASS,
 			MIG_STAT__MAX);
 		b->untouched = true;

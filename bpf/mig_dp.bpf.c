@@ -1142,17 +1142,20 @@ static __noinline enum verdict icmp_in(struct mig_ctx *c, struct mig_pkt *p)
  * (the memo's "same next hop" holds until the next route change).
  */
 #ifdef MIG_TC_KCTX
-static __always_inline bool rt_gen(struct mig_ctx *c, __u8 family, __u32 *gen)
+/* The network namespace of the skb's device (NULL: unknown, ask the
+ * FIB): what rt_gen and lo6_fwd_off read from. */
+static __always_inline struct net *skb_net(struct mig_ctx *c)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(c->ctx);
 	struct net_device *dev = kskb->dev;
-	struct net *net;
 
 	if (!dev || !bpf_core_field_exists(dev->nd_net.net))
-		return false;
-	net = dev->nd_net.net;
-	if (!net)
-		return false;
+		return NULL;
+	return dev->nd_net.net;
+}
+
+static __always_inline bool rt_gen(struct net *net, __u8 family, __u32 *gen)
+{
 	if (family == AF_INET) {
 		if (!bpf_core_field_exists(net->ipv4.rt_genid))
 			return false;
@@ -1177,31 +1180,23 @@ static __always_inline bool rt_gen(struct mig_ctx *c, __u8 family, __u32 *gen)
  * when unsure (an address the helper answers before it looks at lo:
  * link-local, multicast, loopback; force_forwarding set; no inet6_dev),
  * and the helper is asked. */
-static __always_inline bool lo6_fwd_off(struct mig_ctx *c, const struct mig_tuple *w)
+static __always_inline bool lo6_fwd_off(struct net *net, const struct mig_tuple *w)
 {
-	struct sk_buff *kskb = bpf_cast_to_kern_ctx(c->ctx);
-	struct net_device *dev = kskb->dev, *lo;
+	const __u32 *a[2] = { w->raddr, w->laddr };
+	struct net_device *lo;
 	struct inet6_dev *idev;
-	struct net *net;
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		__u32 a0 = bpf_ntohl(i ? w->laddr[0] : w->raddr[0]);
+		__u32 a0 = bpf_ntohl(a[i][0]);
 
 		if ((a0 >> 24) == 0xff || (a0 >> 22) == (0xfe80 >> 6))
 			return false;
-		if (!a0 && !(i ? w->laddr[1] | w->laddr[2] : w->raddr[1] | w->raddr[2]) &&
-		    bpf_ntohl(i ? w->laddr[3] : w->raddr[3]) == 1)
+		if (!(a[i][0] | a[i][1] | a[i][2]) && bpf_ntohl(a[i][3]) == 1)
 			return false;
 	}
-	if (!dev || !bpf_core_field_exists(dev->nd_net.net) ||
-	    !bpf_core_field_exists(dev->ip6_ptr))
-		return false;
-	net = dev->nd_net.net;
-	if (!net)
-		return false;
 	lo = net->loopback_dev;
-	if (!lo)
+	if (!lo || !bpf_core_field_exists(lo->ip6_ptr))
 		return false;
 	idev = lo->ip6_ptr;
 	if (!idev || idev->cnf.forwarding)
@@ -1959,13 +1954,18 @@ static __always_inline enum verdict egress(struct mig_ctx *c)
 
 #ifdef MIG_TC_KCTX
 		/* the flow's route memo, when the routes have not changed */
+		struct net *net;
+
 		if (!c->l2)
 			return V_PASS;   /* (as reroute) */
-		if (w.family == AF_INET6 && lo6_fwd_off(c, &w)) {
+		net = skb_net(c);
+		if (!net)
+			return reroute(c, &w, IPPROTO_TCP, NULL, 0);
+		if (w.family == AF_INET6 && lo6_fwd_off(net, &w)) {
 			mig_count(MIG_STAT_ROUTE_FWD_OFF);
 			return V_PASS;
 		}
-		if (!rt_gen(c, w.family, &gen))
+		if (!rt_gen(net, w.family, &gen))
 			return reroute(c, &w, IPPROTO_TCP, NULL, 0);
 		if (e->rt_memo != MIG_RT_NONE && e->rt_gen == gen) {
 			if (e->rt_memo == MIG_RT_FWD_OFF)

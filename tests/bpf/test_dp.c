@@ -75,6 +75,7 @@
 #define TC_ACT_STOLEN 4   /* held: taken, reported as sent */
 #endif
 #include <net/if.h>
+#include <netinet/ether.h>
 
 #include "dp_fixture.h"
 #include "unit.h"
@@ -2883,21 +2884,39 @@ static int rt_memo_of(const struct mig_tuple *sock)
 /* Frame f's destination and source MACs, from text. */
 static void set_macs(__u8 *f, const char *dst, const char *src)
 {
-	unsigned int m[6], i;
+	memcpy(f, ether_aton(dst), 6);
+	memcpy(f + 6, ether_aton(src), 6);
+}
 
-	if (sscanf(dst, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
-		for (i = 0; i < 6; i++)
-			f[i] = (__u8)m[i];
-	if (sscanf(src, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
-		for (i = 0; i < 6; i++)
-			f[6 + i] = (__u8)m[i];
+/* One segment of reroute_same_device: in (with its MACs) through the
+ * egress hook, leaving with destination MAC want_dmac; then counter stat
+ * must read count. */
+static void memo_step(int *unit_failed, const struct sc *s, const char *what,
+		      const __u8 *in, size_t n, __u8 *want, size_t wn, const char *want_dmac,
+		      __u32 stat, __u64 count)
+{
+	struct fx_res r;
+
+	set_macs(want, want_dmac, MRT0_MAC);
+	expect(unit_failed, s, s->h->out, what, in, n, 0, TC_ACT_OK, want, wn, &r);
+	CHECK(fx_stat(skel, stat) == count, "%s %s: counter %u is %llu, want %llu", what,
+	      s->fam, stat, (unsigned long long)fx_stat(skel, stat), (unsigned long long)count);
+}
+
+/* ip route VERB ROUTE */
+static void ip_route(int *unit_failed, const char *verb, const char *route)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "ip route %s %s", verb, route);
+	CHECK(system(cmd) == 0, "%s", cmd);
 }
 
 /*
  * reroute_after_rewrite, its segment on the device the route to NEW
  * takes (mrt0, NEW's neighbour known): the same device and next hop,
  * nothing to change (TC_ACT_OK, MACs kept).  mig_dp_kc keeps that as the
- * IPv4 flow's route memo, and asks the FIB again only once the routes
+ * flow's route memo, and asks the FIB again only once the routes
  * changed: a segment that carries another MAC under the memo leaves as
  * it is (what the memo skips is the lookup; the kernel puts the MAC of
  * the socket's next hop, the same as the new one's whenever the memo was
@@ -2916,48 +2935,31 @@ static void reroute_same_device(int *unit_failed, const struct sc *s, const __u8
 	const char *other = "02:00:5e:00:53:09";
 	const char *route = s->family == AF_INET ? FX_NEW4 "/32 dev mrt0" :
 						    FX_NEW6 "/128 dev mrt0";
-	char cmd[160];
-	struct fx_res r;
 
 	memcpy(in, in0, n);
 	memcpy(want, want0, wn);
 	fx_run_ifindex = (int)if_nametoindex("mrt0");
 	CHECK(fx_run_ifindex > 0, "mrt0: %s", strerror(errno));
 	set_macs(in, NEW_MAC, MRT0_MAC);
-	set_macs(want, NEW_MAC, MRT0_MAC);
-	expect(unit_failed, s, s->h->out, "on NEW's device, its next hop's MAC", in, n, 0,
-	       TC_ACT_OK, want, wn, &r);
+	memo_step(unit_failed, s, "on NEW's device, its next hop's MAC", in, n, want, wn,
+		  NEW_MAC, MIG_STAT_ROUTE_MAC, mac0);
 	CHECK(rt_memo_of(sock) == (memos ? MIG_RT_SAME : MIG_RT_NONE),
 	      "%s: route memo %d, same device and next hop", s->fam, rt_memo_of(sock));
 
 	/* another MAC: under the memo, no lookup; without, rewritten */
 	set_macs(in, other, MRT0_MAC);
-	set_macs(want, memos ? other : NEW_MAC, MRT0_MAC);
-	expect(unit_failed, s, s->h->out, "another MAC, routes unchanged", in, n, 0,
-	       TC_ACT_OK, want, wn, &r);
-	CHECK(fx_stat(skel, MIG_STAT_ROUTE_MAC) == mac0 + (memos ? 0 : 1),
-	      "%s: route_nexthop %llu, from %llu", s->fam,
-	      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_MAC), (unsigned long long)mac0);
+	memo_step(unit_failed, s, "another MAC, routes unchanged", in, n, want, wn,
+		  memos ? other : NEW_MAC, MIG_STAT_ROUTE_MAC, mac0 + (memos ? 0 : 1));
 
 	/* the route that made the memo deleted: the FIB asked, no route */
-	snprintf(cmd, sizeof(cmd), "ip route del %s", route);
-	CHECK(system(cmd) == 0, "%s", cmd);
-	set_macs(want, other, MRT0_MAC);
-	expect(unit_failed, s, s->h->out, "another MAC, the route deleted", in, n, 0,
-	       TC_ACT_OK, want, wn, &r);
-	CHECK(fx_stat(skel, MIG_STAT_ROUTE_FAIL) == fail0 + 1,
-	      "%s: route_failed %llu after the route was deleted, from %llu", s->fam,
-	      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_FAIL), (unsigned long long)fail0);
+	ip_route(unit_failed, "del", route);
+	memo_step(unit_failed, s, "another MAC, the route deleted", in, n, want, wn, other,
+		  MIG_STAT_ROUTE_FAIL, fail0 + 1);
 
 	/* ... and added again: asked, the MACs rewritten */
-	snprintf(cmd, sizeof(cmd), "ip route add %s", route);
-	CHECK(system(cmd) == 0, "%s", cmd);
-	set_macs(want, NEW_MAC, MRT0_MAC);
-	expect(unit_failed, s, s->h->out, "another MAC, the route added again", in, n, 0,
-	       TC_ACT_OK, want, wn, &r);
-	CHECK(fx_stat(skel, MIG_STAT_ROUTE_MAC) == mac0 + (memos ? 1 : 2),
-	      "%s: route_nexthop %llu after the route came back, from %llu", s->fam,
-	      (unsigned long long)fx_stat(skel, MIG_STAT_ROUTE_MAC), (unsigned long long)mac0);
+	ip_route(unit_failed, "add", route);
+	memo_step(unit_failed, s, "another MAC, the route added again", in, n, want, wn,
+		  NEW_MAC, MIG_STAT_ROUTE_MAC, mac0 + (memos ? 1 : 2));
 	fx_run_ifindex = 0;
 }
 
